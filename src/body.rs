@@ -1,0 +1,164 @@
+//! The request body handed downstream and the response body handed back.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+
+pin_project! {
+    /// The request body the inner service receives: the verified body, buffered once and handed
+    /// on byte for byte (axum's `Form`, `Bytes` and `String` extractors work on it), or the
+    /// original body of a request outside the guarded paths.
+    ///
+    /// ```
+    /// use http_body_util::BodyExt;
+    /// use tower_plivo::RequestBody;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let body = RequestBody::<http_body_util::Empty<bytes::Bytes>>::buffered("From=1555".into());
+    /// assert_eq!(body.collect().await.unwrap().to_bytes(), "From=1555");
+    /// # });
+    /// ```
+    #[derive(Debug)]
+    pub struct RequestBody<B> {
+        #[pin]
+        kind: Either<B>,
+    }
+}
+
+pin_project! {
+    /// The response body: the inner service's, or the layer's own rejection.
+    #[derive(Debug)]
+    pub struct ResponseBody<B> {
+        #[pin]
+        kind: Either<B>,
+    }
+}
+
+pin_project! {
+    /// Bytes the layer holds, or a body it passes on untouched.
+    #[project = EitherProj]
+    #[derive(Debug)]
+    enum Either<B> {
+        Held { #[pin] body: Full<Bytes> },
+        Passed { #[pin] body: B },
+    }
+}
+
+impl<B> RequestBody<B> {
+    /// A body holding these bytes.
+    pub fn buffered(bytes: Bytes) -> Self {
+        Self {
+            kind: Either::Held {
+                body: Full::new(bytes),
+            },
+        }
+    }
+
+    /// A body passed through unread.
+    pub fn passthrough(body: B) -> Self {
+        Self {
+            kind: Either::Passed { body },
+        }
+    }
+
+    /// Whether this body was read and verified by the layer.
+    pub fn is_buffered(&self) -> bool {
+        matches!(self.kind, Either::Held { .. })
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn inner(body: B) -> Self {
+        Self {
+            kind: Either::Passed { body },
+        }
+    }
+
+    pub(crate) fn rejection(body: Full<Bytes>) -> Self {
+        Self {
+            kind: Either::Held { body },
+        }
+    }
+}
+
+impl<B> Body for RequestBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        self.project().kind.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.kind.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.kind.size_hint()
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        self.project().kind.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.kind.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.kind.size_hint()
+    }
+}
+
+impl<B> Body for Either<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        match self.project() {
+            EitherProj::Held { body } => body.poll_frame(cx).map_err(|never| match never {}),
+            EitherProj::Passed { body } => body.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Either::Held { body } => body.is_end_stream(),
+            Either::Passed { body } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Either::Held { body } => body.size_hint(),
+            Either::Passed { body } => body.size_hint(),
+        }
+    }
+}

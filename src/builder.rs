@@ -1,0 +1,209 @@
+//! Configuring a [`PlivoSignatureLayer`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+
+use crate::config::Config;
+use crate::config_error::ConfigError;
+use crate::layer::PlivoSignatureLayer;
+use crate::rejection::Rejection;
+use crate::signature::Verifier;
+use crate::tokens::AuthTokens;
+use crate::url_policy::{Scheme, UrlPolicy};
+
+/// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Builds a [`PlivoSignatureLayer`]. Made by [`PlivoSignatureLayer::builder`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`auth_tokens`](Self::auth_tokens) / [`auth_token`](Self::auth_token) | none (at least one token, or a main-account token, is required) |
+/// | [`main_account_token`](Self::main_account_token) | none: `-Ma-` headers never match |
+/// | [`url_policy`](Self::url_policy) | [`UrlPolicy::from_request`]`(`[`Scheme::Http`]`)` |
+/// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB) |
+/// | [`only_paths_under`](Self::only_paths_under) | every path is guarded |
+/// | [`on_rejection`](Self::on_rejection) | [`Rejection::default_response`] |
+///
+/// ```
+/// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+///
+/// let layer = PlivoSignatureLayer::builder()
+///     .auth_tokens(["current-token", "previous-token"])
+///     .main_account_token("main-token")
+///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+///     .body_limit(32 * 1024)
+///     .build()?;
+/// # Ok::<(), tower_plivo::ConfigError>(())
+/// ```
+#[must_use]
+pub struct PlivoSignatureLayerBuilder {
+    account_tokens: Vec<String>,
+    main_account_token: Option<String>,
+    url_policy: UrlPolicy,
+    body_limit: usize,
+    guarded_prefixes: Option<Vec<String>>,
+    responder: Option<crate::config::Responder>,
+}
+
+impl Default for PlivoSignatureLayerBuilder {
+    fn default() -> Self {
+        Self {
+            account_tokens: Vec::new(),
+            main_account_token: None,
+            url_policy: UrlPolicy::from_request(Scheme::Http),
+            body_limit: DEFAULT_BODY_LIMIT,
+            guarded_prefixes: None,
+            responder: None,
+        }
+    }
+}
+
+impl PlivoSignatureLayerBuilder {
+    /// Adds one account or sub-account auth token (checked against `X-Plivo-Signature-V3` /
+    /// `-V2`). Call again, or use [`auth_tokens`](Self::auth_tokens), to accept several during a
+    /// rotation.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.account_tokens.push(token.into());
+        self
+    }
+
+    /// Adds several account or sub-account auth tokens, tried in order.
+    pub fn auth_tokens<I, T>(mut self, tokens: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.account_tokens
+            .extend(tokens.into_iter().map(Into::into));
+        self
+    }
+
+    /// The main account's auth token, checked against the `-Ma-` headers.
+    pub fn main_account_token(mut self, token: impl Into<String>) -> Self {
+        self.main_account_token = Some(token.into());
+        self
+    }
+
+    /// How the public URL Plivo called is determined (see [`UrlPolicy`]).
+    pub fn url_policy(mut self, policy: UrlPolicy) -> Self {
+        self.url_policy = policy;
+        self
+    }
+
+    /// The largest body accepted, in bytes. A larger `Content-Length` is refused with 413 before
+    /// reading; a streamed body is refused as soon as it crosses the limit.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Guard only requests whose path is `prefix` or below it (`/plivo` covers `/plivo/answer`
+    /// but not `/plivox`); others pass through unread and unverified. Call again to add prefixes.
+    /// Useful on a tonic server, where the same port also carries gRPC.
+    pub fn only_paths_under(mut self, prefix: impl Into<String>) -> Self {
+        self.guarded_prefixes
+            .get_or_insert_with(Vec::new)
+            .push(prefix.into());
+        self
+    }
+
+    /// Replaces the default rejection response. The [`Rejection`] is also put in the response's
+    /// extensions whatever this returns.
+    ///
+    /// ```
+    /// use tower_plivo::PlivoSignatureLayer;
+    ///
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .on_rejection(|rejection| {
+    ///         let mut response = http::Response::new(format!("{{\"error\":\"{}\"}}", rejection.code()).into());
+    ///         *response.status_mut() = rejection.status();
+    ///         response
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn on_rejection<F>(mut self, responder: F) -> Self
+    where
+        F: Fn(Rejection) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    {
+        self.responder = Some(Arc::new(responder));
+        self
+    }
+
+    /// Checks the configuration and builds the layer.
+    pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
+        let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
+        if let Some(prefixes) = &self.guarded_prefixes {
+            if let Some(bad) = prefixes.iter().find(|p| !p.starts_with('/')) {
+                return Err(ConfigError::InvalidValue {
+                    setting: "guarded path prefix (must start with '/')",
+                    value: bad.clone(),
+                });
+            }
+        }
+        Ok(PlivoSignatureLayer::from_config(Config {
+            verifier: Verifier::new(tokens),
+            url_policy: self.url_policy,
+            body_limit: self.body_limit,
+            guarded_prefixes: self.guarded_prefixes,
+            responder: self.responder,
+        }))
+    }
+}
+
+impl fmt::Debug for PlivoSignatureLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlivoSignatureLayerBuilder")
+            .field("account_tokens", &self.account_tokens.len())
+            .field("main_account_token", &self.main_account_token.is_some())
+            .field("url_policy", &self.url_policy)
+            .field("body_limit", &self.body_limit)
+            .field("guarded_prefixes", &self.guarded_prefixes)
+            .field("custom_responder", &self.responder.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let builder = PlivoSignatureLayer::builder()
+            .auth_token("s3cr3t-a")
+            .main_account_token("s3cr3t-m");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        let layer = builder.build().unwrap();
+        let shown = format!("{layer:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn construction_errors() {
+        assert_eq!(
+            PlivoSignatureLayer::builder().build().unwrap_err(),
+            ConfigError::NoAuthToken
+        );
+        assert!(
+            PlivoSignatureLayer::builder()
+                .auth_token(" t")
+                .build()
+                .is_err()
+        );
+        assert!(
+            PlivoSignatureLayer::builder()
+                .auth_token("t")
+                .only_paths_under("plivo")
+                .build()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The verification of one HTTP request, in two steps: what can be decided from the head (before
+//! any body is read), then the signature over the buffered body.
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Request};
+
+use crate::config::Config;
+use crate::peer::peer_addr;
+use crate::rejection::Rejection;
+use crate::signature::{
+    Claim, Method, SignatureHeaders, SignedRequest, SignedUrl, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE,
+    V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Version, is_form_content_type,
+};
+use crate::target::original_uri;
+use crate::url_policy::Origin;
+use crate::verified::PlivoVerified;
+
+/// What the head of a request established, kept while its body is read.
+#[derive(Debug)]
+pub(crate) struct HeadChecked {
+    method: Method,
+    origin: Origin,
+    version: Version,
+    account: Option<HeaderValue>,
+    main_account: Option<HeaderValue>,
+    nonce: HeaderValue,
+}
+
+/// Checks everything the head decides: method, signature headers, declared body size, origin.
+pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<HeadChecked, Rejection> {
+    let method = Method::parse(parts.method.as_str())?;
+    let headers = signature_headers(&parts.headers)?;
+    let claim = headers.claim()?;
+    let declared = declared_length(&parts.headers);
+    if declared.is_some_and(|len| len > config.body_limit as u64) {
+        return Err(Rejection::BodyTooLarge);
+    }
+    if claim.version() == Version::V3 && declared.is_some_and(|len| len > 0) {
+        let form = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|ct| is_form_content_type(ct.as_bytes()));
+        if method == Method::Get || !form {
+            return Err(Rejection::UnsupportedBody);
+        }
+    }
+    let origin = config.url_policy.resolve(
+        original_uri(parts),
+        &parts.headers,
+        peer_addr(&parts.extensions),
+    )?;
+    let owned = |value: Option<&[u8]>| {
+        value.map(|v| HeaderValue::from_bytes(v).expect("came from a HeaderValue"))
+    };
+    Ok(HeadChecked {
+        method,
+        origin,
+        version: claim.version(),
+        account: owned(claim.account),
+        main_account: owned(claim.main_account),
+        nonce: HeaderValue::from_bytes(claim.nonce()).expect("came from a HeaderValue"),
+    })
+}
+
+impl HeadChecked {
+    /// The URL being verified, for log lines (origin from the policy, path and query as received).
+    pub(crate) fn url(&self, parts: &Parts) -> String {
+        let uri = original_uri(parts);
+        self.signed_url(uri).to_string()
+    }
+
+    fn signed_url<'a>(&'a self, uri: &'a http::Uri) -> SignedUrl<'a> {
+        SignedUrl::from_parts(
+            self.origin.scheme.as_str(),
+            &self.origin.authority,
+            uri.path(),
+            uri.query(),
+        )
+    }
+
+    /// Verifies the signature over the whole body; on success returns the request to hand on.
+    ///
+    /// A rejection is logged here, with the URL verified.
+    pub(crate) fn verify(
+        self,
+        config: &Config,
+        mut parts: Parts,
+        body: Bytes,
+    ) -> Result<Request<Bytes>, Rejection> {
+        let uri = original_uri(&parts);
+        let url = self.signed_url(uri);
+        let claim = Claim {
+            version: self.version,
+            account: self.account.as_ref().map(HeaderValue::as_bytes),
+            main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
+            nonce: self.nonce.as_bytes(),
+        };
+        let request = SignedRequest {
+            method: self.method,
+            url,
+            content_type: parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+            body: &body,
+        };
+        let verdict = config.verifier.verify(&claim, &request);
+        let url = url.to_string();
+        match verdict {
+            Ok(token) => {
+                let verified = PlivoVerified {
+                    version: self.version,
+                    token,
+                    nonce: String::from_utf8_lossy(self.nonce.as_bytes()).into_owned(),
+                    url,
+                };
+                tracing::debug!(
+                    target: "tower_plivo",
+                    verdict = "accepted",
+                    version = verified.version.as_str(),
+                    header = verified.header().as_str(),
+                    token = %verified.token,
+                    nonce = %verified.nonce,
+                    url = %verified.url,
+                    body_bytes = body.len(),
+                    "Plivo signature verified"
+                );
+                parts.extensions.insert(verified);
+                Ok(Request::from_parts(parts, body))
+            }
+            Err(rejection) => {
+                log_rejection(rejection, &parts.method, &url);
+                Err(rejection)
+            }
+        }
+    }
+}
+
+/// Reads the six signature headers. A header sent several times must repeat the same value:
+/// otherwise which one a proxy or framework would pick is anyone's guess.
+fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Rejection> {
+    let single = |name: &str| -> Result<Option<&[u8]>, Rejection> {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.any(|other| other != first) {
+            return Err(Rejection::ConflictingHeaders);
+        }
+        Ok(Some(first.as_bytes()))
+    };
+    Ok(SignatureHeaders {
+        v3_signature: single(V3_SIGNATURE)?,
+        v3_main_account_signature: single(V3_MAIN_ACCOUNT_SIGNATURE)?,
+        v3_nonce: single(V3_NONCE)?,
+        v2_signature: single(V2_SIGNATURE)?,
+        v2_main_account_signature: single(V2_MAIN_ACCOUNT_SIGNATURE)?,
+        v2_nonce: single(V2_NONCE)?,
+    })
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Logs a rejection once, with what an operator needs to fix a misconfiguration (never a token).
+pub(crate) fn log_rejection(rejection: Rejection, method: &http::Method, url: &str) {
+    match rejection {
+        Rejection::SignatureMismatch | Rejection::UntrustedHost | Rejection::UnknownOrigin => {
+            tracing::warn!(
+                target: "tower_plivo",
+                verdict = "rejected",
+                reason = rejection.code(),
+                method = %method,
+                url = %url,
+                "Plivo signature rejected"
+            )
+        }
+        _ => tracing::info!(
+            target: "tower_plivo",
+            verdict = "rejected",
+            reason = rejection.code(),
+            method = %method,
+            url = %url,
+            "Plivo signature rejected"
+        ),
+    }
+}

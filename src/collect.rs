@@ -1,0 +1,81 @@
+//! Reading a whole request body under a size limit.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http_body::Body;
+use pin_project_lite::pin_project;
+
+use crate::rejection::Rejection;
+
+pin_project! {
+    /// Resolves to the whole body, or to [`Rejection::BodyTooLarge`] as soon as the bytes read
+    /// cross the limit (so at most one frame past the limit is ever held), or to
+    /// [`Rejection::BodyReadFailed`] when the stream fails. Trailers are ignored.
+    pub(crate) struct CollectBody<B> {
+        #[pin]
+        body: B,
+        limit: usize,
+        // The first chunk is kept as is; a copy happens only when a body arrives in pieces.
+        first: Option<Bytes>,
+        rest: Option<BytesMut>,
+    }
+}
+
+impl<B> CollectBody<B> {
+    pub(crate) fn new(body: B, limit: usize) -> Self {
+        Self {
+            body,
+            limit,
+            first: None,
+            rest: None,
+        }
+    }
+}
+
+impl<B> Future for CollectBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Output = Result<Bytes, Rejection>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let frame = match ready!(this.body.as_mut().poll_frame(cx)) {
+                None => break,
+                Some(Err(_)) => return Poll::Ready(Err(Rejection::BodyReadFailed)),
+                Some(Ok(frame)) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            let held = this.first.as_ref().map_or(0, Bytes::len)
+                + this.rest.as_ref().map_or(0, BytesMut::len);
+            if held + data.len() > *this.limit {
+                return Poll::Ready(Err(Rejection::BodyTooLarge));
+            }
+            match (this.first.as_ref(), this.rest.as_mut()) {
+                (None, _) => *this.first = Some(data),
+                (Some(first), None) => {
+                    let mut joined = BytesMut::with_capacity(first.len() + data.len());
+                    joined.extend_from_slice(first);
+                    joined.extend_from_slice(&data);
+                    *this.rest = Some(joined);
+                }
+                (Some(_), Some(rest)) => rest.extend_from_slice(&data),
+            }
+        }
+        let body = match (this.rest.take(), this.first.take()) {
+            (Some(joined), _) => joined.freeze(),
+            (None, Some(first)) => first,
+            (None, None) => Bytes::new(),
+        };
+        Poll::Ready(Ok(body))
+    }
+}

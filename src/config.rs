@@ -1,0 +1,77 @@
+//! The settings one layer shares with every service and future it makes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+
+use crate::rejection::Rejection;
+use crate::signature::Verifier;
+use crate::url_policy::UrlPolicy;
+
+/// Turns a [`Rejection`] into the response sent to the caller.
+pub(crate) type Responder = Arc<dyn Fn(Rejection) -> Response<Full<Bytes>> + Send + Sync>;
+
+pub(crate) struct Config {
+    pub(crate) verifier: Verifier,
+    pub(crate) url_policy: UrlPolicy,
+    pub(crate) body_limit: usize,
+    /// `None`: every request is guarded. Otherwise only paths equal to or below one of these.
+    pub(crate) guarded_prefixes: Option<Vec<String>>,
+    pub(crate) responder: Option<Responder>,
+}
+
+impl Config {
+    pub(crate) fn guards(&self, path: &str) -> bool {
+        match &self.guarded_prefixes {
+            None => true,
+            Some(prefixes) => prefixes.iter().any(|prefix| is_under(path, prefix)),
+        }
+    }
+
+    pub(crate) fn respond(&self, rejection: Rejection) -> Response<Full<Bytes>> {
+        let mut response = match &self.responder {
+            Some(responder) => responder(rejection),
+            None => rejection.default_response(),
+        };
+        response.extensions_mut().insert(rejection);
+        response
+    }
+}
+
+/// `/plivo` covers `/plivo`, `/plivo/` and `/plivo/answer`, not `/plivoX`.
+fn is_under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("verifier", &self.verifier)
+            .field("url_policy", &self.url_policy)
+            .field("body_limit", &self.body_limit)
+            .field("guarded_prefixes", &self.guarded_prefixes)
+            .field("custom_responder", &self.responder.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_under;
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert!(is_under("/plivo", "/plivo"));
+        assert!(is_under("/plivo/answer", "/plivo"));
+        assert!(is_under("/plivo/answer", "/plivo/"));
+        assert!(!is_under("/plivox", "/plivo"));
+        assert!(is_under("/anything", "/"));
+    }
+}

@@ -1,0 +1,74 @@
+//! Configuration mistakes, reported when the layer is built rather than on the first request.
+
+use std::fmt;
+
+use crate::tokens::TokenId;
+
+/// Why a [`PlivoSignatureLayer`](crate::PlivoSignatureLayer) (or one of its parts) could not be
+/// built. Never contains a token.
+///
+/// ```
+/// use tower_plivo::{ConfigError, UrlPolicy};
+///
+/// let err = UrlPolicy::public_base("hooks.example.com").unwrap_err();
+/// assert!(matches!(err, ConfigError::InvalidPublicBase { .. }));
+/// assert!(err.to_string().contains("scheme"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No auth token was configured.
+    NoAuthToken,
+    /// This token is empty or has whitespace around it.
+    InvalidAuthToken(TokenId),
+    /// The public base URL is not `scheme://host[:port]`.
+    InvalidPublicBase {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A trusted-proxy entry is not an IP address or CIDR block.
+    InvalidCidr(String),
+    /// A scheme is not `http` or `https`.
+    InvalidScheme(String),
+    /// An allowed host or a guarded path prefix is malformed.
+    InvalidValue {
+        /// Which setting.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NoAuthToken => f.write_str("no Plivo auth token configured"),
+            ConfigError::InvalidAuthToken(id) => write!(
+                f,
+                "the {id} auth token is empty or has whitespace around it (check how it was copied)"
+            ),
+            ConfigError::InvalidPublicBase { url, reason } => {
+                write!(
+                    f,
+                    "public base URL {url:?} must be scheme://host[:port]: {reason}"
+                )
+            }
+            ConfigError::InvalidCidr(value) => {
+                write!(
+                    f,
+                    "trusted proxy {value:?} is not an IP address or CIDR block"
+                )
+            }
+            ConfigError::InvalidScheme(value) => {
+                write!(f, "scheme {value:?} must be \"http\" or \"https\"")
+            }
+            ConfigError::InvalidValue { setting, value } => {
+                write!(f, "invalid {setting}: {value:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

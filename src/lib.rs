@@ -1,0 +1,85 @@
+//! # tower-plivo
+//!
+//! A [tower] layer that lets through only the webhooks Plivo really sent.
+//!
+//! ## What Plivo sends
+//!
+//! Every callback carries an HMAC-SHA256 signature of the URL Plivo called, keyed with your
+//! auth token:
+//!
+//! - **V3** (voice: answer, hangup, action and callback URLs): `X-Plivo-Signature-V3` (and
+//!   `X-Plivo-Signature-Ma-V3`, signed with the main account's token) over the URL, its sorted
+//!   query and form-body parameters, and `X-Plivo-Signature-V3-Nonce`.
+//! - **V2** (messaging, verify, legacy voice): `X-Plivo-Signature-V2` (and `-Ma-V2`) over the
+//!   base URL and `X-Plivo-Signature-V2-Nonce` only.
+//!
+//! The signature covers the URL **as Plivo called it** (`https://hooks.example.com/answer`),
+//! which behind a TLS-terminating proxy is not what your server sees
+//! (`http://10.0.0.5:8080/answer`). A [`UrlPolicy`] tells the layer the truth.
+//!
+//! ## A working axum app
+//!
+//! ```no_run
+//! use axum::{Router, routing::post};
+//! use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let plivo = PlivoSignatureLayer::builder()
+//!         .auth_token(std::env::var("PLIVO_AUTH_TOKEN")?)
+//!         .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+//!         .build()?;
+//!     let app = Router::new()
+//!         .route("/answer", post(|| async { "<Response><Speak>Hello</Speak></Response>" }))
+//!         .layer(plivo);
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Handlers see only verified requests, with the body intact (`Form`, `Bytes` and `String`
+//! extractors work) and a [`PlivoVerified`] extension. Everything else gets 403 (413 for a body
+//! over the limit, 400 for a broken body stream) with a typed [`Rejection`].
+//!
+//! ## Features
+//!
+//! - `axum` (default): reads the peer address from `ConnectInfo<SocketAddr>` and the path from
+//!   `OriginalUri`, so `Router::nest` does not change what is verified.
+//! - `tonic`: reads the peer address from tonic's `TcpConnectInfo`.
+//!
+//! With plain hyper, insert a [`PeerAddr`] into each request's extensions.
+//!
+//! [tower]: https://docs.rs/tower
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod body;
+mod builder;
+mod check;
+mod collect;
+mod config;
+mod config_error;
+mod future;
+mod layer;
+mod peer;
+mod rejection;
+mod service;
+pub mod signature;
+mod target;
+mod tokens;
+mod url_policy;
+mod verified;
+
+pub use body::{RequestBody, ResponseBody};
+pub use builder::{DEFAULT_BODY_LIMIT, PlivoSignatureLayerBuilder};
+pub use config_error::ConfigError;
+pub use future::ResponseFuture;
+pub use layer::PlivoSignatureLayer;
+pub use peer::PeerAddr;
+pub use rejection::Rejection;
+pub use service::PlivoSignature;
+pub use tokens::{AuthTokens, TokenId};
+pub use url_policy::{Scheme, UrlPolicy};
+pub use verified::{PlivoVerified, SignatureHeader};

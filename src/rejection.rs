@@ -1,0 +1,114 @@
+//! Why a request was refused, and the default responses.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+/// Why the layer refused a request. The default response carries only [`code`](Self::code);
+/// the log line carries the details (such as the URL that was verified).
+///
+/// The same value is put in the rejection response's extensions, so an outer layer or a test
+/// can read it.
+///
+/// ```
+/// use tower_plivo::Rejection;
+///
+/// assert_eq!(Rejection::SignatureMismatch.status(), http::StatusCode::FORBIDDEN);
+/// assert_eq!(Rejection::BodyTooLarge.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+/// assert_eq!(Rejection::SignatureMismatch.code(), "signature_mismatch");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The method is neither GET nor POST (only those carry Plivo signatures).
+    MethodNotAllowed,
+    /// No signature header of either scheme.
+    MissingSignature,
+    /// A signature header without its nonce header.
+    MissingNonce,
+    /// The nonce header is empty or holds control characters.
+    InvalidNonce,
+    /// A signature or nonce header appears several times with different values.
+    ConflictingHeaders,
+    /// Under V3, a body the signature cannot cover (a non-form POST body, or any GET body).
+    UnsupportedBody,
+    /// No signature piece matches any configured token for the URL verified.
+    SignatureMismatch,
+    /// The URL Plivo called cannot be known: no `Host` header and no authority in the target.
+    UnknownOrigin,
+    /// The host is not in the configured allow-list.
+    UntrustedHost,
+    /// The body is larger than the configured limit.
+    BodyTooLarge,
+    /// The body stream failed before it was complete.
+    BodyReadFailed,
+}
+
+impl Rejection {
+    /// The HTTP status of the default response: 413 for [`BodyTooLarge`](Self::BodyTooLarge),
+    /// 400 for [`BodyReadFailed`](Self::BodyReadFailed), 403 for every other reason.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyReadFailed => StatusCode::BAD_REQUEST,
+            _ => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// A stable `snake_case` code naming the reason.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::MissingSignature => "missing_signature",
+            Rejection::MissingNonce => "missing_nonce",
+            Rejection::InvalidNonce => "invalid_nonce",
+            Rejection::ConflictingHeaders => "conflicting_headers",
+            Rejection::UnsupportedBody => "unsupported_body",
+            Rejection::SignatureMismatch => "signature_mismatch",
+            Rejection::UnknownOrigin => "unknown_origin",
+            Rejection::UntrustedHost => "untrusted_host",
+            Rejection::BodyTooLarge => "body_too_large",
+            Rejection::BodyReadFailed => "body_read_failed",
+        }
+    }
+
+    /// The default response: the status, `text/plain`, a body of the form
+    /// `forbidden: signature_mismatch`, and the rejection itself in the extensions.
+    ///
+    /// ```
+    /// use tower_plivo::Rejection;
+    ///
+    /// let response = Rejection::MissingSignature.default_response();
+    /// assert_eq!(response.status(), 403);
+    /// assert_eq!(response.extensions().get::<Rejection>(), Some(&Rejection::MissingSignature));
+    /// ```
+    pub fn default_response(self) -> Response<Full<Bytes>> {
+        let status = self.status();
+        let label = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
+            StatusCode::BAD_REQUEST => "bad request",
+            _ => "forbidden",
+        };
+        let mut response = Response::new(Full::new(Bytes::from(format!(
+            "{label}: {}\n",
+            self.code()
+        ))));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::error::Error for Rejection {}

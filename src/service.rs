@@ -1,0 +1,81 @@
+//! [`PlivoSignature`]: the service the layer wraps around the inner one.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::check::{check_head, log_rejection};
+use crate::collect::CollectBody;
+use crate::config::Config;
+use crate::future::ResponseFuture;
+use crate::target::original_uri;
+
+/// Verifies Plivo signatures before calling the inner service. Made by
+/// [`PlivoSignatureLayer`](crate::PlivoSignatureLayer).
+#[derive(Clone, Debug)]
+pub struct PlivoSignature<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> PlivoSignature<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PlivoSignature<S>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    ReqBody: Body<Data = Bytes>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = request.into_parts();
+        if !self.config.guards(original_uri(&parts).path()) {
+            let request = Request::from_parts(parts, RequestBody::passthrough(body));
+            return ResponseFuture::passthrough(self.inner.call(request));
+        }
+        match check_head(&self.config, &parts) {
+            Err(rejection) => {
+                log_rejection(rejection, &parts.method, &original_uri(&parts).to_string());
+                ResponseFuture::rejected(self.config.respond(rejection))
+            }
+            Ok(head) => {
+                // The instance `poll_ready` prepared goes with this request; a fresh clone stays
+                // for the next one.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let collect = CollectBody::new(body, self.config.body_limit);
+                ResponseFuture::collecting(collect, head, parts, inner, self.config.clone())
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! HMAC-SHA256 keyed by an auth token, and the constant-time check of a signature header.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::digest::CtOutput;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Length of an HMAC-SHA256 tag in bytes.
+const TAG_LEN: usize = 32;
+
+/// An HMAC-SHA256 state keyed once with an auth token's bytes (never base64-decoded: the token
+/// is the key as written). Cloning it per message skips re-deriving the key pads.
+#[derive(Clone)]
+pub(crate) struct KeyedMac(HmacSha256);
+
+impl KeyedMac {
+    pub(crate) fn new(token: &str) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        Self(HmacSha256::new_from_slice(token.as_bytes()).expect("HMAC takes keys of any length"))
+    }
+
+    /// The tag of `message`.
+    pub(crate) fn tag(&self, message: &[u8]) -> Tag {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        Tag(mac.finalize())
+    }
+}
+
+/// A computed HMAC-SHA256 tag. Equality with a received signature is constant-time.
+pub(crate) struct Tag(CtOutput<HmacSha256>);
+
+impl Tag {
+    /// The tag as Plivo sends it: standard base64 with padding (44 characters).
+    pub(crate) fn to_base64(&self) -> String {
+        STANDARD.encode(self.0.clone().into_bytes())
+    }
+
+    /// Whether `received` (one decoded piece of a signature header) equals this tag, compared in
+    /// constant time.
+    pub(crate) fn matches(&self, received: &ReceivedSignature) -> bool {
+        self.0 == CtOutput::new(received.0.into())
+    }
+}
+
+/// One decoded piece of a signature header.
+#[derive(Clone, Copy)]
+pub(crate) struct ReceivedSignature([u8; TAG_LEN]);
+
+/// Splits a signature header on `,`, trims ASCII whitespace around each piece, ignores empty
+/// pieces, and decodes each piece from standard padded base64. Pieces that are not the base64
+/// of exactly 32 bytes cannot match any tag and are dropped. The base64 decoder rejects
+/// non-canonical encodings, so comparing decoded bytes is the same as comparing the text.
+pub(crate) fn parse_signature_list(value: &[u8]) -> impl Iterator<Item = ReceivedSignature> + '_ {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|piece| piece.len() == 44)
+        .filter_map(|piece| {
+            let mut tag = [0u8; TAG_LEN];
+            match STANDARD.decode_slice(piece, &mut tag) {
+                Ok(TAG_LEN) => Some(ReceivedSignature(tag)),
+                _ => None,
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_is_split_trimmed_and_filtered() {
+        let good = KeyedMac::new("k").tag(b"m");
+        let header = format!(" , not-base64 ,\t{} ,,AAAA", good.to_base64());
+        let pieces: Vec<_> = parse_signature_list(header.as_bytes()).collect();
+        assert_eq!(pieces.len(), 1);
+        assert!(good.matches(&pieces[0]));
+    }
+
+    #[test]
+    fn different_message_does_not_match() {
+        let mac = KeyedMac::new("k");
+        let other = mac.tag(b"n").to_base64();
+        let piece = parse_signature_list(other.as_bytes()).next().unwrap();
+        assert!(!mac.tag(b"m").matches(&piece));
+    }
+
+    #[test]
+    fn non_canonical_base64_is_refused() {
+        // The last character of a 32-byte encoding carries 2 unused bits; setting them gives a
+        // different string that a lenient decoder would map to the same bytes.
+        let canonical = KeyedMac::new("k").tag(b"m").to_base64();
+        let mut bytes = canonical.into_bytes();
+        let last = bytes[42];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let index = alphabet.iter().position(|&c| c == last).unwrap();
+        bytes[42] = alphabet[index ^ 1];
+        assert_eq!(parse_signature_list(&bytes).count(), 0);
+    }
+}

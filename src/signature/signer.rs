@@ -1,0 +1,97 @@
+//! Signing requests the way Plivo does, for users' tests and the `sign` example.
+
+use std::fmt;
+
+use super::mac::KeyedMac;
+use super::message::{v2_message, v3_message};
+use super::url::{SignedUrl, UrlError};
+use super::verifier::Method;
+
+/// Produces Plivo signatures with one auth token, through the same canonicalisation the
+/// verifier uses. `Debug` never shows the token.
+///
+/// ```
+/// use tower_plivo::signature::{Method, Signer};
+///
+/// // SPEC §6, V3 POST to URL B.
+/// let signer = Signer::new("Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4");
+/// let body = "Direction=outbound&From=19792014278&ALegUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+///     &CallStatus=in-progress&BillRate=0.002&ParentAuthID=MANWVLYTK4ZWU1YTY4QA\
+///     &To=sip%3APlivoSignature382029104058171078704104%40phone-qa.voice.plivodev.com\
+///     &ALegRequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&CallUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+///     &RequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+///     &SIP-H-To=%3Csip%3APlivoSignature382029104058171078704104%4052.9.11.55%3Btransport%3Dudp%3E%3Btag%3D1\
+///     &SessionStart=2020-04-08+11%3A34%3A33.238707&Event=StartApp";
+/// let url = "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml";
+/// let signature = signer.sign_v3(Method::Post, url, body.as_bytes(), "31627761595286130198")?;
+/// assert_eq!(signature, "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0=");
+/// # Ok::<(), tower_plivo::signature::UrlError>(())
+/// ```
+#[derive(Clone)]
+pub struct Signer {
+    mac: KeyedMac,
+}
+
+impl Signer {
+    /// A signer for this auth token (its bytes as written are the HMAC key).
+    pub fn new(auth_token: &str) -> Self {
+        Self {
+            mac: KeyedMac::new(auth_token),
+        }
+    }
+
+    /// The `X-Plivo-Signature-V3` value for a request to `url` (including its query) with this
+    /// nonce. For POST, `form_body` is the raw `application/x-www-form-urlencoded` body (empty
+    /// when there is none); for GET it is ignored, since Plivo sends GET parameters in the query.
+    ///
+    /// ```
+    /// use tower_plivo::signature::{Method, Signer};
+    ///
+    /// let signer = Signer::new("token");
+    /// let get = signer.sign_v3(Method::Get, "https://h.example/cb?CallUUID=1", b"", "123")?;
+    /// assert_eq!(get.len(), 44);
+    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// ```
+    pub fn sign_v3(
+        &self,
+        method: Method,
+        url: &str,
+        form_body: &[u8],
+        nonce: &str,
+    ) -> Result<String, UrlError> {
+        let url = SignedUrl::parse(url)?;
+        let body = match method {
+            Method::Post => Some(form_body),
+            Method::Get => None,
+        };
+        Ok(self
+            .mac
+            .tag(&v3_message(&url, body, nonce.as_bytes()))
+            .to_base64())
+    }
+
+    /// The `X-Plivo-Signature-V2` value for a request to `url` with this nonce (the query and
+    /// body are not signed).
+    ///
+    /// ```
+    /// use tower_plivo::signature::Signer;
+    ///
+    /// // SPEC §6.
+    /// let signature = Signer::new("my_auth_token").sign_v2("https://answer.url/", "12345")?;
+    /// assert_eq!(signature, "do1CXv+k99A6+B+eTcyqbxWlezFIxJ/1vz72787r37g=");
+    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// ```
+    pub fn sign_v2(&self, url: &str, nonce: &str) -> Result<String, UrlError> {
+        let url = SignedUrl::parse(url)?;
+        Ok(self
+            .mac
+            .tag(&v2_message(&url, nonce.as_bytes()))
+            .to_base64())
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer { auth_token: <redacted> }")
+    }
+}

@@ -1,0 +1,195 @@
+//! The URL Plivo called, split into the pieces the signature uses (SPEC §2.1, §3).
+
+use std::fmt;
+
+/// The URL Plivo called, as the pieces that are signed: `scheme://authority path` and the raw
+/// query. Nothing is normalised: host case, an explicit port, a trailing slash and
+/// percent-escapes all stay as written.
+///
+/// ```
+/// use tower_plivo::signature::SignedUrl;
+///
+/// let url = SignedUrl::parse("https://user:pw@Hooks.example.com:443/answer/?a=b#frag")?;
+/// assert_eq!(url.scheme(), "https");
+/// assert_eq!(url.authority(), "Hooks.example.com:443"); // userinfo dropped, rest as written
+/// assert_eq!(url.path(), "/answer/");
+/// assert_eq!(url.query(), Some("a=b"));
+/// assert_eq!(url.base(), "https://Hooks.example.com:443/answer/");
+/// # Ok::<(), tower_plivo::signature::UrlError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedUrl<'a> {
+    scheme: &'a str,
+    authority: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> SignedUrl<'a> {
+    /// Builds the pieces directly (the layer does this from its URL policy and the request
+    /// target). `query` is the raw query string without its `?`.
+    ///
+    /// ```
+    /// use tower_plivo::signature::SignedUrl;
+    ///
+    /// let url = SignedUrl::from_parts("https", "hooks.example.com", "/answer", Some("x=1"));
+    /// assert_eq!(url.base(), "https://hooks.example.com/answer");
+    /// ```
+    pub fn from_parts(
+        scheme: &'a str,
+        authority: &'a str,
+        path: &'a str,
+        query: Option<&'a str>,
+    ) -> Self {
+        Self {
+            scheme,
+            authority,
+            path,
+            query,
+        }
+    }
+
+    /// Parses an absolute URL such as `https://hooks.example.com/answer?x=1`. The fragment and
+    /// any userinfo (`user:pw@`) are dropped: neither reaches a server in a request.
+    ///
+    /// ```
+    /// use tower_plivo::signature::SignedUrl;
+    ///
+    /// assert!(SignedUrl::parse("hooks.example.com/answer").is_err());
+    /// assert_eq!(SignedUrl::parse("https://answer.url")?.path(), "");
+    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// ```
+    pub fn parse(url: &'a str) -> Result<Self, UrlError> {
+        let (scheme, rest) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !scheme_ok {
+            return Err(UrlError::MissingScheme);
+        }
+        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(authority_end);
+        let authority = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        if authority.is_empty() {
+            return Err(UrlError::MissingHost);
+        }
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        Ok(Self {
+            scheme,
+            authority,
+            path,
+            query,
+        })
+    }
+
+    /// The scheme, without `://`.
+    pub fn scheme(&self) -> &'a str {
+        self.scheme
+    }
+
+    /// The authority (`host[:port]`) as written, without userinfo.
+    pub fn authority(&self) -> &'a str {
+        self.authority
+    }
+
+    /// The path as written (may be empty).
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The raw query string, without `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// `scheme://authority path`: the part of the URL both schemes sign verbatim.
+    pub fn base(&self) -> String {
+        let mut base = String::with_capacity(self.base_len());
+        base.push_str(self.scheme);
+        base.push_str("://");
+        base.push_str(self.authority);
+        base.push_str(self.path);
+        base
+    }
+
+    pub(crate) fn base_len(&self) -> usize {
+        self.scheme.len() + 3 + self.authority.len() + self.path.len()
+    }
+
+    pub(crate) fn write_base(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.scheme.as_bytes());
+        out.extend_from_slice(b"://");
+        out.extend_from_slice(self.authority.as_bytes());
+        out.extend_from_slice(self.path.as_bytes());
+    }
+}
+
+impl fmt::Display for SignedUrl<'_> {
+    /// The URL without userinfo or fragment: what the signature was checked against.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.path)?;
+        match self.query {
+            Some(query) => write!(f, "?{query}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a URL given to the [`Signer`](super::Signer) could not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The URL does not start with `scheme://`.
+    MissingScheme,
+    /// The URL has no host.
+    MissingHost,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UrlError::MissingScheme => "the URL must start with `scheme://`",
+            UrlError::MissingHost => "the URL has no host",
+        })
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_everything_as_written() {
+        let url = SignedUrl::parse("https://EX.com:443/a%20b/?q=1&r#f").unwrap();
+        assert_eq!(url.base(), "https://EX.com:443/a%20b/");
+        assert_eq!(url.query(), Some("q=1&r"));
+    }
+
+    #[test]
+    fn query_without_path() {
+        let url = SignedUrl::parse("https://answer.url?x=1").unwrap();
+        assert_eq!((url.path(), url.query()), ("", Some("x=1")));
+    }
+
+    #[test]
+    fn empty_query_is_present_but_empty() {
+        let url = SignedUrl::parse("http://h/p?").unwrap();
+        assert_eq!(url.query(), Some(""));
+    }
+
+    #[test]
+    fn rejects_non_urls() {
+        assert_eq!(SignedUrl::parse("/answer"), Err(UrlError::MissingScheme));
+        assert_eq!(SignedUrl::parse("1http://x"), Err(UrlError::MissingScheme));
+        assert_eq!(SignedUrl::parse("https:///x"), Err(UrlError::MissingHost));
+    }
+}

@@ -1,0 +1,183 @@
+//! Checking a claimed signature against the configured tokens (SPEC §2–§5).
+
+use super::headers::{Claim, Version};
+use super::mac::{KeyedMac, parse_signature_list};
+use super::message::{v2_message, v3_message};
+use super::url::SignedUrl;
+use crate::rejection::Rejection;
+use crate::tokens::{AuthTokens, TokenId};
+
+/// The two methods that carry Plivo signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`: Plivo puts its parameters in the query string.
+    Get,
+    /// `POST`: Plivo sends its parameters as a form body.
+    Post,
+}
+
+impl Method {
+    /// Parses an HTTP method token; anything but `GET` and `POST` is refused.
+    ///
+    /// ```
+    /// use tower_plivo::{Rejection, signature::Method};
+    ///
+    /// assert_eq!(Method::parse("POST"), Ok(Method::Post));
+    /// assert_eq!(Method::parse("PUT"), Err(Rejection::MethodNotAllowed));
+    /// ```
+    pub fn parse(method: &str) -> Result<Self, Rejection> {
+        match method {
+            "GET" => Ok(Method::Get),
+            "POST" => Ok(Method::Post),
+            _ => Err(Rejection::MethodNotAllowed),
+        }
+    }
+}
+
+/// What the signature is checked against, besides the headers.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedRequest<'a> {
+    /// GET or POST.
+    pub method: Method,
+    /// The URL Plivo called.
+    pub url: SignedUrl<'a>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a [u8]>,
+    /// The whole body.
+    pub body: &'a [u8],
+}
+
+/// Verifies Plivo signatures against a set of [`AuthTokens`]. Pure: no HTTP types, no I/O.
+///
+/// ```
+/// use tower_plivo::AuthTokens;
+/// use tower_plivo::signature::{Method, SignatureHeaders, SignedRequest, SignedUrl, Signer, Verifier};
+///
+/// let verifier = Verifier::new(AuthTokens::new(["my_auth_token"], None::<&str>)?);
+/// let url = "https://hooks.example.com/answer";
+/// let signature = Signer::new("my_auth_token").sign_v3(Method::Post, url, b"From=1555", "42")?;
+///
+/// let headers = SignatureHeaders {
+///     v3_signature: Some(signature.as_bytes()),
+///     v3_nonce: Some(b"42"),
+///     ..Default::default()
+/// };
+/// let request = SignedRequest {
+///     method: Method::Post,
+///     url: SignedUrl::parse(url)?,
+///     content_type: Some(b"application/x-www-form-urlencoded"),
+///     body: b"From=1555",
+/// };
+/// let token = verifier.verify(&headers.claim()?, &request)?;
+/// assert_eq!(token, tower_plivo::TokenId::Account(0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    tokens: AuthTokens,
+}
+
+impl Verifier {
+    /// A verifier for these tokens.
+    pub fn new(tokens: AuthTokens) -> Self {
+        Self { tokens }
+    }
+
+    /// Checks the claim against the request. On success, says which token matched (the plain
+    /// header's account tokens are tried before the `-Ma-` header's main-account token).
+    ///
+    /// A request to the root path `/` is also checked as if the URL had an empty path: on the
+    /// wire `https://example.com` and `https://example.com/` are the same request line, and
+    /// Plivo signs whichever of the two was configured.
+    pub fn verify(
+        &self,
+        claim: &Claim<'_>,
+        request: &SignedRequest<'_>,
+    ) -> Result<TokenId, Rejection> {
+        let form_body = match claim.version {
+            Version::V3 => v3_form_body(request)?,
+            Version::V2 => None,
+        };
+        let message = |url: &SignedUrl<'_>| match claim.version {
+            Version::V3 => v3_message(url, form_body, claim.nonce),
+            Version::V2 => v2_message(url, claim.nonce),
+        };
+        if let Some(token) = self.check(claim, &message(&request.url)) {
+            return Ok(token);
+        }
+        if request.url.path() == "/" {
+            let url = &request.url;
+            let bare = SignedUrl::from_parts(url.scheme(), url.authority(), "", url.query());
+            if let Some(token) = self.check(claim, &message(&bare)) {
+                return Ok(token);
+            }
+        }
+        Err(Rejection::SignatureMismatch)
+    }
+
+    fn check(&self, claim: &Claim<'_>, message: &[u8]) -> Option<TokenId> {
+        if let Some(header) = claim.account {
+            for (index, mac) in self.tokens.account.iter().enumerate() {
+                if any_piece_matches(mac, message, header) {
+                    return Some(TokenId::Account(index));
+                }
+            }
+        }
+        match (claim.main_account, &self.tokens.main_account) {
+            (Some(header), Some(mac)) if any_piece_matches(mac, message, header) => {
+                Some(TokenId::MainAccount)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn any_piece_matches(mac: &KeyedMac, message: &[u8], header: &[u8]) -> bool {
+    let mut pieces = parse_signature_list(header).peekable();
+    if pieces.peek().is_none() {
+        return false;
+    }
+    let tag = mac.tag(message);
+    // Every piece is compared (no early exit), each in constant time.
+    pieces.fold(false, |found, piece| tag.matches(&piece) | found)
+}
+
+/// The body V3 signs: a POST's form body, or nothing. Bodies the signature cannot cover are
+/// refused, so a captured signed URL cannot carry a body of the attacker's choice.
+fn v3_form_body<'a>(request: &SignedRequest<'a>) -> Result<Option<&'a [u8]>, Rejection> {
+    if request.body.is_empty() {
+        return Ok(None);
+    }
+    match request.method {
+        Method::Post if request.content_type.is_some_and(is_form_content_type) => {
+            Ok(Some(request.body))
+        }
+        _ => Err(Rejection::UnsupportedBody),
+    }
+}
+
+/// Whether a `Content-Type` value is `application/x-www-form-urlencoded` (any case, parameters
+/// such as `charset` allowed).
+pub(crate) fn is_form_content_type(value: &[u8]) -> bool {
+    let essence = value
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    essence.eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_content_type_variants() {
+        assert!(is_form_content_type(b"application/x-www-form-urlencoded"));
+        assert!(is_form_content_type(
+            b"Application/X-WWW-Form-Urlencoded; charset=UTF-8"
+        ));
+        assert!(!is_form_content_type(b"application/json"));
+        assert!(!is_form_content_type(b"multipart/form-data; boundary=x"));
+    }
+}

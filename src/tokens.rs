@@ -1,0 +1,124 @@
+//! The configured auth tokens: account/sub-account tokens (several, for rotation) and an
+//! optional main-account token. Only keyed HMAC states are kept, never the token text, and
+//! `Debug` shows counts only.
+
+use std::fmt;
+
+use crate::config_error::ConfigError;
+use crate::signature::mac::KeyedMac;
+
+/// Which configured token verified a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenId {
+    /// The account or sub-account token at this index, in the order they were configured.
+    Account(usize),
+    /// The main account's token (matched through an `-Ma-` header).
+    MainAccount,
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenId::Account(index) => write!(f, "account:{index}"),
+            TokenId::MainAccount => f.write_str("main"),
+        }
+    }
+}
+
+/// The auth tokens a verifier accepts.
+///
+/// ```
+/// use tower_plivo::AuthTokens;
+///
+/// let tokens = AuthTokens::new(["current-token", "previous-token"], Some("main-token"))?;
+/// assert_eq!(format!("{tokens:?}"), "AuthTokens { account_tokens: 2, main_account_token: true }");
+/// assert!(AuthTokens::new([" padded "], None::<&str>).is_err());
+/// # Ok::<(), tower_plivo::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct AuthTokens {
+    pub(crate) account: Vec<KeyedMac>,
+    pub(crate) main_account: Option<KeyedMac>,
+}
+
+impl AuthTokens {
+    /// Account/sub-account tokens (checked against the plain headers, in order) and an optional
+    /// main-account token (checked against the `-Ma-` headers).
+    ///
+    /// An empty token, or one with whitespace around it (a copy-paste slip that would make
+    /// every signature fail), is an error; so is configuring no token at all.
+    pub fn new<I, T>(
+        account_tokens: I,
+        main_account_token: Option<impl AsRef<str>>,
+    ) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let account = account_tokens
+            .into_iter()
+            .enumerate()
+            .map(|(index, token)| checked(token.as_ref(), TokenId::Account(index)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let main_account = main_account_token
+            .map(|token| checked(token.as_ref(), TokenId::MainAccount))
+            .transpose()?;
+        if account.is_empty() && main_account.is_none() {
+            return Err(ConfigError::NoAuthToken);
+        }
+        Ok(Self {
+            account,
+            main_account,
+        })
+    }
+}
+
+fn checked(token: &str, id: TokenId) -> Result<KeyedMac, ConfigError> {
+    if token.is_empty() || token.trim() != token {
+        return Err(ConfigError::InvalidAuthToken(id));
+    }
+    Ok(KeyedMac::new(token))
+}
+
+impl fmt::Debug for AuthTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthTokens")
+            .field("account_tokens", &self.account.len())
+            .field("main_account_token", &self.main_account.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_tokens() {
+        assert_eq!(
+            AuthTokens::new(["ok", ""], None::<&str>).unwrap_err(),
+            ConfigError::InvalidAuthToken(TokenId::Account(1))
+        );
+        assert_eq!(
+            AuthTokens::new(["ok"], Some("tok\n")).unwrap_err(),
+            ConfigError::InvalidAuthToken(TokenId::MainAccount)
+        );
+        assert_eq!(
+            AuthTokens::new(Vec::<String>::new(), None::<&str>).unwrap_err(),
+            ConfigError::NoAuthToken
+        );
+    }
+
+    #[test]
+    fn main_token_alone_is_enough() {
+        assert!(AuthTokens::new(Vec::<String>::new(), Some("main")).is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let tokens = AuthTokens::new(["s3cr3t-account"], Some("s3cr3t-main")).unwrap();
+        let shown = format!("{tokens:?} {tokens:#?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+}
