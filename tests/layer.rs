@@ -1,0 +1,622 @@
+//! The layer over real TCP in front of axum: conformance rules that need a request, body
+//! handling (cap, early 413, chunked, broken streams), extractors downstream, and composition
+//! with `Router::layer`, `route_layer`, `nest` and `ServiceBuilder`.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::Form;
+use axum::routing::post;
+use axum::{Extension, Router};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tower_plivo::signature::{Method, Signer};
+use tower_plivo::{PlivoSignatureLayer, PlivoVerified, Rejection, UrlPolicy};
+
+use support::{FORM, echo, send, serve};
+
+const TOKEN: &str = "MAODUMMYTOKENaaaaaaaaaaaaaaaaaaaa";
+const OLD_TOKEN: &str = "MAOLDTOKENbbbbbbbbbbbbbbbbbbbbbbb";
+const MAIN: &str = "MAMAINTOKENcccccccccccccccccccccccc";
+const ORIGIN: &str = "https://hooks.example.com";
+const NONCE: &str = "05429567804466091622";
+
+fn layer() -> tower_plivo::PlivoSignatureLayerBuilder {
+    PlivoSignatureLayer::builder()
+        .auth_tokens([TOKEN, OLD_TOKEN])
+        .main_account_token(MAIN)
+        .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
+}
+
+async fn echo_server() -> SocketAddr {
+    serve(Router::new().fallback(echo).layer(layer().build().unwrap())).await
+}
+
+fn v3(token: &str, method: Method, target: &str, body: &str) -> String {
+    Signer::new(token)
+        .sign_v3(method, &format!("{ORIGIN}{target}"), body.as_bytes(), NONCE)
+        .unwrap()
+}
+
+fn v2(token: &str, target: &str) -> String {
+    Signer::new(token)
+        .sign_v2(&format!("{ORIGIN}{target}"), NONCE)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rotation_main_account_and_comma_lists() {
+    let addr = echo_server().await;
+    let body = "CallUUID=abc&From=1555";
+    let target = "/answer?x=1";
+    let old = v3(OLD_TOKEN, Method::Post, target, body);
+    let reply = send(
+        addr,
+        "POST",
+        target,
+        &[
+            ("x-plivo-signature-v3", &old),
+            ("x-plivo-signature-v3-nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.header("x-verified-token").as_deref()),
+        (200, Some("account:1"))
+    );
+
+    let main = v3(MAIN, Method::Post, target, body);
+    let reply = send(
+        addr,
+        "POST",
+        target,
+        &[
+            ("X-Plivo-Signature-Ma-V3", &main),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.header("x-verified-token").as_deref()),
+        (200, Some("main"))
+    );
+
+    // The main token in the plain header, or an account token in the -Ma- header: wrong family.
+    let reply = send(
+        addr,
+        "POST",
+        target,
+        &[
+            ("X-Plivo-Signature-V3", &main),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+    let good = v3(TOKEN, Method::Post, target, body);
+    let reply = send(
+        addr,
+        "POST",
+        target,
+        &[
+            ("X-Plivo-Signature-Ma-V3", &good),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+
+    let list = format!(" garbage , {}=,{good} ,", &good[..43]);
+    let reply = send(
+        addr,
+        "POST",
+        target,
+        &[
+            ("X-Plivo-Signature-V3", &list),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(
+        reply.status, 200,
+        "one valid piece in a comma list is enough"
+    );
+}
+
+#[tokio::test]
+async fn downgrade_to_v2_is_refused() {
+    let addr = echo_server().await;
+    let target = "/sms";
+    let good_v2 = v2(TOKEN, target);
+    let v2_only = [
+        ("X-Plivo-Signature-V2", good_v2.as_str()),
+        ("X-Plivo-Signature-V2-Nonce", NONCE),
+    ];
+    assert_eq!(send(addr, "POST", target, &v2_only, "").await.status, 200);
+    let with_bad_v3 = [
+        (
+            "X-Plivo-Signature-V3",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        v2_only[0],
+        v2_only[1],
+    ];
+    let reply = send(addr, "POST", target, &with_bad_v3, "").await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (403, "forbidden: signature_mismatch\n")
+    );
+    // Even a lone V3 nonce header makes V3 decide.
+    let reply = send(
+        addr,
+        "POST",
+        target,
+        &[
+            v2_only[0],
+            v2_only[1],
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (403, "forbidden: missing_signature\n")
+    );
+}
+
+#[tokio::test]
+async fn v3_refuses_bodies_it_cannot_cover_and_other_methods() {
+    let addr = echo_server().await;
+    let target = "/answer";
+    let empty = v3(TOKEN, Method::Post, target, "");
+    let headers = |ct: &'static str| {
+        [
+            ("X-Plivo-Signature-V3", empty.clone()),
+            ("X-Plivo-Signature-V3-Nonce", NONCE.to_owned()),
+            ("content-type", ct.to_owned()),
+        ]
+    };
+    let send_with = |ct: &'static str, method: &'static str, body: &'static str| {
+        let headers = headers(ct);
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            send(addr, method, target, &headers, body).await
+        }
+    };
+    let reply = send_with("application/json", "POST", r#"{"CallUUID":"x"}"#).await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (403, "forbidden: unsupported_body\n")
+    );
+    let reply = send_with("multipart/form-data; boundary=x", "POST", "--x--").await;
+    assert_eq!(reply.status, 403);
+    let reply = send_with("application/json", "POST", "").await;
+    assert_eq!(
+        reply.status, 200,
+        "an empty non-form POST is the no-body case"
+    );
+    let get = v3(TOKEN, Method::Get, target, "");
+    let reply = send(
+        addr,
+        "GET",
+        target,
+        &[
+            ("X-Plivo-Signature-V3", &get),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        "a=1",
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (403, "forbidden: unsupported_body\n")
+    );
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let reply = send_with("application/x-www-form-urlencoded", method, "").await;
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (403, "forbidden: method_not_allowed\n"),
+            "{method}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn header_problems_have_typed_reasons() {
+    let addr = echo_server().await;
+    let sig = v3(TOKEN, Method::Get, "/a", "");
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![], "missing_signature"),
+        (vec![("X-Plivo-Signature-V3", &sig)], "missing_nonce"),
+        (
+            vec![
+                ("X-Plivo-Signature-V3", &sig),
+                ("X-Plivo-Signature-V3-Nonce", ""),
+            ],
+            "invalid_nonce",
+        ),
+        (
+            vec![
+                ("X-Plivo-Signature-V3", ""),
+                ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ],
+            "missing_signature",
+        ),
+        (
+            vec![
+                ("X-Plivo-Signature-V3", &sig),
+                ("X-Plivo-Signature-V3-Nonce", NONCE),
+                ("X-Plivo-Signature-V3-Nonce", "1"),
+            ],
+            "conflicting_headers",
+        ),
+        (
+            vec![
+                ("X-Plivo-Signature-V3", &sig),
+                ("X-Plivo-Signature-V3", "other"),
+                ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ],
+            "conflicting_headers",
+        ),
+    ];
+    for (headers, code) in cases {
+        let reply = send(addr, "GET", "/a", &headers, "").await;
+        assert_eq!(
+            (reply.status, reply.text()),
+            (403, format!("forbidden: {code}\n")),
+            "{headers:?}"
+        );
+    }
+    let same_twice = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+    ];
+    assert_eq!(send(addr, "GET", "/a", &same_twice, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn custom_responder_replaces_the_body_and_keeps_the_status_choice() {
+    let plivo = layer()
+        .on_rejection(|rejection: Rejection| {
+            let mut response =
+                http::Response::new(format!("{{\"error\":\"{}\"}}", rejection.code()).into());
+            *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+            response
+        })
+        .build()
+        .unwrap();
+    let addr = serve(Router::new().fallback(echo).layer(plivo)).await;
+    let reply = send(addr, "POST", "/x", &[], "").await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (401, r#"{"error":"missing_signature"}"#)
+    );
+}
+
+#[tokio::test]
+async fn extractors_work_after_the_layer() {
+    async fn form(
+        Extension(v): Extension<PlivoVerified>,
+        Form(call): Form<std::collections::HashMap<String, String>>,
+    ) -> String {
+        format!("{} {}", v.nonce, call["CallUUID"])
+    }
+    async fn string(body: String) -> String {
+        body
+    }
+    async fn bytes(body: axum::body::Bytes) -> axum::body::Bytes {
+        body
+    }
+    let app = Router::new()
+        .route("/form", post(form))
+        .route("/string", post(string))
+        .route("/bytes", post(bytes))
+        .layer(layer().build().unwrap());
+    let addr = serve(app).await;
+    let body = "CallUUID=c-1&Text=h%C3%A9llo+w%2Brld";
+    for (path, expected) in [
+        ("/form", format!("{NONCE} c-1")),
+        ("/string", body.to_owned()),
+        ("/bytes", body.to_owned()),
+    ] {
+        let sig = v3(TOKEN, Method::Post, path, body);
+        let reply = send(
+            addr,
+            "POST",
+            path,
+            &[
+                ("X-Plivo-Signature-V3", &sig),
+                ("X-Plivo-Signature-V3-Nonce", NONCE),
+                FORM,
+            ],
+            body,
+        )
+        .await;
+        assert_eq!((reply.status, reply.text()), (200, expected), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn route_layer_guards_only_matched_routes() {
+    let app = Router::new()
+        .route("/answer", post(echo))
+        .route_layer(layer().build().unwrap());
+    let addr = serve(app).await;
+    assert_eq!(send(addr, "POST", "/answer", &[], "").await.status, 403);
+    assert_eq!(
+        send(addr, "POST", "/nope", &[], "").await.status,
+        404,
+        "route_layer leaves 404s alone"
+    );
+    let sig = v3(TOKEN, Method::Post, "/answer", "");
+    let reply = send(
+        addr,
+        "POST",
+        "/answer",
+        &[
+            ("X-Plivo-Signature-V3", &sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn nest_verifies_the_original_path() {
+    let inner = Router::new()
+        .route("/answer", post(echo))
+        .layer(layer().build().unwrap());
+    let addr = serve(Router::new().nest("/plivo", inner)).await;
+    let body = "From=1";
+    let sig = v3(TOKEN, Method::Post, "/plivo/answer?k=v", body);
+    let reply = send(
+        addr,
+        "POST",
+        "/plivo/answer?k=v",
+        &[
+            ("X-Plivo-Signature-V3", &sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.header("x-verified-url").as_deref(),
+        Some("https://hooks.example.com/plivo/answer?k=v")
+    );
+    // A signature over the stripped path is not what Plivo sent.
+    let stripped = v3(TOKEN, Method::Post, "/answer?k=v", body);
+    let reply = send(
+        addr,
+        "POST",
+        "/plivo/answer?k=v",
+        &[
+            ("X-Plivo-Signature-V3", &stripped),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+}
+
+#[tokio::test]
+async fn service_builder_and_only_paths_under() {
+    use tower::ServiceBuilder;
+    let plivo = layer().only_paths_under("/plivo").build().unwrap();
+    let app = Router::new()
+        .fallback(echo)
+        .layer(ServiceBuilder::new().layer(plivo));
+    let addr = serve(app).await;
+    let reply = send(addr, "POST", "/health", &[], "open").await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "open"));
+    assert_eq!(send(addr, "POST", "/plivo", &[], "").await.status, 403);
+    assert_eq!(
+        send(addr, "POST", "/plivo/answer", &[], "").await.status,
+        403
+    );
+    assert_eq!(send(addr, "POST", "/plivoX", &[], "x").await.status, 200);
+}
+
+// ---- body handling over raw TCP ----
+
+async fn raw_exchange(
+    addr: SocketAddr,
+    head: &str,
+    body_parts: &[&[u8]],
+    close_write: bool,
+) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for part in body_parts {
+        stream.write_all(part).await.unwrap();
+    }
+    if close_write {
+        stream.shutdown().await.unwrap();
+    }
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    response.extend_from_slice(&buf[..n]);
+                    if response.windows(4).any(|w| w == b"\r\n\r\n") && response.ends_with(b"\n") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "the server must answer without waiting for the body"
+    );
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+fn signed_head(method: &str, path: &str, extra: &str) -> String {
+    let sig = v3(TOKEN, Method::Post, path, "");
+    format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nx-plivo-signature-v3: {sig}\r\nx-plivo-signature-v3-nonce: {NONCE}\r\n\
+         content-type: application/x-www-form-urlencoded\r\n{extra}\r\n"
+    )
+}
+
+#[tokio::test]
+async fn unsigned_requests_are_refused_before_the_body_is_read() {
+    let addr = echo_server().await;
+    // 1 MB announced, nothing sent: the answer must come at once.
+    let response = raw_exchange(
+        addr,
+        "POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n",
+        &[],
+        false,
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    assert!(response.contains("missing_signature"), "{response}");
+}
+
+#[tokio::test]
+async fn declared_length_over_the_limit_is_413_at_once() {
+    let addr = serve(
+        Router::new()
+            .fallback(echo)
+            .layer(layer().body_limit(1024).build().unwrap()),
+    )
+    .await;
+    let response = raw_exchange(
+        addr,
+        &signed_head("POST", "/a", "content-length: 10000000\r\n"),
+        &[],
+        false,
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("body_too_large"), "{response}");
+}
+
+#[tokio::test]
+async fn chunked_body_crossing_the_limit_is_413_as_soon_as_it_crosses() {
+    let addr = serve(
+        Router::new()
+            .fallback(echo)
+            .layer(layer().body_limit(1024).build().unwrap()),
+    )
+    .await;
+    let chunk = format!("400\r\n{}\r\n", "a".repeat(1024));
+    // The first chunk fills the limit exactly; one more byte crosses it. The stream stays open:
+    // the answer must not wait for its end.
+    let response = raw_exchange(
+        addr,
+        &signed_head("POST", "/a", "transfer-encoding: chunked\r\n"),
+        &[chunk.as_bytes(), b"1\r\nb\r\n"],
+        false,
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+}
+
+#[tokio::test]
+async fn chunked_body_within_the_limit_verifies() {
+    let addr = echo_server().await;
+    let body = "CallUUID=chunked&From=1&To=2";
+    let sig = v3(TOKEN, Method::Post, "/a", body);
+    let head = format!(
+        "POST /a HTTP/1.1\r\nhost: x\r\nx-plivo-signature-v3: {sig}\r\nx-plivo-signature-v3-nonce: {NONCE}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    let (a, b) = body.split_at(10);
+    let parts = [
+        format!("{:x}\r\n{a}\r\n", a.len()),
+        format!("{:x}\r\n{b}\r\n", b.len()),
+        "0\r\n\r\n".to_owned(),
+    ];
+    let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+    let response = raw_exchange(addr, &head, &parts, false).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.ends_with(body),
+        "body handed on intact: {response}"
+    );
+}
+
+#[tokio::test]
+async fn broken_body_stream_is_400() {
+    let addr = echo_server().await;
+    // Chunked body cut off mid-chunk by the client closing its side.
+    let response = raw_exchange(
+        addr,
+        &signed_head("POST", "/a", "transfer-encoding: chunked\r\n"),
+        &[b"10\r\nonly-some"],
+        true,
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("body_read_failed"), "{response}");
+}
+
+#[tokio::test]
+async fn body_exactly_at_the_limit_is_accepted() {
+    let addr = serve(
+        Router::new()
+            .fallback(echo)
+            .layer(layer().body_limit(64).build().unwrap()),
+    )
+    .await;
+    let body = format!("k={}", "v".repeat(62));
+    assert_eq!(body.len(), 64);
+    let sig = v3(TOKEN, Method::Post, "/a", &body);
+    let reply = send(
+        addr,
+        "POST",
+        "/a",
+        &[
+            ("X-Plivo-Signature-V3", &sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let longer = format!("{body}v");
+    let reply = send(
+        addr,
+        "POST",
+        "/a",
+        &[
+            ("X-Plivo-Signature-V3", &sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        longer,
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+}

@@ -1,0 +1,407 @@
+//! SPEC §6: every public vector, positive and negative, through the pure verifier and through
+//! the layer in front of a real axum server.
+
+mod support;
+
+use axum::Router;
+use tower_plivo::signature::{
+    Method, SignatureHeaders, SignedRequest, SignedUrl, Signer, Verifier,
+};
+use tower_plivo::{AuthTokens, PlivoSignatureLayer, Rejection, TokenId, UrlPolicy};
+
+use support::{FORM, echo, send, serve};
+
+const V3_TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
+const V3_NONCE: &str = "31627761595286130198";
+const ORIGIN: &str = "https://plivobin.non-prod.plivops.com";
+const PATH_A: &str = "/api/v1/validate_signature03.xml/?a=b&c=d";
+const PATH_B: &str = "/api/v1/validate_signature03.xml";
+
+/// P13, form-encoded as Plivo sends it.
+const P13: &str = "Direction=outbound&From=19792014278&ALegUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+&CallStatus=in-progress&BillRate=0.002&ParentAuthID=MANWVLYTK4ZWU1YTY4QA\
+&To=sip%3APlivoSignature382029104058171078704104%40phone-qa.voice.plivodev.com\
+&ALegRequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&CallUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+&RequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+&SIP-H-To=%3Csip%3APlivoSignature382029104058171078704104%4052.9.11.55%3Btransport%3Dudp%3E%3Btag%3D1\
+&SessionStart=2020-04-08+11%3A34%3A33.238707&Event=StartApp";
+
+struct V3Vector {
+    method: &'static str,
+    path: &'static str,
+    signature: &'static str,
+}
+
+const V3_VECTORS: [V3Vector; 4] = [
+    V3Vector {
+        method: "POST",
+        path: PATH_A,
+        signature: "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c=",
+    },
+    V3Vector {
+        method: "GET",
+        path: PATH_A,
+        signature: "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ=",
+    },
+    V3Vector {
+        method: "POST",
+        path: PATH_B,
+        signature: "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0=",
+    },
+    V3Vector {
+        method: "GET",
+        path: PATH_B,
+        signature: "i/MQsaQSAd6fiKhOh2qeeeLHZ9faldADSb3/7+Akfbc=",
+    },
+];
+
+impl V3Vector {
+    /// The request target and body as they go on the wire: for GET, P13 is appended to the URL's
+    /// own query; for POST it is the body.
+    fn wire(&self) -> (String, &'static str) {
+        match self.method {
+            "GET" if self.path.contains('?') => (format!("{}&{P13}", self.path), ""),
+            "GET" => (format!("{}?{P13}", self.path), ""),
+            _ => (self.path.to_owned(), P13),
+        }
+    }
+
+    fn method(&self) -> Method {
+        Method::parse(self.method).unwrap()
+    }
+}
+
+const V2_TOKEN: &str = "my_auth_token";
+const V2_NONCE: &str = "12345";
+const V2_VECTORS: [(&str, &str); 3] = [
+    (
+        "https://answer.url",
+        "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc=",
+    ),
+    (
+        "https://answer.url/",
+        "do1CXv+k99A6+B+eTcyqbxWlezFIxJ/1vz72787r37g=",
+    ),
+    (
+        "https://answer.url:8000",
+        "Gm7Z7AGBmf5JpSHrtUmeofrGyA4xV0ZiV0rH8JPXWGU=",
+    ),
+];
+
+#[test]
+fn signer_reproduces_every_v3_vector() {
+    let signer = Signer::new(V3_TOKEN);
+    for vector in &V3_VECTORS {
+        let (target, body) = vector.wire();
+        let url = format!("{ORIGIN}{target}");
+        let signature = signer
+            .sign_v3(vector.method(), &url, body.as_bytes(), V3_NONCE)
+            .unwrap();
+        assert_eq!(
+            signature, vector.signature,
+            "{} {}",
+            vector.method, vector.path
+        );
+    }
+}
+
+#[test]
+fn signer_reproduces_every_v2_vector_and_the_wrong_token_differs() {
+    for (url, expected) in V2_VECTORS {
+        assert_eq!(
+            Signer::new(V2_TOKEN).sign_v2(url, V2_NONCE).unwrap(),
+            expected,
+            "{url}"
+        );
+    }
+    let wrong = Signer::new("my_auth_tokens")
+        .sign_v2(V2_VECTORS[0].0, V2_NONCE)
+        .unwrap();
+    assert_ne!(wrong, V2_VECTORS[0].1);
+}
+
+fn pure_verify(
+    tokens: &[&str],
+    version_v3: bool,
+    method: Method,
+    url: &str,
+    body: &str,
+    signature: &str,
+    nonce: &str,
+) -> Result<TokenId, Rejection> {
+    let verifier = Verifier::new(AuthTokens::new(tokens, None::<&str>).unwrap());
+    let headers = if version_v3 {
+        SignatureHeaders {
+            v3_signature: Some(signature.as_bytes()),
+            v3_nonce: Some(nonce.as_bytes()),
+            ..Default::default()
+        }
+    } else {
+        SignatureHeaders {
+            v2_signature: Some(signature.as_bytes()),
+            v2_nonce: Some(nonce.as_bytes()),
+            ..Default::default()
+        }
+    };
+    let request = SignedRequest {
+        method,
+        url: SignedUrl::parse(url).unwrap(),
+        content_type: Some(b"application/x-www-form-urlencoded"),
+        body: body.as_bytes(),
+    };
+    Verifier::verify(&verifier, &headers.claim()?, &request)
+}
+
+#[test]
+fn pure_verifier_accepts_vectors_and_refuses_each_mutation() {
+    for vector in &V3_VECTORS {
+        let (target, body) = vector.wire();
+        let url = format!("{ORIGIN}{target}");
+        let verify = |token: &str, url: &str, body: &str, signature: &str, nonce: &str| {
+            pure_verify(&[token], true, vector.method(), url, body, signature, nonce)
+        };
+        assert_eq!(
+            verify(V3_TOKEN, &url, body, vector.signature, V3_NONCE),
+            Ok(TokenId::Account(0))
+        );
+        let mismatch = Err(Rejection::SignatureMismatch);
+        assert_eq!(
+            verify(
+                "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc5",
+                &url,
+                body,
+                vector.signature,
+                V3_NONCE
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verify(
+                V3_TOKEN,
+                &url.replace("https", "http"),
+                body,
+                vector.signature,
+                V3_NONCE
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verify(
+                V3_TOKEN,
+                &url.replace(".com", ".com:443"),
+                body,
+                vector.signature,
+                V3_NONCE
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verify(
+                V3_TOKEN,
+                &url,
+                body,
+                vector.signature,
+                "31627761595286130199"
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verify(
+                V3_TOKEN,
+                &url.replace("StartApp", "StartAppX"),
+                &body.replace("StartApp", "StartAppX"),
+                vector.signature,
+                V3_NONCE
+            ),
+            mismatch
+        );
+        let flipped = vector
+            .signature
+            .replacen('k', "K", 1)
+            .replacen('U', "u", 1)
+            .replacen('i', "I", 1);
+        assert_ne!(flipped, vector.signature);
+        assert_eq!(verify(V3_TOKEN, &url, body, &flipped, V3_NONCE), mismatch);
+    }
+}
+
+#[test]
+fn pure_verifier_v2_vectors() {
+    for (url, signature) in V2_VECTORS {
+        assert_eq!(
+            pure_verify(
+                &[V2_TOKEN],
+                false,
+                Method::Post,
+                url,
+                "",
+                signature,
+                V2_NONCE
+            ),
+            Ok(TokenId::Account(0))
+        );
+        // V2 signs neither query nor body.
+        let with_query = format!("{url}?x=1");
+        assert_eq!(
+            pure_verify(
+                &[V2_TOKEN],
+                false,
+                Method::Get,
+                &with_query,
+                "",
+                signature,
+                V2_NONCE
+            ),
+            Ok(TokenId::Account(0))
+        );
+        assert_eq!(
+            pure_verify(
+                &["my_auth_tokens"],
+                false,
+                Method::Post,
+                url,
+                "",
+                signature,
+                V2_NONCE
+            ),
+            Err(Rejection::SignatureMismatch)
+        );
+    }
+}
+
+async fn v3_server() -> std::net::SocketAddr {
+    let plivo = PlivoSignatureLayer::builder()
+        .auth_token(V3_TOKEN)
+        .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
+        .build()
+        .unwrap();
+    serve(Router::new().fallback(echo).layer(plivo)).await
+}
+
+#[tokio::test]
+async fn layer_accepts_every_v3_vector_over_tcp_and_hands_the_body_on() {
+    let addr = v3_server().await;
+    for vector in &V3_VECTORS {
+        let (target, body) = vector.wire();
+        let headers = [
+            ("X-Plivo-Signature-V3", vector.signature),
+            ("X-Plivo-Signature-V3-Nonce", V3_NONCE),
+            FORM,
+        ];
+        let headers = if vector.method == "GET" {
+            &headers[..2]
+        } else {
+            &headers[..]
+        };
+        let reply = send(addr, vector.method, &target, headers, body).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{} {}: {}",
+            vector.method,
+            vector.path,
+            reply.text()
+        );
+        assert_eq!(reply.text(), body, "body handed on byte for byte");
+        assert_eq!(
+            reply.header("x-verified-token").as_deref(),
+            Some("account:0")
+        );
+        assert_eq!(
+            reply.header("x-verified-url"),
+            Some(format!("{ORIGIN}{target}"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn layer_refuses_mutated_v3_vectors_over_tcp() {
+    let addr = v3_server().await;
+    for vector in &V3_VECTORS {
+        let (target, body) = vector.wire();
+        let attempts: Vec<(String, String, &str, &str)> = vec![
+            (
+                target.replace("StartApp", "StartApp2"),
+                body.replace("StartApp", "StartApp2"),
+                vector.signature,
+                V3_NONCE,
+            ),
+            (
+                target.clone(),
+                body.to_owned(),
+                vector.signature,
+                "31627761595286130190",
+            ),
+            (
+                target.replace("signature03", "signature04"),
+                body.to_owned(),
+                vector.signature,
+                V3_NONCE,
+            ),
+            (
+                target.clone(),
+                body.to_owned(),
+                "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e1=",
+                V3_NONCE,
+            ),
+        ];
+        for (target, body, signature, nonce) in attempts {
+            let headers = [
+                ("X-Plivo-Signature-V3", signature),
+                ("X-Plivo-Signature-V3-Nonce", nonce),
+                FORM,
+            ];
+            let reply = send(addr, vector.method, &target, &headers, body).await;
+            assert_eq!(reply.status, 403, "{} {target}", vector.method);
+            assert_eq!(reply.text(), "forbidden: signature_mismatch\n");
+        }
+    }
+}
+
+#[tokio::test]
+async fn layer_v2_vectors_over_tcp() {
+    // The layer sees a request line `/` for both `https://answer.url` and `https://answer.url/`:
+    // they are the same request on the wire, and both signatures verify.
+    for (url, signature) in V2_VECTORS {
+        let origin = url.trim_end_matches('/');
+        let plivo = PlivoSignatureLayer::builder()
+            .auth_token(V2_TOKEN)
+            .url_policy(UrlPolicy::public_base(origin).unwrap())
+            .build()
+            .unwrap();
+        let addr = serve(Router::new().fallback(echo).layer(plivo)).await;
+        let good = [
+            ("X-Plivo-Signature-V2", signature),
+            ("X-Plivo-Signature-V2-Nonce", V2_NONCE),
+        ];
+        let reply = send(addr, "POST", "/", &good, "any=body").await;
+        assert_eq!(reply.status, 200, "{url}");
+        assert_eq!(reply.header("x-verified-version").as_deref(), Some("v2"));
+        let wrong_nonce = [
+            ("X-Plivo-Signature-V2", signature),
+            ("X-Plivo-Signature-V2-Nonce", "12346"),
+        ];
+        assert_eq!(
+            send(addr, "POST", "/", &wrong_nonce, "").await.status,
+            403,
+            "{url}"
+        );
+        let other_path = send(addr, "POST", "/x", &good, "").await;
+        assert_eq!(other_path.status, 403, "{url}");
+    }
+    // The negative vector: signed with `my_auth_tokens`, verified with `my_auth_token`.
+    let wrong = Signer::new("my_auth_tokens")
+        .sign_v2("https://answer.url", V2_NONCE)
+        .unwrap();
+    let plivo = PlivoSignatureLayer::builder()
+        .auth_token(V2_TOKEN)
+        .url_policy(UrlPolicy::public_base("https://answer.url").unwrap())
+        .build()
+        .unwrap();
+    let addr = serve(Router::new().fallback(echo).layer(plivo)).await;
+    let headers = [
+        ("X-Plivo-Signature-V2", wrong.as_str()),
+        ("X-Plivo-Signature-V2-Nonce", V2_NONCE),
+    ];
+    assert_eq!(send(addr, "GET", "/", &headers, "").await.status, 403);
+}
