@@ -1,0 +1,444 @@
+//! Drives the compiled `server` example exactly as its contract says (environment variables in,
+//! HTTP over TCP, one log line per request on stderr), like a test outside the repo would.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use tower_plivo::signature::{Method, Signer};
+
+use support::{FORM, send};
+
+const SPEAK_XML: &str = r#"<Response><Speak loop="3">Hello, from Plivo</Speak></Response>"#;
+const NONCE: &str = "98765432109876543210";
+
+fn example_binary() -> PathBuf {
+    // target/debug/deps/<this test> -> target/debug/examples/server
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("server");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo test builds examples",
+        path.display()
+    );
+    path
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stdout_lines: Vec<String>,
+}
+
+impl Server {
+    fn start(env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(example_binary());
+        command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
+        for var in [
+            "PLIVO_AUTH_TOKEN",
+            "PLIVO_MAIN_AUTH_TOKEN",
+            "PLIVO_PUBLIC_URL",
+            "PLIVO_TRUSTED_PROXIES",
+        ] {
+            command.env_remove(var);
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .unwrap();
+        let demo = !env.iter().any(|(name, _)| *name == "PLIVO_AUTH_TOKEN");
+        let mut stdout_lines = Vec::new();
+        if demo {
+            for _ in 0..5 {
+                let mut line = String::new();
+                stdout.read_line(&mut line).unwrap();
+                stdout_lines.push(line.trim().to_owned());
+            }
+        }
+        Server {
+            child,
+            addr,
+            stdout_lines,
+        }
+    }
+
+    /// Stops the server and returns what it logged on stderr.
+    fn stop(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+}
+
+/// The pieces of a printed `curl` command: URL, `-H` headers, `--data`.
+fn parse_curl(line: &str) -> (String, Vec<(String, String)>, String) {
+    let mut url = String::new();
+    let mut headers = Vec::new();
+    let mut data = String::new();
+    let mut words = shell_words(line).into_iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "-H" => {
+                let header = words.next().unwrap();
+                let (name, value) = header.split_once(": ").unwrap();
+                headers.push((name.to_owned(), value.to_owned()));
+            }
+            "--data" => data = words.next().unwrap(),
+            w if w.starts_with("http://") => url = w.to_owned(),
+            _ => {}
+        }
+    }
+    (url, headers, data)
+}
+
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+async fn replay_curl(line: &str) -> u16 {
+    let (url, headers, data) = parse_curl(line);
+    let url = url.strip_prefix("http://").unwrap();
+    let (authority, target) = url.split_at(url.find('/').unwrap());
+    let mut headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    headers.push(FORM);
+    send(authority.parse().unwrap(), "POST", target, &headers, data)
+        .await
+        .status
+}
+
+fn curl_available() -> bool {
+    Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test]
+async fn demo_mode_prints_a_curl_that_passes_and_one_that_fails() {
+    let server = Server::start(&[]);
+    let ok = server
+        .stdout_lines
+        .iter()
+        .find(|l| l.starts_with("curl") && !l.contains("14155550666"))
+        .unwrap()
+        .clone();
+    let bad = server
+        .stdout_lines
+        .iter()
+        .find(|l| l.starts_with("curl") && l.contains("14155550666"))
+        .unwrap()
+        .clone();
+    assert!(
+        ok.contains(&server.addr.to_string()),
+        "aimed at the bound address: {ok}"
+    );
+    assert_eq!(replay_curl(&ok).await, 200);
+    assert_eq!(replay_curl(&bad).await, 403);
+    if curl_available() {
+        for (line, expected) in [(&ok, "200"), (&bad, "403")] {
+            let output = Command::new("sh")
+                .arg("-c")
+                .arg(format!("{line} -s -o /dev/null -w '%{{http_code}}'"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{line}");
+        }
+    }
+    let stderr = server.stop();
+    assert!(
+        stderr.contains("MAdemoTOKEN") == false,
+        "the demo token must not be logged"
+    );
+}
+
+#[tokio::test]
+async fn contract_routes_tokens_and_log_lines() {
+    let tokens = "MAfirstTOKENeeeeeeeeeeeeeeeeeeeeee,MAsecondTOKENffffffffffffffffffffff";
+    let main = "MAmainTOKENgggggggggggggggggggggggg";
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", tokens),
+        ("PLIVO_MAIN_AUTH_TOKEN", main),
+    ]);
+    let addr = server.addr;
+    let origin = format!("http://{addr}");
+    let sign = |token: &str, method: Method, target: &str, body: &str| {
+        Signer::new(token)
+            .sign_v3(method, &format!("{origin}{target}"), body.as_bytes(), NONCE)
+            .unwrap()
+    };
+    let second = "MAsecondTOKENffffffffffffffffffffff";
+
+    let mut requests = 0;
+    // Unverified requests to any path: 403.
+    for (method, target) in [
+        ("GET", "/"),
+        ("POST", "/speak/"),
+        ("GET", "/speak/"),
+        ("POST", "/anything/else"),
+    ] {
+        assert_eq!(
+            send(addr, method, target, &[], "").await.status,
+            403,
+            "{method} {target}"
+        );
+        requests += 1;
+    }
+    // GET and POST /speak/: the XML.
+    let get_sig = sign(second, Method::Get, "/speak/?CallUUID=1", "");
+    let reply = send(
+        addr,
+        "GET",
+        "/speak/?CallUUID=1",
+        &[
+            ("X-Plivo-Signature-V3", &get_sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (
+            reply.status,
+            reply.header("content-type").as_deref(),
+            reply.text().as_str()
+        ),
+        (200, Some("text/xml"), SPEAK_XML)
+    );
+    let body = "CallUUID=1&From=2";
+    let post_sig = sign(main, Method::Post, "/speak/", body);
+    let reply = send(
+        addr,
+        "POST",
+        "/speak/",
+        &[
+            ("X-Plivo-Signature-Ma-V3", &post_sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, SPEAK_XML));
+    // Other verified requests: the body echoed as text/plain (empty for GET).
+    let body = "Text=h%C3%A9llo&To=1&To=2";
+    let sig = sign(
+        "MAfirstTOKENeeeeeeeeeeeeeeeeeeeeee",
+        Method::Post,
+        "/sms/in",
+        body,
+    );
+    let reply = send(
+        addr,
+        "POST",
+        "/sms/in",
+        &[
+            ("X-Plivo-Signature-V3", &sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(
+        (
+            reply.status,
+            reply.header("content-type").as_deref(),
+            reply.text().as_str()
+        ),
+        (200, Some("text/plain"), body)
+    );
+    let sig = sign(second, Method::Get, "/x?y=1", "");
+    let reply = send(
+        addr,
+        "GET",
+        "/x?y=1",
+        &[
+            ("X-Plivo-Signature-V3", &sig),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, ""));
+    requests += 4;
+
+    let stderr = server.stop();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("tower_plivo"))
+        .collect();
+    assert_eq!(lines.len(), requests, "one log line per request:\n{stderr}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("verdict=\"accepted\""))
+            .count(),
+        4,
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains("verdict=\"rejected\""))
+            .all(|l| l.contains("reason="))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("url={origin}/sms/in"))),
+        "{stderr}"
+    );
+    for secret in tokens.split(',').chain([main]) {
+        assert!(!stderr.contains(secret), "a token leaked into the log");
+    }
+}
+
+#[tokio::test]
+async fn public_url_and_trusted_proxies() {
+    let token = "MApublicURLtokenhhhhhhhhhhhhhhhhhhh";
+    let body = "CallUUID=9";
+    let sig = Signer::new(token)
+        .sign_v3(
+            Method::Post,
+            "https://hooks.example.com/answer",
+            body.as_bytes(),
+            NONCE,
+        )
+        .unwrap();
+    let headers = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        FORM,
+    ];
+    let forwarded = [
+        headers[0],
+        headers[1],
+        FORM,
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+    ];
+
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_PUBLIC_URL", "https://hooks.example.com"),
+    ]);
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &headers, body)
+            .await
+            .status,
+        200
+    );
+    server.stop();
+
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_TRUSTED_PROXIES", "127.0.0.1/32,::1"),
+    ]);
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &forwarded, body)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &headers, body)
+            .await
+            .status,
+        403
+    );
+    server.stop();
+
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ]);
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &forwarded, body)
+            .await
+            .status,
+        403,
+        "untrusted peer"
+    );
+    server.stop();
+
+    // No policy variable: http:// + Host.
+    let server = Server::start(&[("PLIVO_AUTH_TOKEN", token)]);
+    let with_host = [headers[0], headers[1], FORM, ("host", "hooks.example.com")];
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &with_host, body)
+            .await
+            .status,
+        403,
+        "https was signed"
+    );
+    let sig = Signer::new(token)
+        .sign_v3(
+            Method::Post,
+            "http://hooks.example.com/answer",
+            body.as_bytes(),
+            NONCE,
+        )
+        .unwrap();
+    let with_host = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        headers[1],
+        FORM,
+        ("host", "hooks.example.com"),
+    ];
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &with_host, body)
+            .await
+            .status,
+        200
+    );
+    server.stop();
+}

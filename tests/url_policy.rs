@@ -1,0 +1,375 @@
+//! The URL policy over real TCP: each mode, forwarding headers from trusted and untrusted peers
+//! (the peer address comes from axum's `ConnectInfo`), `Forwarded` with several hops, IPv6
+//! peers, and the host allow-list.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use tower_plivo::signature::{Method, Signer};
+use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
+
+use support::{FORM, echo, send};
+
+const TOKEN: &str = "MAURLPOLICYTOKENdddddddddddddddddd";
+const NONCE: &str = "11112222333344445555";
+const BODY: &str = "CallUUID=u-1&Event=Hangup";
+
+fn signature(url: &str) -> String {
+    Signer::new(TOKEN)
+        .sign_v3(Method::Post, url, BODY.as_bytes(), NONCE)
+        .unwrap()
+}
+
+async fn server(policy: UrlPolicy, bind: &str) -> SocketAddr {
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(policy)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(echo).layer(layer);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+async fn post(addr: SocketAddr, signed_url: &str, extra: &[(&str, &str)]) -> (u16, Option<String>) {
+    let sig = signature(signed_url);
+    let mut headers = vec![
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        FORM,
+    ];
+    headers.extend_from_slice(extra);
+    let reply = send(addr, "POST", "/hook?leg=a", &headers, BODY).await;
+    (reply.status, reply.header("x-verified-url"))
+}
+
+#[tokio::test]
+async fn public_base_ignores_host_and_forwarding_headers() {
+    let addr = server(
+        UrlPolicy::public_base("https://hooks.example.com:8443").unwrap(),
+        "127.0.0.1:0",
+    )
+    .await;
+    let forged = [
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "http"),
+    ];
+    let (status, url) = post(addr, "https://hooks.example.com:8443/hook?leg=a", &forged).await;
+    assert_eq!(
+        (status, url.as_deref()),
+        (200, Some("https://hooks.example.com:8443/hook?leg=a"))
+    );
+    // The local address, which is what the server sees, is not what Plivo signed.
+    assert_eq!(
+        post(addr, &format!("http://{addr}/hook?leg=a"), &[])
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn from_request_uses_the_host_header_and_the_configured_scheme() {
+    let addr = server(UrlPolicy::from_request(Scheme::Https), "127.0.0.1:0").await;
+    let host = [("host", "hooks.example.com")];
+    assert_eq!(
+        post(addr, "https://hooks.example.com/hook?leg=a", &host)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        post(addr, "http://hooks.example.com/hook?leg=a", &host)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post(addr, &format!("https://{addr}/hook?leg=a"), &[])
+            .await
+            .0,
+        200,
+        "client's own Host"
+    );
+}
+
+#[tokio::test]
+async fn allow_list_refuses_other_hosts() {
+    let policy = UrlPolicy::from_request(Scheme::Https)
+        .allow_hosts(["hooks.example.com"])
+        .unwrap();
+    let addr = server(policy, "127.0.0.1:0").await;
+    assert_eq!(
+        post(
+            addr,
+            "https://hooks.example.com/hook?leg=a",
+            &[("host", "hooks.example.com")]
+        )
+        .await
+        .0,
+        200
+    );
+    // Correctly signed for another domain served with the same token: refused by the allow-list.
+    let reply = {
+        let sig = signature("https://other.example/hook?leg=a");
+        let headers = [
+            ("X-Plivo-Signature-V3", sig.as_str()),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+            ("host", "other.example"),
+        ];
+        send(addr, "POST", "/hook?leg=a", &headers, BODY).await
+    };
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (403, "forbidden: untrusted_host\n")
+    );
+}
+
+#[tokio::test]
+async fn trusted_proxy_headers_are_believed_from_a_trusted_peer() {
+    let addr = server(
+        UrlPolicy::trusted_proxies(["127.0.0.0/8"]).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await;
+    let xf = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+        ("x-forwarded-port", "443"),
+    ];
+    let (status, url) = post(addr, "https://hooks.example.com/hook?leg=a", &xf).await;
+    assert_eq!(
+        (status, url.as_deref()),
+        (200, Some("https://hooks.example.com/hook?leg=a"))
+    );
+    // A client-supplied first value is not the one believed.
+    let appended = [
+        ("x-forwarded-proto", "http, https"),
+        ("x-forwarded-host", "evil.example, hooks.example.com"),
+    ];
+    assert_eq!(
+        post(addr, "https://hooks.example.com/hook?leg=a", &appended)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        post(addr, "http://evil.example/hook?leg=a", &appended)
+            .await
+            .0,
+        403
+    );
+    // A non-default forwarded port is part of the URL.
+    let port = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+        ("x-forwarded-port", "8443"),
+    ];
+    assert_eq!(
+        post(addr, "https://hooks.example.com:8443/hook?leg=a", &port)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn forged_forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    // 127.0.0.1 is not in the trusted list, so the forwarded values must not be used.
+    let addr = server(
+        UrlPolicy::trusted_proxies(["10.0.0.0/8"]).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await;
+    let forged = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+        (
+            "forwarded",
+            "for=1.2.3.4;proto=https;host=hooks.example.com",
+        ),
+    ];
+    assert_eq!(
+        post(addr, "https://hooks.example.com/hook?leg=a", &forged)
+            .await
+            .0,
+        403
+    );
+    let (status, url) = post(addr, &format!("http://{addr}/hook?leg=a"), &forged).await;
+    assert_eq!(
+        (status, url),
+        (200, Some(format!("http://{addr}/hook?leg=a")))
+    );
+}
+
+#[tokio::test]
+async fn forwarded_with_several_hops_walks_only_trusted_ones() {
+    let addr = server(
+        UrlPolicy::trusted_proxies(["127.0.0.1", "10.0.0.0/8"]).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await;
+    // client-forged element, then the edge proxy (public client 198.51.100.7), then an internal
+    // hop from 10.0.0.2; the nearest element is appended by our peer 127.0.0.1.
+    let chain = "for=6.6.6.6;proto=http;host=forged.example, \
+                 for=198.51.100.7;proto=https;host=hooks.example.com, \
+                 for=10.0.0.2;proto=http;host=internal-lb:8080";
+    let (status, url) = post(
+        addr,
+        "https://hooks.example.com/hook?leg=a",
+        &[("forwarded", chain)],
+    )
+    .await;
+    assert_eq!(
+        (status, url.as_deref()),
+        (200, Some("https://hooks.example.com/hook?leg=a"))
+    );
+    assert_eq!(
+        post(
+            addr,
+            "http://forged.example/hook?leg=a",
+            &[("forwarded", chain)]
+        )
+        .await
+        .0,
+        403
+    );
+    // When the middle hop is not trusted, the walk stops at the nearest element.
+    let untrusted_middle = "for=6.6.6.6;proto=https;host=hooks.example.com, for=203.0.113.9;proto=http;host=internal-lb:8080";
+    assert_eq!(
+        post(
+            addr,
+            "https://hooks.example.com/hook?leg=a",
+            &[("forwarded", untrusted_middle)]
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        post(
+            addr,
+            "http://internal-lb:8080/hook?leg=a",
+            &[("forwarded", untrusted_middle)]
+        )
+        .await
+        .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn ipv6_peers_are_matched_against_ipv6_networks() {
+    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+        panic!("IPv6 loopback is required for this test");
+    };
+    drop(probe);
+    let xf = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+    ];
+    let trusted = server(UrlPolicy::trusted_proxies(["::1/128"]).unwrap(), "[::1]:0").await;
+    assert_eq!(
+        post(trusted, "https://hooks.example.com/hook?leg=a", &xf)
+            .await
+            .0,
+        200
+    );
+    let untrusted = server(
+        UrlPolicy::trusted_proxies(["fd00::/8", "127.0.0.1"]).unwrap(),
+        "[::1]:0",
+    )
+    .await;
+    assert_eq!(
+        post(untrusted, "https://hooks.example.com/hook?leg=a", &xf)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post(untrusted, &format!("http://{untrusted}/hook?leg=a"), &xf)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn ipv4_mapped_peer_matches_an_ipv4_network() {
+    // A dual-stack listener sees IPv4 clients as ::ffff:127.0.0.1.
+    let listener = match tokio::net::TcpListener::bind("[::]:0").await {
+        Ok(listener) => listener,
+        Err(e) => panic!("dual-stack bind failed: {e}"),
+    };
+    let port = listener.local_addr().unwrap().port();
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.0/8"]).unwrap())
+        .build()
+        .unwrap();
+    let peer = |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() };
+    let app = Router::new().fallback(peer).layer(layer);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sig = signature("https://hooks.example.com/hook?leg=a");
+    let headers = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        FORM,
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+    ];
+    let reply = send(addr, "POST", "/hook?leg=a", &headers, BODY).await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (200, "::ffff:127.0.0.1"),
+        "the peer really is IPv4-mapped"
+    );
+}
+
+#[tokio::test]
+async fn without_connect_info_forwarding_headers_are_never_believed() {
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::trusted_proxies(["0.0.0.0/0", "::/0"]).unwrap())
+        .build()
+        .unwrap();
+    // Served without `into_make_service_with_connect_info`: no peer address is known.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().fallback(echo).layer(layer))
+            .await
+            .unwrap()
+    });
+    let xf = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+    ];
+    assert_eq!(
+        post(addr, "https://hooks.example.com/hook?leg=a", &xf)
+            .await
+            .0,
+        403
+    );
+}
