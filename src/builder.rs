@@ -139,13 +139,12 @@ impl PlivoSignatureLayerBuilder {
     /// Checks the configuration and builds the layer.
     pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
         let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
-        if let Some(prefixes) = &self.guarded_prefixes {
-            if let Some(bad) = prefixes.iter().find(|p| !p.starts_with('/')) {
-                return Err(ConfigError::InvalidValue {
-                    setting: "guarded path prefix (must start with '/')",
-                    value: bad.clone(),
-                });
-            }
+        let prefixes = self.guarded_prefixes.iter().flatten();
+        if let Some(bad) = prefixes.into_iter().find(|p| !p.starts_with('/')) {
+            return Err(ConfigError::InvalidValue {
+                setting: "guarded path prefix (must start with '/')",
+                value: bad.clone(),
+            });
         }
         Ok(PlivoSignatureLayer::from_config(Config {
             verifier: Verifier::new(tokens),

@@ -195,7 +195,7 @@ async fn demo_mode_prints_a_curl_that_passes_and_one_that_fails() {
     }
     let stderr = server.stop();
     assert!(
-        stderr.contains("MAdemoTOKEN") == false,
+        !stderr.contains("MAdemoTOKEN"),
         "the demo token must not be logged"
     );
 }

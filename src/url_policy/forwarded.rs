@@ -41,8 +41,7 @@ fn rightmost<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
-        .filter(|piece| !piece.is_empty())
-        .last()
+        .rfind(|piece| !piece.is_empty())
 }
 
 /// One `Forwarded` element's parameters that matter here.

@@ -1,0 +1,138 @@
+//! `PlivoSignatureLayer` on a plain hyper 1 server (no axum, no tonic): a `tower::service_fn`
+//! echo handler behind the layer, served with `hyper_util`'s auto (HTTP/1 + HTTP/2) connection
+//! builder, and the TCP peer address put into each request as a `tower_plivo::PeerAddr` so the
+//! trusted-proxy URL policy can tell a proxy from a stranger.
+//!
+//! ```text
+//! cargo run --example hyper
+//! ```
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
+//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `Forwarded` / `X-Forwarded-*` headers are believed; default `127.0.0.1,::1` (a local tunnel such as ngrok or cloudflared) |
+//! | `BIND` | listen address, default `127.0.0.1:3001` |
+//!
+//! Every verified request gets its body echoed back as `text/plain`, with what the layer
+//! verified in `x-plivo-verified-*` response headers. Sign a request to try it:
+//!
+//! ```text
+//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 \
+//!     --url http://127.0.0.1:3001/answer --data 'CallUUID=1&From=14155550100'
+//! ```
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceBuilder;
+use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, RequestBody, UrlPolicy};
+
+const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tower_plivo=debug".into()),
+        )
+        .init();
+
+    let token = env("PLIVO_AUTH_TOKEN");
+    let demo = token.is_none();
+    let proxies = env("PLIVO_TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.1,::1".to_owned());
+    let plivo = PlivoSignatureLayer::builder()
+        .auth_token(token.unwrap_or_else(|| DEMO_TOKEN.to_owned()))
+        .url_policy(UrlPolicy::trusted_proxies(
+            proxies.split(',').map(str::trim),
+        )?)
+        .build()?;
+
+    let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3001".to_owned());
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    if demo {
+        // Say which token is in use without printing it: the demo token is public anyway, but a
+        // habit of never echoing tokens is the one worth copying.
+        println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
+    }
+
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        // One service per connection: the peer address is known here and nowhere later, so
+        // it goes into every request of this connection before the layer looks for it.
+        let service = ServiceBuilder::new()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            })
+            .layer(plivo.clone())
+            .service_fn(echo);
+        tokio::spawn(async move {
+            let served = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .await;
+            if let Err(error) = served {
+                eprintln!("connection from {peer}: {error}");
+            }
+        });
+    }
+}
+
+/// Echoes the verified body and reports what the layer verified. The layer only lets verified
+/// requests through, so `PlivoVerified` is always present here.
+async fn echo(
+    request: Request<RequestBody<Incoming>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let verified = request.extensions().get::<PlivoVerified>().cloned();
+    let body = match request.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        // Verified bodies are already buffered, so this cannot fail on the guarded path; answer
+        // 400 rather than panic if it ever does.
+        Err(_) => return Ok(status(StatusCode::BAD_REQUEST)),
+    };
+    let mut response = Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    if let Some(verified) = verified {
+        let pairs = [
+            (
+                "x-plivo-verified-version",
+                verified.version.as_str().to_owned(),
+            ),
+            (
+                "x-plivo-verified-header",
+                verified.header().as_str().to_owned(),
+            ),
+            ("x-plivo-verified-nonce", verified.nonce),
+            ("x-plivo-verified-url", verified.url),
+        ];
+        for (name, value) in pairs {
+            // The nonce and URL came from the request's own headers and target, so they are
+            // valid header values; skip rather than fail if one is not.
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    Ok(response)
+}
+
+fn status(code: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = code;
+    response
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
