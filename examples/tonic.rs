@@ -1,1 +1,111 @@
-fn main() {}
+//! One port, two kinds of traffic: a real gRPC service (the standard health service from
+//! `tonic-health`) and Plivo webhooks under `/plivo`, served by one `tonic` server. The
+//! `PlivoSignatureLayer` sits on the whole server (`Server::builder().layer(..)`) but is
+//! configured with `only_paths_under("/plivo")`, so gRPC calls pass through it untouched.
+//!
+//! ```text
+//! cargo run --example tonic --features tonic
+//! ```
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
+//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `Forwarded` / `X-Forwarded-*` headers are believed; default `127.0.0.1,::1` (the peer address comes from tonic's `TcpConnectInfo`) |
+//! | `BIND` | listen address, default `127.0.0.1:50051` |
+//!
+//! `GET|POST /plivo/answer` answers Plivo XML; any other verified `/plivo/...` request gets its
+//! body echoed. Try it:
+//!
+//! ```text
+//! grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check       # no signature needed
+//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 \
+//!     --url http://127.0.0.1:50051/plivo/answer --data 'CallUUID=1&From=14155550100'
+//! ```
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+
+const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
+const ANSWER_XML: &str = r#"<Response><Speak>Hello, from Plivo</Speak></Response>"#;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tower_plivo=debug".into()),
+        )
+        .init();
+
+    let token = env("PLIVO_AUTH_TOKEN");
+    let demo = token.is_none();
+    let proxies = env("PLIVO_TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.1,::1".to_owned());
+    let plivo = PlivoSignatureLayer::builder()
+        .auth_token(token.unwrap_or_else(|| DEMO_TOKEN.to_owned()))
+        .url_policy(UrlPolicy::trusted_proxies(
+            proxies.split(',').map(str::trim),
+        )?)
+        // The layer wraps every service on the server: without this, each gRPC call would be
+        // refused for lacking a Plivo signature.
+        .only_paths_under("/plivo")
+        .build()?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    // The empty service name is the server as a whole, what `grpc_health_probe` asks about.
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:50051".to_owned());
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    if demo {
+        println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
+    }
+
+    // The gRPC service and the webhooks in one router. Starting from tonic's own `Routes`
+    // keeps its fallback, so an unknown gRPC method still gets a proper `UNIMPLEMENTED`.
+    let routes: Routes = Routes::new(health_service)
+        .into_axum_router()
+        .merge(webhooks())
+        .into();
+
+    Server::builder()
+        // Plivo calls webhooks over HTTP/1.1; gRPC keeps using HTTP/2 on the same port.
+        .accept_http1(true)
+        .layer(plivo)
+        .add_routes(routes)
+        // `TcpIncoming` (rather than a bare listener stream) gives each request tonic's
+        // `TcpConnectInfo`, which is where the layer finds the peer address.
+        .serve_with_incoming(TcpIncoming::from(listener))
+        .await?;
+    Ok(())
+}
+
+/// The webhook routes, all under the guarded prefix.
+fn webhooks() -> Router {
+    Router::new()
+        .route("/plivo/answer", get(answer).post(answer))
+        .route("/plivo/{*rest}", any(echo))
+}
+
+async fn answer() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/xml")], ANSWER_XML)
+}
+
+async fn echo(body: Bytes) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain")], body)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

@@ -83,3 +83,8 @@ pub use service::PlivoSignature;
 pub use tokens::{AuthTokens, TokenId};
 pub use url_policy::{Scheme, UrlPolicy};
 pub use verified::{PlivoVerified, SignatureHeader};
+
+/// The README's Rust examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
