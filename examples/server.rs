@@ -11,6 +11,8 @@
 //! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; when set, always the origin verified |
 //! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose forwarding headers are believed |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
+//! | `PLIVO_REPLAY_STORE` | `memory` (default), `off`, or `redis://…` (needs `--features redis`) |
+//! | `PLIVO_REPLAY_TTL_SECS` | how long a nonce is remembered (default 3600) |
 //!
 //! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
 //! as `text/plain`. Each request logs one line on stderr (never a token).
@@ -22,8 +24,9 @@ use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tower_plivo::replay::MemoryNonceStore;
 use tower_plivo::signature::{Method, Signer};
-use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, Scheme, UrlPolicy};
 
 const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 const SPEAK_XML: &str = r#"<Response><Speak loop="3">Hello, from Plivo</Speak></Response>"#;
@@ -57,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(main) = env("PLIVO_MAIN_AUTH_TOKEN") {
         builder = builder.main_account_token(main);
     }
-    let plivo = builder.build()?;
+    let plivo = with_replay_store(builder)?.build()?;
 
     let app = Router::new()
         .route("/speak/", get(speak).post(speak))
@@ -81,6 +84,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     Ok(())
+}
+
+/// `PLIVO_REPLAY_STORE`: `memory` (default), `off`, or a `redis://` URL.
+fn with_replay_store(
+    builder: PlivoSignatureLayerBuilder,
+) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
+    let ttl = match env("PLIVO_REPLAY_TTL_SECS") {
+        Some(secs) => std::time::Duration::from_secs(
+            secs.parse()
+                .map_err(|_| "PLIVO_REPLAY_TTL_SECS must be a number of seconds")?,
+        ),
+        None => tower_plivo::replay::DEFAULT_TTL,
+    };
+    let store = env("PLIVO_REPLAY_STORE").unwrap_or_else(|| "memory".to_owned());
+    match store.as_str() {
+        "off" => {
+            eprintln!("replay protection is OFF: a captured request can be replayed");
+            Ok(builder)
+        }
+        "memory" => Ok(builder.replay_store(MemoryNonceStore::new().ttl(ttl))),
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            redis_store(builder, url, ttl)
+        }
+        other => Err(format!(
+            "PLIVO_REPLAY_STORE must be memory, off or redis://..., not {other:?}"
+        )
+        .into()),
+    }
+}
+
+#[cfg(feature = "redis")]
+fn redis_store(
+    builder: PlivoSignatureLayerBuilder,
+    url: &str,
+    ttl: std::time::Duration,
+) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
+    Ok(builder.replay_store(tower_plivo::replay::RedisNonceStore::new(url)?.ttl(ttl)))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_store(
+    _: PlivoSignatureLayerBuilder,
+    _: &str,
+    _: std::time::Duration,
+) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
+    Err("a redis:// replay store needs the example built with --features redis".into())
 }
 
 async fn speak() -> impl IntoResponse {
@@ -114,7 +163,10 @@ fn print_demo_curls(origin: &str, addr: SocketAddr, token: &str) {
         )
     };
     println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
-    println!("this request is signed and gets 200:\n  {}", curl(body));
+    println!(
+        "this request is signed and gets 200 (once: replay protection refuses its nonce after that):\n  {}",
+        curl(body)
+    );
     println!(
         "this one has a tampered body and gets 403:\n  {}",
         curl(&body.replace("14155550100", "14155550666"))

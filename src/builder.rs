@@ -7,10 +7,11 @@ use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
 
-use crate::config::Config;
+use crate::config::{Config, ReplayGuardConfig};
 use crate::config_error::ConfigError;
 use crate::layer::PlivoSignatureLayer;
 use crate::rejection::Rejection;
+use crate::replay::NonceStore;
 use crate::signature::Verifier;
 use crate::tokens::AuthTokens;
 use crate::url_policy::{Scheme, UrlPolicy};
@@ -28,6 +29,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB) |
 /// | [`only_paths_under`](Self::only_paths_under) | every path is guarded |
 /// | [`on_rejection`](Self::on_rejection) | [`Rejection::default_response`] |
+/// | [`replay_store`](Self::replay_store) | none: replays are not detected |
+/// | [`replay_fail_open`](Self::replay_fail_open) | `false`: 503 when the store cannot answer |
 ///
 /// ```
 /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
@@ -48,6 +51,8 @@ pub struct PlivoSignatureLayerBuilder {
     body_limit: usize,
     guarded_prefixes: Option<Vec<String>>,
     responder: Option<crate::config::Responder>,
+    replay_store: Option<Arc<dyn NonceStore>>,
+    replay_fail_open: bool,
 }
 
 impl Default for PlivoSignatureLayerBuilder {
@@ -59,6 +64,8 @@ impl Default for PlivoSignatureLayerBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             guarded_prefixes: None,
             responder: None,
+            replay_store: None,
+            replay_fail_open: false,
         }
     }
 }
@@ -136,6 +143,31 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
+    /// Turns on replay protection with this store (see [`crate::replay`]): a verified request
+    /// whose nonce was already accepted is refused with 403 `replayed`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_plivo::{PlivoSignatureLayer, replay::MemoryNonceStore};
+    ///
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .replay_store(MemoryNonceStore::new().ttl(Duration::from_secs(6 * 60 * 60)))
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn replay_store(mut self, store: impl NonceStore) -> Self {
+        self.replay_store = Some(Arc::new(store));
+        self
+    }
+
+    /// When the nonce store cannot answer: `false` (the default) refuses with 503 so Plivo
+    /// retries later; `true` lets the request through unprotected. Both are logged.
+    pub fn replay_fail_open(mut self, fail_open: bool) -> Self {
+        self.replay_fail_open = fail_open;
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
         let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
@@ -152,6 +184,10 @@ impl PlivoSignatureLayerBuilder {
             body_limit: self.body_limit,
             guarded_prefixes: self.guarded_prefixes,
             responder: self.responder,
+            replay: self.replay_store.map(|store| ReplayGuardConfig {
+                store,
+                fail_open: self.replay_fail_open,
+            }),
         }))
     }
 }
@@ -165,6 +201,8 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
             .field("body_limit", &self.body_limit)
             .field("guarded_prefixes", &self.guarded_prefixes)
             .field("custom_responder", &self.responder.is_some())
+            .field("replay_protection", &self.replay_store.is_some())
+            .field("replay_fail_open", &self.replay_fail_open)
             .finish()
     }
 }

@@ -113,17 +113,6 @@ impl HeadChecked {
                     nonce: String::from_utf8_lossy(self.nonce.as_bytes()).into_owned(),
                     url,
                 };
-                tracing::debug!(
-                    target: "tower_plivo",
-                    verdict = "accepted",
-                    version = verified.version.as_str(),
-                    header = verified.header().as_str(),
-                    token = %verified.token,
-                    nonce = %verified.nonce,
-                    url = %verified.url,
-                    body_bytes = body.len(),
-                    "Plivo signature verified"
-                );
                 parts.extensions.insert(verified);
                 Ok(Request::from_parts(parts, body))
             }
@@ -166,6 +155,24 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Logs an accepted request once, when it is handed to the inner service.
+pub(crate) fn log_accepted(request: &Request<Bytes>) {
+    let Some(verified) = request.extensions().get::<PlivoVerified>() else {
+        return;
+    };
+    tracing::debug!(
+        target: "tower_plivo",
+        verdict = "accepted",
+        version = verified.version.as_str(),
+        header = verified.header().as_str(),
+        token = %verified.token,
+        nonce = %verified.nonce,
+        url = %verified.url,
+        body_bytes = request.body().len(),
+        "Plivo signature verified"
+    );
 }
 
 /// Logs a rejection once, with what an operator needs to fix a misconfiguration (never a token).

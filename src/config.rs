@@ -8,6 +8,7 @@ use http::Response;
 use http_body_util::Full;
 
 use crate::rejection::Rejection;
+use crate::replay::NonceStore;
 use crate::signature::Verifier;
 use crate::url_policy::UrlPolicy;
 
@@ -21,6 +22,15 @@ pub(crate) struct Config {
     /// `None`: every request is guarded. Otherwise only paths equal to or below one of these.
     pub(crate) guarded_prefixes: Option<Vec<String>>,
     pub(crate) responder: Option<Responder>,
+    pub(crate) replay: Option<ReplayGuardConfig>,
+}
+
+/// Replay protection settings.
+#[derive(Clone)]
+pub(crate) struct ReplayGuardConfig {
+    pub(crate) store: Arc<dyn NonceStore>,
+    /// Let requests through when the store cannot answer (instead of 503).
+    pub(crate) fail_open: bool,
 }
 
 impl Config {
@@ -58,6 +68,16 @@ impl fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("guarded_prefixes", &self.guarded_prefixes)
             .field("custom_responder", &self.responder.is_some())
+            .field(
+                "replay_protection",
+                &self.replay.as_ref().map(|r| {
+                    if r.fail_open {
+                        "fail-open"
+                    } else {
+                        "fail-closed"
+                    }
+                }),
+            )
             .finish()
     }
 }

@@ -47,6 +47,7 @@
 //! - `axum` (default): reads the peer address from `ConnectInfo<SocketAddr>` and the path from
 //!   `OriginalUri`, so `Router::nest` does not change what is verified.
 //! - `tonic`: reads the peer address from tonic's `TcpConnectInfo`.
+//! - `redis`: `replay::RedisNonceStore`, replay protection shared by several replicas.
 //!
 //! With plain hyper, insert a [`PeerAddr`] into each request's extensions.
 //!
@@ -65,6 +66,7 @@ mod future;
 mod layer;
 mod peer;
 mod rejection;
+pub mod replay;
 mod service;
 pub mod signature;
 mod target;

@@ -44,14 +44,21 @@ pub enum Rejection {
     BodyTooLarge,
     /// The body stream failed before it was complete.
     BodyReadFailed,
+    /// The signature verified, but this request (its nonce) was already accepted: a replay.
+    Replayed,
+    /// The nonce store could not answer, so a replay could not be ruled out (503, so Plivo
+    /// retries later).
+    ReplayStoreUnavailable,
 }
 
 impl Rejection {
     /// The HTTP status of the default response: 413 for [`BodyTooLarge`](Self::BodyTooLarge),
-    /// 400 for [`BodyReadFailed`](Self::BodyReadFailed), 403 for every other reason.
+    /// 400 for [`BodyReadFailed`](Self::BodyReadFailed), 503 for
+    /// [`ReplayStoreUnavailable`](Self::ReplayStoreUnavailable), 403 for every other reason.
     pub fn status(self) -> StatusCode {
         match self {
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::BodyReadFailed => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
@@ -71,6 +78,8 @@ impl Rejection {
             Rejection::UntrustedHost => "untrusted_host",
             Rejection::BodyTooLarge => "body_too_large",
             Rejection::BodyReadFailed => "body_read_failed",
+            Rejection::Replayed => "replayed",
+            Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
         }
     }
 
@@ -89,6 +98,7 @@ impl Rejection {
         let label = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
             StatusCode::BAD_REQUEST => "bad request",
+            StatusCode::SERVICE_UNAVAILABLE => "service unavailable",
             _ => "forbidden",
         };
         let mut response = Response::new(Full::new(Bytes::from(format!(

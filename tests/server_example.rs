@@ -181,18 +181,26 @@ async fn demo_mode_prints_a_curl_that_passes_and_one_that_fails() {
         ok.contains(&server.addr.to_string()),
         "aimed at the bound address: {ok}"
     );
-    assert_eq!(replay_curl(&ok).await, 200);
     assert_eq!(replay_curl(&bad).await, 403);
     if curl_available() {
+        // The commands exactly as printed, in a shell.
         for (line, expected) in [(&ok, "200"), (&bad, "403")] {
             let output = Command::new("sh")
                 .arg("-c")
-                .arg(format!("{line} -s -o /dev/null -w '%{{http_code}}'"))
+                .arg(format!("{line} -s -w ' %{{http_code}}'"))
                 .output()
                 .unwrap();
-            assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{line}");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                stdout.ends_with(&format!(" {expected}")),
+                "{line}\n{stdout}"
+            );
         }
+    } else {
+        assert_eq!(replay_curl(&ok).await, 200);
     }
+    // Replay protection is on by default: the same signed request again is refused.
+    assert_eq!(replay_curl(&ok).await, 403);
     let stderr = server.stop();
     assert!(
         !stderr.contains("MAdemoTOKEN"),
@@ -210,10 +218,20 @@ async fn contract_routes_tokens_and_log_lines() {
     ]);
     let addr = server.addr;
     let origin = format!("http://{addr}");
+    // Each accepted request gets its own nonce, as from Plivo: replay protection is on.
+    let counter = std::cell::Cell::new(0u64);
     let sign = |token: &str, method: Method, target: &str, body: &str| {
-        Signer::new(token)
-            .sign_v3(method, &format!("{origin}{target}"), body.as_bytes(), NONCE)
-            .unwrap()
+        counter.set(counter.get() + 1);
+        let nonce = format!("{:020}", counter.get());
+        let signature = Signer::new(token)
+            .sign_v3(
+                method,
+                &format!("{origin}{target}"),
+                body.as_bytes(),
+                &nonce,
+            )
+            .unwrap();
+        (signature, nonce)
     };
     let second = "MAsecondTOKENffffffffffffffffffffff";
 
@@ -233,14 +251,14 @@ async fn contract_routes_tokens_and_log_lines() {
         requests += 1;
     }
     // GET and POST /speak/: the XML.
-    let get_sig = sign(second, Method::Get, "/speak/?CallUUID=1", "");
+    let (get_sig, get_nonce) = sign(second, Method::Get, "/speak/?CallUUID=1", "");
     let reply = send(
         addr,
         "GET",
         "/speak/?CallUUID=1",
         &[
             ("X-Plivo-Signature-V3", &get_sig),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ("X-Plivo-Signature-V3-Nonce", &get_nonce),
         ],
         "",
     )
@@ -254,14 +272,14 @@ async fn contract_routes_tokens_and_log_lines() {
         (200, Some("text/xml"), SPEAK_XML)
     );
     let body = "CallUUID=1&From=2";
-    let post_sig = sign(main, Method::Post, "/speak/", body);
+    let (post_sig, post_nonce) = sign(main, Method::Post, "/speak/", body);
     let reply = send(
         addr,
         "POST",
         "/speak/",
         &[
             ("X-Plivo-Signature-Ma-V3", &post_sig),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ("X-Plivo-Signature-V3-Nonce", &post_nonce),
             FORM,
         ],
         body,
@@ -270,7 +288,7 @@ async fn contract_routes_tokens_and_log_lines() {
     assert_eq!((reply.status, reply.text().as_str()), (200, SPEAK_XML));
     // Other verified requests: the body echoed as text/plain (empty for GET).
     let body = "Text=h%C3%A9llo&To=1&To=2";
-    let sig = sign(
+    let (sig, nonce) = sign(
         "MAfirstTOKENeeeeeeeeeeeeeeeeeeeeee",
         Method::Post,
         "/sms/in",
@@ -282,7 +300,7 @@ async fn contract_routes_tokens_and_log_lines() {
         "/sms/in",
         &[
             ("X-Plivo-Signature-V3", &sig),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ("X-Plivo-Signature-V3-Nonce", &nonce),
             FORM,
         ],
         body,
@@ -296,14 +314,14 @@ async fn contract_routes_tokens_and_log_lines() {
         ),
         (200, Some("text/plain"), body)
     );
-    let sig = sign(second, Method::Get, "/x?y=1", "");
+    let (sig, nonce) = sign(second, Method::Get, "/x?y=1", "");
     let reply = send(
         addr,
         "GET",
         "/x?y=1",
         &[
             ("X-Plivo-Signature-V3", &sig),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ("X-Plivo-Signature-V3-Nonce", &nonce),
         ],
         "",
     )

@@ -28,6 +28,15 @@ impl KeyedMac {
         mac.update(message);
         Tag(mac.finalize())
     }
+
+    /// The tag of the concatenation of `parts`, hashed in order without joining them.
+    pub(crate) fn tag_parts(&self, parts: &[&[u8]]) -> Tag {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        Tag(mac.finalize())
+    }
 }
 
 /// A computed HMAC-SHA256 tag. Equality with a received signature is constant-time.
@@ -49,6 +58,51 @@ impl Tag {
 /// One decoded piece of a signature header.
 #[derive(Clone, Copy)]
 pub(crate) struct ReceivedSignature([u8; TAG_LEN]);
+
+/// Pieces of one header kept without allocating; more spill to the heap.
+const INLINE_SIGNATURES: usize = 4;
+
+/// The decodable pieces of one signature header, decoded once and compared against the tag of
+/// every configured token.
+pub(crate) struct ReceivedSignatures {
+    inline: [ReceivedSignature; INLINE_SIGNATURES],
+    len: usize,
+    more: Vec<ReceivedSignature>,
+}
+
+impl ReceivedSignatures {
+    /// Decodes the header's pieces (see [`parse_signature_list`]). `None` reads as no pieces.
+    pub(crate) fn decode(header: Option<&[u8]>) -> Self {
+        let mut decoded = Self {
+            inline: [ReceivedSignature([0; TAG_LEN]); INLINE_SIGNATURES],
+            len: 0,
+            more: Vec::new(),
+        };
+        for piece in header.into_iter().flat_map(parse_signature_list) {
+            if decoded.len < INLINE_SIGNATURES {
+                decoded.inline[decoded.len] = piece;
+                decoded.len += 1;
+            } else {
+                decoded.more.push(piece);
+            }
+        }
+        decoded
+    }
+
+    /// Whether no piece could match any tag.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether any piece equals `tag`. Every piece is compared (no early exit), each in
+    /// constant time.
+    pub(crate) fn any_matches(&self, tag: &Tag) -> bool {
+        self.inline[..self.len]
+            .iter()
+            .chain(&self.more)
+            .fold(false, |found, piece| tag.matches(piece) | found)
+    }
+}
 
 /// Splits a signature header on `,`, trims ASCII whitespace around each piece, ignores empty
 /// pieces, and decodes each piece from standard padded base64. Pieces that are not the base64
@@ -87,6 +141,27 @@ mod tests {
         let other = mac.tag(b"n").to_base64();
         let piece = parse_signature_list(other.as_bytes()).next().unwrap();
         assert!(!mac.tag(b"m").matches(&piece));
+    }
+
+    #[test]
+    fn tag_parts_is_the_tag_of_the_concatenation() {
+        let mac = KeyedMac::new("k");
+        let whole = mac.tag(b"https://h/p.123");
+        let parts = mac.tag_parts(&[b"https", b"://", b"h", b"/p", b"", b".123"]);
+        assert_eq!(whole.to_base64(), parts.to_base64());
+    }
+
+    #[test]
+    fn decoded_signatures_spill_past_the_inline_ones() {
+        let mac = KeyedMac::new("k");
+        let others: Vec<_> = (0..6u8).map(|i| mac.tag(&[i]).to_base64()).collect();
+        let good = mac.tag(b"m");
+        let header = format!("{},{}", others.join(", "), good.to_base64());
+        let received = ReceivedSignatures::decode(Some(header.as_bytes()));
+        assert!(received.any_matches(&good));
+        assert!(!received.any_matches(&mac.tag(b"n")));
+        assert!(ReceivedSignatures::decode(None).is_empty());
+        assert!(ReceivedSignatures::decode(Some(b" , x")).is_empty());
     }
 
     #[test]

@@ -3,62 +3,99 @@
 //! This is the crate's only canonicalisation: the verifier and the [`Signer`](super::Signer)
 //! both call it.
 
-use super::form::{Pair, parse_pairs, sort_pairs};
+use super::form::FormPairs;
 use super::url::SignedUrl;
 
-/// Builds the V3 message: the URL with its sorted query pairs and sorted form-body pairs,
-/// then `.` and the nonce.
+/// A V3 message, built once into a single buffer sized up front.
 ///
-/// `form_body` is the raw `application/x-www-form-urlencoded` body of a POST, or `None` for a
-/// GET or a POST without a form body. A body that holds no pairs counts as no body.
-pub(crate) fn v3_message(url: &SignedUrl<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Vec<u8> {
-    let mut query = url
-        .query()
-        .map_or_else(Vec::new, |q| parse_pairs(q.as_bytes()));
-    sort_pairs(&mut query);
-    let mut body = form_body.map_or_else(Vec::new, parse_pairs);
-    sort_pairs(&mut body);
-
-    let pairs_len = |pairs: &[Pair<'_>]| {
-        pairs
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 1)
-            .sum::<usize>()
-    };
-    let mut out = Vec::with_capacity(
-        url.base_len() + 2 + pairs_len(&query) + pairs_len(&body) + 1 + nonce.len(),
-    );
-    url.write_base(&mut out);
-    if !query.is_empty() || !body.is_empty() {
-        out.push(b'?');
-    }
-    for (i, (key, value)) in query.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        out.extend_from_slice(key);
-        out.push(b'=');
-        out.extend_from_slice(value);
-    }
-    if !query.is_empty() && !body.is_empty() {
-        out.push(b'.');
-    }
-    for (key, value) in &body {
-        out.extend_from_slice(key);
-        out.extend_from_slice(value);
-    }
-    out.push(b'.');
-    out.extend_from_slice(nonce);
-    out
+/// The buffer holds, in order, the decoded bytes of the components that had escapes (scratch),
+/// then the message: `base`, then the rest (`?Q.B.nonce`, see [`V3Message::build`]). Keeping
+/// the rest separate lets the verifier retry a root URL without its `/` by hashing another base
+/// in front of the same rest.
+pub(crate) struct V3Message {
+    buf: Vec<u8>,
+    /// Where the message (the base) starts.
+    start: usize,
+    /// Where the base ends and the rest starts.
+    rest: usize,
 }
 
-/// Builds the V2 message: `scheme://authority path` immediately followed by the nonce. Neither
-/// the query nor the body is signed.
+impl V3Message {
+    /// Builds the V3 message: the URL with its sorted query pairs and sorted form-body pairs,
+    /// then `.` and the nonce.
+    ///
+    /// `form_body` is the raw `application/x-www-form-urlencoded` body of a POST, or `None` for
+    /// a GET or a POST without a form body. A body that holds no pairs counts as no body.
+    ///
+    /// One allocation (two when a query or body has more than
+    /// [`INLINE_PAIRS`](super::form::INLINE_PAIRS) pairs, three when both do).
+    pub(crate) fn build(url: &SignedUrl<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Self {
+        let mut query = url
+            .query()
+            .map_or_else(FormPairs::empty, |q| FormPairs::scan(q.as_bytes()));
+        let mut body = form_body.map_or_else(FormPairs::empty, FormPairs::scan);
+
+        let scratch = query.scratch_bound() + body.scratch_bound();
+        // `?` + Q (each pair: `=`, and `&` between) + `.` + B + `.` + nonce.
+        let message = url.base_len()
+            + 1
+            + query.content_bound()
+            + 2 * query.len()
+            + 1
+            + body.content_bound()
+            + 1
+            + nonce.len();
+        let mut buf = Vec::with_capacity(scratch + message);
+        query.decode_into(&mut buf);
+        body.decode_into(&mut buf);
+        query.sort(&buf);
+        body.sort(&buf);
+
+        let start = buf.len();
+        url.write_base(&mut buf);
+        let rest = buf.len();
+        if !query.is_empty() || !body.is_empty() {
+            buf.push(b'?');
+        }
+        query.write_query(&mut buf, start);
+        if !query.is_empty() && !body.is_empty() {
+            buf.push(b'.');
+        }
+        body.write_body(&mut buf, start);
+        buf.push(b'.');
+        buf.extend_from_slice(nonce);
+        debug_assert!(buf.len() <= scratch + message, "the capacity was a bound");
+        Self { buf, start, rest }
+    }
+
+    /// The whole message.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// The message after the URL's base: `?Q.B.nonce` (or `.nonce`).
+    pub(crate) fn after_base(&self) -> &[u8] {
+        &self.buf[self.rest..]
+    }
+}
+
+/// The V3 message as one `Vec` (for tests and tools; the verifier hashes [`V3Message`] as is).
+#[cfg(test)]
+pub(crate) fn v3_message(url: &SignedUrl<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Vec<u8> {
+    V3Message::build(url, form_body, nonce).bytes().to_vec()
+}
+
+/// The V2 message, `scheme://authority path` immediately followed by the nonce, as the pieces
+/// to hash in order (no buffer: neither the query nor the body is signed).
+pub(crate) fn v2_parts<'a>(url: &SignedUrl<'a>, nonce: &'a [u8]) -> [&'a [u8]; 5] {
+    let [scheme, separator, authority, path] = url.base_parts();
+    [scheme, separator, authority, path, nonce]
+}
+
+/// The V2 message as one `Vec`.
+#[cfg(test)]
 pub(crate) fn v2_message(url: &SignedUrl<'_>, nonce: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(url.base_len() + nonce.len());
-    url.write_base(&mut out);
-    out.extend_from_slice(nonce);
-    out
+    v2_parts(url, nonce).concat()
 }
 
 #[cfg(test)]

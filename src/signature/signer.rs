@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::mac::KeyedMac;
-use super::message::{v2_message, v3_message};
+use super::message::{V3Message, v2_parts};
 use super::url::{SignedUrl, UrlError};
 use super::verifier::Method;
 
@@ -66,7 +66,7 @@ impl Signer {
         };
         Ok(self
             .mac
-            .tag(&v3_message(&url, body, nonce.as_bytes()))
+            .tag(V3Message::build(&url, body, nonce.as_bytes()).bytes())
             .to_base64())
     }
 
@@ -85,7 +85,7 @@ impl Signer {
         let url = SignedUrl::parse(url)?;
         Ok(self
             .mac
-            .tag(&v2_message(&url, nonce.as_bytes()))
+            .tag_parts(&v2_parts(&url, nonce.as_bytes()))
             .to_base64())
     }
 }

@@ -123,6 +123,16 @@ impl<'a> SignedUrl<'a> {
         self.scheme.len() + 3 + self.authority.len() + self.path.len()
     }
 
+    /// The base as the pieces to hash in order: scheme, `://`, authority, path.
+    pub(crate) fn base_parts(&self) -> [&'a [u8]; 4] {
+        [
+            self.scheme.as_bytes(),
+            b"://",
+            self.authority.as_bytes(),
+            self.path.as_bytes(),
+        ]
+    }
+
     pub(crate) fn write_base(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.scheme.as_bytes());
         out.extend_from_slice(b"://");

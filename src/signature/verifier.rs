@@ -1,8 +1,8 @@
 //! Checking a claimed signature against the configured tokens (SPEC §2–§5).
 
 use super::headers::{Claim, Version};
-use super::mac::{KeyedMac, parse_signature_list};
-use super::message::{v2_message, v3_message};
+use super::mac::{KeyedMac, ReceivedSignatures, Tag};
+use super::message::{V3Message, v2_parts};
 use super::url::SignedUrl;
 use crate::rejection::Rejection;
 use crate::tokens::{AuthTokens, TokenId};
@@ -98,48 +98,63 @@ impl Verifier {
             Version::V3 => v3_form_body(request)?,
             Version::V2 => None,
         };
-        let message = |url: &SignedUrl<'_>| match claim.version {
-            Version::V3 => v3_message(url, form_body, claim.nonce),
-            Version::V2 => v2_message(url, claim.nonce),
-        };
-        if let Some(token) = self.check(claim, &message(&request.url)) {
-            return Ok(token);
+        // Each header is decoded once, whatever the number of tokens and URLs tried.
+        let account = ReceivedSignatures::decode(claim.account);
+        let main_account = ReceivedSignatures::decode(claim.main_account);
+        let could_match = (!account.is_empty() && !self.tokens.account.is_empty())
+            || (!main_account.is_empty() && self.tokens.main_account.is_some());
+        if !could_match {
+            return Err(Rejection::SignatureMismatch);
         }
-        if request.url.path() == "/" {
-            let url = &request.url;
-            let bare = SignedUrl::from_parts(url.scheme(), url.authority(), "", url.query());
-            if let Some(token) = self.check(claim, &message(&bare)) {
-                return Ok(token);
+        let signatures = (&account, &main_account);
+        let root = request.url.path() == "/";
+        let [scheme, separator, authority, _] = request.url.base_parts();
+        let found = match claim.version {
+            Version::V3 => {
+                let message = V3Message::build(&request.url, form_body, claim.nonce);
+                self.check(signatures, |mac| mac.tag(message.bytes()))
+                    .or_else(|| {
+                        // The same message with an empty path: same rest, another base.
+                        let bare = [scheme, separator, authority, message.after_base()];
+                        root.then(|| self.check(signatures, |mac| mac.tag_parts(&bare)))
+                            .flatten()
+                    })
             }
-        }
-        Err(Rejection::SignatureMismatch)
+            Version::V2 => {
+                let mut parts = v2_parts(&request.url, claim.nonce);
+                self.check(signatures, |mac| mac.tag_parts(&parts))
+                    .or_else(|| {
+                        parts[3] = b"";
+                        root.then(|| self.check(signatures, |mac| mac.tag_parts(&parts)))
+                            .flatten()
+                    })
+            }
+        };
+        found.ok_or(Rejection::SignatureMismatch)
     }
 
-    fn check(&self, claim: &Claim<'_>, message: &[u8]) -> Option<TokenId> {
-        if let Some(header) = claim.account {
+    /// The first token whose tag of the message (computed by `tag`) is among the decoded
+    /// signatures: account tokens in order against the plain header, then the main-account
+    /// token against the `-Ma-` header.
+    fn check(
+        &self,
+        (account, main_account): (&ReceivedSignatures, &ReceivedSignatures),
+        tag: impl Fn(&KeyedMac) -> Tag,
+    ) -> Option<TokenId> {
+        if !account.is_empty() {
             for (index, mac) in self.tokens.account.iter().enumerate() {
-                if any_piece_matches(mac, message, header) {
+                if account.any_matches(&tag(mac)) {
                     return Some(TokenId::Account(index));
                 }
             }
         }
-        match (claim.main_account, &self.tokens.main_account) {
-            (Some(header), Some(mac)) if any_piece_matches(mac, message, header) => {
+        match &self.tokens.main_account {
+            Some(mac) if !main_account.is_empty() && main_account.any_matches(&tag(mac)) => {
                 Some(TokenId::MainAccount)
             }
             _ => None,
         }
     }
-}
-
-fn any_piece_matches(mac: &KeyedMac, message: &[u8], header: &[u8]) -> bool {
-    let mut pieces = parse_signature_list(header).peekable();
-    if pieces.peek().is_none() {
-        return false;
-    }
-    let tag = mac.tag(message);
-    // Every piece is compared (no early exit), each in constant time.
-    pieces.fold(false, |found, piece| tag.matches(&piece) | found)
 }
 
 /// The body V3 signs: a POST's form body, or nothing. Bodies the signature cannot cover are

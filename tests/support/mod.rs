@@ -2,6 +2,8 @@
 //! client.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod replay_app;
+
 use std::net::SocketAddr;
 
 use axum::Router;

@@ -1,0 +1,334 @@
+//! [`MemoryNonceStore`]: the in-process store, bounded in entries and time.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreFuture};
+
+/// How long a nonce is remembered by default: 1 hour.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
+/// How many nonces are remembered at most by default: 100,000 (about 10 MB at most).
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
+const SHARDS: usize = 16;
+
+/// Remembers verified nonces in this process, for [`DEFAULT_TTL`] and up to
+/// [`DEFAULT_MAX_ENTRIES`] unless configured otherwise.
+///
+/// Keys are hashed to 128 bits with per-process random keys, so an entry costs the same whatever
+/// the URL length. Expired entries are reclaimed a few at a time on each reservation (oldest
+/// first, never a full scan), and when the store is full the oldest entry is evicted: memory
+/// stays bounded, at the price of forgetting the oldest nonces early (logged as a warning).
+/// Sixteen independently locked shards keep concurrent requests from queueing on one lock.
+///
+/// One process only: several replicas behind a load balancer need a shared store such as
+/// `RedisNonceStore` (feature `redis`).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_plivo::replay::{MemoryNonceStore, NonceStore, ReplayKey, Reservation, ReservationId};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryNonceStore::new().ttl(Duration::from_secs(600)).max_entries(50_000);
+/// let key = ReplayKey::new(tower_plivo::signature::Version::V3, "https://h/a", "42");
+/// assert_eq!(store.reserve(&key, ReservationId::new()).await.unwrap(), Reservation::Reserved);
+/// assert_eq!(store.reserve(&key, ReservationId::new()).await.unwrap(), Reservation::AlreadySeen);
+/// # });
+/// ```
+pub struct MemoryNonceStore {
+    shards: Box<[Mutex<Shard>]>,
+    hash_keys: (RandomState, RandomState),
+    ttl_ms: u64,
+    max_per_shard: usize,
+    epoch: Instant,
+    evictions: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shard {
+    live: HashMap<u128, Entry, BuildHasherDefault<PreHashed>>,
+    /// Insertion order, which is expiry order (one TTL per store). Records of entries released
+    /// or replaced since are skipped when they reach the front.
+    by_expiry: VecDeque<(u64, u128)>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    expires_ms: u64,
+    owner: u128,
+}
+
+impl MemoryNonceStore {
+    /// A store with the default TTL and size.
+    pub fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hash_keys: (RandomState::new(), RandomState::new()),
+            ttl_ms: DEFAULT_TTL.as_millis() as u64,
+            max_per_shard: DEFAULT_MAX_ENTRIES.div_ceil(SHARDS),
+            epoch: Instant::now(),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    /// How long a nonce is remembered (at least 1 ms).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl_ms = (ttl.as_millis() as u64).max(1);
+        self
+    }
+
+    /// How many nonces are remembered at most (rounded up to a multiple of 16, at least 16).
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_per_shard = max.div_ceil(SHARDS).max(1);
+        self
+    }
+
+    /// The number of nonces remembered now (expired ones not yet reclaimed included).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).live.len()).sum()
+    }
+
+    /// Whether no nonce is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many unexpired nonces were forgotten early because the store was full.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    fn hash(&self, key: &ReplayKey) -> u128 {
+        let high = self.hash_keys.0.hash_one(key.as_str());
+        let low = self.hash_keys.1.hash_one(key.as_str());
+        u128::from(high) << 64 | u128::from(low)
+    }
+
+    fn shard(&self, hash: u128) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[(hash >> 120) as usize % SHARDS])
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // A panic elsewhere while holding the lock leaves the map consistent (every mutation is a
+    // single insert or remove), so the data is still usable.
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shard {
+    /// Drops expired entries from the front of the expiry queue: amortised O(1) per insert.
+    fn reclaim(&mut self, now: u64) {
+        while let Some(&(expires, key)) = self.by_expiry.front() {
+            if expires > now {
+                break;
+            }
+            self.by_expiry.pop_front();
+            self.remove_if_current(expires, key);
+        }
+    }
+
+    /// Evicts the oldest live entry; returns whether one was evicted.
+    fn evict_oldest(&mut self) -> bool {
+        while let Some((expires, key)) = self.by_expiry.pop_front() {
+            if self.remove_if_current(expires, key) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn remove_if_current(&mut self, expires: u64, key: u128) -> bool {
+        let current = self.live.get(&key).is_some_and(|e| e.expires_ms == expires);
+        if current {
+            self.live.remove(&key);
+        }
+        current
+    }
+
+    /// Keeps the queue proportional to the live entries when many were released early.
+    fn compact_if_bloated(&mut self, max: usize) {
+        if self.by_expiry.len() > 2 * max + 16 {
+            let live = &self.live;
+            self.by_expiry
+                .retain(|(expires, key)| live.get(key).is_some_and(|e| e.expires_ms == *expires));
+        }
+    }
+}
+
+impl NonceStore for MemoryNonceStore {
+    fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
+        let hash = self.hash(key);
+        let now = self.now_ms();
+        let mut shard = self.shard(hash);
+        shard.reclaim(now);
+        if shard.live.get(&hash).is_some_and(|e| e.expires_ms > now) {
+            return StoreFuture::ready(Ok(Reservation::AlreadySeen));
+        }
+        if shard.live.len() >= self.max_per_shard && shard.evict_oldest() {
+            let evictions = self.evictions.fetch_add(1, Ordering::Relaxed) + 1;
+            if evictions.is_power_of_two() {
+                tracing::warn!(
+                    target: "tower_plivo",
+                    evictions,
+                    "memory nonce store is full: the oldest nonces are forgotten before their TTL; raise max_entries or lower the TTL"
+                );
+            }
+        }
+        let expires_ms = now + self.ttl_ms;
+        shard.live.insert(
+            hash,
+            Entry {
+                expires_ms,
+                owner: id.as_u128(),
+            },
+        );
+        shard.by_expiry.push_back((expires_ms, hash));
+        shard.compact_if_bloated(self.max_per_shard);
+        StoreFuture::ready(Ok(Reservation::Reserved))
+    }
+
+    fn release(&self, key: &ReplayKey, id: ReservationId) {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash);
+        if shard
+            .live
+            .get(&hash)
+            .is_some_and(|e| e.owner == id.as_u128())
+        {
+            shard.live.remove(&hash);
+        }
+    }
+}
+
+impl Default for MemoryNonceStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryNonceStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryNonceStore")
+            .field("ttl_ms", &self.ttl_ms)
+            .field("max_entries", &(self.max_per_shard * SHARDS))
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// The map's keys are already uniform random 128-bit hashes: use their low bits as is.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; fold anything else in case the std impl changes.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Version;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn now<T>(future: StoreFuture<T>) -> T {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => result.unwrap(),
+            Poll::Pending => panic!("memory store answers at once"),
+        }
+    }
+
+    fn key(nonce: u64) -> ReplayKey {
+        ReplayKey::new(Version::V3, "https://h/a", &nonce.to_string())
+    }
+
+    #[test]
+    fn reserve_release_and_ownership() {
+        let store = MemoryNonceStore::new();
+        let (first, second) = (ReservationId::new(), ReservationId::new());
+        assert_eq!(now(store.reserve(&key(1), first)), Reservation::Reserved);
+        assert_eq!(
+            now(store.reserve(&key(1), second)),
+            Reservation::AlreadySeen
+        );
+        store.release(&key(1), second); // not the owner: nothing happens
+        assert_eq!(
+            now(store.reserve(&key(1), second)),
+            Reservation::AlreadySeen
+        );
+        store.release(&key(1), first);
+        assert_eq!(now(store.reserve(&key(1), second)), Reservation::Reserved);
+    }
+
+    #[test]
+    fn entries_expire() {
+        let store = MemoryNonceStore::new().ttl(Duration::from_millis(30));
+        assert_eq!(
+            now(store.reserve(&key(1), ReservationId::new())),
+            Reservation::Reserved
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(
+            now(store.reserve(&key(1), ReservationId::new())),
+            Reservation::Reserved
+        );
+        // Reclaimed on the way: only the fresh entry is held in its shard.
+        assert!(store.len() <= 2);
+    }
+
+    #[test]
+    fn memory_bound_holds_under_a_million_distinct_nonces() {
+        let store = MemoryNonceStore::new().max_entries(10_000);
+        for nonce in 0..1_000_000 {
+            assert_eq!(
+                now(store.reserve(&key(nonce), ReservationId::new())),
+                Reservation::Reserved
+            );
+        }
+        assert!(store.len() <= 10_000, "{}", store.len());
+        let queued: usize = store.shards.iter().map(|s| lock(s).by_expiry.len()).sum();
+        assert!(queued <= 2 * 10_000 + 16 * SHARDS, "{queued}");
+        assert!(store.evictions() >= 990_000);
+        // The newest nonces are still remembered.
+        assert_eq!(
+            now(store.reserve(&key(999_999), ReservationId::new())),
+            Reservation::AlreadySeen
+        );
+    }
+
+    #[test]
+    fn released_entries_do_not_bloat_the_queue() {
+        let store = MemoryNonceStore::new().max_entries(160);
+        for nonce in 0..100_000 {
+            let id = ReservationId::new();
+            now(store.reserve(&key(nonce), id));
+            store.release(&key(nonce), id);
+        }
+        let queued: usize = store.shards.iter().map(|s| lock(s).by_expiry.len()).sum();
+        assert!(queued <= 2 * 160 + 16 * SHARDS + SHARDS, "{queued}");
+        assert!(store.is_empty());
+    }
+}

@@ -1,0 +1,214 @@
+//! The nonce-store contract: reserve a key atomically, release a reservation you own.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use crate::signature::Version;
+use crate::verified::PlivoVerified;
+
+/// A store that remembers which signed requests were already seen, shared by every instance that
+/// must refuse a replay.
+///
+/// Implement it to plug in your own storage. Both methods are called only for requests whose
+/// signature has verified, so unverified nonces are never recorded.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::collections::HashMap;
+/// use tower_plivo::replay::{NonceStore, ReplayKey, Reservation, ReservationId, StoreFuture};
+///
+/// /// A toy store without expiry (use `MemoryNonceStore` for real).
+/// #[derive(Default)]
+/// struct Toy(Mutex<HashMap<String, ReservationId>>);
+///
+/// impl NonceStore for Toy {
+///     fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
+///         let mut seen = self.0.lock().unwrap();
+///         if seen.contains_key(key.as_str()) {
+///             return StoreFuture::ready(Ok(Reservation::AlreadySeen));
+///         }
+///         seen.insert(key.as_str().to_owned(), id);
+///         StoreFuture::ready(Ok(Reservation::Reserved))
+///     }
+///
+///     fn release(&self, key: &ReplayKey, id: ReservationId) {
+///         let mut seen = self.0.lock().unwrap();
+///         if seen.get(key.as_str()) == Some(&id) {
+///             seen.remove(key.as_str());
+///         }
+///     }
+/// }
+/// ```
+pub trait NonceStore: Send + Sync + 'static {
+    /// Atomically records `key` with the owner `id` unless it is already present (insert if
+    /// absent, with the store's time-to-live).
+    fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation>;
+
+    /// Forgets `key`, but only if it is still held by `id` (compare and delete), so a
+    /// reservation made since by another request is never removed. Must not block: stores whose
+    /// release is asynchronous start it in the background.
+    fn release(&self, key: &ReplayKey, id: ReservationId);
+}
+
+/// What [`NonceStore::reserve`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The key was absent and is now held by the caller.
+    Reserved,
+    /// The key was present: the request is a replay.
+    AlreadySeen,
+}
+
+/// The store could not answer (unreachable, timed out, failed).
+#[derive(Debug)]
+pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
+
+impl StoreError {
+    /// Wraps the underlying error.
+    ///
+    /// ```
+    /// let error = tower_plivo::replay::StoreError::new("connection refused");
+    /// assert_eq!(error.to_string(), "nonce store unavailable: connection refused");
+    /// ```
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(error.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "nonce store unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// The answer of a store: ready at once (an in-memory store) or a boxed future (a network
+/// store), so in-memory stores cost no allocation.
+pub struct StoreFuture<T>(Answer<T>);
+
+// Never pinned structurally: the ready value is moved out, the pending future is boxed.
+impl<T> Unpin for StoreFuture<T> {}
+
+enum Answer<T> {
+    Ready(Option<Result<T, StoreError>>),
+    Pending(Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>),
+}
+
+impl<T> StoreFuture<T> {
+    /// An answer known now.
+    pub fn ready(result: Result<T, StoreError>) -> Self {
+        Self(Answer::Ready(Some(result)))
+    }
+
+    /// An answer still to come.
+    pub fn pending(future: impl Future<Output = Result<T, StoreError>> + Send + 'static) -> Self {
+        Self(Answer::Pending(Box::pin(future)))
+    }
+}
+
+impl<T> Future for StoreFuture<T> {
+    type Output = Result<T, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Answer::Ready(result) => {
+                Poll::Ready(result.take().expect("StoreFuture polled after completion"))
+            }
+            Answer::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for StoreFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Answer::Ready(_) => "StoreFuture::Ready",
+            Answer::Pending(_) => "StoreFuture::Pending",
+        })
+    }
+}
+
+/// Identifies one reservation, so only its owner releases it. Unique within a process and,
+/// with overwhelming probability, across processes (a random per-process prefix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReservationId(u128);
+
+impl ReservationId {
+    /// A fresh id.
+    ///
+    /// ```
+    /// use tower_plivo::replay::ReservationId;
+    /// assert_ne!(ReservationId::new(), ReservationId::new());
+    /// ```
+    #[allow(clippy::new_without_default)] // each call must give a different value
+    pub fn new() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Self(u128::from(process_prefix()) << 64 | u128::from(count))
+    }
+
+    /// The id as a number (what a store writes).
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+fn process_prefix() -> u64 {
+    use std::hash::BuildHasher;
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    // `RandomState` is seeded from the OS: a cheap source of per-process randomness.
+    *PREFIX
+        .get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()))
+}
+
+/// What a replay is recognised by.
+///
+/// - V3: the scheme and the nonce. Plivo makes a fresh nonce for every V3 request, and the
+///   signature binds the nonce to the URL, query and body, so a second use of a nonce can only
+///   be a replay.
+/// - V2: the scheme, the signed URL and the nonce. V2 signs nothing else, so "the same signed
+///   request" is exactly that pair; keying on the URL too means two callbacks to different URLs
+///   can never block each other even if a nonce were ever reused across them.
+///
+/// The key is safe to log; it contains no token.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplayKey(String);
+
+impl ReplayKey {
+    /// The key of a verified request.
+    ///
+    /// ```
+    /// use tower_plivo::replay::ReplayKey;
+    /// assert_eq!(ReplayKey::new(tower_plivo::signature::Version::V3, "https://h/a", "123").as_str(), "v3:123");
+    /// assert_eq!(ReplayKey::new(tower_plivo::signature::Version::V2, "https://h/a", "123").as_str(), "v2:https://h/a#123");
+    /// ```
+    pub fn new(version: Version, url: &str, nonce: &str) -> Self {
+        match version {
+            Version::V3 => Self(format!("v3:{nonce}")),
+            Version::V2 => Self(format!("v2:{}#{nonce}", base_url(url))),
+        }
+    }
+
+    pub(crate) fn of(verified: &PlivoVerified) -> Self {
+        Self::new(verified.version, &verified.url, &verified.nonce)
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// V2 signs the URL without its query.
+fn base_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(base, _)| base)
+}

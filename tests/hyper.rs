@@ -1,0 +1,615 @@
+//! `PlivoSignatureLayer` on a plain hyper 1 server, as in `examples/hyper.rs`: real TCP on
+//! 127.0.0.1, the `PeerAddr` extension inserted per connection, requests sent with hyper's
+//! legacy client. The last test runs the compiled `sign` example and executes the `curl`
+//! command it prints against such a server.
+//!
+//! ```text
+//! cargo test --test hyper
+//! ```
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceBuilder;
+use tower_plivo::signature::{Method, Signer};
+use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, RequestBody, UrlPolicy};
+
+const TOKEN: &str = "MAhyperTESTtokenAAAAAAAAAAAAAAAAAAA";
+const MAIN_TOKEN: &str = "MAhyperMAINtokenBBBBBBBBBBBBBBBBBBB";
+const NONCE: &str = "12345678901234567890";
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+/// A running server and how many requests reached its handler (i.e. passed the layer).
+struct Server {
+    addr: SocketAddr,
+    handled: Arc<AtomicUsize>,
+}
+
+/// Serves `layer` around an echo handler on a fresh 127.0.0.1 port, as the example does.
+/// `with_peer_addr: false` leaves out the `PeerAddr` extension, as a user who forgot it would.
+async fn serve(layer: PlivoSignatureLayer, with_peer_addr: bool) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = handled.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = listener.accept().await.unwrap();
+            let counter = counter.clone();
+            let service = ServiceBuilder::new()
+                .map_request(move |mut request: Request<Incoming>| {
+                    if with_peer_addr {
+                        request.extensions_mut().insert(PeerAddr(peer));
+                    }
+                    request
+                })
+                .layer(layer.clone())
+                .service_fn(move |request| echo(request, counter.clone()));
+            tokio::spawn(async move {
+                // A client closing its connection mid-test is not a failure of the server.
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                    .await;
+            });
+        }
+    });
+    Server { addr, handled }
+}
+
+/// Echoes the body, and what the layer verified in `x-verified-*` headers.
+async fn echo(
+    request: Request<RequestBody<Incoming>>,
+    handled: Arc<AtomicUsize>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    handled.fetch_add(1, Ordering::SeqCst);
+    let verified = request.extensions().get::<PlivoVerified>().cloned();
+    let buffered = request.body().is_buffered();
+    let body = request.into_body().collect().await.unwrap().to_bytes();
+    let mut response = Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert("x-body-buffered", HeaderValue::from(u16::from(buffered)));
+    if let Some(v) = verified {
+        for (name, value) in [
+            ("x-verified-version", v.version.as_str().to_owned()),
+            ("x-verified-header", v.header().as_str().to_owned()),
+            ("x-verified-token", v.token.to_string()),
+            ("x-verified-nonce", v.nonce.clone()),
+            ("x-verified-url", v.url.clone()),
+        ] {
+            headers.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+    }
+    Ok(response)
+}
+
+/// A response as the client saw it.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+/// Sends one HTTP/1.1 request to `addr` with `target` (path and raw query) as the request
+/// target, exactly these extra headers, and this body.
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{target}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(request.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn v3(token: &str, method: Method, url: &str, body: &str) -> String {
+    Signer::new(token)
+        .sign_v3(method, url, body.as_bytes(), NONCE)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn valid_v3_post_reaches_the_handler_byte_for_byte() {
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .build()
+        .unwrap();
+    let server = serve(layer, true).await;
+    // Escapes, `+`, an empty value, a repeated key out of order, non-ASCII: the handler must get
+    // these bytes exactly, not a re-encoding of the parsed form.
+    let body = "To=sip%3Aalice%40example.com&Text=caf%C3%A9+ol%C3%A9&Empty=&Digits=1%2B2&Repeat=b&Repeat=a";
+    let target = "/answer/?CallUUID=c-1&a=%2F";
+    let url = format!("http://{}{target}", server.addr);
+    let signature = v3(TOKEN, Method::Post, &url, body);
+
+    let reply = send(
+        server.addr,
+        "POST",
+        target,
+        &[
+            ("X-Plivo-Signature-V3", &signature),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, body.as_bytes());
+    assert_eq!(reply.header("x-body-buffered"), Some("1"));
+    assert_eq!(reply.header("x-verified-version"), Some("v3"));
+    assert_eq!(reply.header("x-verified-header"), Some("account"));
+    assert_eq!(reply.header("x-verified-token"), Some("account:0"));
+    assert_eq!(reply.header("x-verified-nonce"), Some(NONCE));
+    assert_eq!(reply.header("x-verified-url"), Some(url.as_str()));
+    assert_eq!(server.handled.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn tampered_or_unsigned_requests_are_refused_before_the_handler() {
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .build()
+        .unwrap();
+    let server = serve(layer, true).await;
+    let body = "CallUUID=c-2&From=14155550100&To=14155550199";
+    let target = "/answer?x=1";
+    let signature = v3(
+        TOKEN,
+        Method::Post,
+        &format!("http://{}{target}", server.addr),
+        body,
+    );
+    let signed = [
+        ("X-Plivo-Signature-V3", signature.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        FORM,
+    ];
+
+    // The untouched request passes, so each refusal below is due to its one change.
+    assert_eq!(
+        send(server.addr, "POST", target, &signed, body)
+            .await
+            .status,
+        200
+    );
+    let tampered_body = body.replace("14155550100", "14155550666");
+    let other_nonce = [signed[0], ("X-Plivo-Signature-V3-Nonce", "1"), FORM];
+    let flipped = {
+        let mut s = signature.clone().into_bytes();
+        s[0] = if s[0] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(s).unwrap()
+    };
+    let bad_signature = [("X-Plivo-Signature-V3", flipped.as_str()), signed[1], FORM];
+    let cases: [(&str, &str, &[(&str, &str)], &str, &str); 5] = [
+        (
+            "body",
+            target,
+            &signed,
+            &tampered_body,
+            "signature_mismatch",
+        ),
+        ("query", "/answer?x=2", &signed, body, "signature_mismatch"),
+        ("nonce", target, &other_nonce, body, "signature_mismatch"),
+        (
+            "signature",
+            target,
+            &bad_signature,
+            body,
+            "signature_mismatch",
+        ),
+        ("unsigned", target, &[FORM], body, "missing_signature"),
+    ];
+    for (what, target, headers, body, code) in cases {
+        let reply = send(server.addr, "POST", target, headers, body.to_owned()).await;
+        assert_eq!(reply.status, 403, "tampered {what}: {reply:?}");
+        assert!(
+            String::from_utf8_lossy(&reply.body).contains(code),
+            "tampered {what}: {reply:?}"
+        );
+        assert_eq!(reply.header("x-verified-version"), None);
+    }
+    assert_eq!(
+        server.handled.load(Ordering::SeqCst),
+        1,
+        "only the untouched request reached the handler"
+    );
+}
+
+/// The request a TLS-terminating proxy on 127.0.0.1 would forward for Plivo's call to
+/// `https://hooks.example.com/plivo/answer`.
+struct Forwarded {
+    signature: String,
+    body: &'static str,
+}
+
+impl Forwarded {
+    fn new() -> Self {
+        let body = "CallUUID=c-3&CallStatus=ringing";
+        let signature = v3(
+            TOKEN,
+            Method::Post,
+            "https://hooks.example.com/plivo/answer",
+            body,
+        );
+        Self { signature, body }
+    }
+
+    async fn send_to(&self, addr: SocketAddr) -> Reply {
+        let headers = [
+            ("X-Plivo-Signature-V3", self.signature.as_str()),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            FORM,
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "hooks.example.com"),
+        ];
+        send(addr, "POST", "/plivo/answer", &headers, self.body).await
+    }
+}
+
+#[tokio::test]
+async fn trusted_proxy_on_127_0_0_1_is_believed() {
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap())
+        .build()
+        .unwrap();
+    let server = serve(layer, true).await;
+    let reply = Forwarded::new().send_to(server.addr).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.header("x-verified-url"),
+        Some("https://hooks.example.com/plivo/answer")
+    );
+    assert_eq!(reply.body, Forwarded::new().body.as_bytes());
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::trusted_proxies(["10.0.0.0/8", "::1"]).unwrap())
+        .build()
+        .unwrap();
+    let server = serve(layer, true).await;
+    let reply = Forwarded::new().send_to(server.addr).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert!(String::from_utf8_lossy(&reply.body).contains("signature_mismatch"));
+    assert_eq!(server.handled.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn without_peer_addr_forwarded_headers_are_not_believed() {
+    // 127.0.0.1 is trusted, but the server does not say who the peer is: the layer must not
+    // guess, so the forwarded origin is ignored and the signature (made for it) fails.
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap())
+        .build()
+        .unwrap();
+    let server = serve(layer, false).await;
+    let reply = Forwarded::new().send_to(server.addr).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert_eq!(server.handled.load(Ordering::SeqCst), 0);
+}
+
+/// `target/<profile>/examples/sign`, (re)built now: `cargo test --test hyper` builds only this
+/// test, so a `sign` binary on disk may be missing or stale.
+fn sign_binary() -> PathBuf {
+    // target/<profile>/deps/hyper-<hash> -> target/<profile>
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    // The features this test was built with, so the example links the library already built
+    // for it instead of compiling another copy.
+    let features: Vec<&str> = [
+        ("axum", cfg!(feature = "axum")),
+        ("tonic", cfg!(feature = "tonic")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "sign",
+            "--no-default-features",
+        ])
+        .args(["--features", &features.join(",")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "cargo build --example sign failed");
+    let path = profile_dir.join("examples").join("sign");
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// Runs the `sign` example with `args` (the token comes from the environment, as a user would
+/// keep it out of shell history) and returns the one line it printed.
+fn sign(binary: &PathBuf, token: &str, args: &[&str]) -> String {
+    let output = Command::new(binary)
+        .args(args)
+        .env("PLIVO_AUTH_TOKEN", token)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "sign {args:?}: {stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one command line: {stdout:?}");
+    assert!(lines[0].starts_with("curl "), "{stdout:?}");
+    assert!(!stdout.contains(token), "the token must not be printed");
+    lines[0].to_owned()
+}
+
+fn curl_available() -> bool {
+    Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Executes the printed command with `sh`, exactly as a user pasting it would, and returns the
+/// status, the `x-verified-version` header and the body.
+fn run_with_curl(line: &str) -> (u16, Option<String>, Vec<u8>) {
+    // `-s` silences the progress meter; `-i` (in the command) puts the head before the body.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{line} -s"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let raw = output.stdout;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let version = lines.find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("x-verified-version")
+            .then(|| value.trim().to_owned())
+    });
+    (status, version, body)
+}
+
+/// Replays the printed command with the hyper client: the fallback when `curl` is missing, and
+/// a check that the command reads as intended (URL, `-H` headers, `--data-raw`).
+async fn replay(line: &str) -> (u16, Option<String>, Vec<u8>) {
+    let mut url = None;
+    let mut headers = Vec::new();
+    let mut data = None;
+    let mut words = shell_words(line).into_iter();
+    assert_eq!(words.next().as_deref(), Some("curl"));
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "-i" => {}
+            "-H" => {
+                let header = words.next().unwrap();
+                let (name, value) = header.split_once(": ").unwrap();
+                headers.push((name.to_owned(), value.to_owned()));
+            }
+            "--data-raw" => data = Some(words.next().unwrap()),
+            w if w.starts_with("http://") && url.is_none() => url = Some(w.to_owned()),
+            other => panic!("unexpected word {other:?} in {line}"),
+        }
+    }
+    let url = url.expect("a URL");
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, target) = rest.split_at(rest.find('/').unwrap());
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let method = if data.is_some() { "POST" } else { "GET" };
+    let reply = send(
+        authority.parse().unwrap(),
+        method,
+        target,
+        &headers,
+        data.unwrap_or_default(),
+    )
+    .await;
+    let version = reply.header("x-verified-version").map(str::to_owned);
+    (reply.status, version, reply.body.to_vec())
+}
+
+/// POSIX shell words for the subset the `sign` example prints: bare words and single-quoted
+/// strings, where `'\''` is an escaped quote.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                let word = current.get_or_insert_with(String::new);
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    word.push(c);
+                }
+            }
+            '\\' => current
+                .get_or_insert_with(String::new)
+                .push(chars.next().unwrap()),
+            ' ' => words.extend(current.take()),
+            c => current.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(current);
+    words
+}
+
+#[tokio::test]
+async fn sign_example_prints_a_curl_command_the_layer_accepts() {
+    let binary = sign_binary();
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .main_account_token(MAIN_TOKEN)
+        .build()
+        .unwrap();
+    let server = serve(layer, true).await;
+    let base = format!("http://{}", server.addr);
+    let answer = format!("{base}/plivo/answer");
+    let with_query = format!("{base}/plivo/answer?existing=1");
+    // A single quote, `@` first, `&` and `%`: what breaks naive quoting or curl's `--data`.
+    let tricky = "@Text=it's+5%25+o'clock&From=14155550100&Empty=";
+
+    let cases: Vec<(&str, &str, Vec<&str>, u16, Option<&str>, &str)> = vec![
+        // (what, token, args, status, verified version, echoed body)
+        (
+            "V3 POST",
+            TOKEN,
+            vec!["--url", &answer, "--data", tricky],
+            200,
+            Some("v3"),
+            tricky,
+        ),
+        (
+            "V3 GET, data appended to the query",
+            TOKEN,
+            vec![
+                "--method",
+                "GET",
+                "--url",
+                &with_query,
+                "--data",
+                "CallUUID=c&To=1",
+            ],
+            200,
+            Some("v3"),
+            "",
+        ),
+        (
+            "V3 POST without data",
+            TOKEN,
+            vec!["--url", &answer, "--nonce", "42"],
+            200,
+            Some("v3"),
+            "",
+        ),
+        (
+            "V3 main account",
+            MAIN_TOKEN,
+            vec!["--url", &answer, "--main-account", "--data", "a=1"],
+            200,
+            Some("v3"),
+            "a=1",
+        ),
+        (
+            "V2 POST",
+            TOKEN,
+            vec!["--v2", "--url", &with_query, "--data", "Text=hi"],
+            200,
+            Some("v2"),
+            "Text=hi",
+        ),
+        (
+            "V2 GET main account",
+            MAIN_TOKEN,
+            vec!["--v2", "--main-account", "--method=get", "--url", &answer],
+            200,
+            Some("v2"),
+            "",
+        ),
+        (
+            "wrong token",
+            "MAsomeOTHERtokenCCCCCCCCCCCCCCCCCCC",
+            vec!["--url", &answer, "--data", "a=1"],
+            403,
+            None,
+            "forbidden: signature_mismatch",
+        ),
+        (
+            "main-account token in the account header",
+            MAIN_TOKEN,
+            vec!["--url", &answer, "--data", "a=1"],
+            403,
+            None,
+            "forbidden: signature_mismatch",
+        ),
+    ];
+
+    let curl = curl_available();
+    if !curl {
+        eprintln!("curl is missing: replaying the printed commands with the hyper client only");
+    }
+    let mut expected_handled = 0;
+    for (what, token, args, status, version, body) in &cases {
+        let line = sign(&binary, token, args);
+        let expected = (
+            *status,
+            version.map(str::to_owned),
+            body.as_bytes().to_vec(),
+        );
+        if curl {
+            assert_eq!(run_with_curl(&line), expected, "{what} with curl: {line}");
+            expected_handled += usize::from(*status == 200);
+        }
+        assert_eq!(replay(&line).await, expected, "{what} replayed: {line}");
+        expected_handled += usize::from(*status == 200);
+    }
+    assert_eq!(server.handled.load(Ordering::SeqCst), expected_handled);
+}
