@@ -4,9 +4,13 @@ mod support;
 
 use std::time::Duration;
 
-use tower_plivo::replay::{MemoryNonceStore, NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};
+use tower_plivo::replay::{
+    MemoryNonceStore, NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture,
+};
 
-use support::replay_app::{abandoned_request, concurrent_copies, post_signed, replay_server, signed};
+use support::replay_app::{
+    abandoned_request, concurrent_copies, post_signed, replay_server, signed,
+};
 
 #[tokio::test]
 async fn the_same_signed_request_twice_is_a_replay() {
@@ -15,7 +19,10 @@ async fn the_same_signed_request_twice_is_a_replay() {
     let first = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
     assert_eq!(first.status, 200);
     let second = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
-    assert_eq!((second.status, second.text().as_str()), (403, "forbidden: replayed\n"));
+    assert_eq!(
+        (second.status, second.text().as_str()),
+        (403, "forbidden: replayed\n")
+    );
     assert_eq!(calls.get(), 1, "the replay never reached the handler");
 }
 
@@ -23,7 +30,11 @@ async fn the_same_signed_request_twice_is_a_replay() {
 async fn a_hundred_concurrent_copies_let_exactly_one_through() {
     let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
     let statuses = concurrent_copies(addr, "/answer", "10000000000000000002", 100).await;
-    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
     assert_eq!(statuses.iter().filter(|&&s| s == 403).count(), 99);
     assert_eq!(calls.get(), 1);
 }
@@ -34,18 +45,39 @@ async fn unverified_requests_are_never_recorded() {
     let nonce = "10000000000000000003";
     let mut forged = signed("/answer", nonce, "CallUUID=a");
     forged[0].1 = signed("/other", nonce, "CallUUID=a")[0].1.clone();
-    assert_eq!(post_signed(addr, "/answer", &forged, "CallUUID=a").await.status, 403);
+    assert_eq!(
+        post_signed(addr, "/answer", &forged, "CallUUID=a")
+            .await
+            .status,
+        403
+    );
     let genuine = signed("/answer", nonce, "CallUUID=a");
-    assert_eq!(post_signed(addr, "/answer", &genuine, "CallUUID=a").await.status, 200);
+    assert_eq!(
+        post_signed(addr, "/answer", &genuine, "CallUUID=a")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn an_inner_5xx_releases_the_nonce_for_the_retry() {
     let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
     let headers = signed("/fail-once", "10000000000000000004", "");
-    assert_eq!(post_signed(addr, "/fail-once", &headers, "").await.status, 500);
-    assert_eq!(post_signed(addr, "/fail-once", &headers, "").await.status, 200, "Plivo's retry");
-    assert_eq!(post_signed(addr, "/fail-once", &headers, "").await.status, 403, "kept after a success");
+    assert_eq!(
+        post_signed(addr, "/fail-once", &headers, "").await.status,
+        500
+    );
+    assert_eq!(
+        post_signed(addr, "/fail-once", &headers, "").await.status,
+        200,
+        "Plivo's retry"
+    );
+    assert_eq!(
+        post_signed(addr, "/fail-once", &headers, "").await.status,
+        403,
+        "kept after a success"
+    );
     assert_eq!(calls.get(), 2);
 }
 
@@ -95,7 +127,10 @@ async fn an_unavailable_store_answers_503_or_fails_open() {
     let headers = signed("/answer", "10000000000000000007", "CallUUID=x");
     let (closed, calls) = replay_server(Unavailable, false).await;
     let reply = post_signed(closed, "/answer", &headers, "CallUUID=x").await;
-    assert_eq!((reply.status, reply.text().as_str()), (503, "service unavailable: replay_store_unavailable\n"));
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (503, "service unavailable: replay_store_unavailable\n")
+    );
     assert_eq!(calls.get(), 0);
     let (open, calls) = replay_server(Unavailable, true).await;
     let reply = post_signed(open, "/answer", &headers, "CallUUID=x").await;
@@ -112,10 +147,25 @@ async fn v2_keys_cover_the_url() {
         let sig = Signer::new(support::replay_app::TOKEN)
             .sign_v2(&format!("{}{path}", support::replay_app::ORIGIN), nonce)
             .unwrap();
-        vec![("X-Plivo-Signature-V2".to_owned(), sig), ("X-Plivo-Signature-V2-Nonce".to_owned(), nonce.to_owned())]
+        vec![
+            ("X-Plivo-Signature-V2".to_owned(), sig),
+            ("X-Plivo-Signature-V2-Nonce".to_owned(), nonce.to_owned()),
+        ]
     };
-    assert_eq!(post_signed(addr, "/sms/a", &v2("/sms/a"), "").await.status, 200);
-    assert_eq!(post_signed(addr, "/sms/b", &v2("/sms/b"), "").await.status, 200, "same nonce, other URL");
+    assert_eq!(
+        post_signed(addr, "/sms/a", &v2("/sms/a"), "").await.status,
+        200
+    );
+    assert_eq!(
+        post_signed(addr, "/sms/b", &v2("/sms/b"), "").await.status,
+        200,
+        "same nonce, other URL"
+    );
     // Same URL with another query (V2 does not sign it) is the same signed request.
-    assert_eq!(post_signed(addr, "/sms/a?x=1", &v2("/sms/a"), "any body").await.status, 403);
+    assert_eq!(
+        post_signed(addr, "/sms/a?x=1", &v2("/sms/a"), "any body")
+            .await
+            .status,
+        403
+    );
 }

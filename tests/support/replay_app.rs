@@ -79,7 +79,12 @@ pub async fn replay_server(store: impl NonceStore, fail_open: bool) -> (SocketAd
 /// A signed V3 POST to `path` with this nonce.
 pub fn signed(path: &str, nonce: &str, body: &str) -> Vec<(String, String)> {
     let signature = Signer::new(TOKEN)
-        .sign_v3(Method::Post, &format!("{ORIGIN}{path}"), body.as_bytes(), nonce)
+        .sign_v3(
+            Method::Post,
+            &format!("{ORIGIN}{path}"),
+            body.as_bytes(),
+            nonce,
+        )
         .unwrap();
     vec![
         ("X-Plivo-Signature-V3".into(), signature),
@@ -88,19 +93,36 @@ pub fn signed(path: &str, nonce: &str, body: &str) -> Vec<(String, String)> {
     ]
 }
 
-pub async fn post_signed(addr: SocketAddr, path: &str, headers: &[(String, String)], body: &str) -> Reply {
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+pub async fn post_signed(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> Reply {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     send(addr, "POST", path, &headers, body.to_owned()).await
 }
 
 /// Sends `copies` identical signed requests at once; returns the statuses.
-pub async fn concurrent_copies(addr: SocketAddr, path: &str, nonce: &str, copies: usize) -> Vec<u16> {
+pub async fn concurrent_copies(
+    addr: SocketAddr,
+    path: &str,
+    nonce: &str,
+    copies: usize,
+) -> Vec<u16> {
     let headers = signed(path, nonce, "CallUUID=c");
     let tasks: Vec<_> = (0..copies)
         .map(|_| {
             let headers = headers.clone();
             let path = path.to_owned();
-            tokio::spawn(async move { post_signed(addr, &path, &headers, "CallUUID=c").await.status })
+            tokio::spawn(async move {
+                post_signed(addr, &path, &headers, "CallUUID=c")
+                    .await
+                    .status
+            })
         })
         .collect();
     let mut statuses = Vec::new();
@@ -113,6 +135,9 @@ pub async fn concurrent_copies(addr: SocketAddr, path: &str, nonce: &str, copies
 /// Starts a request to `/slow-once` and gives up on it after `after`, closing the connection.
 pub async fn abandoned_request(addr: SocketAddr, nonce: &str) {
     let headers = signed("/slow-once", nonce, "");
-    let attempt = tokio::time::timeout(Duration::from_millis(300), post_signed(addr, "/slow-once", &headers, ""));
+    let attempt = tokio::time::timeout(
+        Duration::from_millis(300),
+        post_signed(addr, "/slow-once", &headers, ""),
+    );
     assert!(attempt.await.is_err(), "the first call hangs");
 }

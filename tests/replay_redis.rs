@@ -1,0 +1,301 @@
+//! Replay protection shared through a real `redis-server`, started by the test on a free port
+//! (needs `redis-server` on PATH: `apt-get install -y redis-server`; `.ci/run` installs it).
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tower_plivo::replay::RedisNonceStore;
+
+use support::replay_app::{
+    ORIGIN, TOKEN, abandoned_request, concurrent_copies, post_signed, replay_server, signed,
+};
+
+/// A redis-server process owned by one test, killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> Redis {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = Command::new(&binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {binary} ({e}): install it (apt-get install -y redis-server) or run plain `cargo test`")
+            });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn store(&self) -> RedisNonceStore {
+        RedisNonceStore::new(&self.url()).unwrap()
+    }
+
+    fn stop(mut self) -> u16 {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.port
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_same_signed_request_twice_is_a_replay() {
+    let redis = Redis::start();
+    let (addr, calls) = replay_server(redis.store(), false).await;
+    let headers = signed("/answer", "20000000000000000001", "CallUUID=a");
+    assert_eq!(
+        post_signed(addr, "/answer", &headers, "CallUUID=a")
+            .await
+            .status,
+        200
+    );
+    let replay = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
+    assert_eq!(
+        (replay.status, replay.text().as_str()),
+        (403, "forbidden: replayed\n")
+    );
+    assert_eq!(calls.get(), 1);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_copies_let_exactly_one_through() {
+    let redis = Redis::start();
+    let (addr, calls) = replay_server(redis.store(), false).await;
+    let statuses = concurrent_copies(addr, "/answer", "20000000000000000002", 100).await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 403).count(),
+        99,
+        "{statuses:?}"
+    );
+    assert_eq!(calls.get(), 1);
+}
+
+#[tokio::test]
+async fn two_servers_sharing_one_redis_accept_a_request_once() {
+    let redis = Redis::start();
+    let (first, _) = replay_server(redis.store(), false).await;
+    let (second, _) = replay_server(redis.store(), false).await;
+    let headers = signed("/answer", "20000000000000000003", "CallUUID=b");
+    let (a, b) = tokio::join!(
+        post_signed(first, "/answer", &headers, "CallUUID=b"),
+        post_signed(second, "/answer", &headers, "CallUUID=b"),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 403]);
+}
+
+#[tokio::test]
+async fn two_server_processes_sharing_one_redis_accept_a_request_once() {
+    // The `server` example, twice, as separate processes, configured only by its environment.
+    let redis = Redis::start();
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("server");
+    let start = || {
+        let mut child = Command::new(&binary)
+            .env("BIND", "127.0.0.1:0")
+            .env("PLIVO_AUTH_TOKEN", TOKEN)
+            .env("PLIVO_PUBLIC_URL", ORIGIN)
+            .env("PLIVO_REPLAY_STORE", redis.url())
+            .env_remove("PLIVO_TRUSTED_PROXIES")
+            .env_remove("PLIVO_MAIN_AUTH_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let addr: SocketAddr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap()
+            .parse()
+            .unwrap();
+        (child, addr)
+    };
+    let (mut one, one_addr) = start();
+    let (mut two, two_addr) = start();
+    let headers = signed("/answer", "20000000000000000004", "CallUUID=p");
+    let first = post_signed(one_addr, "/answer", &headers, "CallUUID=p").await;
+    let second = post_signed(two_addr, "/answer", &headers, "CallUUID=p").await;
+    one.kill().unwrap();
+    two.kill().unwrap();
+    one.wait().unwrap();
+    two.wait().unwrap();
+    assert_eq!((first.status, first.text().as_str()), (200, "CallUUID=p"));
+    assert_eq!(
+        (second.status, second.text().as_str()),
+        (403, "forbidden: replayed\n")
+    );
+}
+
+#[tokio::test]
+async fn an_inner_5xx_releases_the_nonce_for_the_retry() {
+    let redis = Redis::start();
+    let (addr, _) = replay_server(redis.store(), false).await;
+    let headers = signed("/fail-once", "20000000000000000005", "");
+    assert_eq!(
+        post_signed(addr, "/fail-once", &headers, "").await.status,
+        500
+    );
+    // The release runs in the background: give it a moment, as Plivo's retry delay would.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post_signed(addr, "/fail-once", &headers, "").await.status;
+        if status != 403 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200, "Plivo's retry is accepted");
+    assert_eq!(
+        post_signed(addr, "/fail-once", &headers, "").await.status,
+        403,
+        "kept after a success"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_request_releases_the_nonce_for_the_retry() {
+    let redis = Redis::start();
+    let (addr, _) = replay_server(redis.store(), false).await;
+    let nonce = "20000000000000000006";
+    abandoned_request(addr, nonce).await;
+    let headers = signed("/slow-once", nonce, "");
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post_signed(addr, "/slow-once", &headers, "").await.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn nonces_expire_with_the_ttl() {
+    let redis = Redis::start();
+    let store = redis.store().ttl(Duration::from_millis(300));
+    let (addr, _) = replay_server(store, false).await;
+    let headers = signed("/answer", "20000000000000000007", "");
+    assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 200);
+    assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 403);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn keys_carry_the_configured_prefix() {
+    let redis = Redis::start();
+    let (addr, _) = replay_server(redis.store().key_prefix("custom:"), false).await;
+    let headers = signed("/answer", "20000000000000000008", "");
+    assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 200);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["custom:v3:20000000000000000008"]);
+}
+
+#[tokio::test]
+async fn redis_stopped_mid_test_gives_503_then_recovers() {
+    let redis = Redis::start();
+    let (closed, _) = replay_server(redis.store(), false).await;
+    let (open, _) = replay_server(redis.store(), true).await;
+    let before = signed("/answer", "20000000000000000009", "");
+    assert_eq!(
+        post_signed(closed, "/answer", &before, "").await.status,
+        200
+    );
+
+    let port = redis.stop();
+    let during = signed("/answer", "20000000000000000010", "");
+    let started = Instant::now();
+    let reply = post_signed(closed, "/answer", &during, "").await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (503, "service unavailable: replay_store_unavailable\n")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered within the operation timeout"
+    );
+    let reply = post_signed(
+        open,
+        "/answer",
+        &signed("/answer", "20000000000000000011", ""),
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "fail-open lets the request through");
+
+    let _redis = Redis::start_on(port);
+    // Redis is back (empty: nothing was persisted). The connection manager reconnects.
+    let mut status = 0;
+    for _ in 0..100 {
+        status = post_signed(closed, "/answer", &during, "").await.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "recovered once Redis is back");
+    assert_eq!(
+        post_signed(closed, "/answer", &during, "").await.status,
+        403,
+        "and protecting again"
+    );
+}
