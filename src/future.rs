@@ -141,10 +141,10 @@ where
                     let result = ready!(future.poll(cx));
                     // A 5xx or an error means the request was not handled: release the nonce
                     // so Plivo's retry is accepted. Otherwise keep it until its TTL.
-                    if let (Ok(response), Some(guard)) = (&result, guard.take()) {
-                        if !response.status().is_server_error() {
-                            guard.keep();
-                        }
+                    if let (Ok(response), Some(guard)) = (&result, guard.take())
+                        && !response.status().is_server_error()
+                    {
+                        guard.keep();
                     }
                     return Poll::Ready(result.map(|response| response.map(ResponseBody::inner)));
                 }

@@ -12,7 +12,8 @@ use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreFutur
 
 /// How long a nonce is remembered by default: 1 hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
-/// How many nonces are remembered at most by default: 100,000 (about 10 MB at most).
+/// How many nonces are remembered at most by default: 100,000 (about 17 MB at most: ~165 bytes
+/// per remembered nonce, measured by `cargo bench --bench replay`).
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 
 const SHARDS: usize = 16;
@@ -83,6 +84,8 @@ impl MemoryNonceStore {
     }
 
     /// How many nonces are remembered at most (rounded up to a multiple of 16, at least 16).
+    /// Each of the 16 shards holds a sixteenth, so eviction can start in a busy shard a little
+    /// before the whole store is full.
     pub fn max_entries(mut self, max: usize) -> Self {
         self.max_per_shard = max.div_ceil(SHARDS).max(1);
         self
