@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
@@ -19,6 +20,10 @@ use crate::url_policy::{Scheme, UrlPolicy};
 /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
+/// The default time allowed to receive a whole body: 10 s. Plivo sends a few KiB at once; a
+/// sender slower than this is holding a task hostage.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Builds a [`PlivoSignatureLayer`]. Made by [`PlivoSignatureLayer::builder`].
 ///
 /// | setting | default |
@@ -27,6 +32,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// | [`main_account_token`](Self::main_account_token) | none: `-Ma-` headers never match |
 /// | [`url_policy`](Self::url_policy) | [`UrlPolicy::from_request`]`(`[`Scheme::Http`]`)` |
 /// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB) |
+/// | [`body_timeout`](Self::body_timeout) | [`DEFAULT_BODY_TIMEOUT`] (10 s) |
 /// | [`only_paths_under`](Self::only_paths_under) | every path is guarded |
 /// | [`on_rejection`](Self::on_rejection) | [`Rejection::default_response`] |
 /// | [`replay_store`](Self::replay_store) | none: replays are not detected |
@@ -49,6 +55,7 @@ pub struct PlivoSignatureLayerBuilder {
     main_account_token: Option<String>,
     url_policy: UrlPolicy,
     body_limit: usize,
+    body_timeout: Option<Duration>,
     guarded_prefixes: Option<Vec<String>>,
     responder: Option<crate::config::Responder>,
     replay_store: Option<Arc<dyn NonceStore>>,
@@ -62,6 +69,7 @@ impl Default for PlivoSignatureLayerBuilder {
             main_account_token: None,
             url_policy: UrlPolicy::from_request(Scheme::Http),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: Some(DEFAULT_BODY_TIMEOUT),
             guarded_prefixes: None,
             responder: None,
             replay_store: None,
@@ -106,6 +114,20 @@ impl PlivoSignatureLayerBuilder {
     /// reading; a streamed body is refused as soon as it crosses the limit.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// The time allowed to receive the whole body, from when the layer starts reading it; a body
+    /// still incomplete then is refused with 408. Needs a Tokio runtime with its time driver (as
+    /// axum, hyper-util and tonic servers have).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = Some(timeout);
+        self
+    }
+
+    /// Reads bodies without a deadline (for runtimes other than Tokio).
+    pub fn without_body_timeout(mut self) -> Self {
+        self.body_timeout = None;
         self
     }
 
@@ -182,6 +204,7 @@ impl PlivoSignatureLayerBuilder {
             verifier: Verifier::new(tokens),
             url_policy: self.url_policy,
             body_limit: self.body_limit,
+            body_timeout: self.body_timeout,
             guarded_prefixes: self.guarded_prefixes,
             responder: self.responder,
             replay: self.replay_store.map(|store| ReplayGuardConfig {
@@ -199,6 +222,7 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
             .field("main_account_token", &self.main_account_token.is_some())
             .field("url_policy", &self.url_policy)
             .field("body_limit", &self.body_limit)
+            .field("body_timeout", &self.body_timeout)
             .field("guarded_prefixes", &self.guarded_prefixes)
             .field("custom_responder", &self.responder.is_some())
             .field("replay_protection", &self.replay_store.is_some())

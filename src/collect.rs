@@ -3,20 +3,25 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::Body;
 use pin_project_lite::pin_project;
+use tokio::time::Sleep;
 
 use crate::rejection::Rejection;
 
 pin_project! {
     /// Resolves to the whole body, or to [`Rejection::BodyTooLarge`] as soon as the bytes read
     /// cross the limit (so at most one frame past the limit is ever held), or to
-    /// [`Rejection::BodyReadFailed`] when the stream fails. Trailers are ignored.
+    /// [`Rejection::BodyReadFailed`] when the stream fails, or to [`Rejection::BodyTimeout`]
+    /// when the whole body has not arrived in time. Trailers are ignored.
     pub(crate) struct CollectBody<B> {
         #[pin]
         body: B,
+        #[pin]
+        deadline: Option<Sleep>,
         limit: usize,
         // The first chunk is kept as is; a copy happens only when a body arrives in pieces.
         first: Option<Bytes>,
@@ -25,9 +30,15 @@ pin_project! {
 }
 
 impl<B> CollectBody<B> {
-    pub(crate) fn new(body: B, limit: usize) -> Self {
+    /// `timeout` needs a Tokio runtime with its time driver (as axum, hyper-util and tonic
+    /// servers run); outside any Tokio runtime the body is read without a deadline.
+    pub(crate) fn new(body: B, limit: usize, timeout: Option<Duration>) -> Self {
+        let deadline = timeout
+            .filter(|_| tokio::runtime::Handle::try_current().is_ok())
+            .map(tokio::time::sleep);
         Self {
             body,
+            deadline,
             limit,
             first: None,
             rest: None,
@@ -44,7 +55,17 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            let frame = match ready!(this.body.as_mut().poll_frame(cx)) {
+            let frame = match this.body.as_mut().poll_frame(cx) {
+                Poll::Ready(frame) => frame,
+                Poll::Pending => {
+                    if let Some(deadline) = this.deadline.as_mut().as_pin_mut() {
+                        ready!(deadline.poll(cx));
+                        return Poll::Ready(Err(Rejection::BodyTimeout));
+                    }
+                    return Poll::Pending;
+                }
+            };
+            let frame = match frame {
                 None => break,
                 Some(Err(_)) => return Poll::Ready(Err(Rejection::BodyReadFailed)),
                 Some(Ok(frame)) => frame,

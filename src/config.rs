@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) verifier: Verifier,
     pub(crate) url_policy: UrlPolicy,
     pub(crate) body_limit: usize,
+    pub(crate) body_timeout: Option<std::time::Duration>,
     /// `None`: every request is guarded. Otherwise only paths equal to or below one of these.
     pub(crate) guarded_prefixes: Option<Vec<String>>,
     pub(crate) responder: Option<Responder>,
@@ -66,6 +67,7 @@ impl fmt::Debug for Config {
             .field("verifier", &self.verifier)
             .field("url_policy", &self.url_policy)
             .field("body_limit", &self.body_limit)
+            .field("body_timeout", &self.body_timeout)
             .field("guarded_prefixes", &self.guarded_prefixes)
             .field("custom_responder", &self.responder.is_some())
             .field(

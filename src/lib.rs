@@ -75,7 +75,7 @@ mod url_policy;
 mod verified;
 
 pub use body::{RequestBody, ResponseBody};
-pub use builder::{DEFAULT_BODY_LIMIT, PlivoSignatureLayerBuilder};
+pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerBuilder};
 pub use config_error::ConfigError;
 pub use future::ResponseFuture;
 pub use layer::PlivoSignatureLayer;

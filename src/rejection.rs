@@ -44,6 +44,8 @@ pub enum Rejection {
     BodyTooLarge,
     /// The body stream failed before it was complete.
     BodyReadFailed,
+    /// The body did not arrive completely within the body read timeout (408).
+    BodyTimeout,
     /// The signature verified, but this request (its nonce) was already accepted: a replay.
     Replayed,
     /// The nonce store could not answer, so a replay could not be ruled out (503, so Plivo
@@ -53,12 +55,14 @@ pub enum Rejection {
 
 impl Rejection {
     /// The HTTP status of the default response: 413 for [`BodyTooLarge`](Self::BodyTooLarge),
-    /// 400 for [`BodyReadFailed`](Self::BodyReadFailed), 503 for
+    /// 400 for [`BodyReadFailed`](Self::BodyReadFailed), 408 for
+    /// [`BodyTimeout`](Self::BodyTimeout), 503 for
     /// [`ReplayStoreUnavailable`](Self::ReplayStoreUnavailable), 403 for every other reason.
     pub fn status(self) -> StatusCode {
         match self {
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::BodyReadFailed => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
@@ -78,6 +82,7 @@ impl Rejection {
             Rejection::UntrustedHost => "untrusted_host",
             Rejection::BodyTooLarge => "body_too_large",
             Rejection::BodyReadFailed => "body_read_failed",
+            Rejection::BodyTimeout => "body_timeout",
             Rejection::Replayed => "replayed",
             Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
         }
@@ -99,6 +104,7 @@ impl Rejection {
             StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
             StatusCode::BAD_REQUEST => "bad request",
             StatusCode::SERVICE_UNAVAILABLE => "service unavailable",
+            StatusCode::REQUEST_TIMEOUT => "request timeout",
             _ => "forbidden",
         };
         let mut response = Response::new(Full::new(Bytes::from(format!(

@@ -73,7 +73,8 @@ where
                 // for the next one.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                let collect = CollectBody::new(body, self.config.body_limit);
+                let collect =
+                    CollectBody::new(body, self.config.body_limit, self.config.body_timeout);
                 ResponseFuture::collecting(collect, head, parts, inner, self.config.clone())
             }
         }

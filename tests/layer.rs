@@ -620,3 +620,24 @@ async fn body_exactly_at_the_limit_is_accepted() {
     .await;
     assert_eq!(reply.status, 413);
 }
+
+#[tokio::test]
+async fn a_body_slower_than_the_timeout_is_408() {
+    let plivo = layer()
+        .body_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let addr = serve(Router::new().fallback(echo).layer(plivo)).await;
+    let started = std::time::Instant::now();
+    // 100 bytes announced, 10 sent, then silence (the connection stays open).
+    let response = raw_exchange(
+        addr,
+        &signed_head("POST", "/a", "content-length: 100\r\n"),
+        &[b"CallUUID=1"],
+        false,
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("body_timeout"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
