@@ -11,6 +11,7 @@ use http_body_util::Full;
 use crate::config::{Config, ReplayGuardConfig};
 use crate::config_error::ConfigError;
 use crate::layer::PlivoSignatureLayer;
+use crate::observe::Metrics;
 use crate::rejection::Rejection;
 use crate::replay::NonceStore;
 use crate::signature::Verifier;
@@ -37,6 +38,9 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// | [`on_rejection`](Self::on_rejection) | [`Rejection::default_response`] |
 /// | [`replay_store`](Self::replay_store) | none: replays are not detected |
 /// | [`replay_fail_open`](Self::replay_fail_open) | `false`: 503 when the store cannot answer |
+/// | [`report_only`](Self::report_only) | `false`: rejections are enforced |
+/// | [`diagnose`](Self::diagnose) | `false`: no signature doctor |
+/// | [`metrics`](Self::metrics) | none |
 ///
 /// ```
 /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
@@ -60,6 +64,9 @@ pub struct PlivoSignatureLayerBuilder {
     responder: Option<crate::config::Responder>,
     replay_store: Option<Arc<dyn NonceStore>>,
     replay_fail_open: bool,
+    report_only: bool,
+    diagnose: bool,
+    metrics: Option<Arc<dyn Metrics>>,
 }
 
 impl Default for PlivoSignatureLayerBuilder {
@@ -74,6 +81,9 @@ impl Default for PlivoSignatureLayerBuilder {
             responder: None,
             replay_store: None,
             replay_fail_open: false,
+            report_only: false,
+            diagnose: false,
+            metrics: None,
         }
     }
 }
@@ -190,6 +200,40 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
+    /// Report-only rollout: verify and log every request, but let all of them through, with the
+    /// verdict in a [`PlivoVerdict`](crate::PlivoVerdict) extension. Body limits and timeouts
+    /// still apply. A warning is logged when the layer is built.
+    ///
+    /// ```
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder().auth_token("t").report_only(true).build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn report_only(mut self, report_only: bool) -> Self {
+        self.report_only = report_only;
+        self
+    }
+
+    /// The signature doctor: when a signature does not match, also try the URL and token
+    /// variants a misconfiguration produces (other scheme, default port, trailing slash,
+    /// forwarded host vs `Host`, a path prefix, main vs account token, V2 vs V3) and log which
+    /// one matches with the change that fixes it (target `tower_plivo::doctor`). Variants never
+    /// accept a request. The cost (at most about 20 signature checks) is paid only on failures.
+    ///
+    /// ```
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder().auth_token("t").diagnose(true).build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn diagnose(mut self, diagnose: bool) -> Self {
+        self.diagnose = diagnose;
+        self
+    }
+
+    /// Counters called with every verdict (see [`Metrics`]).
+    pub fn metrics(mut self, metrics: impl Metrics) -> Self {
+        self.metrics = Some(Arc::new(metrics));
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
         let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
@@ -200,6 +244,13 @@ impl PlivoSignatureLayerBuilder {
                 value: bad.clone(),
             });
         }
+        if self.report_only {
+            tracing::warn!(
+                target: "tower_plivo",
+                "Plivo signature layer in REPORT-ONLY mode: requests that fail verification are logged and let through"
+            );
+        }
+        let main_account_token = self.main_account_token.is_some();
         Ok(PlivoSignatureLayer::from_config(Config {
             verifier: Verifier::new(tokens),
             url_policy: self.url_policy,
@@ -211,6 +262,10 @@ impl PlivoSignatureLayerBuilder {
                 store,
                 fail_open: self.replay_fail_open,
             }),
+            report_only: self.report_only,
+            diagnose: self.diagnose,
+            main_account_token,
+            metrics: self.metrics,
         }))
     }
 }
@@ -227,6 +282,9 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
             .field("custom_responder", &self.responder.is_some())
             .field("replay_protection", &self.replay_store.is_some())
             .field("replay_fail_open", &self.replay_fail_open)
+            .field("report_only", &self.report_only)
+            .field("diagnose", &self.diagnose)
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }

@@ -6,7 +6,13 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Request};
 
+use std::time::Instant;
+
+use tracing::Span;
+
 use crate::config::Config;
+use crate::doctor;
+use crate::observe;
 use crate::peer::peer_addr;
 use crate::rejection::Rejection;
 use crate::signature::{
@@ -16,6 +22,19 @@ use crate::signature::{
 use crate::target::original_uri;
 use crate::url_policy::Origin;
 use crate::verified::PlivoVerified;
+
+/// The outcome of verifying a whole request. Either way the request comes back, so report-only
+/// mode can still hand it on.
+pub(crate) enum Checked {
+    /// It verified; it carries a [`PlivoVerified`] extension.
+    Verified(Request<Bytes>),
+    /// It did not; `url` is the URL verified, for the log line.
+    Refused {
+        rejection: Rejection,
+        url: String,
+        request: Request<Bytes>,
+    },
+}
 
 /// What the head of a request established, kept while its body is read.
 #[derive(Debug)]
@@ -80,30 +99,48 @@ impl HeadChecked {
         )
     }
 
-    /// Verifies the signature over the whole body; on success returns the request to hand on.
-    ///
-    /// A rejection is logged here, with the URL verified.
+    pub(crate) fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    pub(crate) fn method(&self) -> Method {
+        self.method
+    }
+
+    pub(crate) fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The claim the headers make, borrowed from the kept header values.
+    pub(crate) fn claim(&self) -> Claim<'_> {
+        Claim {
+            version: self.version,
+            account: self.account.as_ref().map(HeaderValue::as_bytes),
+            main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
+            nonce: self.nonce.as_bytes(),
+        }
+    }
+
+    /// Verifies the signature over the whole body. Either way the request comes back (with a
+    /// [`PlivoVerified`] extension when it verified), so report-only mode can still hand it on.
     pub(crate) fn verify(
         self,
         config: &Config,
         mut parts: Parts,
         body: Bytes,
-    ) -> Result<Request<Bytes>, Rejection> {
+        span: &Span,
+    ) -> Checked {
         let uri = original_uri(&parts);
         let url = self.signed_url(uri);
-        let claim = Claim {
-            version: self.version,
-            account: self.account.as_ref().map(HeaderValue::as_bytes),
-            main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
-            nonce: self.nonce.as_bytes(),
-        };
         let request = SignedRequest {
             method: self.method,
             url,
             content_type: parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
             body: &body,
         };
-        let verdict = config.verifier.verify(&claim, &request);
+        let started = Instant::now();
+        let verdict = config.verifier.verify(&self.claim(), &request);
+        observe::record_verify_time(span, started.elapsed(), body.len());
         let url = url.to_string();
         match verdict {
             Ok(token) => {
@@ -114,11 +151,24 @@ impl HeadChecked {
                     url,
                 };
                 parts.extensions.insert(verified);
-                Ok(Request::from_parts(parts, body))
+                Checked::Verified(Request::from_parts(parts, body))
             }
             Err(rejection) => {
-                log_rejection(rejection, &parts.method, &url);
-                Err(rejection)
+                if rejection == Rejection::SignatureMismatch && config.diagnose {
+                    doctor::diagnose(
+                        &config.verifier,
+                        config.main_account_token,
+                        &self,
+                        &parts,
+                        &body,
+                        &url,
+                    );
+                }
+                Checked::Refused {
+                    rejection,
+                    url,
+                    request: Request::from_parts(parts, body),
+                }
             }
         }
     }
@@ -155,46 +205,4 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Logs an accepted request once, when it is handed to the inner service.
-pub(crate) fn log_accepted(request: &Request<Bytes>) {
-    let Some(verified) = request.extensions().get::<PlivoVerified>() else {
-        return;
-    };
-    tracing::debug!(
-        target: "tower_plivo",
-        verdict = "accepted",
-        version = verified.version.as_str(),
-        header = verified.header().as_str(),
-        token = %verified.token,
-        nonce = %verified.nonce,
-        url = %verified.url,
-        body_bytes = request.body().len(),
-        "Plivo signature verified"
-    );
-}
-
-/// Logs a rejection once, with what an operator needs to fix a misconfiguration (never a token).
-pub(crate) fn log_rejection(rejection: Rejection, method: &http::Method, url: &str) {
-    match rejection {
-        Rejection::SignatureMismatch | Rejection::UntrustedHost | Rejection::UnknownOrigin => {
-            tracing::warn!(
-                target: "tower_plivo",
-                verdict = "rejected",
-                reason = rejection.code(),
-                method = %method,
-                url = %url,
-                "Plivo signature rejected"
-            )
-        }
-        _ => tracing::info!(
-            target: "tower_plivo",
-            verdict = "rejected",
-            reason = rejection.code(),
-            method = %method,
-            url = %url,
-            "Plivo signature rejected"
-        ),
-    }
 }

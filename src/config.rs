@@ -7,10 +7,12 @@ use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
 
+use crate::observe::{self, Metrics};
 use crate::rejection::Rejection;
 use crate::replay::NonceStore;
 use crate::signature::Verifier;
 use crate::url_policy::UrlPolicy;
+use crate::verified::PlivoVerified;
 
 /// Turns a [`Rejection`] into the response sent to the caller.
 pub(crate) type Responder = Arc<dyn Fn(Rejection) -> Response<Full<Bytes>> + Send + Sync>;
@@ -24,6 +26,13 @@ pub(crate) struct Config {
     pub(crate) guarded_prefixes: Option<Vec<String>>,
     pub(crate) responder: Option<Responder>,
     pub(crate) replay: Option<ReplayGuardConfig>,
+    /// Verify and record, but let every request through (resource limits still apply).
+    pub(crate) report_only: bool,
+    /// Run the signature doctor on mismatches.
+    pub(crate) diagnose: bool,
+    /// Whether a main-account token is configured (for the doctor's hints).
+    pub(crate) main_account_token: bool,
+    pub(crate) metrics: Option<Arc<dyn Metrics>>,
 }
 
 /// Replay protection settings.
@@ -39,6 +48,42 @@ impl Config {
         match &self.guarded_prefixes {
             None => true,
             Some(prefixes) => prefixes.iter().any(|prefix| is_under(path, prefix)),
+        }
+    }
+
+    /// Whether this rejection is answered (rather than only recorded, in report-only mode).
+    /// Body limits, timeouts and broken bodies are enforced in every mode: they protect the
+    /// server, and a body not read whole cannot be handed on.
+    pub(crate) fn enforces(&self, rejection: Rejection) -> bool {
+        !self.report_only
+            || matches!(
+                rejection,
+                Rejection::BodyTooLarge | Rejection::BodyReadFailed | Rejection::BodyTimeout
+            )
+    }
+
+    pub(crate) fn on_accepted(
+        &self,
+        span: &tracing::Span,
+        verified: &PlivoVerified,
+        body_bytes: usize,
+    ) {
+        observe::accepted(span, verified, body_bytes);
+        if let Some(metrics) = &self.metrics {
+            metrics.accepted(verified);
+        }
+    }
+
+    pub(crate) fn on_rejected(
+        &self,
+        span: &tracing::Span,
+        rejection: Rejection,
+        method: &http::Method,
+        url: &str,
+    ) {
+        observe::rejected(span, rejection, method, url, !self.enforces(rejection));
+        if let Some(metrics) = &self.metrics {
+            metrics.rejected(rejection);
         }
     }
 

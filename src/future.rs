@@ -1,5 +1,5 @@
 //! [`ResponseFuture`]: reads the body, verifies, reserves the nonce when replay protection is
-//! on, then calls the inner service.
+//! on, then calls the inner service (or answers with the rejection).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,14 +13,15 @@ use http_body::Body;
 use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tower_service::Service;
+use tracing::Span;
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::check::{HeadChecked, log_accepted, log_rejection};
+use crate::check::{Checked, HeadChecked};
 use crate::collect::CollectBody;
 use crate::config::Config;
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, ReplayKey, Reservation, ReservationId, StoreFuture};
-use crate::verified::PlivoVerified;
+use crate::verified::{PlivoVerdict, PlivoVerified};
 
 pin_project! {
     /// The response future of [`PlivoSignature`](crate::PlivoSignature).
@@ -29,6 +30,8 @@ pin_project! {
         S: Service<Request<RequestBody<B>>>,
         B: Body,
     {
+        // Entered on every poll, so the inner service's events nest under the request's span.
+        span: Span,
         #[pin]
         state: State<S, B>,
     }
@@ -82,8 +85,15 @@ where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
+    /// A request outside the guarded paths.
     pub(crate) fn passthrough(future: S::Future) -> Self {
+        Self::handed_on(future, Span::none())
+    }
+
+    /// A request already handed to the inner service.
+    pub(crate) fn handed_on(future: S::Future, span: Span) -> Self {
         Self {
+            span,
             state: State::Calling {
                 future,
                 guard: None,
@@ -91,8 +101,9 @@ where
         }
     }
 
-    pub(crate) fn rejected(response: Response<Full<Bytes>>) -> Self {
+    pub(crate) fn rejected(response: Response<Full<Bytes>>, span: Span) -> Self {
         Self {
+            span,
             state: State::Rejected {
                 response: Some(response),
             },
@@ -105,8 +116,10 @@ where
         parts: Parts,
         inner: S,
         config: Arc<Config>,
+        span: Span,
     ) -> Self {
         Self {
+            span,
             state: State::Collecting {
                 collect,
                 pending: Some(Pending {
@@ -128,7 +141,10 @@ where
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let span: &Span = this.span;
+        let _entered = span.enter();
+        let mut state = this.state;
         loop {
             let next = match state.as_mut().project() {
                 StateProj::Rejected { response } => {
@@ -139,8 +155,9 @@ where
                 }
                 StateProj::Calling { future, guard } => {
                     let result = ready!(future.poll(cx));
-                    // A 5xx or an error means the request was not handled: release the nonce
-                    // so Plivo's retry is accepted. Otherwise keep it until its TTL.
+                    // A 5xx or an error means the request was not handled: the guard, dropped
+                    // armed, releases the nonce so Plivo's retry is accepted. Otherwise the
+                    // reservation is kept until its TTL.
                     if let (Ok(response), Some(guard)) = (&result, guard.take())
                         && !response.status().is_server_error()
                     {
@@ -158,44 +175,46 @@ where
                     } = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    let verdict = match collected {
-                        Ok(body) => head.verify(&config, parts, body),
+                    match collected {
                         Err(rejection) => {
-                            log_rejection(rejection, &parts.method, &head.url(&parts));
-                            Err(rejection)
-                        }
-                    };
-                    match verdict {
-                        Err(rejection) => State::Rejected {
-                            response: Some(config.respond(rejection)),
-                        },
-                        Ok(request) => match &config.replay {
-                            None => call(inner, request, None),
-                            Some(replay) => {
-                                let verified = request
-                                    .extensions()
-                                    .get::<PlivoVerified>()
-                                    .expect("set by verify");
-                                let key = ReplayKey::of(verified);
-                                let id = ReservationId::new();
-                                let reserve = replay.store.reserve(&key, id);
-                                let guard = ReleaseGuard::new(replay.store.clone(), key, id);
-                                State::Reserving {
-                                    reserve,
-                                    verified: Some(Verified {
-                                        request,
-                                        inner,
-                                        config: config.clone(),
-                                    }),
-                                    guard: Some(guard),
-                                }
+                            config.on_rejected(span, rejection, &parts.method, &head.url(&parts));
+                            State::Rejected {
+                                response: Some(config.respond(rejection)),
                             }
+                        }
+                        Ok(body) => match head.verify(&config, parts, body, span) {
+                            Checked::Refused {
+                                rejection,
+                                url,
+                                request,
+                            } => {
+                                config.on_rejected(span, rejection, request.method(), &url);
+                                refuse_or_report(inner, request, rejection, &config)
+                            }
+                            Checked::Verified(request) => match &config.replay {
+                                None => accept(inner, request, None, &config, span),
+                                Some(replay) => {
+                                    let key = ReplayKey::of(verified(&request));
+                                    let id = ReservationId::new();
+                                    let reserve = replay.store.reserve(&key, id);
+                                    let guard = ReleaseGuard::new(replay.store.clone(), key, id);
+                                    State::Reserving {
+                                        reserve,
+                                        verified: Some(Verified {
+                                            request,
+                                            inner,
+                                            config: config.clone(),
+                                        }),
+                                        guard: Some(guard),
+                                    }
+                                }
+                            },
                         },
                     }
                 }
                 StateProj::Reserving {
                     reserve,
-                    verified,
+                    verified: waiting,
                     guard,
                 } => {
                     let answer = ready!(Pin::new(reserve).poll(cx));
@@ -203,7 +222,7 @@ where
                         request,
                         inner,
                         config,
-                    } = verified
+                    } = waiting
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let guard = guard
@@ -211,26 +230,39 @@ where
                         .expect("ResponseFuture polled after completion");
                     let fail_open = config.replay.as_ref().is_some_and(|r| r.fail_open);
                     match answer {
-                        Ok(Reservation::Reserved) => call(inner, request, Some(guard)),
+                        Ok(Reservation::Reserved) => {
+                            accept(inner, request, Some(guard), &config, span)
+                        }
                         Ok(Reservation::AlreadySeen) => {
                             // Not ours to release: the first request holds it.
                             guard.keep();
-                            log_replay(Rejection::Replayed, &request, None);
-                            State::Rejected {
-                                response: Some(config.respond(Rejection::Replayed)),
-                            }
-                        }
-                        Err(error) if fail_open => {
-                            log_replay(Rejection::ReplayStoreUnavailable, &request, Some(&error));
-                            call(inner, request, Some(guard))
+                            let url = verified(&request).url.clone();
+                            config.on_rejected(span, Rejection::Replayed, request.method(), &url);
+                            refuse_or_report(inner, request, Rejection::Replayed, &config)
                         }
                         Err(error) => {
-                            log_replay(Rejection::ReplayStoreUnavailable, &request, Some(&error));
-                            // The guard is dropped armed: if the store did record the key before
-                            // failing, the compare-and-delete removes it.
-                            drop(guard);
-                            State::Rejected {
-                                response: Some(config.respond(Rejection::ReplayStoreUnavailable)),
+                            let (nonce, url) = {
+                                let v = verified(&request);
+                                (v.nonce.clone(), v.url.clone())
+                            };
+                            tracing::error!(
+                                target: "tower_plivo",
+                                nonce = %nonce,
+                                url = %url,
+                                error = %error,
+                                fail_open,
+                                "nonce store unavailable: {}",
+                                if fail_open { "letting the request through (fail-open)" } else { "refusing with 503" }
+                            );
+                            if fail_open {
+                                accept(inner, request, Some(guard), &config, span)
+                            } else {
+                                // Dropped armed: if the store did record the key before failing,
+                                // the compare-and-delete removes it.
+                                drop(guard);
+                                let rejection = Rejection::ReplayStoreUnavailable;
+                                config.on_rejected(span, rejection, request.method(), &url);
+                                refuse_or_report(inner, request, rejection, &config)
                             }
                         }
                     }
@@ -241,41 +273,57 @@ where
     }
 }
 
+fn verified(request: &Request<Bytes>) -> &PlivoVerified {
+    request
+        .extensions()
+        .get::<PlivoVerified>()
+        .expect("set when the signature verified")
+}
+
+/// Hands a verified request to the inner service.
+fn accept<S, B>(
+    inner: S,
+    mut request: Request<Bytes>,
+    guard: Option<ReleaseGuard>,
+    config: &Config,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    config.on_accepted(span, verified(&request), request.body().len());
+    request.extensions_mut().insert(PlivoVerdict::Accepted);
+    call(inner, request, guard)
+}
+
+/// Answers the rejection, or in report-only mode hands the request on with its verdict.
+fn refuse_or_report<S, B>(
+    inner: S,
+    mut request: Request<Bytes>,
+    rejection: Rejection,
+    config: &Config,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    if config.enforces(rejection) {
+        return State::Rejected {
+            response: Some(config.respond(rejection)),
+        };
+    }
+    request
+        .extensions_mut()
+        .insert(PlivoVerdict::Rejected(rejection));
+    call(inner, request, None)
+}
+
 fn call<S, B>(mut inner: S, request: Request<Bytes>, guard: Option<ReleaseGuard>) -> State<S, B>
 where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
-    log_accepted(&request);
     let future = inner.call(request.map(RequestBody::buffered));
     State::Calling { future, guard }
-}
-
-fn log_replay(
-    outcome: Rejection,
-    request: &Request<Bytes>,
-    error: Option<&crate::replay::StoreError>,
-) {
-    let verified = request.extensions().get::<PlivoVerified>();
-    let nonce = verified.map_or("", |v| v.nonce.as_str());
-    let url = verified.map_or("", |v| v.url.as_str());
-    match (outcome, error) {
-        (Rejection::Replayed, _) => tracing::warn!(
-            target: "tower_plivo",
-            verdict = "rejected",
-            reason = outcome.code(),
-            nonce = %nonce,
-            url = %url,
-            "Plivo request replayed: its nonce was already accepted"
-        ),
-        (_, Some(error)) => tracing::error!(
-            target: "tower_plivo",
-            reason = outcome.code(),
-            nonce = %nonce,
-            url = %url,
-            error = %error,
-            "nonce store unavailable"
-        ),
-        _ => {}
-    }
 }

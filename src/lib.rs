@@ -62,8 +62,13 @@ mod check;
 mod collect;
 mod config;
 mod config_error;
+mod doctor;
 mod future;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
+mod observe;
 mod peer;
 mod rejection;
 pub mod replay;
@@ -79,12 +84,13 @@ pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerB
 pub use config_error::ConfigError;
 pub use future::ResponseFuture;
 pub use layer::PlivoSignatureLayer;
+pub use observe::Metrics;
 pub use peer::PeerAddr;
 pub use rejection::Rejection;
 pub use service::PlivoSignature;
 pub use tokens::{AuthTokens, TokenId};
 pub use url_policy::{Scheme, UrlPolicy};
-pub use verified::{PlivoVerified, SignatureHeader};
+pub use verified::{PlivoVerdict, PlivoVerified, SignatureHeader};
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[cfg(doctest)]

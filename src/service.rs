@@ -9,11 +9,13 @@ use http_body::Body;
 use tower_service::Service;
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::check::{check_head, log_rejection};
+use crate::check::check_head;
 use crate::collect::CollectBody;
 use crate::config::Config;
 use crate::future::ResponseFuture;
+use crate::observe::request_span;
 use crate::target::original_uri;
+use crate::verified::PlivoVerdict;
 
 /// Verifies Plivo signatures before calling the inner service. Made by
 /// [`PlivoSignatureLayer`](crate::PlivoSignatureLayer).
@@ -63,10 +65,24 @@ where
             let request = Request::from_parts(parts, RequestBody::passthrough(body));
             return ResponseFuture::passthrough(self.inner.call(request));
         }
+        let span = request_span(&parts.method, original_uri(&parts));
         match check_head(&self.config, &parts) {
             Err(rejection) => {
-                log_rejection(rejection, &parts.method, &original_uri(&parts).to_string());
-                ResponseFuture::rejected(self.config.respond(rejection))
+                let url = original_uri(&parts).to_string();
+                self.config
+                    .on_rejected(&span, rejection, &parts.method, &url);
+                if self.config.enforces(rejection) {
+                    return ResponseFuture::rejected(self.config.respond(rejection), span);
+                }
+                // Report-only: hand the request on unread, with the verdict it would have had.
+                let mut parts = parts;
+                parts.extensions.insert(PlivoVerdict::Rejected(rejection));
+                let request = Request::from_parts(parts, RequestBody::passthrough(body));
+                let future = {
+                    let _entered = span.enter();
+                    self.inner.call(request)
+                };
+                ResponseFuture::handed_on(future, span)
             }
             Ok(head) => {
                 // The instance `poll_ready` prepared goes with this request; a fresh clone stays
@@ -75,7 +91,7 @@ where
                 let inner = std::mem::replace(&mut self.inner, clone);
                 let collect =
                     CollectBody::new(body, self.config.body_limit, self.config.body_timeout);
-                ResponseFuture::collecting(collect, head, parts, inner, self.config.clone())
+                ResponseFuture::collecting(collect, head, parts, inner, self.config.clone(), span)
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The proof of verification attached to each verified request.
 
+use crate::rejection::Rejection;
 use crate::signature::Version;
 use crate::tokens::TokenId;
 
@@ -59,4 +60,28 @@ impl SignatureHeader {
             SignatureHeader::MainAccount => "main_account",
         }
     }
+}
+
+/// The layer's verdict, put in the extensions of every guarded request that reaches the inner
+/// service. Outside report-only mode it is always [`Accepted`](Self::Accepted); in report-only
+/// mode a request that would have been refused arrives with [`Rejected`](Self::Rejected).
+///
+/// ```
+/// use axum::{Extension, Router, routing::post};
+/// use tower_plivo::PlivoVerdict;
+///
+/// async fn answer(Extension(verdict): Extension<PlivoVerdict>) -> &'static str {
+///     match verdict {
+///         PlivoVerdict::Accepted => "verified",
+///         PlivoVerdict::Rejected(_) => "would have been refused",
+///     }
+/// }
+/// let app: Router = Router::new().route("/answer", post(answer));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlivoVerdict {
+    /// The signature verified (and the request was not a replay).
+    Accepted,
+    /// The request would have been refused for this reason.
+    Rejected(Rejection),
 }

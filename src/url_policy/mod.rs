@@ -341,12 +341,13 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether `text` looks like `host[:port]`: non-empty, visible ASCII, no `/ ? # \` or spaces,
-/// a numeric port if any.
+/// no userinfo (`@`: it never reaches a server in a request, from `Host` or from a proxy), a
+/// numeric port if any.
 fn is_authority(text: &str) -> bool {
     if text.is_empty()
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'\\' | b'"' | b','))
+        || !text.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'\\' | b'"' | b',' | b'@')
+        })
     {
         return false;
     }
@@ -508,6 +509,28 @@ mod tests {
             peer,
         );
         assert_eq!(v6, Ok("http://[fd00::1]:8080".into()));
+    }
+
+    /// Found by `fuzz/fuzz_targets/forwarded.rs`: a trusted proxy's host carrying userinfo (or
+    /// a bare `@`) was taken as the authority (`http://@`), while the same value in `Host` is
+    /// refused. Userinfo never reaches a server in a request, so it is refused from both.
+    #[test]
+    fn forwarded_host_with_userinfo_is_refused() {
+        let policy = UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap();
+        let peer = Some("127.0.0.1:9");
+        for host in ["@", "user@h.example", "u:pw@h.example:8443"] {
+            assert_eq!(
+                resolve(&policy, &[("x-forwarded-host", host)], peer),
+                Err(Rejection::UnknownOrigin),
+                "{host}"
+            );
+            let forwarded = format!("host=\"{host}\"");
+            assert_eq!(
+                resolve(&policy, &[("forwarded", &forwarded)], peer),
+                Err(Rejection::UnknownOrigin),
+                "{host}"
+            );
+        }
     }
 
     #[test]
