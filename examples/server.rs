@@ -13,6 +13,8 @@
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
 //! | `PLIVO_REPLAY_STORE` | `memory` (default), `off`, or `redis://…` (needs `--features redis`) |
 //! | `PLIVO_REPLAY_TTL_SECS` | how long a nonce is remembered (default 3600) |
+//! | `PLIVO_DIAGNOSE` | `1`: on a signature mismatch, log which URL/token variant would have matched and the fix |
+//! | `PLIVO_REPORT_ONLY` | `1`: verify and log, but let every request through (rollout) |
 //!
 //! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
 //! as `text/plain`. Each request logs one line on stderr (never a token).
@@ -60,6 +62,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(main) = env("PLIVO_MAIN_AUTH_TOKEN") {
         builder = builder.main_account_token(main);
     }
+    builder = builder
+        .diagnose(env("PLIVO_DIAGNOSE").is_some_and(|v| v == "1"))
+        .report_only(env("PLIVO_REPORT_ONLY").is_some_and(|v| v == "1"));
     let plivo = with_replay_store(builder)?.build()?;
 
     let app = Router::new()

@@ -87,9 +87,19 @@ impl Config {
         }
     }
 
-    pub(crate) fn respond(&self, rejection: Rejection) -> Response<Full<Bytes>> {
+    /// The rejection response: the configured responder's, else a gRPC status for gRPC
+    /// requests (a plain HTTP error confuses gRPC clients), else the default.
+    pub(crate) fn respond(
+        &self,
+        rejection: Rejection,
+        request_headers: &http::HeaderMap,
+    ) -> Response<Full<Bytes>> {
+        let grpc = request_headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"));
         let mut response = match &self.responder {
             Some(responder) => responder(rejection),
+            None if grpc => rejection.grpc_response(),
             None => rejection.default_response(),
         };
         response.extensions_mut().insert(rejection);

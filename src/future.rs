@@ -179,7 +179,7 @@ where
                         Err(rejection) => {
                             config.on_rejected(span, rejection, &parts.method, &head.url(&parts));
                             State::Rejected {
-                                response: Some(config.respond(rejection)),
+                                response: Some(config.respond(rejection, &parts.headers)),
                             }
                         }
                         Ok(body) => match head.verify(&config, parts, body, span) {
@@ -310,7 +310,7 @@ where
 {
     if config.enforces(rejection) {
         return State::Rejected {
-            response: Some(config.respond(rejection)),
+            response: Some(config.respond(rejection, request.headers())),
         };
     }
     request

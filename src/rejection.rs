@@ -89,7 +89,7 @@ impl Rejection {
     }
 
     /// The default response: the status, `text/plain`, a body of the form
-    /// `forbidden: signature_mismatch`, and the rejection itself in the extensions.
+    /// `forbidden: signature_mismatch` (and a newline), and the rejection itself in the extensions.
     ///
     /// ```
     /// use tower_plivo::Rejection;
@@ -116,6 +116,38 @@ impl Rejection {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl Rejection {
+    /// The response for a gRPC request: HTTP 200 with a `grpc-status` (`PERMISSION_DENIED`,
+    /// or `RESOURCE_EXHAUSTED`, `INVALID_ARGUMENT`, `DEADLINE_EXCEEDED`, `UNAVAILABLE` for the
+    /// body and store failures) and the code as `grpc-message`, so gRPC clients see a status
+    /// instead of a protocol error. Used when the layer guards a path that receives gRPC.
+    ///
+    /// ```
+    /// let response = tower_plivo::Rejection::SignatureMismatch.grpc_response();
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(response.headers()["grpc-status"], "7");
+    /// ```
+    pub fn grpc_response(self) -> Response<Full<Bytes>> {
+        let status = match self {
+            Rejection::BodyTooLarge => "8",
+            Rejection::BodyReadFailed => "3",
+            Rejection::BodyTimeout => "4",
+            Rejection::ReplayStoreUnavailable => "14",
+            _ => "7",
+        };
+        let mut response = Response::new(Full::new(Bytes::new()));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", HeaderValue::from_static(status));
+        headers.insert("grpc-message", HeaderValue::from_static(self.code()));
         response.extensions_mut().insert(self);
         response
     }

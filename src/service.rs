@@ -72,7 +72,10 @@ where
                 self.config
                     .on_rejected(&span, rejection, &parts.method, &url);
                 if self.config.enforces(rejection) {
-                    return ResponseFuture::rejected(self.config.respond(rejection), span);
+                    return ResponseFuture::rejected(
+                        self.config.respond(rejection, &parts.headers),
+                        span,
+                    );
                 }
                 // Report-only: hand the request on unread, with the verdict it would have had.
                 let mut parts = parts;

@@ -460,3 +460,105 @@ async fn public_url_and_trusted_proxies() {
     );
     server.stop();
 }
+
+#[tokio::test]
+async fn diagnose_names_the_fix_on_stderr() {
+    let token = "MAdiagnoseTOKENllllllllllllllllllll";
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_PUBLIC_URL", "http://hooks.example.com"),
+        ("PLIVO_DIAGNOSE", "1"),
+    ]);
+    // Plivo called https (TLS ends at a proxy); the configured public URL says http.
+    let sig = Signer::new(token)
+        .sign_v3(
+            Method::Post,
+            "https://hooks.example.com/answer",
+            b"CallUUID=1",
+            NONCE,
+        )
+        .unwrap();
+    let headers = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        FORM,
+    ];
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &headers, "CallUUID=1")
+            .await
+            .status,
+        403
+    );
+    let stderr = server.stop();
+    assert!(
+        stderr.contains("signature doctor") && stderr.contains("variant=\"scheme\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("PLIVO_PUBLIC_URL=https://hooks.example.com"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(token));
+}
+
+#[tokio::test]
+async fn metrics_example_counts_verdicts() {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("metrics");
+    let mut child = Command::new(&binary)
+        .env("BIND", "127.0.0.1:0")
+        .env("PLIVO_AUTH_TOKEN", "MAmetricsTOKENmmmmmmmmmmmmmmmmmmmm")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        send(addr, "POST", "/plivo/answer", &[], "").await.status,
+        403
+    );
+    let sig = Signer::new("MAmetricsTOKENmmmmmmmmmmmmmmmmmmmm")
+        .sign_v3(
+            Method::Post,
+            &format!("http://{addr}/plivo/answer"),
+            b"",
+            NONCE,
+        )
+        .unwrap();
+    let signed = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+    ];
+    assert_eq!(
+        send(addr, "POST", "/plivo/answer", &signed, "")
+            .await
+            .status,
+        200
+    );
+    let metrics = send(addr, "GET", "/metrics", &[], "").await.text();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        metrics.contains("plivo_webhooks_accepted_total{version=\"v3\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("plivo_webhooks_rejected_total{reason=\"missing_signature\"} 1"),
+        "{metrics}"
+    );
+}

@@ -251,7 +251,8 @@ async fn without_a_path_filter_the_layer_would_refuse_grpc() {
         })
         .await
         .unwrap_err();
-    // The layer answers in plain HTTP (403, text/plain), which tonic reports as a protocol
-    // error naming the status.
-    assert!(error.message().contains("403"), "{error:?}");
+    // The layer answers gRPC requests with a gRPC status, so the client sees a clear
+    // PERMISSION_DENIED naming the reason rather than a protocol error.
+    assert_eq!(error.code(), tonic::Code::PermissionDenied, "{error:?}");
+    assert_eq!(error.message(), "missing_signature");
 }

@@ -34,6 +34,14 @@ pub(crate) fn read(headers: &HeaderMap, trusted: &[Cidr]) -> Forwarded {
     }
 }
 
+/// Whether the request carries any forwarding header.
+pub(crate) fn present(headers: &HeaderMap) -> bool {
+    headers.contains_key(FORWARDED)
+        || headers.contains_key("x-forwarded-proto")
+        || headers.contains_key("x-forwarded-host")
+        || headers.contains_key("x-forwarded-port")
+}
+
 fn rightmost<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(name)

@@ -254,6 +254,13 @@ impl UrlPolicy {
                 fallback_scheme,
             } => {
                 let trusted_peer = peer.is_some_and(|p| proxies.iter().any(|c| c.contains(p.ip())));
+                if peer.is_none() && forwarded::present(headers) {
+                    tracing::debug!(
+                        target: "tower_plivo",
+                        "forwarding headers ignored: the peer address is unknown (serve axum with \
+                         into_make_service_with_connect_info::<SocketAddr>(), or insert tower_plivo::PeerAddr)"
+                    );
+                }
                 if trusted_peer {
                     forwarded_origin(*fallback_scheme, uri, headers, proxies)?
                 } else {
