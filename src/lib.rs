@@ -42,6 +42,34 @@
 //! extractors work) and a [`PlivoVerified`] extension. Everything else gets 403 (413 for a body
 //! over the limit, 400 for a broken body stream) with a typed [`Rejection`].
 //!
+//! ## Behind a proxy or load balancer
+//!
+//! Tell the layer the public origin, or which proxies to believe:
+//!
+//! ```
+//! use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
+//!
+//! // The proxies at 10.0.0.0/8 terminate TLS and send X-Forwarded-Proto / -Host (or Forwarded).
+//! let policy = UrlPolicy::trusted_proxies(["10.0.0.0/8"])?
+//!     .with_fallback_scheme(Scheme::Https)
+//!     .allow_hosts(["hooks.example.com"])?;
+//! let plivo = PlivoSignatureLayer::builder().auth_token("token").url_policy(policy).build()?;
+//! # Ok::<(), tower_plivo::ConfigError>(())
+//! ```
+//!
+//! Serve axum with `into_make_service_with_connect_info::<SocketAddr>()` so the layer knows the
+//! TCP peer; without it, forwarding headers are never believed.
+//!
+//! ## Replays, rollout, diagnosis
+//!
+//! - [`replay`]: refuse a request whose nonce was already accepted (in memory, or shared
+//!   through Redis with the `redis` feature).
+//! - [`report_only`](PlivoSignatureLayerBuilder::report_only): verify and log without refusing,
+//!   to roll out on a live endpoint.
+//! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose): when a signature does not match, log
+//!   which URL or token Plivo actually signed and the configuration change that fixes it.
+//! - Every guarded request gets a `plivo_webhook` tracing span; [`Metrics`] counts verdicts.
+//!
 //! ## Features
 //!
 //! - `axum` (default): reads the peer address from `ConnectInfo<SocketAddr>` and the path from
