@@ -31,6 +31,23 @@ pin_project! {
 
 pin_project! {
     /// The response body: the inner service's, or the layer's own rejection.
+    ///
+    /// ```
+    /// use http_body_util::BodyExt;
+    /// use tower::{ServiceExt, service_fn};
+    /// use tower_layer::Layer;
+    /// use tower_plivo::{PlivoSignatureLayer, RequestBody};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
+    /// });
+    /// let service = PlivoSignatureLayer::builder().auth_token("token").build().unwrap().layer(inner);
+    /// let response = service.oneshot(http::Request::new(http_body_util::Full::default())).await.unwrap();
+    /// let body = response.into_body().collect().await.unwrap().to_bytes();
+    /// assert_eq!(body, "forbidden: missing_signature\n");
+    /// # });
+    /// ```
     #[derive(Debug)]
     pub struct ResponseBody<B> {
         #[pin]

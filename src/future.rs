@@ -24,7 +24,9 @@ use crate::replay::{ReleaseGuard, ReplayKey, Reservation, ReservationId, StoreFu
 use crate::verified::{PlivoVerdict, PlivoVerified};
 
 pin_project! {
-    /// The response future of [`PlivoSignature`](crate::PlivoSignature).
+    /// The response future of [`PlivoSignature`](crate::PlivoSignature): reads the body,
+    /// verifies, reserves the nonce when replay protection is on, then calls the inner service.
+    /// Never boxed; see [`PlivoSignature`](crate::PlivoSignature) for an example driving it.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<RequestBody<B>>>,

@@ -19,6 +19,21 @@ use crate::verified::PlivoVerdict;
 
 /// Verifies Plivo signatures before calling the inner service. Made by
 /// [`PlivoSignatureLayer`](crate::PlivoSignatureLayer).
+///
+/// ```
+/// use tower::{ServiceExt, service_fn};
+/// use tower_layer::Layer;
+/// use tower_plivo::{PlivoSignatureLayer, RequestBody};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
+/// });
+/// let service = PlivoSignatureLayer::builder().auth_token("token").build().unwrap().layer(inner);
+/// let response = service.oneshot(http::Request::new(http_body_util::Full::default())).await.unwrap();
+/// assert_eq!(response.status(), 403); // no signature headers
+/// # });
+/// ```
 #[derive(Clone, Debug)]
 pub struct PlivoSignature<S> {
     inner: S,

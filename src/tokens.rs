@@ -7,7 +7,13 @@ use std::fmt;
 use crate::config_error::ConfigError;
 use crate::signature::mac::KeyedMac;
 
-/// Which configured token verified a request.
+/// Which configured token verified a request (shown as `account:N` or `main`).
+///
+/// ```
+/// use tower_plivo::TokenId;
+/// assert_eq!(TokenId::Account(1).to_string(), "account:1");
+/// assert_eq!(TokenId::MainAccount.to_string(), "main");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenId {

@@ -54,6 +54,12 @@ pub trait NonceStore: Send + Sync + 'static {
 }
 
 /// What [`NonceStore::reserve`] found.
+///
+/// ```
+/// use tower_plivo::replay::Reservation;
+/// let first_time = Reservation::Reserved;
+/// assert_ne!(first_time, Reservation::AlreadySeen);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reservation {
     /// The key was absent and is now held by the caller.
@@ -92,6 +98,17 @@ impl std::error::Error for StoreError {
 
 /// The answer of a store: ready at once (an in-memory store) or a boxed future (a network
 /// store), so in-memory stores cost no allocation.
+///
+/// ```
+/// use tower_plivo::replay::{Reservation, StoreFuture};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let now = StoreFuture::ready(Ok(Reservation::Reserved));
+/// let later = StoreFuture::pending(async { Ok(Reservation::AlreadySeen) });
+/// assert_eq!(now.await.unwrap(), Reservation::Reserved);
+/// assert_eq!(later.await.unwrap(), Reservation::AlreadySeen);
+/// # });
+/// ```
 pub struct StoreFuture<T>(Answer<T>);
 
 // Never pinned structurally: the ready value is moved out, the pending future is boxed.

@@ -121,6 +121,15 @@ impl<'a> SignatureHeaders<'a> {
 
 /// What a request claims: a scheme, its nonce and its signature headers. Made by
 /// [`SignatureHeaders::claim`]; checked by [`Verifier::verify`](super::Verifier::verify).
+///
+/// ```
+/// use tower_plivo::signature::{SignatureHeaders, Version};
+///
+/// let headers = SignatureHeaders { v2_signature: Some(b"sig"), v2_nonce: Some(b"7"), ..Default::default() };
+/// let claim = headers.claim()?;
+/// assert_eq!((claim.version(), claim.nonce()), (Version::V2, &b"7"[..]));
+/// # Ok::<(), tower_plivo::Rejection>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claim<'a> {
     pub(crate) version: Version,

@@ -34,7 +34,20 @@ impl Method {
     }
 }
 
-/// What the signature is checked against, besides the headers.
+/// What the signature is checked against, besides the headers (see [`Verifier`] for a full
+/// example).
+///
+/// ```
+/// use tower_plivo::signature::{Method, SignedRequest, SignedUrl};
+///
+/// let request = SignedRequest {
+///     method: Method::Get,
+///     url: SignedUrl::parse("https://hooks.example.com/answer?CallUUID=1")?,
+///     content_type: None,
+///     body: b"",
+/// };
+/// # Ok::<(), tower_plivo::signature::UrlError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct SignedRequest<'a> {
     /// GET or POST.
