@@ -19,19 +19,16 @@
 //! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
 //! as `text/plain`. Each request logs one line on stderr (never a token).
 
+#[path = "shared/webhook_app.rs"]
+mod webhook_app;
+
 use std::net::SocketAddr;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use tower_plivo::replay::MemoryNonceStore;
 use tower_plivo::signature::{Method, Signer};
 use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, Scheme, UrlPolicy};
 
 const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
-const SPEAK_XML: &str = r#"<Response><Speak loop="3">Hello, from Plivo</Speak></Response>"#;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,10 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .report_only(env("PLIVO_REPORT_ONLY").is_some_and(|v| v == "1"));
     let plivo = with_replay_store(builder)?.build()?;
 
-    let app = Router::new()
-        .route("/speak/", get(speak).post(speak))
-        .fallback(echo)
-        .layer(plivo);
+    let app = webhook_app::routes().layer(plivo);
 
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
@@ -135,14 +129,6 @@ fn redis_store(
     _: std::time::Duration,
 ) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
     Err("a redis:// replay store needs the example built with --features redis".into())
-}
-
-async fn speak() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/xml")], SPEAK_XML)
-}
-
-async fn echo(body: Bytes) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain")], body)
 }
 
 fn env(name: &str) -> Option<String> {

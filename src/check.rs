@@ -70,16 +70,19 @@ pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<HeadChecked, 
         &parts.headers,
         peer_addr(&parts.extensions),
     )?;
-    let owned = |value: Option<&[u8]>| {
-        value.map(|v| HeaderValue::from_bytes(v).expect("came from a HeaderValue"))
+    // The kept values are the request's own header values (a reference count, not a copy).
+    let (account, main_account, nonce) = match claim.version() {
+        Version::V3 => (V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE),
+        _ => (V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE),
     };
+    let kept = |name: &str| parts.headers.get(name).cloned();
     Ok(HeadChecked {
         method,
         origin,
         version: claim.version(),
-        account: owned(claim.account),
-        main_account: owned(claim.main_account),
-        nonce: HeaderValue::from_bytes(claim.nonce()).expect("came from a HeaderValue"),
+        account: kept(account),
+        main_account: kept(main_account),
+        nonce: kept(nonce).expect("the claim has a nonce"),
     })
 }
 

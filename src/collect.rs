@@ -20,6 +20,9 @@ pin_project! {
     pub(crate) struct CollectBody<B> {
         #[pin]
         body: B,
+        timeout: Option<Duration>,
+        // Armed the first time the body is not ready: most webhook bodies arrive with the
+        // headers, and those requests never pay for a timer.
         #[pin]
         deadline: Option<Sleep>,
         limit: usize,
@@ -30,15 +33,14 @@ pin_project! {
 }
 
 impl<B> CollectBody<B> {
-    /// `timeout` needs a Tokio runtime with its time driver (as axum, hyper-util and tonic
-    /// servers run); outside any Tokio runtime the body is read without a deadline.
+    /// `timeout` counts from the first time the body is not ready. It needs a Tokio runtime with
+    /// its time driver (as axum, hyper-util and tonic servers run); outside any Tokio runtime the
+    /// body is read without a deadline.
     pub(crate) fn new(body: B, limit: usize, timeout: Option<Duration>) -> Self {
-        let deadline = timeout
-            .filter(|_| tokio::runtime::Handle::try_current().is_ok())
-            .map(tokio::time::sleep);
         Self {
             body,
-            deadline,
+            timeout,
+            deadline: None,
             limit,
             first: None,
             rest: None,
@@ -58,6 +60,12 @@ where
             let frame = match this.body.as_mut().poll_frame(cx) {
                 Poll::Ready(frame) => frame,
                 Poll::Pending => {
+                    if this.deadline.is_none()
+                        && let Some(timeout) = this.timeout.take()
+                        && tokio::runtime::Handle::try_current().is_ok()
+                    {
+                        this.deadline.set(Some(tokio::time::sleep(timeout)));
+                    }
                     if let Some(deadline) = this.deadline.as_mut().as_pin_mut() {
                         ready!(deadline.poll(cx));
                         return Poll::Ready(Err(Rejection::BodyTimeout));

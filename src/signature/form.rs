@@ -4,96 +4,85 @@
 //! bytes: valid UTF-8 gives exactly what Plivo's SDKs give, and a malformed escape stays literal
 //! (as Python's `unquote` leaves it), so no input can make parsing fail.
 //!
-//! The parse is built to cost little next to the HMAC it feeds:
+//! The parse is built to cost little next to the HMAC it feeds (see README, "Performance"):
 //!
-//! - one pass over the input finds every `&`, the first `=` of each piece, and whether the key
-//!   or the value holds a `+` or `%` (so needs decoding at all);
-//! - a pair is a small struct of spans into the input, kept on the stack for up to
-//!   [`INLINE_PAIRS`] pairs (one exactly sized `Vec` beyond that);
-//! - only components that hold an escape are decoded, all of them into one scratch buffer that
-//!   the caller provides (the message buffer's head, see `message.rs`);
-//! - pairs are sorted in place by an 8-byte big-endian key prefix first, which settles almost
-//!   every comparison without touching the bytes.
+//! - one pass over the input, 64 bytes at a time: a bitmap of the four bytes that matter
+//!   (`&`, `=`, `+`, `%`) is computed for each block (the compiler turns it into vector
+//!   compares), and only those positions are visited;
+//! - a component that holds an escape is decoded during that same pass, run by run, into one
+//!   scratch buffer that the caller provides (the head of the message buffer, see
+//!   `message.rs`); every other component stays a span of the input and is copied once, into
+//!   the message;
+//! - pairs are 48-byte structs in one `Vec` shared by the query and the body; each carries a
+//!   16-byte integer sort key (the next 15 bytes and how many remain), so sorting compares
+//!   integers; only runs of equal integers (keys sharing 15 bytes, or repeated keys) are
+//!   re-keyed with the following bytes (or the value) and sorted again. No comparison walks
+//!   byte slices.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
-/// Pairs kept on the stack before spilling to the heap. Plivo sends 10 to 30 parameters.
-pub(crate) const INLINE_PAIRS: usize = 32;
-
-/// A run of bytes: in the parsed input, or, once decoded, in the scratch buffer.
+/// A run of bytes: in the parsed input, or, once decoded, in the scratch buffer (flagged in the
+/// top bit of `start`, which no real offset reaches).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Span {
     start: usize,
     len: usize,
-    /// Whether the bytes live in the scratch buffer (decoded) rather than in the input.
-    decoded: bool,
 }
 
+const DECODED: usize = 1 << (usize::BITS - 1);
+
 impl Span {
-    fn end(self) -> usize {
-        self.start + self.len
+    const fn raw(start: usize, end: usize) -> Self {
+        Self {
+            start,
+            len: end - start,
+        }
+    }
+
+    const fn decoded(start: usize, len: usize) -> Self {
+        Self {
+            start: start | DECODED,
+            len,
+        }
+    }
+
+    fn is_decoded(self) -> bool {
+        self.start & DECODED != 0
+    }
+
+    fn range(self) -> Range<usize> {
+        let start = self.start & !DECODED;
+        start..start + self.len
     }
 }
 
-/// One `key=value` pair, as spans. `prefix` is the key's first 8 bytes, big-endian, zero-padded:
-/// comparing prefixes orders keys as comparing the bytes would, except that equal prefixes need
-/// the full comparison.
+/// One `key=value` pair, as spans, with its current sort key.
 #[derive(Clone, Copy, Debug, Default)]
-struct Pair {
-    prefix: u64,
+pub(crate) struct Pair {
+    sort: u128,
     key: Span,
     value: Span,
-    /// Whether the raw key / value holds a `+` or `%` (so must be decoded).
-    key_escaped: bool,
-    value_escaped: bool,
 }
 
-const EMPTY_PAIR: Pair = Pair {
-    prefix: 0,
-    key: Span {
-        start: 0,
-        len: 0,
-        decoded: false,
-    },
-    value: Span {
-        start: 0,
-        len: 0,
-        decoded: false,
-    },
-    key_escaped: false,
-    value_escaped: false,
-};
+/// A first guess at the pairs in `bytes` of input, for sizing the shared `Vec` once (Plivo's
+/// pairs average 40 to 50 bytes; a body of shorter pairs grows the `Vec` as usual).
+pub(crate) fn pairs_estimate(bytes: usize) -> usize {
+    bytes / 24 + 4
+}
 
-/// The pairs of one input (a query string or a form body), parsed but not yet decoded.
+/// The pairs of one input (a query string or a form body), decoded, as a range of the shared
+/// pairs `Vec`.
 ///
-/// Lifecycle: [`FormPairs::scan`], then [`FormPairs::decode_into`] (which needs
-/// [`FormPairs::scratch_bound`] bytes of spare capacity), then [`FormPairs::sort`], then
-/// [`FormPairs::write_query`] or [`FormPairs::write_body`].
+/// Lifecycle: [`FormPairs::scan`] (which decodes into the scratch buffer and appends to the
+/// pairs), then [`FormPairs::sort`], then [`FormPairs::write_query`] or
+/// [`FormPairs::write_body`], each given the same buffers.
 pub(crate) struct FormPairs<'a> {
     raw: &'a [u8],
-    inline: [Pair; INLINE_PAIRS],
-    len: usize,
-    heap: Vec<Pair>,
-    /// Sum over pairs of raw key + value lengths: bounds the emitted bytes.
-    raw_bytes: usize,
-    /// Sum of the raw lengths of the components that need decoding: bounds the scratch needed.
-    escaped_bytes: usize,
+    pairs: Range<usize>,
+    /// Sum of the decoded key and value lengths.
+    content: usize,
 }
-
-/// Byte classes for the scan.
-const PLAIN: u8 = 0;
-const AMP: u8 = 1;
-const EQ: u8 = 2;
-const ESCAPE: u8 = 3;
-
-static CLASS: [u8; 256] = {
-    let mut table = [PLAIN; 256];
-    table[b'&' as usize] = AMP;
-    table[b'=' as usize] = EQ;
-    table[b'+' as usize] = ESCAPE;
-    table[b'%' as usize] = ESCAPE;
-    table
-};
 
 /// Hex digit values; `0xFF` for anything that is not a hex digit.
 static HEX: [u8; 256] = {
@@ -112,297 +101,347 @@ static HEX: [u8; 256] = {
     table
 };
 
-/// No `=` seen yet in the current piece.
-const NO_EQ: usize = usize::MAX;
+/// Bit `i` is set when `block[i]` is `&`, `=`, `+` or `%`.
+#[inline(always)]
+fn special_bits(block: &[u8; 64]) -> u64 {
+    // Written so that it vectorises: byte compares into a 0/1 array, then each 8 flags packed
+    // into 8 bits with one multiply (no two partial products overlap, so nothing carries).
+    let mut flags = [0u8; 64];
+    for (flag, &byte) in flags.iter_mut().zip(block) {
+        *flag = u8::from(byte == b'&')
+            | u8::from(byte == b'=')
+            | u8::from(byte == b'+')
+            | u8::from(byte == b'%');
+    }
+    let mut bits = 0u64;
+    for (i, eight) in flags.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
+        bits |= (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    }
+    bits
+}
 
-impl<'a> FormPairs<'a> {
-    /// No pairs (an absent query or body).
-    pub(crate) fn empty() -> Self {
+/// The state of [`FormPairs::scan`] inside one piece (`key[=value]` between two `&`).
+struct Cursor {
+    /// Where the piece starts.
+    piece: usize,
+    /// The key's span, once the piece's first `=` has been seen.
+    key: Option<Span>,
+    /// Where the current component (key, or value after the first `=`) starts.
+    component: usize,
+    /// Set while the current component is being decoded: where its decoded bytes start in the
+    /// scratch buffer, and where the input not yet copied there starts.
+    decoding: Option<(usize, usize)>,
+}
+
+impl Cursor {
+    fn at(start: usize) -> Self {
         Self {
-            raw: &[],
-            inline: [EMPTY_PAIR; INLINE_PAIRS],
-            len: 0,
-            heap: Vec::new(),
-            raw_bytes: 0,
-            escaped_bytes: 0,
+            piece: start,
+            key: None,
+            component: start,
+            decoding: None,
         }
     }
 
+    /// Ends the current component at `end`.
+    #[inline]
+    fn finish(&mut self, raw: &[u8], end: usize, scratch: &mut Vec<u8>) -> Span {
+        match self.decoding.take() {
+            None => Span::raw(self.component, end),
+            Some((decoded_start, copied_to)) => {
+                scratch.extend_from_slice(&raw[copied_to..end]);
+                Span::decoded(decoded_start, scratch.len() - decoded_start)
+            }
+        }
+    }
+
+    /// Starts decoding the current component (if not yet), copies its input up to `at`, and
+    /// notes that the input is copied up to `resume` (past the escape at `at`).
+    #[inline]
+    fn copy_to(&mut self, raw: &[u8], at: usize, resume: usize, scratch: &mut Vec<u8>) {
+        let component = self.component;
+        let (_, copied_to) = self.decoding.get_or_insert((scratch.len(), component));
+        scratch.extend_from_slice(&raw[*copied_to..at]);
+        *copied_to = resume;
+    }
+}
+
+impl<'a> FormPairs<'a> {
     /// Splits `raw` on `&`, skips empty pieces, splits each piece at its first `=` (no `=` means
-    /// an empty value), in one pass, noting which components need decoding.
-    pub(crate) fn scan(raw: &'a [u8]) -> Self {
-        let mut pairs = Self::empty();
-        pairs.raw = raw;
-        let mut start = 0;
-        let mut eq = NO_EQ;
-        let mut key_escaped = false;
-        let mut value_escaped = false;
-        for (i, &byte) in raw.iter().enumerate() {
-            match CLASS[usize::from(byte)] {
-                PLAIN => {}
-                AMP => {
-                    pairs.push_piece(start, i, eq, key_escaped, value_escaped);
-                    start = i + 1;
-                    eq = NO_EQ;
-                    key_escaped = false;
-                    value_escaped = false;
+    /// an empty value), and decodes `+` and `%XX` in key and value, in one pass. Decoded bytes
+    /// are appended to `scratch` (at most `raw.len()` of them) and the pairs to `pairs`; both
+    /// must be given again, unchanged up to there, to the later steps.
+    pub(crate) fn scan(raw: &'a [u8], scratch: &mut Vec<u8>, pairs: &mut Vec<Pair>) -> Self {
+        let mut form = Self {
+            raw,
+            pairs: pairs.len()..pairs.len(),
+            content: 0,
+        };
+        let mut cursor = Cursor::at(0);
+        let mut base = 0;
+        while base < raw.len() {
+            let mut bits = match raw.get(base..base + 64) {
+                Some(block) => special_bits(block.try_into().expect("64 bytes")),
+                None => {
+                    let mut block = [0u8; 64];
+                    block[..raw.len() - base].copy_from_slice(&raw[base..]);
+                    special_bits(&block)
                 }
-                EQ => {
-                    if eq == NO_EQ {
-                        eq = i;
+            };
+            while bits != 0 {
+                let at = base + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                match raw[at] {
+                    b'&' => {
+                        form.end_piece(&mut cursor, at, scratch, pairs);
+                        cursor = Cursor::at(at + 1);
                     }
-                }
-                _ => {
-                    if eq == NO_EQ {
-                        key_escaped = true;
-                    } else {
-                        value_escaped = true;
+                    b'=' => {
+                        if cursor.key.is_none() {
+                            cursor.key = Some(cursor.finish(raw, at, scratch));
+                            cursor.component = at + 1;
+                        }
+                    }
+                    b'+' => {
+                        cursor.copy_to(raw, at, at + 1, scratch);
+                        scratch.push(b' ');
+                    }
+                    _ => {
+                        // `%`: decoded when two hex digits follow (never one of the four bytes
+                        // above, so the bitmap has nothing to skip); otherwise kept as written.
+                        let high = raw.get(at + 1).map_or(0xFF, |&d| HEX[usize::from(d)]);
+                        let low = raw.get(at + 2).map_or(0xFF, |&d| HEX[usize::from(d)]);
+                        if high | low < 0x10 {
+                            cursor.copy_to(raw, at, at + 3, scratch);
+                            scratch.push(high << 4 | low);
+                        }
                     }
                 }
             }
+            base += 64;
         }
-        pairs.push_piece(start, raw.len(), eq, key_escaped, value_escaped);
-        pairs
+        form.end_piece(&mut cursor, raw.len(), scratch, pairs);
+        form
     }
 
     #[inline]
-    fn push_piece(
+    fn end_piece(
         &mut self,
-        start: usize,
+        cursor: &mut Cursor,
         end: usize,
-        eq: usize,
-        key_escaped: bool,
-        value_escaped: bool,
+        scratch: &mut Vec<u8>,
+        pairs: &mut Vec<Pair>,
     ) {
-        if start == end {
+        if cursor.piece == end {
             return;
         }
-        let (key, value) = if eq == NO_EQ {
-            (
-                Span {
-                    start,
-                    len: end - start,
-                    decoded: false,
-                },
-                Span {
-                    start: end,
-                    len: 0,
-                    decoded: false,
-                },
-            )
-        } else {
-            (
-                Span {
-                    start,
-                    len: eq - start,
-                    decoded: false,
-                },
-                Span {
-                    start: eq + 1,
-                    len: end - eq - 1,
-                    decoded: false,
-                },
-            )
+        let last = cursor.finish(self.raw, end, scratch);
+        let (key, value) = match cursor.key {
+            Some(key) => (key, last),
+            None => (last, Span::raw(end, end)),
         };
-        self.raw_bytes += key.len + value.len;
-        if key_escaped {
-            self.escaped_bytes += key.len;
-        }
-        if value_escaped {
-            self.escaped_bytes += value.len;
-        }
-        let pair = Pair {
-            prefix: 0,
+        self.content += key.len + value.len;
+        pairs.push(Pair {
+            sort: 0,
             key,
             value,
-            key_escaped,
-            value_escaped,
-        };
-        if self.len < INLINE_PAIRS {
-            self.inline[self.len] = pair;
-        } else {
-            if self.len == INLINE_PAIRS {
-                // Spill once, sized for every piece left: at most one pair per `&` after here.
-                let rest = self.raw[end..].iter().filter(|&&b| b == b'&').count();
-                self.heap = Vec::with_capacity(INLINE_PAIRS + 1 + rest);
-                self.heap.extend_from_slice(&self.inline);
-            }
-            self.heap.push(pair);
-        }
-        self.len += 1;
-    }
-
-    fn pairs(&self) -> &[Pair] {
-        if self.len <= INLINE_PAIRS {
-            &self.inline[..self.len]
-        } else {
-            &self.heap
-        }
-    }
-
-    fn pairs_mut(&mut self) -> &mut [Pair] {
-        if self.len <= INLINE_PAIRS {
-            &mut self.inline[..self.len]
-        } else {
-            &mut self.heap
-        }
+        });
+        self.pairs.end += 1;
     }
 
     /// The number of pairs.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.pairs.len()
     }
 
     /// Whether there are no pairs.
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.pairs.is_empty()
     }
 
-    /// Scratch bytes [`FormPairs::decode_into`] may append (decoding never lengthens).
-    pub(crate) fn scratch_bound(&self) -> usize {
-        self.escaped_bytes
-    }
-
-    /// An upper bound on the bytes of all keys and values once decoded.
-    pub(crate) fn content_bound(&self) -> usize {
-        self.raw_bytes
-    }
-
-    /// Decodes every component that holds an escape, appending the decoded bytes to `scratch`
-    /// (which then holds them until the message is written), and computes the sort prefixes.
-    pub(crate) fn decode_into(&mut self, scratch: &mut Vec<u8>) {
-        let raw = self.raw;
-        let count = self.len;
-        for index in 0..count {
-            let pair = &mut self.pairs_mut()[index];
-            if pair.key_escaped {
-                pair.key = decode_span(raw, pair.key, scratch);
-            }
-            if pair.value_escaped {
-                pair.value = decode_span(raw, pair.value, scratch);
-            }
-            let key = bytes(raw, scratch, pair.key);
-            pair.prefix = prefix(key);
-        }
+    /// The total length of the decoded keys and values.
+    pub(crate) fn content_len(&self) -> usize {
+        self.content
     }
 
     /// Sorts pairs by key, then by value, byte-wise: Plivo sorts keys and, within a key, its
-    /// values. `scratch` is the buffer given to [`FormPairs::decode_into`].
-    pub(crate) fn sort(&mut self, scratch: &[u8]) {
-        let raw = self.raw;
-        self.pairs_mut()
-            .sort_unstable_by(|a, b| compare(raw, scratch, a, b));
+    /// values.
+    pub(crate) fn sort(&self, scratch: &[u8], pairs: &mut [Pair]) {
+        let source = Source {
+            raw: self.raw,
+            scratch,
+        };
+        let pairs = &mut pairs[self.pairs.clone()];
+        for pair in pairs.iter_mut() {
+            pair.sort = sort_key(source.bytes(pair.key), 0);
+        }
+        source.sort_level(pairs, Level::KEY);
     }
 
-    /// Appends `key=value` for each pair, joined by `&` (the V3 query string `Q`). The decoded
-    /// bytes are read from `out[..scratch_len]`, written by [`FormPairs::decode_into`].
-    pub(crate) fn write_query(&self, out: &mut Vec<u8>, scratch_len: usize) {
-        for (i, pair) in self.pairs().iter().enumerate() {
+    /// Appends `key=value` for each pair, joined by `&` (the V3 query string `Q`), in sorted
+    /// order. `out` starts with the scratch buffer given to [`FormPairs::scan`].
+    pub(crate) fn write_query(&self, pairs: &[Pair], out: &mut Vec<u8>) {
+        for (i, &Pair { key, value, .. }) in pairs[self.pairs.clone()].iter().enumerate() {
             if i > 0 {
                 out.push(b'&');
             }
-            self.write_span(out, scratch_len, pair.key);
-            out.push(b'=');
-            self.write_span(out, scratch_len, pair.value);
+            if !key.is_decoded() && !value.is_decoded() && value.start == key.start + key.len + 1 {
+                // `key=value` as received: one copy.
+                out.extend_from_slice(&self.raw[key.start..value.start + value.len]);
+            } else {
+                self.write_span(out, key);
+                out.push(b'=');
+                self.write_span(out, value);
+            }
         }
     }
 
-    /// Appends `key` immediately followed by `value` for each pair (the V3 body string `B`).
-    pub(crate) fn write_body(&self, out: &mut Vec<u8>, scratch_len: usize) {
-        for pair in self.pairs() {
-            self.write_span(out, scratch_len, pair.key);
-            self.write_span(out, scratch_len, pair.value);
+    /// Appends `key` immediately followed by `value` for each pair (the V3 body string `B`), in
+    /// sorted order. `out` starts with the scratch buffer given to [`FormPairs::scan`].
+    pub(crate) fn write_body(&self, pairs: &[Pair], out: &mut Vec<u8>) {
+        for &Pair { key, value, .. } in &pairs[self.pairs.clone()] {
+            self.write_span(out, key);
+            self.write_span(out, value);
         }
     }
 
     #[inline]
-    fn write_span(&self, out: &mut Vec<u8>, scratch_len: usize, span: Span) {
-        if span.decoded {
-            debug_assert!(span.end() <= scratch_len);
-            out.extend_from_within(span.start..span.end());
+    fn write_span(&self, out: &mut Vec<u8>, span: Span) {
+        if span.is_decoded() {
+            out.extend_from_within(span.range());
         } else {
-            out.extend_from_slice(&self.raw[span.start..span.end()]);
+            out.extend_from_slice(&self.raw[span.range()]);
         }
     }
 
-    /// The decoded pairs, for tests.
+    /// The decoded pairs in their current order, for tests.
     #[cfg(test)]
-    pub(crate) fn decoded(&self, scratch: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.pairs()
+    pub(crate) fn decoded(&self, scratch: &[u8], pairs: &[Pair]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let source = Source {
+            raw: self.raw,
+            scratch,
+        };
+        pairs[self.pairs.clone()]
             .iter()
             .map(|pair| {
                 (
-                    bytes(self.raw, scratch, pair.key).to_vec(),
-                    bytes(self.raw, scratch, pair.value).to_vec(),
+                    source.bytes(pair.key).to_vec(),
+                    source.bytes(pair.value).to_vec(),
                 )
             })
             .collect()
     }
 }
 
+/// Bytes a [`sort_key`] covers.
+const KEY_BYTES: usize = 15;
+
+/// Levels of re-keying before a run falls back to comparing slices (bounds the recursion: a
+/// run reaches this depth only when its keys share about 1 KiB).
+const MAX_LEVELS: usize = 64;
+
+/// The sort key of `bytes` from `depth` on: bytes `depth..depth + 15`, zero-padded, then one
+/// byte saying how many bytes remain (capped at 16, meaning "more than these 15"), as a
+/// big-endian integer. Integers order as the byte strings do, except that equal integers with
+/// 16 in the last byte need the next 15 bytes: when both strings' 15 bytes are equal, the one
+/// that ends first (its padding against the other's real bytes, all zero) is the smaller.
 #[inline]
-fn bytes<'s>(raw: &'s [u8], scratch: &'s [u8], span: Span) -> &'s [u8] {
-    let source = if span.decoded { scratch } else { raw };
-    &source[span.start..span.end()]
+fn sort_key(bytes: &[u8], depth: usize) -> u128 {
+    let rest = bytes.get(depth..).unwrap_or_default();
+    let n = rest.len().min(KEY_BYTES);
+    let mut key = [0u8; 16];
+    key[..n].copy_from_slice(&rest[..n]);
+    key[KEY_BYTES] = rest.len().min(KEY_BYTES + 1) as u8;
+    u128::from_be_bytes(key)
 }
 
-#[inline]
-fn prefix(key: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let n = key.len().min(8);
-    head[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(head)
+/// Which bytes the pairs of a run are keyed by.
+#[derive(Clone, Copy)]
+struct Level {
+    /// Offset into the key or value.
+    depth: usize,
+    /// Keyed by the value (the keys are equal), not the key.
+    value: bool,
 }
 
-#[inline]
-fn compare(raw: &[u8], scratch: &[u8], a: &Pair, b: &Pair) -> Ordering {
-    a.prefix.cmp(&b.prefix).then_with(|| {
-        bytes(raw, scratch, a.key)
-            .cmp(bytes(raw, scratch, b.key))
-            .then_with(|| bytes(raw, scratch, a.value).cmp(bytes(raw, scratch, b.value)))
-    })
+impl Level {
+    const KEY: Self = Self {
+        depth: 0,
+        value: false,
+    };
 }
 
-/// Decodes `raw[span]` onto the end of `scratch` and returns where it went.
-fn decode_span(raw: &[u8], span: Span, scratch: &mut Vec<u8>) -> Span {
-    let start = scratch.len();
-    decode_component(&raw[span.start..span.end()], scratch);
-    Span {
-        start,
-        len: scratch.len() - start,
-        decoded: true,
-    }
+/// Where the pairs' bytes are.
+struct Source<'s> {
+    raw: &'s [u8],
+    scratch: &'s [u8],
 }
 
-/// Decodes one form component onto the end of `out`: `+` becomes a space, `%XX` becomes the
-/// byte `XX`; anything else, including a `%` not followed by two hex digits, is kept as written.
-/// Runs of plain bytes are copied whole.
-pub(crate) fn decode_component(raw: &[u8], out: &mut Vec<u8>) {
-    let mut i = 0;
-    while i < raw.len() {
-        let run = raw[i..]
-            .iter()
-            .position(|&b| CLASS[usize::from(b)] == ESCAPE)
-            .unwrap_or(raw.len() - i);
-        out.extend_from_slice(&raw[i..i + run]);
-        i += run;
-        let Some(&byte) = raw.get(i) else {
-            break;
-        };
-        if byte == b'+' {
-            out.push(b' ');
-            i += 1;
-            continue;
-        }
-        let high = raw.get(i + 1).map_or(0xFF, |&d| HEX[usize::from(d)]);
-        let low = raw.get(i + 2).map_or(0xFF, |&d| HEX[usize::from(d)]);
-        if high | low < 0x10 {
-            out.push(high << 4 | low);
-            i += 3;
+impl Source<'_> {
+    #[inline]
+    fn bytes(&self, span: Span) -> &[u8] {
+        let source = if span.is_decoded() {
+            self.scratch
         } else {
-            out.push(b'%');
-            i += 1;
+            self.raw
+        };
+        &source[span.range()]
+    }
+
+    /// Sorts `pairs`, whose integer keys were computed at `level`.
+    fn sort_level(&self, pairs: &mut [Pair], level: Level) {
+        pairs.sort_unstable_by_key(|pair| pair.sort);
+        let mut start = 0;
+        while start < pairs.len() {
+            let key = pairs[start].sort;
+            let mut end = start + 1;
+            while end < pairs.len() && pairs[end].sort == key {
+                end += 1;
+            }
+            if end - start > 1 {
+                let more = key & 0xFF > KEY_BYTES as u128;
+                let next = match (more, level.value) {
+                    (true, _) => Some(Level {
+                        depth: level.depth + KEY_BYTES,
+                        ..level
+                    }),
+                    // Equal keys: order by value.
+                    (false, false) => Some(Level {
+                        depth: 0,
+                        value: true,
+                    }),
+                    // Equal keys and values: the same pair twice, any order.
+                    (false, true) => None,
+                };
+                if let Some(next) = next {
+                    self.sort_run(&mut pairs[start..end], next);
+                }
+            }
+            start = end;
         }
+    }
+
+    fn sort_run(&self, run: &mut [Pair], level: Level) {
+        let side = |pair: &Pair| if level.value { pair.value } else { pair.key };
+        if level.depth / KEY_BYTES >= MAX_LEVELS {
+            // Keys sharing this much are hostile, not Plivo's: compare the rest directly.
+            run.sort_unstable_by(|a, b| {
+                let tail = |pair: &Pair| &self.bytes(side(pair))[level.depth..];
+                tail(a).cmp(tail(b)).then_with(|| {
+                    if level.value {
+                        Ordering::Equal
+                    } else {
+                        self.bytes(a.value).cmp(self.bytes(b.value))
+                    }
+                })
+            });
+            return;
+        }
+        for pair in run.iter_mut() {
+            pair.sort = sort_key(self.bytes(side(pair)), level.depth);
+        }
+        self.sort_level(run, level);
     }
 }
 
@@ -412,14 +451,19 @@ mod tests {
 
     /// Parses, decodes and (optionally) sorts, as the message builder does.
     fn parse(raw: &[u8], sorted: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut pairs = FormPairs::scan(raw);
-        let mut scratch = Vec::with_capacity(pairs.scratch_bound());
-        pairs.decode_into(&mut scratch);
-        assert!(scratch.len() <= pairs.scratch_bound());
+        let mut scratch = b"head".to_vec();
+        let mut pairs = vec![Pair::default(); 3];
+        let form = FormPairs::scan(raw, &mut scratch, &mut pairs);
+        assert!(scratch.len() <= 4 + raw.len(), "decoding never lengthens");
         if sorted {
-            pairs.sort(&scratch);
+            form.sort(&scratch, &mut pairs);
         }
-        pairs.decoded(&scratch)
+        let decoded = form.decoded(&scratch, &pairs);
+        let content: usize = decoded.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert_eq!(form.content_len(), content);
+        assert_eq!(form.len(), decoded.len());
+        assert_eq!(pairs.len(), 3 + decoded.len());
+        decoded
     }
 
     fn decoded(raw: &str) -> Vec<(String, String)> {
@@ -575,13 +619,61 @@ mod tests {
         assert_eq!(keys[5], (b"a\0".to_vec(), b"4".to_vec()));
     }
 
+    /// Keys and values that share 15, 30, ... bytes, end exactly at a key boundary, or differ
+    /// only by a trailing NUL: the re-keyed levels must order them as byte strings.
     #[test]
-    fn many_pairs_spill_to_the_heap_in_order() {
-        let raw: String = (0..INLINE_PAIRS * 3 + 5)
+    fn sorting_long_shared_prefixes_matches_bytewise_order() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..300 {
+            let mut raw = Vec::new();
+            for _ in 0..(round % 40 + 2) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let key_len = [14, 15, 16, 29, 30, 31, 45, 3][(seed % 8) as usize];
+                let mut key = vec![b'k'; key_len];
+                if seed & 0x100 != 0 {
+                    key.push(b'%');
+                    key.extend_from_slice(b"00");
+                }
+                if seed & 0x200 != 0 {
+                    let at = (seed >> 12) as usize % key.len();
+                    key[at] = b'j';
+                }
+                raw.extend_from_slice(&key);
+                raw.push(b'=');
+                raw.extend(std::iter::repeat_n(b'v', (seed >> 20) as usize % 33));
+                if seed & 0x400 != 0 {
+                    raw.extend_from_slice(b"%00");
+                }
+                raw.push(b'&');
+            }
+            let mut expected = parse(&raw, false);
+            expected.sort();
+            assert_eq!(parse(&raw, true), expected);
+        }
+    }
+
+    #[test]
+    fn sorting_keys_sharing_more_than_the_level_limit() {
+        let shared = "s".repeat(KEY_BYTES * (MAX_LEVELS + 2));
+        let raw = format!("{shared}b=2&{shared}a=9&{shared}=x&{shared}a=1&{shared}%00=0");
+        let mut expected = parse(raw.as_bytes(), false);
+        expected.sort();
+        assert_eq!(parse(raw.as_bytes(), true), expected);
+        let raw = format!("k={shared}b&k={shared}a&k={shared}");
+        let mut expected = parse(raw.as_bytes(), false);
+        expected.sort();
+        assert_eq!(parse(raw.as_bytes(), true), expected);
+    }
+
+    #[test]
+    fn many_pairs_in_order() {
+        let raw: String = (0..101)
             .map(|i| format!("k{:04}=v%20{i}&", (i * 7919) % 1000))
             .collect();
         let sorted = parse(raw.as_bytes(), true);
-        assert_eq!(sorted.len(), INLINE_PAIRS * 3 + 5);
+        assert_eq!(sorted.len(), 101);
         let mut expected = parse(raw.as_bytes(), false);
         expected.sort();
         assert_eq!(sorted, expected);
@@ -590,10 +682,31 @@ mod tests {
 
     #[test]
     fn scratch_holds_only_escaped_components() {
-        let pairs = FormPairs::scan(b"plain=value&k=a%20b&x+y=1");
-        assert_eq!(pairs.len(), 3);
-        assert_eq!(pairs.scratch_bound(), "a%20b".len() + "x+y".len());
-        assert_eq!(pairs.content_bound(), 5 + 5 + 1 + 5 + 3 + 1);
+        let mut scratch = Vec::new();
+        let form = FormPairs::scan(
+            b"plain=value&k=a%20b&x+y=1&lit=%G1",
+            &mut scratch,
+            &mut Vec::new(),
+        );
+        assert_eq!(form.len(), 4);
+        assert_eq!(scratch, b"a bx y");
+    }
+
+    #[test]
+    fn pieces_across_64_byte_blocks() {
+        // Escapes, `=` and `&` straddling the block edges of the scan.
+        for shift in 0..70 {
+            let raw = format!("{}=a%41&b+c=%4", "k".repeat(shift));
+            let parsed = parse(raw.as_bytes(), false);
+            assert_eq!(
+                parsed,
+                vec![
+                    ("k".repeat(shift).into_bytes(), b"aA".to_vec()),
+                    (b"b c".to_vec(), b"%4".to_vec())
+                ],
+                "{raw}"
+            );
+        }
     }
 
     /// The one-pass parse agrees with a plain split/position/decode written from the SPEC.

@@ -112,14 +112,52 @@ pub(crate) fn parse_signature_list(value: &[u8]) -> impl Iterator<Item = Receive
     value
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
-        .filter(|piece| piece.len() == 44)
-        .filter_map(|piece| {
-            let mut tag = [0u8; TAG_LEN];
-            match STANDARD.decode_slice(piece, &mut tag) {
-                Ok(TAG_LEN) => Some(ReceivedSignature(tag)),
-                _ => None,
-            }
-        })
+        .filter_map(decode_tag)
+}
+
+/// Values of the standard base64 alphabet; `0xFF` for any other byte.
+static BASE64: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes the canonical standard-alphabet, padded base64 of exactly 32 bytes: 43 symbols, one
+/// `=`, and the last symbol's 2 unused bits zero (so one tag has exactly one accepted text).
+/// The received signature is not secret, so this need not be constant-time.
+fn decode_tag(piece: &[u8]) -> Option<ReceivedSignature> {
+    let piece: &[u8; 44] = piece.try_into().ok()?;
+    if piece[43] != b'=' {
+        return None;
+    }
+    let mut values = [0u8; 43];
+    let mut invalid = 0;
+    for (value, &symbol) in values.iter_mut().zip(piece.iter()) {
+        *value = BASE64[usize::from(symbol)];
+        invalid |= *value;
+    }
+    // Every valid value is below 64; `0xFF` sets the high bits. The last symbol carries 4 bits
+    // of the tag and 2 unused bits.
+    if invalid & 0xC0 != 0 || values[42] & 0b11 != 0 {
+        return None;
+    }
+    let mut tag = [0u8; TAG_LEN];
+    for (out, four) in tag.chunks_exact_mut(3).zip(values.chunks_exact(4)) {
+        let word = u32::from(four[0]) << 18
+            | u32::from(four[1]) << 12
+            | u32::from(four[2]) << 6
+            | u32::from(four[3]);
+        out.copy_from_slice(&word.to_be_bytes()[1..]);
+    }
+    let last =
+        u32::from(values[40]) << 10 | u32::from(values[41]) << 4 | u32::from(values[42]) >> 2;
+    tag[30..].copy_from_slice(&last.to_be_bytes()[2..]);
+    Some(ReceivedSignature(tag))
 }
 
 #[cfg(test)]
@@ -162,6 +200,37 @@ mod tests {
         assert!(!received.any_matches(&mac.tag(b"n")));
         assert!(ReceivedSignatures::decode(None).is_empty());
         assert!(ReceivedSignatures::decode(Some(b" , x")).is_empty());
+    }
+
+    #[test]
+    fn decoding_agrees_with_the_base64_crate() {
+        let mac = KeyedMac::new("k");
+        for i in 0..2000u32 {
+            let tag = mac.tag(&i.to_le_bytes());
+            let text = tag.to_base64();
+            let decoded = decode_tag(text.as_bytes()).expect("canonical");
+            assert_eq!(decoded.0, STANDARD.decode(&text).unwrap()[..]);
+            assert!(tag.matches(&decoded));
+            // Any single-byte change is either refused or decodes to other bytes.
+            for at in [0, 17, 41, 42, 43] {
+                for byte in [b'A', b'z', b'+', b'/', b'=', b'-', b'_', 0x80] {
+                    let mut changed = text.clone().into_bytes();
+                    if changed[at] == byte {
+                        continue;
+                    }
+                    changed[at] = byte;
+                    let ours = decode_tag(&changed).map(|s| s.0.to_vec());
+                    let theirs = STANDARD
+                        .decode(&changed)
+                        .ok()
+                        .filter(|d| d.len() == TAG_LEN);
+                    assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(&changed));
+                }
+            }
+        }
+        assert!(decode_tag(b"").is_none());
+        assert!(decode_tag(&[b'A'; 44]).is_none());
+        assert!(decode_tag(&[b'A'; 45]).is_none());
     }
 
     #[test]

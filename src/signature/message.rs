@@ -3,7 +3,7 @@
 //! This is the crate's only canonicalisation: the verifier and the [`Signer`](super::Signer)
 //! both call it.
 
-use super::form::FormPairs;
+use super::form::{FormPairs, pairs_estimate};
 use super::url::SignedUrl;
 
 /// A V3 message, built once into a single buffer sized up front.
@@ -27,29 +27,25 @@ impl V3Message {
     /// `form_body` is the raw `application/x-www-form-urlencoded` body of a POST, or `None` for
     /// a GET or a POST without a form body. A body that holds no pairs counts as no body.
     ///
-    /// One allocation (two when a query or body has more than
-    /// [`INLINE_PAIRS`](super::form::INLINE_PAIRS) pairs, three when both do).
+    /// Two allocations: the buffer (decoded bytes, then the message) and the pairs of the query
+    /// and body together, both sized up front (the pairs `Vec` grows only for bodies of
+    /// unusually short pairs).
     pub(crate) fn build(url: &SignedUrl<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Self {
-        let mut query = url
-            .query()
-            .map_or_else(FormPairs::empty, |q| FormPairs::scan(q.as_bytes()));
-        let mut body = form_body.map_or_else(FormPairs::empty, FormPairs::scan);
-
-        let scratch = query.scratch_bound() + body.scratch_bound();
-        // `?` + Q (each pair: `=`, and `&` between) + `.` + B + `.` + nonce.
-        let message = url.base_len()
-            + 1
-            + query.content_bound()
-            + 2 * query.len()
-            + 1
-            + body.content_bound()
-            + 1
+        let query = url.query().unwrap_or_default().as_bytes();
+        let body = form_body.unwrap_or_default();
+        // Decoded bytes (at most the input), then the message: base, `?`, Q (at most the query
+        // with one `=` added per piece), `.`, B (at most the body), `.`, nonce.
+        let capacity = 2 * (query.len() + body.len())
+            + url.base_len()
+            + query.len().div_ceil(2)
+            + 3
             + nonce.len();
-        let mut buf = Vec::with_capacity(scratch + message);
-        query.decode_into(&mut buf);
-        body.decode_into(&mut buf);
-        query.sort(&buf);
-        body.sort(&buf);
+        let mut buf = Vec::with_capacity(capacity);
+        let mut pairs = Vec::with_capacity(pairs_estimate(query.len() + body.len()));
+        let query = FormPairs::scan(query, &mut buf, &mut pairs);
+        let body = FormPairs::scan(body, &mut buf, &mut pairs);
+        query.sort(&buf, &mut pairs);
+        body.sort(&buf, &mut pairs);
 
         let start = buf.len();
         url.write_base(&mut buf);
@@ -57,14 +53,24 @@ impl V3Message {
         if !query.is_empty() || !body.is_empty() {
             buf.push(b'?');
         }
-        query.write_query(&mut buf, start);
+        query.write_query(&pairs, &mut buf);
         if !query.is_empty() && !body.is_empty() {
             buf.push(b'.');
         }
-        body.write_body(&mut buf, start);
+        body.write_body(&pairs, &mut buf);
         buf.push(b'.');
         buf.extend_from_slice(nonce);
-        debug_assert!(buf.len() <= scratch + message, "the capacity was a bound");
+        debug_assert!(buf.len() <= capacity, "the capacity is a bound");
+        debug_assert_eq!(
+            buf.len() - rest,
+            usize::from(query.len() + body.len() > 0)
+                + query.content_len()
+                + (2 * query.len()).saturating_sub(1)
+                + usize::from(!query.is_empty() && !body.is_empty())
+                + body.content_len()
+                + 1
+                + nonce.len()
+        );
         Self { buf, start, rest }
     }
 

@@ -1,0 +1,163 @@
+//! Cost of the layer around the verification: a signed 1 KiB form POST through
+//! `PlivoSignatureLayer` in front of a trivial inner `tower::service_fn`, against the same
+//! request sent to the bare inner service, in process (`tower::ServiceExt::oneshot` on a Tokio
+//! current-thread runtime with its time driver, as servers run it: the layer arms its body
+//! timeout). The verification of the same request through the pure `Verifier` is measured in
+//! the same run, so the layer's own overhead (head checks, URL policy, body collection, the
+//! `PlivoVerified` extension, response mapping) can be read off. Target: <= 2 µs.
+//!
+//! ```text
+//! cargo bench --bench layer
+//! LAYER_BENCH_TRACING=1 cargo bench --bench layer   # with the `server` example's subscriber
+//! ```
+//!
+//! By default no `tracing` subscriber is installed (the layer's spans and events are then
+//! disabled at their call sites). `LAYER_BENCH_TRACING=1` installs what the `server` example
+//! runs with, a `fmt` subscriber filtered at `tower_plivo=info`, writing to a sink.
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::hint::black_box;
+
+use bytes::Bytes;
+use common::*;
+use criterion::{BatchSize, Criterion, criterion_group};
+use http::{Request, Response};
+use http_body_util::Full;
+use tower::{ServiceExt, service_fn};
+use tower_layer::Layer;
+use tower_plivo::signature::{
+    Method, SignatureHeaders, SignedRequest, SignedUrl, Signer, Verifier,
+};
+use tower_plivo::{AuthTokens, PlivoSignatureLayer, RequestBody, UrlPolicy};
+
+const ORIGIN: &str = "https://hooks.example.com";
+const PATH: &str = "/plivo/answer";
+const NONCE: &str = "05429567804466091622";
+
+/// The trivial inner service: answers at once, without reading the body.
+fn respond<B>(_request: Request<B>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    ready(Ok(Response::new(Full::new(Bytes::from_static(
+        b"<Response/>",
+    )))))
+}
+
+struct Fixture {
+    body: Bytes,
+    signature: String,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let body = Bytes::from(form_body_of_size(1024));
+        let signature = Signer::new(V3_TOKEN)
+            .sign_v3(Method::Post, &format!("{ORIGIN}{PATH}"), &body, NONCE)
+            .unwrap();
+        Self { body, signature }
+    }
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        Request::post(PATH)
+            .header("host", "hooks.example.com")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-length", self.body.len())
+            .header("x-plivo-signature-v3", &self.signature)
+            .header("x-plivo-signature-v3-nonce", NONCE)
+            .body(Full::new(self.body.clone()))
+            .unwrap()
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let fixture = Fixture::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(V3_TOKEN)
+        .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
+        .build()
+        .unwrap();
+    let guarded = layer.layer(service_fn(respond::<RequestBody<Full<Bytes>>>));
+    let bare = service_fn(respond::<Full<Bytes>>);
+
+    let status = runtime
+        .block_on(guarded.clone().oneshot(fixture.request()))
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "the 1 KiB request must verify");
+
+    let verifier = Verifier::new(AuthTokens::new([V3_TOKEN], None::<&str>).unwrap());
+    let url = format!("{ORIGIN}{PATH}");
+    let headers = SignatureHeaders {
+        v3_signature: Some(fixture.signature.as_bytes()),
+        v3_nonce: Some(NONCE.as_bytes()),
+        ..Default::default()
+    };
+    let signed = SignedRequest {
+        method: Method::Post,
+        url: SignedUrl::parse(&url).unwrap(),
+        content_type: Some(b"application/x-www-form-urlencoded"),
+        body: &fixture.body,
+    };
+    assert!(verifier.verify(&headers.claim().unwrap(), &signed).is_ok());
+
+    let mut group = c.benchmark_group("layer_1kib_post");
+    group.bench_function("bare_inner", |b| {
+        b.iter_batched(
+            || fixture.request(),
+            |request| runtime.block_on(bare.oneshot(request)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("with_layer", |b| {
+        b.iter_batched(
+            || fixture.request(),
+            |request| runtime.block_on(guarded.clone().oneshot(request)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("verify_only", |b| {
+        b.iter(|| {
+            let claim = black_box(&headers).claim().unwrap();
+            verifier.verify(&claim, black_box(&signed)).is_ok()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(group, benches);
+
+fn main() {
+    if std::env::var_os("LAYER_BENCH_TRACING").is_some() {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("tower_plivo=info"))
+            .init();
+    }
+    let started = std::time::SystemTime::now();
+    group();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+
+    let read = |name: &str| mean_ns(&format!("layer_1kib_post/{name}"), started);
+    if let (Some(bare), Some(layered), Some(verify)) =
+        (read("bare_inner"), read("with_layer"), read("verify_only"))
+    {
+        let overhead = layered - bare;
+        println!();
+        println!(
+            "layer, 1 KiB form POST: bare inner {}, with layer {}; layer adds {}, of which \
+             verification {}; overhead beyond verification {} (target <= 2 µs)",
+            ns(bare),
+            ns(layered),
+            ns(overhead),
+            ns(verify),
+            ns(overhead - verify),
+        );
+    }
+}

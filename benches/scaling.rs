@@ -1,0 +1,140 @@
+//! How verification cost grows with the request: 1, 10, 100 and 1,000 form parameters, and a
+//! 64 KiB body (the layer's default limit), each against one raw HMAC-SHA256 over its own
+//! message. Parsing and copying are linear and sorting is n log n, so the cost must grow no
+//! faster than n log n; the summary prints, for each step, the growth measured and the n log n
+//! bound.
+//!
+//! ```text
+//! cargo bench --bench scaling
+//! ```
+
+mod common;
+
+use std::hint::black_box;
+
+use common::*;
+use criterion::{Criterion, Throughput, criterion_group};
+use tower_plivo::AuthTokens;
+use tower_plivo::signature::{
+    Method, SignatureHeaders, SignedRequest, SignedUrl, Signer, Verifier,
+};
+
+const URL: &str = "https://hooks.example.com/plivo/hangup";
+const NONCE: &str = "05429567804466091622";
+
+struct Size {
+    id: String,
+    params: usize,
+    body: String,
+}
+
+fn sizes() -> Vec<Size> {
+    let mut sizes: Vec<Size> = [1, 10, 100, 1000]
+        .into_iter()
+        .map(|params| Size {
+            id: format!("params_{params}"),
+            params,
+            body: form_body(params),
+        })
+        .collect();
+    let body = form_body_of_size(64 * 1024);
+    sizes.push(Size {
+        id: "body_64kib".to_owned(),
+        params: body.split('&').count(),
+        body,
+    });
+    sizes
+}
+
+fn benches(c: &mut Criterion) {
+    let verifier = Verifier::new(AuthTokens::new([V3_TOKEN], None::<&str>).unwrap());
+    let signer = Signer::new(V3_TOKEN);
+    for size in sizes() {
+        let mut group = c.benchmark_group(format!("scaling_{}", size.id));
+        let signature = signer
+            .sign_v3(Method::Post, URL, size.body.as_bytes(), NONCE)
+            .unwrap();
+        let message = reference_v3_message(URL, Some(&size.body), NONCE);
+        assert_eq!(base64(&raw_hmac(V3_TOKEN, &message)), signature);
+        let headers = SignatureHeaders {
+            v3_signature: Some(signature.as_bytes()),
+            v3_nonce: Some(NONCE.as_bytes()),
+            ..Default::default()
+        };
+        let request = SignedRequest {
+            method: Method::Post,
+            url: SignedUrl::parse(URL).unwrap(),
+            content_type: Some(b"application/x-www-form-urlencoded"),
+            body: size.body.as_bytes(),
+        };
+        assert!(verifier.verify(&headers.claim().unwrap(), &request).is_ok());
+        group.throughput(Throughput::Bytes(size.body.len() as u64));
+        group.bench_function("raw_hmac", |b| {
+            b.iter(|| raw_hmac(black_box(V3_TOKEN), black_box(&message)))
+        });
+        group.bench_function("verify", |b| {
+            b.iter(|| {
+                let claim = black_box(&headers).claim().unwrap();
+                verifier.verify(&claim, black_box(&request)).is_ok()
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(group, benches);
+
+fn main() {
+    let started = std::time::SystemTime::now();
+    group();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+
+    println!();
+    println!(
+        "{:>10} {:>7} {:>9} {:>10} {:>10} {:>6} {:>9} {:>10} {:>12}",
+        "size",
+        "params",
+        "bytes",
+        "verify",
+        "raw HMAC",
+        "ratio",
+        "ns/param",
+        "growth",
+        "n log n bound"
+    );
+    let mut previous: Option<(usize, f64)> = None;
+    let mut within = true;
+    for size in sizes() {
+        let read = |name: &str| mean_ns(&format!("scaling_{}/{name}", size.id), started);
+        let (Some(verify), Some(raw)) = (read("verify"), read("raw_hmac")) else {
+            continue;
+        };
+        let n_log_n = |n: usize| n as f64 * (n as f64).log2().max(1.0);
+        let (growth, bound) = match previous {
+            Some((n, t)) => (verify / t, n_log_n(size.params) / n_log_n(n)),
+            None => (f64::NAN, f64::NAN),
+        };
+        if growth > bound {
+            within = false;
+        }
+        println!(
+            "{:>10} {:>7} {:>9} {:>10} {:>10} {:>5.2}x {:>9.1} {:>9.2}x {:>11.2}x",
+            size.id,
+            size.params,
+            size.body.len(),
+            ns(verify),
+            ns(raw),
+            verify / raw,
+            verify / size.params as f64,
+            growth,
+            bound,
+        );
+        previous = Some((size.params, verify));
+    }
+    println!(
+        "growth {} n log n at every step",
+        if within { "within" } else { "EXCEEDS" }
+    );
+}

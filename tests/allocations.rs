@@ -1,0 +1,210 @@
+//! Heap allocations per verification, counted by a global allocator wrapper (issue 4's target:
+//! at most 2 beyond the body buffer, which the caller owns and the verifier only borrows).
+//!
+//! This test binary is the only place in the project with `unsafe`: implementing
+//! `GlobalAlloc` requires an `unsafe impl`. It only forwards to the system allocator and
+//! counts, per thread, while a test has counting switched on. The crate itself stays
+//! `#![forbid(unsafe_code)]`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tower_plivo::AuthTokens;
+use tower_plivo::signature::{
+    Method, SignatureHeaders, SignedRequest, SignedUrl, Signer, Verifier,
+};
+
+struct Counting;
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    // `try_with`: the thread-locals are const-initialised and need no destructor, so this never
+    // allocates, and it is a no-op while a thread is being torn down.
+    if ON.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        let _ = BYTES.try_with(|n| n.set(n.get() + size));
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to `System`, which upholds `GlobalAlloc`'s
+// contract; the counting touches only const-initialised thread-locals (no allocation, no
+// re-entrancy).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (count, bytes) made by `f` on this thread.
+fn counted<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
+    ALLOCATIONS.with(|n| n.set(0));
+    BYTES.with(|n| n.set(0));
+    ON.with(|on| on.set(true));
+    let out = f();
+    ON.with(|on| on.set(false));
+    (out, ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get))
+}
+
+const TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
+const NONCE: &str = "31627761595286130198";
+const URL_A: &str =
+    "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml/?a=b&c=d";
+const P13: &str = "Direction=outbound&From=19792014278&ALegUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+&CallStatus=in-progress&BillRate=0.002&ParentAuthID=MANWVLYTK4ZWU1YTY4QA\
+&To=sip%3APlivoSignature382029104058171078704104%40phone-qa.voice.plivodev.com\
+&ALegRequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&CallUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+&RequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
+&SIP-H-To=%3Csip%3APlivoSignature382029104058171078704104%4052.9.11.55%3Btransport%3Dudp%3E%3Btag%3D1\
+&SessionStart=2020-04-08+11%3A34%3A33.238707&Event=StartApp";
+
+struct Case {
+    name: &'static str,
+    method: Method,
+    url: String,
+    body: String,
+    v3: bool,
+    signature: &'static str,
+    nonce: &'static str,
+    token: &'static str,
+    /// The most allocations one verification may make.
+    budget: usize,
+}
+
+fn check(case: &Case) -> usize {
+    let verifier = Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap());
+    let (sig, nonce) = (Some(case.signature.as_bytes()), Some(case.nonce.as_bytes()));
+    let headers = if case.v3 {
+        SignatureHeaders {
+            v3_signature: sig,
+            v3_nonce: nonce,
+            ..Default::default()
+        }
+    } else {
+        SignatureHeaders {
+            v2_signature: sig,
+            v2_nonce: nonce,
+            ..Default::default()
+        }
+    };
+    let request = SignedRequest {
+        method: case.method,
+        url: SignedUrl::parse(&case.url).unwrap(),
+        content_type: Some(b"application/x-www-form-urlencoded"),
+        body: case.body.as_bytes(),
+    };
+    // Warm up once (lazy statics, if any, are not per-request costs).
+    assert!(verifier.verify(&headers.claim().unwrap(), &request).is_ok());
+    let (verdict, allocations, bytes) =
+        counted(|| verifier.verify(&headers.claim().unwrap(), &request));
+    assert!(verdict.is_ok(), "{}: {verdict:?}", case.name);
+    println!(
+        "{}: {allocations} allocation(s), {bytes} bytes (body {} bytes, borrowed)",
+        case.name,
+        case.body.len()
+    );
+    assert!(
+        allocations <= case.budget,
+        "{}: {allocations} allocations, budget {}",
+        case.name,
+        case.budget
+    );
+    allocations
+}
+
+#[test]
+fn v3_post_vector_1_allocates_at_most_two() {
+    check(&Case {
+        name: "V3 POST vector 1",
+        method: Method::Post,
+        url: URL_A.to_owned(),
+        body: P13.to_owned(),
+        v3: true,
+        signature: "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c=",
+        nonce: NONCE,
+        token: TOKEN,
+        budget: 2,
+    });
+}
+
+#[test]
+fn v3_get_vector_allocates_at_most_two() {
+    check(&Case {
+        name: "V3 GET vector",
+        method: Method::Get,
+        url: format!("{URL_A}&{P13}"),
+        body: String::new(),
+        v3: true,
+        signature: "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ=",
+        nonce: NONCE,
+        token: TOKEN,
+        budget: 2,
+    });
+}
+
+#[test]
+fn v2_allocates_nothing() {
+    check(&Case {
+        name: "V2 vector",
+        method: Method::Post,
+        url: "https://answer.url/".to_owned(),
+        body: "Text=hello".to_owned(),
+        v3: false,
+        signature: "do1CXv+k99A6+B+eTcyqbxWlezFIxJ/1vz72787r37g=",
+        nonce: "12345",
+        token: "my_auth_token",
+        budget: 0,
+    });
+}
+
+/// Large bodies stay at a constant count too: no allocation per pair or per escape.
+#[test]
+fn allocations_do_not_grow_with_the_body() {
+    for params in [1, 30, 300, 1500] {
+        let body: String = (0..params)
+            .map(|i| format!("Key{i:05}=value+{i}%3A%40&"))
+            .collect();
+        let url = "https://hooks.example.com/answer?x=1";
+        let signature = Signer::new(TOKEN)
+            .sign_v3(Method::Post, url, body.as_bytes(), NONCE)
+            .unwrap();
+        let case = Case {
+            name: "V3 POST, generated body",
+            method: Method::Post,
+            url: url.to_owned(),
+            body,
+            v3: true,
+            signature: Box::leak(signature.into_boxed_str()),
+            nonce: NONCE,
+            token: TOKEN,
+            budget: 2,
+        };
+        check(&case);
+    }
+}
