@@ -11,13 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, criterion_group};
 use tower_plivo::replay::{MemoryNonceStore, NonceStore, ReplayKey, ReservationId};
-use tower_plivo::signature::Version;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 fn fresh_key() -> ReplayKey {
     let nonce = format!("{:020}", NEXT.fetch_add(1, Ordering::Relaxed));
-    ReplayKey::new(Version::V3, "https://hooks.example.com/answer", &nonce)
+    ReplayKey::of_message(format!("https://hooks.example.com/answer.{nonce}").as_bytes())
 }
 
 fn reserve_now(store: &MemoryNonceStore, key: &ReplayKey) {

@@ -1,7 +1,7 @@
 //! `PlivoSignatureLayer` on a plain hyper 1 server (no axum, no tonic): a `tower::service_fn`
 //! echo handler behind the layer, served with `hyper_util`'s auto (HTTP/1 + HTTP/2) connection
 //! builder, and the TCP peer address put into each request as a `tower_plivo::PeerAddr` so the
-//! trusted-proxy URL policy can tell a proxy from a stranger.
+//! layer can tell a trusted proxy from a stranger.
 //!
 //! ```text
 //! cargo run --example hyper
@@ -10,7 +10,7 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
-//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `Forwarded` / `X-Forwarded-*` headers are believed; default `127.0.0.1,::1` (a local tunnel such as ngrok or cloudflared) |
+//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-Proto` is believed (the origin is the request's `Host`, over `http` unless that header says `https`); default `127.0.0.1,::1` (a local tunnel such as ngrok or cloudflared, which ends TLS) |
 //! | `BIND` | listen address, default `127.0.0.1:3001` |
 //!
 //! Every verified request gets its body echoed back as `text/plain`, with what the layer
@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
-use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, RequestBody, UrlPolicy};
+use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, RequestBody, Scheme, UrlPolicy};
 
 const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 
@@ -52,9 +52,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proxies = env("PLIVO_TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.1,::1".to_owned());
     let plivo = PlivoSignatureLayer::builder()
         .auth_token(token.unwrap_or_else(|| DEMO_TOKEN.to_owned()))
-        .url_policy(UrlPolicy::trusted_proxies(
-            proxies.split(',').map(str::trim),
-        )?)
+        // Any Host: a demo. In production, list your hosts with `.allow_hosts([..])`, or fix
+        // the origin with `UrlPolicy::public_base`.
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
+        .trusted_proxies(proxies.split(',').map(str::trim))
         .build()?;
 
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3001".to_owned());

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use tower_plivo::{Metrics, PlivoSignatureLayer, PlivoVerified, Rejection};
+use tower_plivo::{Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, Scheme, UrlPolicy};
 
 /// Counters by verdict, scheme and reason.
 #[derive(Default)]
@@ -82,17 +82,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let counters = Arc::new(Counters::default());
     let plivo = PlivoSignatureLayer::builder()
         .auth_token(token)
-        .only_paths_under("/plivo")
+        // Any Host, over http: a demo. In production, `UrlPolicy::public_base(..)`.
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
         .metrics(counters.clone())
         .build()?;
+    // The layer guards the webhook routes only (`route_layer`); `/metrics` is added after it.
     let app = Router::new()
         .route("/plivo/answer", post(|| async { "<Response/>" }))
+        .route_layer(plivo)
         .route(
             "/metrics",
             get(|State(counters): State<Arc<Counters>>| async move { counters.prometheus_text() }),
         )
-        .with_state(counters)
-        .layer(plivo);
+        .with_state(counters);
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3002".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on http://{}", listener.local_addr()?);

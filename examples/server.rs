@@ -9,12 +9,19 @@
 //! | `PLIVO_AUTH_TOKEN` | comma-separated account/sub-account tokens; unset: a demo token, and ready-to-paste `curl` commands are printed |
 //! | `PLIVO_MAIN_AUTH_TOKEN` | main-account token (checks the `-Ma-` headers) |
 //! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; when set, always the origin verified |
-//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose forwarding headers are believed |
+//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs of your proxies; without `PLIVO_PUBLIC_URL` their `PLIVO_PROXY_HEADERS` correct the request's origin, with it they serve only to find the client for `PLIVO_SOURCE_NETWORKS` |
+//! | `PLIVO_PROXY_HEADERS` | comma list of the headers those proxies set: `x-forwarded-proto`, `x-forwarded-host`, `x-forwarded-port`, `forwarded`, `x-forwarded-for` (default `x-forwarded-proto`; a list replaces the default; needs `PLIVO_TRUSTED_PROXIES`) |
+//! | `PLIVO_SOURCE_NETWORKS` | comma-separated CIDRs the client must be in (in addition to the signature) |
+//! | `PLIVO_SIGNATURE_VERSIONS` | `v3` (default) or `v3,v2` (messaging and Verify callbacks; V2 signs neither body nor query) |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
 //! | `PLIVO_REPLAY_STORE` | `memory` (default), `off`, or `redis://…` (needs `--features redis`) |
 //! | `PLIVO_REPLAY_TTL_SECS` | how long a nonce is remembered (default 3600) |
 //! | `PLIVO_DIAGNOSE` | `1`: on a signature mismatch, log which URL/token variant would have matched and the fix |
 //! | `PLIVO_REPORT_ONLY` | `1`: verify and log, but let every request through (rollout) |
+//!
+//! Without `PLIVO_PUBLIC_URL` the origin is the request's `Host` over `http`
+//! (`UrlPolicy::from_request(Scheme::Http)`, chosen explicitly). Any invalid value stops the
+//! server at start with a non-zero status and a message naming the variable.
 //!
 //! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
 //! as `text/plain`. Each request logs one line on stderr (never a token).
@@ -23,15 +30,22 @@
 mod webhook_app;
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use tower_plivo::replay::MemoryNonceStore;
 use tower_plivo::signature::{Method, Signer};
-use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, Scheme, UrlPolicy};
+use tower_plivo::{
+    ConfigError, PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, TokenId,
+    UrlPolicy,
+};
 
 const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 
+/// A start-up failure, naming the variable at fault.
+type StartError = String;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -40,7 +54,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "tower_plivo=debug".into()),
         )
         .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
 
+async fn run() -> Result<(), StartError> {
     let tokens = env("PLIVO_AUTH_TOKEN");
     let demo = tokens.is_none();
     let tokens: Vec<String> = match &tokens {
@@ -48,27 +71,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => vec![DEMO_TOKEN.to_owned()],
     };
     let public_url = env("PLIVO_PUBLIC_URL");
-    let policy = match (&public_url, env("PLIVO_TRUSTED_PROXIES")) {
-        (Some(url), _) => UrlPolicy::public_base(url)?,
-        (None, Some(cidrs)) => UrlPolicy::trusted_proxies(cidrs.split(','))?,
-        (None, None) => UrlPolicy::from_request(Scheme::Http),
+    let policy = match &public_url {
+        Some(url) => UrlPolicy::public_base(url).map_err(|e| named("PLIVO_PUBLIC_URL", e))?,
+        None => UrlPolicy::from_request(Scheme::Http),
     };
     let mut builder = PlivoSignatureLayer::builder()
         .auth_tokens(tokens.iter().cloned())
-        .url_policy(policy);
+        .url_policy(policy)
+        .accept_v2(accepts_v2()?)
+        .diagnose(flag("PLIVO_DIAGNOSE")?)
+        .report_only(flag("PLIVO_REPORT_ONLY")?);
     if let Some(main) = env("PLIVO_MAIN_AUTH_TOKEN") {
         builder = builder.main_account_token(main);
     }
-    builder = builder
-        .diagnose(env("PLIVO_DIAGNOSE").is_some_and(|v| v == "1"))
-        .report_only(env("PLIVO_REPORT_ONLY").is_some_and(|v| v == "1"));
-    let plivo = with_replay_store(builder)?.build()?;
+    if let Some(cidrs) = env("PLIVO_TRUSTED_PROXIES") {
+        builder = builder.trusted_proxies(list(&cidrs));
+    }
+    if let Some(headers) = env("PLIVO_PROXY_HEADERS") {
+        let headers = list(&headers)
+            .map(str::parse::<ProxyHeader>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| named("PLIVO_PROXY_HEADERS", e))?;
+        builder = builder.proxy_headers(headers);
+    }
+    if let Some(cidrs) = env("PLIVO_SOURCE_NETWORKS") {
+        builder = builder.source_networks(list(&cidrs));
+    }
+    let plivo = with_replay_store(builder)?
+        .build()
+        .map_err(|e| named(variable_of(&e), e))?;
 
     let app = webhook_app::routes().layer(plivo);
 
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    let addr = listener.local_addr()?;
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| named("BIND", e))?;
+    let addr = listener.local_addr().map_err(|e| named("BIND", e))?;
     println!("listening on http://{addr}");
     if demo {
         let origin = public_url
@@ -81,18 +120,84 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(|e| format!("server: {e}"))
+}
+
+/// `"{variable}: {error}"`.
+fn named(variable: &str, error: impl std::fmt::Display) -> StartError {
+    format!("{variable}: {error}")
+}
+
+/// The variable a configuration error comes from.
+fn variable_of(error: &ConfigError) -> &'static str {
+    match error {
+        ConfigError::NoAuthToken | ConfigError::InvalidAuthToken(TokenId::Account(_)) => {
+            "PLIVO_AUTH_TOKEN"
+        }
+        ConfigError::InvalidAuthToken(_) => "PLIVO_MAIN_AUTH_TOKEN",
+        ConfigError::InvalidPublicBase { .. } => "PLIVO_PUBLIC_URL",
+        ConfigError::InvalidCidr {
+            setting: "source_networks",
+            ..
+        } => "PLIVO_SOURCE_NETWORKS",
+        ConfigError::InvalidCidr { .. }
+        | ConfigError::Ineffective {
+            setting: "trusted_proxies",
+            ..
+        } => "PLIVO_TRUSTED_PROXIES",
+        ConfigError::Ineffective {
+            setting: "replay_fail_open / replay_release_on_drop",
+            ..
+        } => "PLIVO_REPLAY_STORE",
+        ConfigError::Ineffective { .. } | ConfigError::InvalidValue { .. } => "PLIVO_PROXY_HEADERS",
+        _ => "configuration",
+    }
+}
+
+/// `PLIVO_SIGNATURE_VERSIONS`: `v3` (default) or `v3,v2`, in any order and case.
+fn accepts_v2() -> Result<bool, StartError> {
+    let Some(value) = env("PLIVO_SIGNATURE_VERSIONS") else {
+        return Ok(false);
+    };
+    let mut versions: Vec<String> = list(&value).map(str::to_ascii_lowercase).collect();
+    versions.sort();
+    versions.dedup();
+    match versions.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["v3"] => Ok(false),
+        ["v2", "v3"] => Ok(true),
+        _ => Err(named(
+            "PLIVO_SIGNATURE_VERSIONS",
+            format!("must be v3 or v3,v2 (V3 is always accepted), not {value:?}"),
+        )),
+    }
+}
+
+/// A `0`/`1` switch, off when unset.
+fn flag(variable: &str) -> Result<bool, StartError> {
+    match env(variable).as_deref() {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(named(variable, format!("must be 0 or 1, not {other:?}"))),
+    }
+}
+
+/// The non-empty pieces of a comma list.
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|piece| !piece.is_empty())
 }
 
 /// `PLIVO_REPLAY_STORE`: `memory` (default), `off`, or a `redis://` URL.
 fn with_replay_store(
     builder: PlivoSignatureLayerBuilder,
-) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
+) -> Result<PlivoSignatureLayerBuilder, StartError> {
     let ttl = match env("PLIVO_REPLAY_TTL_SECS") {
         Some(secs) => std::time::Duration::from_secs(
             secs.parse()
-                .map_err(|_| "PLIVO_REPLAY_TTL_SECS must be a number of seconds")?,
+                .map_err(|_| named("PLIVO_REPLAY_TTL_SECS", "must be a number of seconds"))?,
         ),
         None => tower_plivo::replay::DEFAULT_TTL,
     };
@@ -100,16 +205,16 @@ fn with_replay_store(
     match store.as_str() {
         "off" => {
             eprintln!("replay protection is OFF: a captured request can be replayed");
-            Ok(builder)
+            Ok(builder.without_replay_protection())
         }
         "memory" => Ok(builder.replay_store(MemoryNonceStore::new().ttl(ttl))),
         url if url.starts_with("redis://") || url.starts_with("rediss://") => {
             redis_store(builder, url, ttl)
         }
-        other => Err(format!(
-            "PLIVO_REPLAY_STORE must be memory, off or redis://..., not {other:?}"
-        )
-        .into()),
+        other => Err(named(
+            "PLIVO_REPLAY_STORE",
+            format!("must be memory, off or redis://..., not {other:?}"),
+        )),
     }
 }
 
@@ -118,8 +223,10 @@ fn redis_store(
     builder: PlivoSignatureLayerBuilder,
     url: &str,
     ttl: std::time::Duration,
-) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
-    Ok(builder.replay_store(tower_plivo::replay::RedisNonceStore::new(url)?.ttl(ttl)))
+) -> Result<PlivoSignatureLayerBuilder, StartError> {
+    let store = tower_plivo::replay::RedisNonceStore::new(url)
+        .map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
+    Ok(builder.replay_store(store.ttl(ttl)))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -127,8 +234,11 @@ fn redis_store(
     _: PlivoSignatureLayerBuilder,
     _: &str,
     _: std::time::Duration,
-) -> Result<PlivoSignatureLayerBuilder, Box<dyn std::error::Error>> {
-    Err("a redis:// replay store needs the example built with --features redis".into())
+) -> Result<PlivoSignatureLayerBuilder, StartError> {
+    Err(named(
+        "PLIVO_REPLAY_STORE",
+        "a redis:// replay store needs the example built with --features redis",
+    ))
 }
 
 fn env(name: &str) -> Option<String> {

@@ -1,7 +1,8 @@
 //! One port, two kinds of traffic: a real gRPC service (the standard health service from
 //! `tonic-health`) and Plivo webhooks under `/plivo`, served by one `tonic` server. The
-//! `PlivoSignatureLayer` sits on the whole server (`Server::builder().layer(..)`) but is
-//! configured with `only_paths_under("/plivo")`, so gRPC calls pass through it untouched.
+//! `PlivoSignatureLayer` is composed onto the webhook routes only (an axum router with
+//! `route_layer`, merged into tonic's `Routes`), so gRPC calls never meet it and a new gRPC
+//! service needs no configuration, while every webhook route is guarded.
 //!
 //! ```text
 //! cargo run --example tonic --features tonic
@@ -10,7 +11,7 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
-//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `Forwarded` / `X-Forwarded-*` headers are believed; default `127.0.0.1,::1` (the peer address comes from tonic's `TcpConnectInfo`) |
+//! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-Proto` is believed (the origin is the request's `Host`); default `127.0.0.1,::1` (the peer address comes from tonic's `TcpConnectInfo`) |
 //! | `BIND` | listen address, default `127.0.0.1:50051` |
 //!
 //! `GET|POST /plivo/answer` answers Plivo XML; any other verified `/plivo/...` request gets its
@@ -30,7 +31,7 @@ use axum::routing::{any, get};
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
 
 const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 const ANSWER_XML: &str = r#"<Response><Speak>Hello, from Plivo</Speak></Response>"#;
@@ -51,12 +52,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proxies = env("PLIVO_TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.1,::1".to_owned());
     let plivo = PlivoSignatureLayer::builder()
         .auth_token(token.unwrap_or_else(|| DEMO_TOKEN.to_owned()))
-        .url_policy(UrlPolicy::trusted_proxies(
-            proxies.split(',').map(str::trim),
-        )?)
-        // The layer wraps every service on the server: without this, each gRPC call would be
-        // refused for lacking a Plivo signature.
-        .only_paths_under("/plivo")
+        // Any Host: a demo. In production, list your hosts with `.allow_hosts([..])`, or fix
+        // the origin with `UrlPolicy::public_base`.
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
+        .trusted_proxies(proxies.split(',').map(str::trim))
         .build()?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -73,16 +72,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The gRPC service and the webhooks in one router. Starting from tonic's own `Routes`
-    // keeps its fallback, so an unknown gRPC method still gets a proper `UNIMPLEMENTED`.
+    // keeps its fallback, so an unknown gRPC method still gets a proper `UNIMPLEMENTED`. The
+    // layer is on the webhook routes only (`route_layer`): nothing can route a request past
+    // it into a webhook, and gRPC never meets it.
     let routes: Routes = Routes::new(health_service)
         .into_axum_router()
-        .merge(webhooks())
+        .merge(webhooks().route_layer(plivo))
         .into();
 
     Server::builder()
         // Plivo calls webhooks over HTTP/1.1; gRPC keeps using HTTP/2 on the same port.
         .accept_http1(true)
-        .layer(plivo)
         .add_routes(routes)
         // `TcpIncoming` (rather than a bare listener stream) gives each request tonic's
         // `TcpConnectInfo`, which is where the layer finds the peer address.
@@ -91,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The webhook routes, all under the guarded prefix.
+/// The webhook routes, each guarded by the layer.
 fn webhooks() -> Router {
     Router::new()
         .route("/plivo/answer", get(answer).post(answer))

@@ -42,10 +42,15 @@ pin_project! {
     /// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
     /// });
-    /// let service = PlivoSignatureLayer::builder().auth_token("token").build().unwrap().layer(inner);
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let service = layer.layer(inner);
     /// let response = service.oneshot(http::Request::new(http_body_util::Full::default())).await.unwrap();
     /// let body = response.into_body().collect().await.unwrap().to_bytes();
-    /// assert_eq!(body, "forbidden: missing_signature\n");
+    /// assert_eq!(body, "forbidden\n");
     /// # });
     /// ```
     #[derive(Debug)]

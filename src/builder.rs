@@ -13,10 +13,10 @@ use crate::config_error::ConfigError;
 use crate::layer::PlivoSignatureLayer;
 use crate::observe::Metrics;
 use crate::rejection::Rejection;
-use crate::replay::NonceStore;
+use crate::replay::{MemoryNonceStore, NonceStore};
 use crate::signature::Verifier;
 use crate::tokens::AuthTokens;
-use crate::url_policy::{Scheme, UrlPolicy};
+use crate::url_policy::{ProxyHeader, ProxyHeaders, TrustedProxies, UrlPolicy, parse_networks};
 
 /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -31,13 +31,18 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// |---|---|
 /// | [`auth_tokens`](Self::auth_tokens) / [`auth_token`](Self::auth_token) | none (at least one token, or a main-account token, is required) |
 /// | [`main_account_token`](Self::main_account_token) | none: `-Ma-` headers never match |
-/// | [`url_policy`](Self::url_policy) | [`UrlPolicy::from_request`]`(`[`Scheme::Http`]`)` |
+/// | [`url_policy`](Self::url_policy) | none: **required** (see [`UrlPolicy`]) |
+/// | [`trusted_proxies`](Self::trusted_proxies) | none: forwarding headers are never believed |
+/// | [`proxy_headers`](Self::proxy_headers) | [`ProxyHeader::XForwardedProto`] alone, when proxies are trusted |
+/// | [`source_networks`](Self::source_networks) | none: any client address |
+/// | [`accept_v2`](Self::accept_v2) | `false`: V3 signatures only |
 /// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB) |
 /// | [`body_timeout`](Self::body_timeout) | [`DEFAULT_BODY_TIMEOUT`] (10 s) |
-/// | [`only_paths_under`](Self::only_paths_under) | every path is guarded |
+/// | [`skip_paths_under`](Self::skip_paths_under) | none: every path is guarded |
 /// | [`on_rejection`](Self::on_rejection) | [`Rejection::default_response`] |
-/// | [`replay_store`](Self::replay_store) | none: replays are not detected |
+/// | [`replay_store`](Self::replay_store) | a [`MemoryNonceStore`] (1 h, 100,000 nonces); [`without_replay_protection`](Self::without_replay_protection) turns it off |
 /// | [`replay_fail_open`](Self::replay_fail_open) | `false`: 503 when the store cannot answer |
+/// | [`replay_release_on_drop`](Self::replay_release_on_drop) | `false`: a request abandoned after its handler started keeps its nonce |
 /// | [`report_only`](Self::report_only) | `false`: rejections are enforced |
 /// | [`diagnose`](Self::diagnose) | `false`: no signature doctor |
 /// | [`metrics`](Self::metrics) | none |
@@ -57,16 +62,29 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PlivoSignatureLayerBuilder {
     account_tokens: Vec<String>,
     main_account_token: Option<String>,
-    url_policy: UrlPolicy,
+    url_policy: Option<UrlPolicy>,
+    trusted_proxies: Option<Vec<String>>,
+    proxy_headers: Option<Vec<ProxyHeader>>,
+    source_networks: Option<Vec<String>>,
+    accept_v2: bool,
     body_limit: usize,
     body_timeout: Option<Duration>,
-    guarded_prefixes: Option<Vec<String>>,
+    skipped_prefixes: Vec<String>,
     responder: Option<crate::config::Responder>,
-    replay_store: Option<Arc<dyn NonceStore>>,
+    replay: ReplaySetting,
     replay_fail_open: bool,
+    replay_release_on_drop: bool,
     report_only: bool,
     diagnose: bool,
     metrics: Option<Arc<dyn Metrics>>,
+}
+
+/// Replay protection as configured.
+enum ReplaySetting {
+    /// A [`MemoryNonceStore`] with its defaults, made at `build()`.
+    Default,
+    Store(Arc<dyn NonceStore>),
+    Off,
 }
 
 impl Default for PlivoSignatureLayerBuilder {
@@ -74,13 +92,18 @@ impl Default for PlivoSignatureLayerBuilder {
         Self {
             account_tokens: Vec::new(),
             main_account_token: None,
-            url_policy: UrlPolicy::from_request(Scheme::Http),
+            url_policy: None,
+            trusted_proxies: None,
+            proxy_headers: None,
+            source_networks: None,
+            accept_v2: false,
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
-            guarded_prefixes: None,
+            skipped_prefixes: Vec::new(),
             responder: None,
-            replay_store: None,
+            replay: ReplaySetting::Default,
             replay_fail_open: false,
+            replay_release_on_drop: false,
             report_only: false,
             diagnose: false,
             metrics: None,
@@ -114,9 +137,131 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// How the public URL Plivo called is determined (see [`UrlPolicy`]).
+    /// Where the public URL Plivo called comes from (see [`UrlPolicy`]). Required: `build()`
+    /// without one is [`ConfigError::NoUrlPolicy`].
     pub fn url_policy(mut self, policy: UrlPolicy) -> Self {
-        self.url_policy = policy;
+        self.url_policy = Some(policy);
+        self
+    }
+
+    /// The networks of your own proxies and load balancers (`10.0.0.0/8`, `fd00::/8`,
+    /// `127.0.0.1`, ...). When the TCP peer is in one of them, the forwarding headers named
+    /// with [`proxy_headers`](Self::proxy_headers) are believed: to correct the URL under
+    /// [`UrlPolicy::from_request`], and to find the client for
+    /// [`source_networks`](Self::source_networks). From any other peer, or when the peer
+    /// address is unknown, no forwarding header is believed.
+    ///
+    /// Serve axum with `into_make_service_with_connect_info::<SocketAddr>()` (or insert a
+    /// [`PeerAddr`](crate::PeerAddr)) so the peer is known. Trusted proxies that would be used
+    /// for nothing (with [`UrlPolicy::public_base`] and no client header named) are a
+    /// [`ConfigError`].
+    ///
+    /// ```
+    /// use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
+    ///
+    /// // TLS ends at a load balancer in 10.0.0.0/8 that sets X-Forwarded-Proto.
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::from_request(Scheme::Https).allow_hosts(["hooks.example.com"])?)
+    ///     .trusted_proxies(["10.0.0.0/8"])
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn trusted_proxies<I, T>(mut self, networks: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.trusted_proxies
+            .get_or_insert_with(Vec::new)
+            .extend(networks.into_iter().map(Into::into));
+        self
+    }
+
+    /// The forwarding headers your trusted proxies set, and so the only ones believed. The
+    /// default is [`ProxyHeader::XForwardedProto`] alone; naming a list replaces it.
+    ///
+    /// Name only what your proxy really writes: a header it passes through untouched carries
+    /// whatever the client sent. AWS ALB, Google Cloud Load Balancing, Cloudflare, Heroku and
+    /// Fly set `X-Forwarded-Proto` and `X-Forwarded-For` but neither `X-Forwarded-Host` nor
+    /// `Forwarded`. Naming `Forwarded` together with an `X-Forwarded-*` header, a header
+    /// without [`trusted_proxies`](Self::trusted_proxies), or a header nothing would read (a
+    /// URL header under [`UrlPolicy::public_base`], a client header without
+    /// [`source_networks`](Self::source_networks)) is a [`ConfigError`].
+    ///
+    /// ```
+    /// use tower_plivo::{PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
+    ///
+    /// // nginx in front, configured to set X-Forwarded-Proto and X-Forwarded-Host.
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::from_request(Scheme::Http).allow_hosts(["hooks.example.com"])?)
+    ///     .trusted_proxies(["127.0.0.1"])
+    ///     .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn proxy_headers(mut self, headers: impl IntoIterator<Item = ProxyHeader>) -> Self {
+        self.proxy_headers = Some(headers.into_iter().collect());
+        self
+    }
+
+    /// Also refuse requests whose client address is outside these networks (Plivo publishes
+    /// the addresses its callbacks come from), with [`Rejection::SourceNotAllowed`]. This is
+    /// a second defence, checked in addition to the signature, never instead of it.
+    ///
+    /// The client is the TCP peer; when the peer is one of the
+    /// [`trusted_proxies`](Self::trusted_proxies) and [`ProxyHeader::XForwardedFor`] (or
+    /// [`ProxyHeader::Forwarded`]) is named, it is the rightmost address in that header that
+    /// is not itself a trusted proxy. A trusted peer with no client header named is itself the
+    /// client, so the request is refused unless the proxy's address is listed (the log says
+    /// why). An unknown client (no peer address, an unreadable chain) is refused.
+    ///
+    /// ```
+    /// use tower_plivo::{PlivoSignatureLayer, ProxyHeader, UrlPolicy};
+    ///
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .trusted_proxies(["10.0.0.0/8"])
+    ///     .proxy_headers([ProxyHeader::XForwardedFor])
+    ///     .source_networks(["203.0.113.0/24", "2001:db8::/32"])
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn source_networks<I, T>(mut self, networks: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.source_networks
+            .get_or_insert_with(Vec::new)
+            .extend(networks.into_iter().map(Into::into));
+        self
+    }
+
+    /// Also accept V2 signatures (`X-Plivo-Signature-V2`), as Plivo sends for messaging (SMS,
+    /// MMS, delivery reports) and Verify callbacks. V3 still decides whenever a V3 header is
+    /// present.
+    ///
+    /// **V2 signs only the URL without its query, and the nonce: neither the query nor the
+    /// body.** On a route that accepts it, anyone holding one V2-signed request for that URL
+    /// can send any body and any query under its signature (once, with replay protection).
+    /// Enable it only on the routes Plivo calls with V2, never on voice routes. A V2 request
+    /// where V2 is not accepted is refused with [`Rejection::SignatureVersionNotAccepted`].
+    ///
+    /// ```
+    /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+    ///
+    /// let sms = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .accept_v2(true)
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn accept_v2(mut self, accept: bool) -> Self {
+        self.accept_v2 = accept;
         self
     }
 
@@ -141,26 +286,43 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// Guard only requests whose path is `prefix` or below it (`/plivo` covers `/plivo/answer`
-    /// but not `/plivox`); others pass through unread and unverified. Call again to add prefixes.
-    /// Useful on a tonic server, where the same port also carries gRPC.
-    pub fn only_paths_under(mut self, prefix: impl Into<String>) -> Self {
-        self.guarded_prefixes
-            .get_or_insert_with(Vec::new)
-            .push(prefix.into());
+    /// Lets requests whose path is `prefix` or below it (`/health` covers `/health/live` but
+    /// not `/healthz`) through unread and unverified, e.g. gRPC services on a tonic server that
+    /// also takes webhooks. Call again to add prefixes.
+    ///
+    /// The path compared is the one the wrapped service sees (under axum's `nest`, without the
+    /// nest's prefix), and only a plain path is skipped: one with percent-escapes, `.` or `..`
+    /// segments, an empty segment or a backslash is guarded whatever it starts with. So a
+    /// prefix that is written wrongly, or a path written to look like it is under one, guards
+    /// more, never less. Where you can, prefer composition: put the layer on the webhook
+    /// routes only (axum's `route_layer`, or an axum router with the layer merged into tonic's
+    /// `Routes`).
+    ///
+    /// ```
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .skip_paths_under("/grpc.health.v1.Health")
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn skip_paths_under(mut self, prefix: impl Into<String>) -> Self {
+        self.skipped_prefixes.push(prefix.into());
         self
     }
 
     /// Replaces the default rejection response. The [`Rejection`] is also put in the response's
-    /// extensions whatever this returns.
+    /// extensions whatever this returns. Keep the default's discretion: a body that names the
+    /// reason tells a forger which of its variants verified.
     ///
     /// ```
-    /// use tower_plivo::PlivoSignatureLayer;
+    /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
     ///
     /// let layer = PlivoSignatureLayer::builder()
     ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
     ///     .on_rejection(|rejection| {
-    ///         let mut response = http::Response::new(format!("{{\"error\":\"{}\"}}", rejection.code()).into());
+    ///         let mut response = http::Response::new("{\"error\":\"refused\"}".into());
     ///         *response.status_mut() = rejection.status();
     ///         response
     ///     })
@@ -175,28 +337,67 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// Turns on replay protection with this store (see [`crate::replay`]): a verified request
-    /// whose nonce was already accepted is refused with 403 `replayed`.
+    /// Uses this store for replay protection (see [`crate::replay`]) instead of the default
+    /// in-process [`MemoryNonceStore`]: a verified request whose signed message was already
+    /// accepted is refused with 403 [`Rejection::Replayed`]. Several replicas behind a load
+    /// balancer need one shared store (`RedisNonceStore`, feature `redis`); several layers in
+    /// one process can share an `Arc` of a store.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_plivo::{PlivoSignatureLayer, replay::MemoryNonceStore};
+    /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy, replay::MemoryNonceStore};
     ///
     /// let layer = PlivoSignatureLayer::builder()
     ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
     ///     .replay_store(MemoryNonceStore::new().ttl(Duration::from_secs(6 * 60 * 60)))
     ///     .build()?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
     pub fn replay_store(mut self, store: impl NonceStore) -> Self {
-        self.replay_store = Some(Arc::new(store));
+        self.replay = ReplaySetting::Store(Arc::new(store));
+        self
+    }
+
+    /// Turns replay protection off. **What this gives up:** Plivo's signatures carry no
+    /// timestamp, so any request captured once (from a proxy log, a trace, a leaked capture)
+    /// verifies forever: the handler runs again for every copy, and under V2 every copy may
+    /// carry another body. Turn it off only where something else refuses replays.
+    ///
+    /// ```
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .without_replay_protection()
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn without_replay_protection(mut self) -> Self {
+        self.replay = ReplaySetting::Off;
         self
     }
 
     /// When the nonce store cannot answer: `false` (the default) refuses with 503 so Plivo
-    /// retries later; `true` lets the request through unprotected. Both are logged.
+    /// retries later; `true` lets the request through unprotected. Both are logged. `true`
+    /// without replay protection is a [`ConfigError`].
     pub fn replay_fail_open(mut self, fail_open: bool) -> Self {
         self.replay_fail_open = fail_open;
+        self
+    }
+
+    /// Also release a request's nonce when the request is dropped after its handler started
+    /// (the client disconnected, an outer timeout fired, a panic was caught outside), so that
+    /// a retry of it is accepted.
+    ///
+    /// **The risk:** a dropped request may already have been acted on. With this on, an
+    /// attacker holding one captured request can send it, let the handler act, disconnect
+    /// before the answer, and send it again: the handler runs once per copy. Without it (the
+    /// default), a nonce is released only when the handler cannot have acted (the request was
+    /// dropped before the handler's future was first polled) or answered 5xx or failed.
+    /// Whether Plivo's retries reuse a nonce is not documented; they get a fresh one as far as
+    /// anyone has observed. `true` without replay protection is a [`ConfigError`].
+    pub fn replay_release_on_drop(mut self, release: bool) -> Self {
+        self.replay_release_on_drop = release;
         self
     }
 
@@ -205,7 +406,11 @@ impl PlivoSignatureLayerBuilder {
     /// still apply. A warning is logged when the layer is built.
     ///
     /// ```
-    /// let layer = tower_plivo::PlivoSignatureLayer::builder().auth_token("t").report_only(true).build()?;
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder()
+    ///     .auth_token("t")
+    ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .report_only(true)
+    ///     .build()?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
     pub fn report_only(mut self, report_only: bool) -> Self {
@@ -217,10 +422,21 @@ impl PlivoSignatureLayerBuilder {
     /// variants a misconfiguration produces (other scheme, default port, trailing slash,
     /// forwarded host vs `Host`, a path prefix, main vs account token, V2 vs V3) and log which
     /// one matches with the change that fixes it (target `tower_plivo::doctor`). Variants never
-    /// accept a request. The cost (at most about 20 signature checks) is paid only on failures.
+    /// accept a request.
+    ///
+    /// Its cost is bounded whatever the traffic, so a flood of forged requests cannot turn it
+    /// into work or log volume: per layer it examines at most 10 mismatches a minute (in bursts
+    /// of at most 5), each by trying at most 18 URL and token variants (so at most 180 variant
+    /// checks a minute, each one HMAC per configured token), and it logs at most 3 lines per
+    /// mismatch examined (at most 30 lines a minute). The mismatches it skipped are counted in
+    /// its next line.
     ///
     /// ```
-    /// let layer = tower_plivo::PlivoSignatureLayer::builder().auth_token("t").diagnose(true).build()?;
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder()
+    ///     .auth_token("t")
+    ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .diagnose(true)
+    ///     .build()?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
     pub fn diagnose(mut self, diagnose: bool) -> Self {
@@ -234,14 +450,39 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// Checks the configuration and builds the layer.
+    /// Checks the configuration and builds the layer. A setting that could not do what it says
+    /// (no URL policy, trusted proxies that nothing would read, a header named for nothing) is
+    /// an error here rather than a surprise in production.
     pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
         let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
-        let prefixes = self.guarded_prefixes.iter().flatten();
-        if let Some(bad) = prefixes.into_iter().find(|p| !p.starts_with('/')) {
+        let url_policy = self.url_policy.ok_or(ConfigError::NoUrlPolicy)?;
+        if let Some(bad) = self.skipped_prefixes.iter().find(|p| !p.starts_with('/')) {
             return Err(ConfigError::InvalidValue {
-                setting: "guarded path prefix (must start with '/')",
+                setting: "skipped path prefix (must start with '/')",
                 value: bad.clone(),
+            });
+        }
+        let source_networks = self
+            .source_networks
+            .map(|networks| parse_networks("source_networks", &networks))
+            .transpose()?;
+        let proxies = trusted_proxies(
+            self.trusted_proxies,
+            self.proxy_headers,
+            &url_policy,
+            source_networks.is_some(),
+        )?;
+        let replay = match self.replay {
+            ReplaySetting::Default => {
+                Some(Arc::new(MemoryNonceStore::new()) as Arc<dyn NonceStore>)
+            }
+            ReplaySetting::Store(store) => Some(store),
+            ReplaySetting::Off => None,
+        };
+        if replay.is_none() && (self.replay_fail_open || self.replay_release_on_drop) {
+            return Err(ConfigError::Ineffective {
+                setting: "replay_fail_open / replay_release_on_drop",
+                reason: "replay protection is off (without_replay_protection)",
             });
         }
         if self.report_only {
@@ -253,21 +494,84 @@ impl PlivoSignatureLayerBuilder {
         let main_account_token = self.main_account_token.is_some();
         Ok(PlivoSignatureLayer::from_config(Config {
             verifier: Verifier::new(tokens),
-            url_policy: self.url_policy,
+            url_policy,
+            proxies,
+            source_networks,
+            accept_v2: self.accept_v2,
             body_limit: self.body_limit,
             body_timeout: self.body_timeout,
-            guarded_prefixes: self.guarded_prefixes,
+            skipped_prefixes: self.skipped_prefixes,
             responder: self.responder,
-            replay: self.replay_store.map(|store| ReplayGuardConfig {
+            replay: replay.map(|store| ReplayGuardConfig {
                 store,
                 fail_open: self.replay_fail_open,
+                release_on_drop: self.replay_release_on_drop,
             }),
             report_only: self.report_only,
-            diagnose: self.diagnose,
+            doctor: self.diagnose.then(crate::doctor::Doctor::new),
             main_account_token,
             metrics: self.metrics,
         }))
     }
+}
+
+/// The trusted proxies, checked against what would read their headers.
+fn trusted_proxies(
+    networks: Option<Vec<String>>,
+    named: Option<Vec<ProxyHeader>>,
+    url_policy: &UrlPolicy,
+    source_networks: bool,
+) -> Result<Option<TrustedProxies>, ConfigError> {
+    let Some(networks) = networks else {
+        return match named {
+            Some(_) => Err(ConfigError::Ineffective {
+                setting: "proxy_headers",
+                reason: "it names headers of trusted proxies, and none are configured (.trusted_proxies([..]))",
+            }),
+            None => Ok(None),
+        };
+    };
+    let read = |header: ProxyHeader| {
+        header.describes_url() && url_policy.reads_the_request()
+            || header.describes_client() && source_networks
+    };
+    let headers: ProxyHeaders = match &named {
+        Some(named) => {
+            let named: ProxyHeaders = named.iter().copied().collect();
+            if named.contains(ProxyHeader::Forwarded) && named.any(|h| h != ProxyHeader::Forwarded)
+            {
+                return Err(ConfigError::InvalidValue {
+                    setting: "proxy headers (name Forwarded or the X-Forwarded-* headers, whichever your proxy sets, not both)",
+                    value: format!("{named:?}"),
+                });
+            }
+            if let Some(unread) = named.iter().find(|&h| !read(h)) {
+                return Err(ConfigError::Ineffective {
+                    setting: unread.name(),
+                    reason: if unread.describes_client() {
+                        "it names the client, which only .source_networks([..]) reads"
+                    } else {
+                        "it describes the URL, and UrlPolicy::public_base fixes the URL"
+                    },
+                });
+            }
+            named
+        }
+        None => ProxyHeaders::DEFAULT,
+    };
+    if !headers.any(read) {
+        return Err(ConfigError::Ineffective {
+            setting: "trusted_proxies",
+            reason: if url_policy.reads_the_request() {
+                "no proxy header is named (.proxy_headers([..]))"
+            } else if source_networks {
+                "with UrlPolicy::public_base the proxies serve only to find the client: name ProxyHeader::XForwardedFor or ProxyHeader::Forwarded in .proxy_headers([..])"
+            } else {
+                "UrlPolicy::public_base fixes the URL and no .source_networks([..]) needs the client behind the proxies"
+            },
+        });
+    }
+    TrustedProxies::new(&networks, headers).map(Some)
 }
 
 impl fmt::Debug for PlivoSignatureLayerBuilder {
@@ -276,12 +580,24 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
             .field("account_tokens", &self.account_tokens.len())
             .field("main_account_token", &self.main_account_token.is_some())
             .field("url_policy", &self.url_policy)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("proxy_headers", &self.proxy_headers)
+            .field("source_networks", &self.source_networks)
+            .field("accept_v2", &self.accept_v2)
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
-            .field("guarded_prefixes", &self.guarded_prefixes)
+            .field("skipped_prefixes", &self.skipped_prefixes)
             .field("custom_responder", &self.responder.is_some())
-            .field("replay_protection", &self.replay_store.is_some())
+            .field(
+                "replay_protection",
+                &match self.replay {
+                    ReplaySetting::Default => "memory (default)",
+                    ReplaySetting::Store(_) => "custom store",
+                    ReplaySetting::Off => "off",
+                },
+            )
             .field("replay_fail_open", &self.replay_fail_open)
+            .field("replay_release_on_drop", &self.replay_release_on_drop)
             .field("report_only", &self.report_only)
             .field("diagnose", &self.diagnose)
             .field("metrics", &self.metrics.is_some())
@@ -292,10 +608,30 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::url_policy::Scheme;
+
+    fn with_policy() -> PlivoSignatureLayerBuilder {
+        PlivoSignatureLayer::builder()
+            .auth_token("t")
+            .url_policy(UrlPolicy::public_base("https://hooks.example.com").unwrap())
+    }
+
+    fn from_request() -> PlivoSignatureLayerBuilder {
+        PlivoSignatureLayer::builder()
+            .auth_token("t")
+            .url_policy(UrlPolicy::from_request(Scheme::Https))
+    }
+
+    fn ineffective(builder: PlivoSignatureLayerBuilder) -> &'static str {
+        match builder.build() {
+            Err(ConfigError::Ineffective { setting, .. }) => setting,
+            other => panic!("expected Ineffective, got {other:?}"),
+        }
+    }
 
     #[test]
     fn debug_never_shows_a_token() {
-        let builder = PlivoSignatureLayer::builder()
+        let builder = with_policy()
             .auth_token("s3cr3t-a")
             .main_account_token("s3cr3t-m");
         let shown = format!("{builder:?}");
@@ -311,18 +647,144 @@ mod tests {
             PlivoSignatureLayer::builder().build().unwrap_err(),
             ConfigError::NoAuthToken
         );
-        assert!(
-            PlivoSignatureLayer::builder()
-                .auth_token(" t")
-                .build()
-                .is_err()
-        );
-        assert!(
+        assert_eq!(
             PlivoSignatureLayer::builder()
                 .auth_token("t")
-                .only_paths_under("plivo")
                 .build()
-                .is_err()
+                .unwrap_err(),
+            ConfigError::NoUrlPolicy
+        );
+        assert!(with_policy().auth_token(" t").build().is_err());
+        assert!(with_policy().skip_paths_under("plivo").build().is_err());
+        assert!(matches!(
+            with_policy()
+                .trusted_proxies(["10.0.0.0/33"])
+                .source_networks(["1.2.3.4"])
+                .proxy_headers([ProxyHeader::XForwardedFor])
+                .build(),
+            Err(ConfigError::InvalidCidr { .. })
+        ));
+        assert!(matches!(
+            with_policy().source_networks(["nope"]).build(),
+            Err(ConfigError::InvalidCidr { .. })
+        ));
+    }
+
+    #[test]
+    fn the_no_url_policy_error_names_the_choices() {
+        let text = ConfigError::NoUrlPolicy.to_string();
+        for choice in [
+            "public_base",
+            "from_request",
+            "allow_hosts",
+            "trusted_proxies",
+        ] {
+            assert!(text.contains(choice), "{text}");
+        }
+    }
+
+    #[test]
+    fn settings_that_would_do_nothing_are_errors() {
+        // Proxy headers without proxies.
+        assert_eq!(
+            ineffective(from_request().proxy_headers([ProxyHeader::XForwardedHost])),
+            "proxy_headers"
+        );
+        // Proxies that nothing reads: a fixed URL and no client to find.
+        assert_eq!(
+            ineffective(with_policy().trusted_proxies(["10.0.0.0/8"])),
+            "trusted_proxies"
+        );
+        // A fixed URL and source networks, but no header that names the client.
+        assert_eq!(
+            ineffective(
+                with_policy()
+                    .trusted_proxies(["10.0.0.0/8"])
+                    .source_networks(["203.0.113.0/24"])
+            ),
+            "trusted_proxies"
+        );
+        // URL headers under a fixed URL.
+        assert_eq!(
+            ineffective(
+                with_policy()
+                    .trusted_proxies(["10.0.0.0/8"])
+                    .source_networks(["203.0.113.0/24"])
+                    .proxy_headers([ProxyHeader::XForwardedFor, ProxyHeader::XForwardedHost])
+            ),
+            "x-forwarded-host"
+        );
+        // A client header without source networks.
+        assert_eq!(
+            ineffective(
+                from_request()
+                    .trusted_proxies(["10.0.0.0/8"])
+                    .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedFor])
+            ),
+            "x-forwarded-for"
+        );
+        // An empty list under from_request.
+        assert_eq!(
+            ineffective(
+                from_request()
+                    .trusted_proxies(["10.0.0.0/8"])
+                    .proxy_headers([])
+            ),
+            "trusted_proxies"
+        );
+        // Replay options with replay protection off.
+        assert!(matches!(
+            with_policy()
+                .without_replay_protection()
+                .replay_fail_open(true)
+                .build(),
+            Err(ConfigError::Ineffective { .. })
+        ));
+        assert!(matches!(
+            with_policy()
+                .without_replay_protection()
+                .replay_release_on_drop(true)
+                .build(),
+            Err(ConfigError::Ineffective { .. })
+        ));
+    }
+
+    #[test]
+    fn forwarded_and_x_forwarded_headers_are_not_mixed() {
+        assert!(matches!(
+            from_request()
+                .trusted_proxies(["10.0.0.0/8"])
+                .proxy_headers([ProxyHeader::Forwarded, ProxyHeader::XForwardedProto])
+                .build(),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
+    fn the_configurations_the_docs_describe_build() {
+        // A fixed public URL with trusted proxies that serve only to find the client.
+        assert!(
+            with_policy()
+                .trusted_proxies(["10.0.0.0/8"])
+                .proxy_headers([ProxyHeader::XForwardedFor])
+                .source_networks(["203.0.113.0/24"])
+                .build()
+                .is_ok()
+        );
+        // The request's host behind a TLS-terminating proxy (the default header).
+        assert!(
+            from_request()
+                .trusted_proxies(["10.0.0.0/8"])
+                .build()
+                .is_ok()
+        );
+        assert!(
+            from_request()
+                .trusted_proxies(["10.0.0.0/8"])
+                .proxy_headers([ProxyHeader::Forwarded])
+                .source_networks(["203.0.113.0/24"])
+                .build()
+                .is_ok()
         );
     }
 }

@@ -11,29 +11,50 @@ use std::time::Instant;
 use tracing::Span;
 
 use crate::config::Config;
-use crate::doctor;
 use crate::observe;
 use crate::peer::peer_addr;
 use crate::rejection::Rejection;
+use crate::replay::ReplayKey;
 use crate::signature::{
     Claim, Method, SignatureHeaders, SignedRequest, SignedUrl, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE,
     V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Version, is_form_content_type,
 };
+use crate::source::{self, Client};
 use crate::target::original_uri;
-use crate::url_policy::Origin;
+use crate::url_policy::{Origin, origin_of};
 use crate::verified::PlivoVerified;
 
 /// The outcome of verifying a whole request. Either way the request comes back, so report-only
 /// mode can still hand it on.
 pub(crate) enum Checked {
-    /// It verified; it carries a [`PlivoVerified`] extension.
-    Verified(Request<Bytes>),
+    /// It verified; it carries a [`PlivoVerified`] extension, and the replay key of its signed
+    /// message when replay protection is on.
+    Verified {
+        request: Request<Bytes>,
+        key: Option<ReplayKey>,
+    },
     /// It did not; `url` is the URL verified, for the log line.
     Refused {
         rejection: Rejection,
         url: String,
         request: Request<Bytes>,
     },
+}
+
+/// A refusal decided from the head, and what its log line adds to the reason.
+#[derive(Debug)]
+pub(crate) struct HeadRefusal {
+    pub(crate) rejection: Rejection,
+    pub(crate) detail: Option<String>,
+}
+
+impl From<Rejection> for HeadRefusal {
+    fn from(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            detail: None,
+        }
+    }
 }
 
 /// What the head of a request established, kept while its body is read.
@@ -47,14 +68,35 @@ pub(crate) struct HeadChecked {
     nonce: HeaderValue,
 }
 
-/// Checks everything the head decides: method, signature headers, declared body size, origin.
-pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<HeadChecked, Rejection> {
+/// The log line's explanation of a V2 request on a V3-only route.
+const V2_NOT_ACCEPTED: &str = "a V2 signature on a route that accepts only V3: V2 signs neither the \
+     body nor the query, so anyone holding one V2-signed request for this URL could send any body \
+     under it; if Plivo calls this route with V2 (messaging, Verify), enable it with .accept_v2(true) \
+     on this route only";
+
+/// Checks everything the head decides: method, client network, signature headers and version,
+/// declared body size, origin.
+pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<HeadChecked, HeadRefusal> {
     let method = Method::parse(parts.method.as_str())?;
+    let peer = peer_addr(&parts.extensions);
+    if let Some(networks) = &config.source_networks {
+        let client = Client::of(peer, config.proxies.as_ref(), &parts.headers);
+        source::check(networks, client).map_err(|why| HeadRefusal {
+            rejection: Rejection::SourceNotAllowed,
+            detail: Some(why),
+        })?;
+    }
     let headers = signature_headers(&parts.headers)?;
     let claim = headers.claim()?;
+    if claim.version() == Version::V2 && !config.accept_v2 {
+        return Err(HeadRefusal {
+            rejection: Rejection::SignatureVersionNotAccepted,
+            detail: Some(V2_NOT_ACCEPTED.to_owned()),
+        });
+    }
     let declared = declared_length(&parts.headers);
     if declared.is_some_and(|len| len > config.body_limit as u64) {
-        return Err(Rejection::BodyTooLarge);
+        return Err(Rejection::BodyTooLarge.into());
     }
     if claim.version() == Version::V3 && declared.is_some_and(|len| len > 0) {
         let form = parts
@@ -62,13 +104,15 @@ pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<HeadChecked, 
             .get(CONTENT_TYPE)
             .is_some_and(|ct| is_form_content_type(ct.as_bytes()));
         if method == Method::Get || !form {
-            return Err(Rejection::UnsupportedBody);
+            return Err(Rejection::UnsupportedBody.into());
         }
     }
-    let origin = config.url_policy.resolve(
+    let origin = origin_of(
+        &config.url_policy,
+        config.proxies.as_ref(),
         original_uri(parts),
         &parts.headers,
-        peer_addr(&parts.extensions),
+        peer,
     )?;
     // The kept values are the request's own header values (a reference count, not a copy).
     let (account, main_account, nonce) = match claim.version() {
@@ -142,11 +186,23 @@ impl HeadChecked {
             body: &body,
         };
         let started = Instant::now();
-        let verdict = config.verifier.verify(&self.claim(), &request);
+        let claim = self.claim();
+        // The digest of the matched message is the replay key; it is computed only when a
+        // store will need it.
+        let verdict = match config.replay {
+            Some(_) => config
+                .verifier
+                .verify_with_digest(&claim, &request)
+                .map(|(token, digest)| (token, Some(ReplayKey::from_digest(digest)))),
+            None => config
+                .verifier
+                .verify(&claim, &request)
+                .map(|token| (token, None)),
+        };
         observe::record_verify_time(span, started.elapsed(), body.len());
         let url = url.to_string();
         match verdict {
-            Ok(token) => {
+            Ok((token, key)) => {
                 let verified = PlivoVerified {
                     version: self.version,
                     token,
@@ -154,11 +210,16 @@ impl HeadChecked {
                     url,
                 };
                 parts.extensions.insert(verified);
-                Checked::Verified(Request::from_parts(parts, body))
+                Checked::Verified {
+                    request: Request::from_parts(parts, body),
+                    key,
+                }
             }
             Err(rejection) => {
-                if rejection == Rejection::SignatureMismatch && config.diagnose {
-                    doctor::diagnose(
+                if rejection == Rejection::SignatureMismatch
+                    && let Some(doctor) = &config.doctor
+                {
+                    doctor.examine(
                         &config.verifier,
                         config.main_account_token,
                         &self,

@@ -84,20 +84,21 @@ where
             if data.is_empty() {
                 continue;
             }
-            let held = this.first.as_ref().map_or(0, Bytes::len)
-                + this.rest.as_ref().map_or(0, BytesMut::len);
-            if held + data.len() > *this.limit {
+            if held(this.first, this.rest) + data.len() > *this.limit {
                 return Poll::Ready(Err(Rejection::BodyTooLarge));
             }
-            match (this.first.as_ref(), this.rest.as_mut()) {
-                (None, _) => *this.first = Some(data),
+            // Invariant: at most one of `first` and `rest` holds bytes, so `held` counts each
+            // byte once.
+            match (this.first.take(), this.rest.as_mut()) {
+                (None, None) => *this.first = Some(data),
                 (Some(first), None) => {
                     let mut joined = BytesMut::with_capacity(first.len() + data.len());
-                    joined.extend_from_slice(first);
+                    joined.extend_from_slice(&first);
                     joined.extend_from_slice(&data);
                     *this.rest = Some(joined);
                 }
-                (Some(_), Some(rest)) => rest.extend_from_slice(&data),
+                (None, Some(rest)) => rest.extend_from_slice(&data),
+                (Some(_), Some(_)) => unreachable!("the first chunk moves into `rest`"),
             }
         }
         let body = match (this.rest.take(), this.first.take()) {
@@ -106,5 +107,71 @@ where
             (None, None) => Bytes::new(),
         };
         Poll::Ready(Ok(body))
+    }
+}
+
+/// The bytes held so far.
+fn held(first: &Option<Bytes>, rest: &Option<BytesMut>) -> usize {
+    first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, BytesMut::len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use std::pin::pin;
+    use std::task::Waker;
+
+    /// A body whose frames are all ready, one per poll.
+    struct Frames(std::collections::VecDeque<Bytes>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|data| Ok(http_body::Frame::data(data))),
+            )
+        }
+    }
+
+    /// Collects a body that arrives in frames of these sizes (frame `i` filled with `b'a' + i`).
+    fn collect(frames: &[usize], limit: usize) -> Result<Bytes, Rejection> {
+        let frames = frames
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| Bytes::from(vec![b'a' + i as u8; len]))
+            .collect();
+        let future = CollectBody::new(Frames(frames), limit, None);
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("every frame is ready"),
+        }
+    }
+
+    #[test]
+    fn every_byte_counts_once_whatever_the_frames() {
+        // 55,000 bytes under a 64 KiB limit, in 1, 2, 3 and 6 frames: once a third frame
+        // arrived, the first one used to be counted twice (a false 413).
+        for frames in [
+            &[55_000][..],
+            &[27_500, 27_500],
+            &[20_000, 20_000, 15_000],
+            &[10_000, 10_000, 10_000, 10_000, 10_000, 5_000],
+        ] {
+            let body = collect(frames, 64 * 1024).unwrap();
+            assert_eq!(body.len(), 55_000, "{frames:?}");
+            assert_eq!(body[0], b'a');
+            assert_eq!(body[54_999], b'a' + frames.len() as u8 - 1);
+        }
+        assert_eq!(collect(&[10, 10, 10], 30).map(|b| b.len()), Ok(30));
+        assert_eq!(collect(&[10, 10, 11], 30), Err(Rejection::BodyTooLarge));
+        assert_eq!(collect(&[], 30), Ok(Bytes::new()));
     }
 }

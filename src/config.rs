@@ -7,11 +7,12 @@ use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
 
+use crate::doctor::Doctor;
 use crate::observe::{self, Metrics};
 use crate::rejection::Rejection;
 use crate::replay::NonceStore;
 use crate::signature::Verifier;
-use crate::url_policy::UrlPolicy;
+use crate::url_policy::{Cidr, TrustedProxies, UrlPolicy};
 use crate::verified::PlivoVerified;
 
 /// Turns a [`Rejection`] into the response sent to the caller.
@@ -20,16 +21,22 @@ pub(crate) type Responder = Arc<dyn Fn(Rejection) -> Response<Full<Bytes>> + Sen
 pub(crate) struct Config {
     pub(crate) verifier: Verifier,
     pub(crate) url_policy: UrlPolicy,
+    /// The user's proxies, when configured.
+    pub(crate) proxies: Option<TrustedProxies>,
+    /// Allowed client networks, when configured.
+    pub(crate) source_networks: Option<Vec<Cidr>>,
+    /// Whether V2 signatures are accepted (V3 always is).
+    pub(crate) accept_v2: bool,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Option<std::time::Duration>,
-    /// `None`: every request is guarded. Otherwise only paths equal to or below one of these.
-    pub(crate) guarded_prefixes: Option<Vec<String>>,
+    /// Paths at or below these (as the wrapped service sees them) pass through unverified.
+    pub(crate) skipped_prefixes: Vec<String>,
     pub(crate) responder: Option<Responder>,
     pub(crate) replay: Option<ReplayGuardConfig>,
     /// Verify and record, but let every request through (resource limits still apply).
     pub(crate) report_only: bool,
-    /// Run the signature doctor on mismatches.
-    pub(crate) diagnose: bool,
+    /// The signature doctor, when on.
+    pub(crate) doctor: Option<Doctor>,
     /// Whether a main-account token is configured (for the doctor's hints).
     pub(crate) main_account_token: bool,
     pub(crate) metrics: Option<Arc<dyn Metrics>>,
@@ -41,14 +48,19 @@ pub(crate) struct ReplayGuardConfig {
     pub(crate) store: Arc<dyn NonceStore>,
     /// Let requests through when the store cannot answer (instead of 503).
     pub(crate) fail_open: bool,
+    /// Release a reservation when the request is dropped even after its handler started.
+    pub(crate) release_on_drop: bool,
 }
 
 impl Config {
-    pub(crate) fn guards(&self, path: &str) -> bool {
-        match &self.guarded_prefixes {
-            None => true,
-            Some(prefixes) => prefixes.iter().any(|prefix| is_under(path, prefix)),
-        }
+    /// Whether a request to `path` (as the wrapped service sees it) passes through unverified.
+    pub(crate) fn skips(&self, path: &str) -> bool {
+        !self.skipped_prefixes.is_empty()
+            && is_plain_path(path)
+            && self
+                .skipped_prefixes
+                .iter()
+                .any(|prefix| is_under(path, prefix))
     }
 
     /// Whether this rejection is answered (rather than only recorded, in report-only mode).
@@ -80,8 +92,16 @@ impl Config {
         rejection: Rejection,
         method: &http::Method,
         url: &str,
+        detail: Option<&str>,
     ) {
-        observe::rejected(span, rejection, method, url, !self.enforces(rejection));
+        observe::rejected(
+            span,
+            rejection,
+            method,
+            url,
+            detail,
+            !self.enforces(rejection),
+        );
         if let Some(metrics) = &self.metrics {
             metrics.rejected(rejection);
         }
@@ -116,6 +136,21 @@ fn is_under(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// Whether `path` means what it says to every router and proxy: no percent-escapes, no `.` or
+/// `..` segment, no empty segment inside it, no backslash. Only such a path may be skipped, so
+/// `/health/../answer` or `/%68ealth` is verified whatever a router later makes of it.
+fn is_plain_path(path: &str) -> bool {
+    if path.contains(['%', '\\']) {
+        return false;
+    }
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    inner.is_empty()
+        || inner
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -123,7 +158,10 @@ impl fmt::Debug for Config {
             .field("url_policy", &self.url_policy)
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
-            .field("guarded_prefixes", &self.guarded_prefixes)
+            .field("proxies", &self.proxies)
+            .field("source_networks", &self.source_networks)
+            .field("accept_v2", &self.accept_v2)
+            .field("skipped_prefixes", &self.skipped_prefixes)
             .field("custom_responder", &self.responder.is_some())
             .field(
                 "replay_protection",
@@ -141,7 +179,7 @@ impl fmt::Debug for Config {
 
 #[cfg(test)]
 mod tests {
-    use super::is_under;
+    use super::{is_plain_path, is_under};
 
     #[test]
     fn prefixes_match_whole_segments() {
@@ -150,5 +188,30 @@ mod tests {
         assert!(is_under("/plivo/answer", "/plivo/"));
         assert!(!is_under("/plivox", "/plivo"));
         assert!(is_under("/anything", "/"));
+    }
+
+    #[test]
+    fn only_plain_paths_can_be_skipped() {
+        for plain in [
+            "/",
+            "/health",
+            "/health/",
+            "/grpc.health.v1.Health/Check",
+            "/a/b.c",
+        ] {
+            assert!(is_plain_path(plain), "{plain}");
+        }
+        for tricky in [
+            "/health/../answer",
+            "/health/./x",
+            "/health/..",
+            "/health//answer",
+            "/%68ealth",
+            "/health%2F..%2Fanswer",
+            "/health\\..\\answer",
+            "//health",
+        ] {
+            assert!(!is_plain_path(tricky), "{tricky}");
+        }
     }
 }

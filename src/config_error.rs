@@ -19,6 +19,17 @@ use crate::tokens::TokenId;
 pub enum ConfigError {
     /// No auth token was configured.
     NoAuthToken,
+    /// No URL policy was configured: there is no default, because the right one depends on
+    /// where the app runs (see [`UrlPolicy`](crate::UrlPolicy)).
+    NoUrlPolicy,
+    /// A setting that would do nothing in this configuration (rather than being silently
+    /// ignored).
+    Ineffective {
+        /// Which setting.
+        setting: &'static str,
+        /// Why it does nothing, and what would make it work.
+        reason: &'static str,
+    },
     /// This token is empty or has whitespace around it.
     InvalidAuthToken(TokenId),
     /// The public base URL is not `scheme://host[:port]`.
@@ -28,11 +39,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A trusted-proxy entry is not an IP address or CIDR block.
-    InvalidCidr(String),
+    /// A trusted-proxy or source-network entry is not an IP address or CIDR block.
+    InvalidCidr {
+        /// Which setting (`trusted_proxies` or `source_networks`).
+        setting: &'static str,
+        /// The entry given.
+        value: String,
+    },
     /// A scheme is not `http` or `https`.
     InvalidScheme(String),
-    /// An allowed host or a guarded path prefix is malformed.
+    /// An allowed host, a proxy header or a path prefix is malformed.
     InvalidValue {
         /// Which setting.
         setting: &'static str,
@@ -45,6 +61,15 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::NoAuthToken => f.write_str("no Plivo auth token configured"),
+            ConfigError::NoUrlPolicy => f.write_str(
+                "no URL policy configured: choose .url_policy(UrlPolicy::public_base(\"https://your.public.host\")) \
+                 (the URL configured in Plivo; safest), or UrlPolicy::from_request(Scheme::Https).allow_hosts([..]) \
+                 (the request's Host among listed hosts), or UrlPolicy::from_request(scheme) alone (any Host: \
+                 development only); behind a proxy add .trusted_proxies([..])",
+            ),
+            ConfigError::Ineffective { setting, reason } => {
+                write!(f, "{setting} would do nothing here: {reason}")
+            }
             ConfigError::InvalidAuthToken(id) => write!(
                 f,
                 "the {id} auth token is empty or has whitespace around it (check how it was copied)"
@@ -55,11 +80,8 @@ impl fmt::Display for ConfigError {
                     "public base URL {url:?} must be scheme://host[:port]: {reason}"
                 )
             }
-            ConfigError::InvalidCidr(value) => {
-                write!(
-                    f,
-                    "trusted proxy {value:?} is not an IP address or CIDR block"
-                )
+            ConfigError::InvalidCidr { setting, value } => {
+                write!(f, "{setting}: {value:?} is not an IP address or CIDR block")
             }
             ConfigError::InvalidScheme(value) => {
                 write!(f, "scheme {value:?} must be \"http\" or \"https\"")

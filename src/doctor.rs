@@ -3,9 +3,13 @@
 //! configuration change that fixes it.
 //!
 //! The variants are used only for the log line, never to accept a request. The doctor runs only
-//! on a [`SignatureMismatch`](crate::Rejection::SignatureMismatch) and tries a fixed, small set
-//! of variants (at most about 20 signature checks), so its cost is bounded and paid only on
-//! failures.
+//! on a [`SignatureMismatch`](crate::Rejection::SignatureMismatch), and its cost is bounded
+//! whatever the traffic (a flood of forgeries must not become a flood of work or of log lines):
+//! per layer it examines at most [`RUNS_PER_MINUTE`] mismatches a minute, in bursts of at most
+//! [`BURST`], each with at most 18 variants, and logs at most [`LINES_PER_RUN`] lines for each.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use http::header::HOST;
 use http::request::Parts;
@@ -15,6 +19,78 @@ use crate::peer::peer_addr;
 use crate::signature::{Claim, SignedRequest, SignedUrl, Verifier, Version};
 use crate::tokens::TokenId;
 use crate::url_policy::Scheme;
+
+/// Mismatches examined per minute at most, on average.
+pub(crate) const RUNS_PER_MINUTE: u64 = 10;
+/// Mismatches examined back to back at most.
+pub(crate) const BURST: u64 = 5;
+/// Log lines per mismatch examined at most.
+pub(crate) const LINES_PER_RUN: usize = 3;
+
+/// The doctor of one layer: the variants, and the budget that bounds them.
+pub(crate) struct Doctor {
+    epoch: Instant,
+    /// The budget, as a generic cell rate: the theoretical time of the next run, in
+    /// nanoseconds since `epoch`.
+    next_run_ns: AtomicU64,
+    /// Mismatches not examined since the last run.
+    skipped: AtomicU64,
+}
+
+impl std::fmt::Debug for Doctor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Doctor").finish_non_exhaustive()
+    }
+}
+
+const INTERVAL_NS: u64 = 60_000_000_000 / RUNS_PER_MINUTE;
+
+/// Whether a run is allowed at `now` when the budget's next theoretical run is at `next`; if
+/// so, the new next run. A run is allowed while the budget is at most `BURST - 1` intervals
+/// ahead of `now`.
+fn admit(next: u64, now: u64) -> Option<u64> {
+    let next = next.max(now);
+    (next - now <= (BURST - 1) * INTERVAL_NS).then_some(next + INTERVAL_NS)
+}
+
+impl Doctor {
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            next_run_ns: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one run from the budget, if there is one left.
+    fn take_run(&self) -> bool {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.next_run_ns
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
+                admit(next, now)
+            })
+            .is_ok()
+    }
+
+    /// Examines a mismatch when the budget allows, and logs what it finds.
+    pub(crate) fn examine(
+        &self,
+        verifier: &Verifier,
+        main_account_token: bool,
+        head: &HeadChecked,
+        parts: &Parts,
+        body: &[u8],
+        verified_url: &str,
+    ) {
+        if !self.take_run() {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let skipped = self.skipped.swap(0, Ordering::Relaxed);
+        let findings = diagnose(verifier, head, parts, body);
+        report(&findings, skipped, main_account_token, head, verified_url);
+    }
+}
 
 /// One plausible variant that matches.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,14 +113,12 @@ struct Candidate {
     version: Option<Version>,
 }
 
-/// Tries the variants and logs what it finds. Returns the findings (for tests).
+/// Tries the variants and returns those that match, at most one per variant and URL.
 pub(crate) fn diagnose(
     verifier: &Verifier,
-    main_account_token: bool,
     head: &HeadChecked,
     parts: &Parts,
     body: &[u8],
-    verified_url: &str,
 ) -> Vec<Finding> {
     let uri = crate::target::original_uri(parts);
     let (scheme, authority, path) = (
@@ -171,14 +245,28 @@ pub(crate) fn diagnose(
             }
         }
     }
+    findings
+}
+
+/// Logs the findings (at most [`LINES_PER_RUN`] lines), or that nothing matched.
+fn report(
+    findings: &[Finding],
+    skipped: u64,
+    main_account_token: bool,
+    head: &HeadChecked,
+    verified_url: &str,
+) {
     let main_header_without_token = head.claim().main_account.is_some() && !main_account_token;
-    for finding in &findings {
+    let shown = findings.len().min(LINES_PER_RUN);
+    for finding in &findings[..shown] {
         tracing::warn!(
             target: "tower_plivo::doctor",
             variant = finding.variant,
             url_verified = %verified_url,
             matched_url = %finding.matched_url,
             fix = %finding.fix,
+            more_findings = findings.len() - shown,
+            mismatches_skipped = skipped,
             "signature doctor: the signature matches {} ({}); fix: {}",
             finding.matched_url,
             finding.variant,
@@ -190,6 +278,7 @@ pub(crate) fn diagnose(
             target: "tower_plivo::doctor",
             url_verified = %verified_url,
             main_account_header_unchecked = main_header_without_token,
+            mismatches_skipped = skipped,
             "signature doctor: no plausible URL or token variant matches; the auth token is wrong (a sub-account's resource is signed with the sub-account's token) or the request is forged{}",
             if main_header_without_token {
                 "; an -Ma- header was sent but no main-account token is configured (.main_account_token)"
@@ -198,7 +287,6 @@ pub(crate) fn diagnose(
             }
         );
     }
-    findings
 }
 
 fn fix_for(
@@ -217,8 +305,9 @@ fn fix_for(
         ),
         "forwarded_host" => format!(
             "Plivo called {origin} through a proxy whose forwarding headers were not believed (TCP peer {peer}): \
-             add the proxy's address to UrlPolicy::trusted_proxies([...]) (or PLIVO_TRUSTED_PROXIES), \
-             and serve with ConnectInfo so the peer is known; or configure UrlPolicy::public_base(\"{origin}\")"
+             configure UrlPolicy::public_base(\"{origin}\"); or, if that proxy sets X-Forwarded-Host, add its address \
+             to .trusted_proxies([...]), name the header with .proxy_headers([...]) and serve with ConnectInfo so the \
+             peer is known"
         ),
         "trailing_slash" => format!(
             "Plivo's URL is {matched_url}: make the URL configured in Plivo and the route agree on the trailing slash"
@@ -315,4 +404,49 @@ fn drop_first_segment(path: &str) -> Option<&str> {
     let rest = path.strip_prefix('/')?;
     let next = rest.find('/')?;
     Some(&rest[next..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_allows_a_burst_then_one_run_per_interval() {
+        let mut next = 0;
+        let mut runs = 0;
+        // A thousand mismatches at the same instant: only the burst is examined.
+        for _ in 0..1000 {
+            if let Some(after) = admit(next, 0) {
+                next = after;
+                runs += 1;
+            }
+        }
+        assert_eq!(runs, BURST);
+        // One interval later, exactly one more.
+        let later = INTERVAL_NS;
+        assert!(admit(next, later).is_some());
+        let next = admit(next, later).unwrap();
+        assert!(admit(next, later).is_none());
+    }
+
+    #[test]
+    fn over_an_hour_of_constant_flooding_at_most_the_rate_is_examined() {
+        let (mut next, mut runs) = (0, 0u64);
+        // One mismatch every millisecond for an hour.
+        for ms in 0..3_600_000u64 {
+            if let Some(after) = admit(next, ms * 1_000_000) {
+                next = after;
+                runs += 1;
+            }
+        }
+        assert!(runs <= 60 * RUNS_PER_MINUTE + BURST, "{runs}");
+        assert!(runs >= 60 * RUNS_PER_MINUTE, "{runs}");
+    }
+
+    #[test]
+    fn a_shared_doctor_counts_one_budget() {
+        let doctor = Doctor::new();
+        let runs = (0..100).filter(|_| doctor.take_run()).count() as u64;
+        assert_eq!(runs, BURST);
+    }
 }

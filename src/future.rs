@@ -20,7 +20,7 @@ use crate::check::{Checked, HeadChecked};
 use crate::collect::CollectBody;
 use crate::config::Config;
 use crate::rejection::Rejection;
-use crate::replay::{ReleaseGuard, ReplayKey, Reservation, ReservationId, StoreFuture};
+use crate::replay::{ReleaseGuard, Reservation, ReservationId, StoreFuture};
 use crate::verified::{PlivoVerdict, PlivoVerified};
 
 pin_project! {
@@ -156,14 +156,13 @@ where
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
                 StateProj::Calling { future, guard } => {
+                    // From the first poll on, the handler may act: a drop keeps the nonce.
+                    if let Some(guard) = guard.as_mut() {
+                        guard.handler_started();
+                    }
                     let result = ready!(future.poll(cx));
-                    // A 5xx or an error means the request was not handled: the guard, dropped
-                    // armed, releases the nonce so Plivo's retry is accepted. Otherwise the
-                    // reservation is kept until its TTL.
-                    if let (Ok(response), Some(guard)) = (&result, guard.take())
-                        && !response.status().is_server_error()
-                    {
-                        guard.keep();
+                    if let Some(guard) = guard.take() {
+                        guard.finish(result.as_ref().ok().map(Response::status));
                     }
                     return Poll::Ready(result.map(|response| response.map(ResponseBody::inner)));
                 }
@@ -179,7 +178,8 @@ where
                         .expect("ResponseFuture polled after completion");
                     match collected {
                         Err(rejection) => {
-                            config.on_rejected(span, rejection, &parts.method, &head.url(&parts));
+                            let url = head.url(&parts);
+                            config.on_rejected(span, rejection, &parts.method, &url, None);
                             State::Rejected {
                                 response: Some(config.respond(rejection, &parts.headers)),
                             }
@@ -190,16 +190,19 @@ where
                                 url,
                                 request,
                             } => {
-                                config.on_rejected(span, rejection, request.method(), &url);
+                                config.on_rejected(span, rejection, request.method(), &url, None);
                                 refuse_or_report(inner, request, rejection, &config)
                             }
-                            Checked::Verified(request) => match &config.replay {
-                                None => accept(inner, request, None, &config, span),
-                                Some(replay) => {
-                                    let key = ReplayKey::of(verified(&request));
+                            Checked::Verified { request, key } => match (&config.replay, key) {
+                                (Some(replay), Some(key)) => {
                                     let id = ReservationId::new();
                                     let reserve = replay.store.reserve(&key, id);
-                                    let guard = ReleaseGuard::new(replay.store.clone(), key, id);
+                                    let guard = ReleaseGuard::new(
+                                        replay.store.clone(),
+                                        key,
+                                        id,
+                                        replay.release_on_drop,
+                                    );
                                     State::Reserving {
                                         reserve,
                                         verified: Some(Verified {
@@ -210,6 +213,7 @@ where
                                         guard: Some(guard),
                                     }
                                 }
+                                _ => accept(inner, request, None, &config, span),
                             },
                         },
                     }
@@ -239,7 +243,13 @@ where
                             // Not ours to release: the first request holds it.
                             guard.keep();
                             let url = verified(&request).url.clone();
-                            config.on_rejected(span, Rejection::Replayed, request.method(), &url);
+                            config.on_rejected(
+                                span,
+                                Rejection::Replayed,
+                                request.method(),
+                                &url,
+                                None,
+                            );
                             refuse_or_report(inner, request, Rejection::Replayed, &config)
                         }
                         Err(error) => {
@@ -263,7 +273,7 @@ where
                                 // the compare-and-delete removes it.
                                 drop(guard);
                                 let rejection = Rejection::ReplayStoreUnavailable;
-                                config.on_rejected(span, rejection, request.method(), &url);
+                                config.on_rejected(span, rejection, request.method(), &url, None);
                                 refuse_or_report(inner, request, rejection, &config)
                             }
                         }

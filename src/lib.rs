@@ -9,9 +9,11 @@
 //!
 //! - **V3** (voice: answer, hangup, action and callback URLs): `X-Plivo-Signature-V3` (and
 //!   `X-Plivo-Signature-Ma-V3`, signed with the main account's token) over the URL, its sorted
-//!   query and form-body parameters, and `X-Plivo-Signature-V3-Nonce`.
+//!   query and form-body parameters, and `X-Plivo-Signature-V3-Nonce`. The layer accepts V3.
 //! - **V2** (messaging, verify, legacy voice): `X-Plivo-Signature-V2` (and `-Ma-V2`) over the
-//!   base URL and `X-Plivo-Signature-V2-Nonce` only.
+//!   base URL and `X-Plivo-Signature-V2-Nonce` only: neither the body nor the query is signed.
+//!   The layer accepts it only where
+//!   [`accept_v2`](PlivoSignatureLayerBuilder::accept_v2) says so (messaging routes).
 //!
 //! The signature covers the URL **as Plivo called it** (`https://hooks.example.com/answer`),
 //! which behind a TLS-terminating proxy is not what your server sees
@@ -38,9 +40,11 @@
 //! }
 //! ```
 //!
-//! Handlers see only verified requests, with the body intact (`Form`, `Bytes` and `String`
-//! extractors work) and a [`PlivoVerified`] extension. Everything else gets 403 (413 for a body
-//! over the limit, 400 for a broken body stream) with a typed [`Rejection`].
+//! Handlers see only verified requests, once each (replay protection is on by default), with
+//! the body intact (`Form`, `Bytes` and `String` extractors work) and a [`PlivoVerified`]
+//! extension. Everything else gets 403 (413 for a body over the limit, 400 for a broken body
+//! stream, 408 for a body too slow); the typed [`Rejection`] is in the log, the metrics and the
+//! response's extensions, never in its body.
 //!
 //! ## Behind a proxy or load balancer
 //!
@@ -49,21 +53,33 @@
 //! ```
 //! use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
 //!
-//! // The proxies at 10.0.0.0/8 terminate TLS and send X-Forwarded-Proto / -Host (or Forwarded).
-//! let policy = UrlPolicy::trusted_proxies(["10.0.0.0/8"])?
-//!     .with_fallback_scheme(Scheme::Https)
-//!     .allow_hosts(["hooks.example.com"])?;
-//! let plivo = PlivoSignatureLayer::builder().auth_token("token").url_policy(policy).build()?;
+//! // Safest: the URL configured in Plivo, whatever the proxies in between do.
+//! let fixed = PlivoSignatureLayer::builder()
+//!     .auth_token("token")
+//!     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+//!     .build()?;
+//!
+//! // Or the request's own Host among known hosts, with the scheme from the X-Forwarded-Proto
+//! // that the load balancers at 10.0.0.0/8 set (only that header is believed, only from them).
+//! let proxied = PlivoSignatureLayer::builder()
+//!     .auth_token("token")
+//!     .url_policy(UrlPolicy::from_request(Scheme::Https).allow_hosts(["hooks.example.com"])?)
+//!     .trusted_proxies(["10.0.0.0/8"])
+//!     .build()?;
 //! # Ok::<(), tower_plivo::ConfigError>(())
 //! ```
 //!
 //! Serve axum with `into_make_service_with_connect_info::<SocketAddr>()` so the layer knows the
-//! TCP peer; without it, forwarding headers are never believed.
+//! TCP peer; without it, forwarding headers are never believed. Other forwarding headers are
+//! believed only when named with
+//! [`proxy_headers`](PlivoSignatureLayerBuilder::proxy_headers); an optional
+//! [`source_networks`](PlivoSignatureLayerBuilder::source_networks) list refuses clients outside
+//! Plivo's networks.
 //!
 //! ## Replays, rollout, diagnosis
 //!
-//! - [`replay`]: refuse a request whose nonce was already accepted (in memory, or shared
-//!   through Redis with the `redis` feature).
+//! - [`replay`]: a request whose signed message was already accepted is refused (in memory by
+//!   default; shared through Redis with the `redis` feature for several replicas).
 //! - [`report_only`](PlivoSignatureLayerBuilder::report_only): verify and log without refusing,
 //!   to roll out on a live endpoint.
 //! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose): when a signature does not match, log
@@ -102,6 +118,7 @@ mod rejection;
 pub mod replay;
 mod service;
 pub mod signature;
+mod source;
 mod target;
 mod tokens;
 mod url_policy;
@@ -117,7 +134,7 @@ pub use peer::PeerAddr;
 pub use rejection::Rejection;
 pub use service::PlivoSignature;
 pub use tokens::{AuthTokens, TokenId};
-pub use url_policy::{Scheme, UrlPolicy};
+pub use url_policy::{ProxyHeader, Scheme, UrlPolicy};
 pub use verified::{PlivoVerdict, PlivoVerified, SignatureHeader};
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.

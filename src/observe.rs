@@ -4,7 +4,7 @@
 //! | event | level | target |
 //! |---|---|---|
 //! | request accepted | `DEBUG` | `tower_plivo` |
-//! | rejected: `signature_mismatch`, `untrusted_host`, `unknown_origin`, `replayed` | `WARN` | `tower_plivo` |
+//! | rejected: `signature_mismatch`, `untrusted_host`, `unknown_origin`, `replayed`, `signature_version_not_accepted`, `source_not_allowed` | `WARN` | `tower_plivo` |
 //! | rejected: any other reason | `INFO` | `tower_plivo` |
 //! | nonce store unavailable | `ERROR` | `tower_plivo` |
 //! | signature doctor finding | `WARN` | `tower_plivo::doctor` |
@@ -38,7 +38,11 @@ use crate::verified::PlivoVerified;
 /// }
 ///
 /// let counts = std::sync::Arc::new(Counts::default());
-/// let layer = PlivoSignatureLayer::builder().auth_token("token").metrics(counts.clone()).build()?;
+/// let layer = PlivoSignatureLayer::builder()
+///     .auth_token("token")
+///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
+///     .metrics(counts.clone())
+///     .build()?;
 /// # Ok::<(), tower_plivo::ConfigError>(())
 /// ```
 pub trait Metrics: Send + Sync + 'static {
@@ -117,6 +121,7 @@ pub(crate) fn rejected(
     rejection: Rejection,
     method: &Method,
     url: &str,
+    detail: Option<&str>,
     report_only: bool,
 ) {
     span.record(
@@ -138,13 +143,16 @@ pub(crate) fn rejected(
         Rejection::SignatureMismatch
         | Rejection::UntrustedHost
         | Rejection::UnknownOrigin
-        | Rejection::Replayed => {
+        | Rejection::Replayed
+        | Rejection::SignatureVersionNotAccepted
+        | Rejection::SourceNotAllowed => {
             tracing::warn!(
                 target: "tower_plivo",
                 verdict,
                 reason = rejection.code(),
                 method = %method,
                 url = %url,
+                detail,
                 "Plivo request rejected"
             )
         }
@@ -154,6 +162,7 @@ pub(crate) fn rejected(
             reason = rejection.code(),
             method = %method,
             url = %url,
+            detail,
             "Plivo request rejected"
         ),
     }

@@ -6,11 +6,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-/// Why the layer refused a request. The default response carries only [`code`](Self::code);
-/// the log line carries the details (such as the URL that was verified).
-///
-/// The same value is put in the rejection response's extensions, so an outer layer or a test
-/// can read it.
+/// Why the layer refused a request. The log line, the metrics and the rejection response's
+/// extensions carry it (so an outer layer or a test can read it); the default response does
+/// not: every 403 has the same body, so a forger learns nothing from it (not even that a
+/// variant of a captured request verified and was then refused as a replay).
 ///
 /// ```
 /// use tower_plivo::Rejection;
@@ -28,7 +27,7 @@ pub enum Rejection {
     MissingSignature,
     /// A signature header without its nonce header.
     MissingNonce,
-    /// The nonce header is empty or holds control characters.
+    /// The nonce header is empty, holds control characters, or (under V3) holds a `.`.
     InvalidNonce,
     /// A signature or nonce header appears several times with different values.
     ConflictingHeaders,
@@ -40,6 +39,13 @@ pub enum Rejection {
     UnknownOrigin,
     /// The host is not in the configured allow-list.
     UntrustedHost,
+    /// A V2 signature on a route that accepts only V3 (V2 signs neither the body nor the
+    /// query; enable it with
+    /// [`accept_v2`](crate::PlivoSignatureLayerBuilder::accept_v2) on messaging and Verify
+    /// routes only).
+    SignatureVersionNotAccepted,
+    /// The client address is not in the configured source networks (or cannot be known).
+    SourceNotAllowed,
     /// The body is larger than the configured limit.
     BodyTooLarge,
     /// The body stream failed before it was complete.
@@ -85,32 +91,46 @@ impl Rejection {
             Rejection::BodyTimeout => "body_timeout",
             Rejection::Replayed => "replayed",
             Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
+            Rejection::SignatureVersionNotAccepted => "signature_version_not_accepted",
+            Rejection::SourceNotAllowed => "source_not_allowed",
         }
     }
 
-    /// The default response: the status, `text/plain`, a body of the form
-    /// `forbidden: signature_mismatch` (and a newline), and the rejection itself in the extensions.
+    /// The default response: the status, `text/plain`, a body that depends on the status
+    /// alone (`forbidden`, `payload too large`, `bad request`, `request timeout` or
+    /// `service unavailable`, and a newline), and the rejection itself in the extensions.
+    ///
+    /// Every 403 looks the same on the wire, whatever the reason: a forger trying variants of
+    /// a captured request cannot tell "the signature did not match" from "it matched but was a
+    /// replay". The reason is in the log, the metrics and the extension.
     ///
     /// ```
     /// use tower_plivo::Rejection;
     ///
-    /// let response = Rejection::MissingSignature.default_response();
-    /// assert_eq!(response.status(), 403);
-    /// assert_eq!(response.extensions().get::<Rejection>(), Some(&Rejection::MissingSignature));
+    /// use http_body_util::BodyExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let replayed = Rejection::Replayed.default_response();
+    /// assert_eq!(replayed.status(), 403);
+    /// assert_eq!(replayed.extensions().get::<Rejection>(), Some(&Rejection::Replayed));
+    /// let mismatch = Rejection::SignatureMismatch.default_response();
+    /// let body = |response: http::Response<http_body_util::Full<bytes::Bytes>>| async {
+    ///     response.into_body().collect().await.unwrap().to_bytes()
+    /// };
+    /// assert_eq!(body(replayed).await, "forbidden\n");
+    /// assert_eq!(body(mismatch).await, "forbidden\n");
+    /// # });
     /// ```
     pub fn default_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
-        let label = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
-            StatusCode::BAD_REQUEST => "bad request",
-            StatusCode::SERVICE_UNAVAILABLE => "service unavailable",
-            StatusCode::REQUEST_TIMEOUT => "request timeout",
-            _ => "forbidden",
+        let body = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "payload too large\n",
+            StatusCode::BAD_REQUEST => "bad request\n",
+            StatusCode::SERVICE_UNAVAILABLE => "service unavailable\n",
+            StatusCode::REQUEST_TIMEOUT => "request timeout\n",
+            _ => "forbidden\n",
         };
-        let mut response = Response::new(Full::new(Bytes::from(format!(
-            "{label}: {}\n",
-            self.code()
-        ))));
+        let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
         *response.status_mut() = status;
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -124,21 +144,23 @@ impl Rejection {
 impl Rejection {
     /// The response for a gRPC request: HTTP 200 with a `grpc-status` (`PERMISSION_DENIED`,
     /// or `RESOURCE_EXHAUSTED`, `INVALID_ARGUMENT`, `DEADLINE_EXCEEDED`, `UNAVAILABLE` for the
-    /// body and store failures) and the code as `grpc-message`, so gRPC clients see a status
-    /// instead of a protocol error. Used when the layer guards a path that receives gRPC.
+    /// body and store failures) and a `grpc-message` that depends on the status alone (as the
+    /// default body does), so gRPC clients see a status instead of a protocol error. Used when
+    /// the layer guards a path that receives gRPC.
     ///
     /// ```
-    /// let response = tower_plivo::Rejection::SignatureMismatch.grpc_response();
+    /// let response = tower_plivo::Rejection::Replayed.grpc_response();
     /// assert_eq!(response.status(), 200);
     /// assert_eq!(response.headers()["grpc-status"], "7");
+    /// assert_eq!(response.headers()["grpc-message"], "permission denied");
     /// ```
     pub fn grpc_response(self) -> Response<Full<Bytes>> {
-        let status = match self {
-            Rejection::BodyTooLarge => "8",
-            Rejection::BodyReadFailed => "3",
-            Rejection::BodyTimeout => "4",
-            Rejection::ReplayStoreUnavailable => "14",
-            _ => "7",
+        let (status, message) = match self {
+            Rejection::BodyTooLarge => ("8", "resource exhausted"),
+            Rejection::BodyReadFailed => ("3", "invalid argument"),
+            Rejection::BodyTimeout => ("4", "deadline exceeded"),
+            Rejection::ReplayStoreUnavailable => ("14", "unavailable"),
+            _ => ("7", "permission denied"),
         };
         let mut response = Response::new(Full::new(Bytes::new()));
         let headers = response.headers_mut();
@@ -147,7 +169,7 @@ impl Rejection {
             HeaderValue::from_static("application/grpc"),
         );
         headers.insert("grpc-status", HeaderValue::from_static(status));
-        headers.insert("grpc-message", HeaderValue::from_static(self.code()));
+        headers.insert("grpc-message", HeaderValue::from_static(message));
         response.extensions_mut().insert(self);
         response
     }

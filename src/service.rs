@@ -29,7 +29,12 @@ use crate::verified::PlivoVerdict;
 /// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
 /// });
-/// let service = PlivoSignatureLayer::builder().auth_token("token").build().unwrap().layer(inner);
+/// let layer = PlivoSignatureLayer::builder()
+///     .auth_token("token")
+///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com").unwrap())
+///     .build()
+///     .unwrap();
+/// let service = layer.layer(inner);
 /// let response = service.oneshot(http::Request::new(http_body_util::Full::default())).await.unwrap();
 /// assert_eq!(response.status(), 403); // no signature headers
 /// # });
@@ -76,16 +81,24 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (parts, body) = request.into_parts();
-        if !self.config.guards(original_uri(&parts).path()) {
+        // Compared with the path this service's inner service sees (not axum's `OriginalUri`):
+        // a prefix written for another router never matches, so it guards more, never less.
+        if self.config.skips(parts.uri.path()) {
             let request = Request::from_parts(parts, RequestBody::passthrough(body));
             return ResponseFuture::passthrough(self.inner.call(request));
         }
         let span = request_span(&parts.method, original_uri(&parts));
         match check_head(&self.config, &parts) {
-            Err(rejection) => {
+            Err(refusal) => {
+                let rejection = refusal.rejection;
                 let url = original_uri(&parts).to_string();
-                self.config
-                    .on_rejected(&span, rejection, &parts.method, &url);
+                self.config.on_rejected(
+                    &span,
+                    rejection,
+                    &parts.method,
+                    &url,
+                    refusal.detail.as_deref(),
+                );
                 if self.config.enforces(rejection) {
                     return ResponseFuture::rejected(
                         self.config.respond(rejection, &parts.headers),

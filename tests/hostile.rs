@@ -1,17 +1,22 @@
 //! The hostile-input battery: malformed, oversized, slow, broken and forged requests sent over
 //! real TCP (raw bytes where a client would refuse to send them, hyper's client for HTTP/2) to
 //! an axum server with the layer, served with `into_make_service_with_connect_info`. Every
-//! shape asserts the exact status, and the reason in the body where the default responder
-//! gives one (`forbidden: signature_mismatch`). After every shape, a valid signed request on a
-//! fresh connection must still get 200 with its body echoed.
+//! shape asserts the exact status, and for the layer's refusals the reason (the typed
+//! `Rejection`, which the test server copies into a header) and the body, which is the same
+//! for every reason (`forbidden`). After every shape, a valid signed request (with a fresh
+//! nonce) on a fresh connection must still get 200 with its body echoed.
 //!
-//! Servers (all guard every path with an echo handler behind the layer):
-//! - **main**: account token + main-account token, `UrlPolicy::trusted_proxies(["10.0.0.0/8"])`
-//!   (so the test client, 127.0.0.1, is an *untrusted* peer and the origin comes from `Host` or
-//!   the target's authority with `http`), body limit 1 MiB (room for 10,000 parameters), default
+//! Servers (all guard every path with an echo handler behind the layer, with the defaults:
+//! V3 only, replay protection in memory):
+//! - **main**: account token + main-account token, `UrlPolicy::from_request(Scheme::Http)`
+//!   with trusted proxies `10.0.0.0/8` setting `X-Forwarded-Proto`, `-Host` and `-Port` (so the
+//!   test client, 127.0.0.1, is an *untrusted* peer and the origin comes from `Host` or the
+//!   target's authority with `http`), body limit 1 MiB (room for 10,000 parameters), default
 //!   body timeout (10 s).
 //! - **slow**: as main, with a 300 ms body timeout.
-//! - **proxied**: as main, but 127.0.0.1 is a trusted proxy.
+//! - **proxied**: as main, but 127.0.0.1 is a trusted proxy; **forwarded**: likewise, with
+//!   `Forwarded` as the header it sets.
+//! - **sms**: as main, accepting V2 signatures.
 //!
 //! Statuses marked *(hyper)* are refused by hyper's HTTP/1 parser before the layer runs (no
 //! reason body); every other one is the layer's answer.
@@ -68,12 +73,12 @@
 //! | 48 | GET with a body | 403 `unsupported_body` |
 //! | 49 | form body without a `Content-Type` | 403 `unsupported_body` |
 //! | 50 | form `Content-Type` with parameters and odd case | 200 |
-//! | 51 | JSON body with a valid V2 signature (V2 never covers the body) | 200 |
-//! | 52 | V2 signature plus a forged V3 header (downgrade attempt) | 403 `signature_mismatch` |
+//! | 51 | JSON body with a valid V2 signature (V2 never covers the body), sms server | 200 |
+//! | 52 | V2 signature plus a forged V3 header (downgrade attempt), sms server | 403 `signature_mismatch` |
 //! | 53 | forged `Forwarded` from an untrusted peer, signed for the forged origin | 403 `signature_mismatch` |
 //! | 54 | forged `X-Forwarded-Proto/-Host/-Port` from an untrusted peer, signed for the forged origin | 403 `signature_mismatch` |
 //! | 55 | forged `Forwarded` and `X-Forwarded-*` from an untrusted peer, signed for the real origin | 200 |
-//! | 56 | `X-Forwarded-Host: user@host` from a trusted proxy (fuzz finding) | 403 `unknown_origin` |
+//! | 56 | `X-Forwarded-Host: user@host` (proxied) or `Forwarded: host="user@host"` (forwarded) from a trusted proxy (fuzz finding) | 403 `unknown_origin` |
 //! | 57 | no `Host` header (HTTP/1.0) | 403 `unknown_origin` |
 //! | 58 | two different `Host` headers | 403 `unknown_origin` |
 //! | 59 | absolute-form target, signed for its own authority | 200 |
@@ -89,12 +94,15 @@
 //! | 69 | the right signature with another request's nonce | 403 `signature_mismatch` |
 //! | 70 | a main-account signature in the account header | 403 `signature_mismatch` |
 //! | 71 | upper-case header names | 200 |
-//! | 72 | pipelined valid, forged, valid requests on one connection | 200, 403 `signature_mismatch`, 200 |
+//! | 72 | pipelined valid, forged, another valid, and the first again, on one connection | 200, 403 `signature_mismatch`, 200, 403 `replayed` |
 //! | 73 | 200 headers | 431 *(hyper)* |
 //! | 74 | garbage instead of a request line | 400 *(hyper)* |
 //! | 75 | 10,000 commas in the signature header | 403 `signature_mismatch` |
 //! | 76 | repeated form key, values in another order (equivalent under SPEC §2.4) | 200 |
 //! | 77 | 1 MiB signature header value (past hyper's head buffer) | 431 *(hyper)* |
+//! | 78 | a valid V2 signature on the main (V3-only) server | 403 `signature_version_not_accepted` |
+//! | 79 | a V3 nonce holding a `.`, correctly signed | 403 `invalid_nonce` |
+//! | 80 | the valid request of shape 1 sent twice | 200, then 403 `replayed` |
 
 mod support;
 
@@ -109,9 +117,9 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower_plivo::signature::{Method, Signer};
-use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
-use support::{echo, serve};
+use support::{REASON, echo, fresh_nonce, refusal_body, serve};
 
 const TOKEN: &str = "MAHOSTILEaccountTOKENaaaaaaaaaaaaaa";
 const MAIN: &str = "MAHOSTILEmainTOKENbbbbbbbbbbbbbbbbbb";
@@ -121,12 +129,28 @@ const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 const BODY: &str = "CallUUID=ok&From=1555&To=1666";
 const TEN_MB: usize = 10_000_000;
 
-fn builder() -> tower_plivo::PlivoSignatureLayerBuilder {
+const X_FORWARDED: [ProxyHeader; 3] = [
+    ProxyHeader::XForwardedProto,
+    ProxyHeader::XForwardedHost,
+    ProxyHeader::XForwardedPort,
+];
+
+/// The main server's settings, with trusted proxies at `proxies` setting `headers`.
+fn builder_behind(
+    proxies: &str,
+    headers: &[ProxyHeader],
+) -> tower_plivo::PlivoSignatureLayerBuilder {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .main_account_token(MAIN)
-        .url_policy(UrlPolicy::trusted_proxies(["10.0.0.0/8"]).unwrap())
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
+        .trusted_proxies([proxies])
+        .proxy_headers(headers.iter().copied())
         .body_limit(1024 * 1024)
+}
+
+fn builder() -> tower_plivo::PlivoSignatureLayerBuilder {
+    builder_behind("10.0.0.0/8", &X_FORWARDED)
 }
 
 async fn main_server() -> SocketAddr {
@@ -147,10 +171,19 @@ async fn slow_server() -> SocketAddr {
 }
 
 async fn proxied_server() -> SocketAddr {
-    let layer = builder()
-        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap())
+    let layer = builder_behind("127.0.0.1", &X_FORWARDED).build().unwrap();
+    serve(Router::new().fallback(echo).layer(layer)).await
+}
+
+async fn forwarded_server() -> SocketAddr {
+    let layer = builder_behind("127.0.0.1", &[ProxyHeader::Forwarded])
         .build()
         .unwrap();
+    serve(Router::new().fallback(echo).layer(layer)).await
+}
+
+async fn sms_server() -> SocketAddr {
+    let layer = builder().accept_v2(true).build().unwrap();
     serve(Router::new().fallback(echo).layer(layer)).await
 }
 
@@ -164,12 +197,17 @@ fn v3_with(token: &str, url: &str, method: Method, body: &[u8], nonce: &str) -> 
 
 /// The V3 signature for `target` on this server (origin `http://{addr}`), with [`NONCE`].
 fn v3(addr: SocketAddr, method: Method, target: &str, body: &[u8]) -> String {
+    v3_nonce(addr, method, target, body, NONCE)
+}
+
+/// As [`v3`], with this nonce.
+fn v3_nonce(addr: SocketAddr, method: Method, target: &str, body: &[u8], nonce: &str) -> String {
     v3_with(
         TOKEN,
         &format!("http://{addr}{target}"),
         method,
         body,
-        NONCE,
+        nonce,
     )
 }
 
@@ -190,17 +228,31 @@ impl Raw {
         }
     }
 
-    /// A POST (or GET) to `target` with the host, a valid V3 signature of `body`, its nonce and
-    /// the form content type.
+    /// A POST (or GET) to `target` with the host, a valid V3 signature of `body`, its nonce
+    /// ([`NONCE`]) and the form content type.
     fn signed(addr: SocketAddr, method: Method, target: &str, body: &[u8]) -> Self {
+        Self::signed_with_nonce(addr, method, target, body, NONCE)
+    }
+
+    /// As [`Raw::signed`], with this nonce.
+    fn signed_with_nonce(
+        addr: SocketAddr,
+        method: Method,
+        target: &str,
+        body: &[u8],
+        nonce: &str,
+    ) -> Self {
         let name = match method {
             Method::Get => "GET",
             Method::Post => "POST",
         };
         Self::new(name, target)
             .header("host", addr.to_string())
-            .header("x-plivo-signature-v3", v3(addr, method, target, body))
-            .header("x-plivo-signature-v3-nonce", NONCE)
+            .header(
+                "x-plivo-signature-v3",
+                v3_nonce(addr, method, target, body, nonce),
+            )
+            .header("x-plivo-signature-v3-nonce", nonce)
             .header("content-type", FORM_TYPE)
     }
 
@@ -268,6 +320,16 @@ struct Reply {
 impl Reply {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The layer's reason, from the header the test server copies it into.
+    fn reason(&self) -> Option<String> {
+        let prefix = format!("{REASON}:");
+        self.head.lines().find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix(&prefix)
+                .map(|v| v.trim().to_owned())
+        })
     }
 }
 
@@ -398,35 +460,30 @@ async fn send_raw(addr: SocketAddr, bytes: Vec<u8>) -> Reply {
     exchange(addr, vec![Step::Write(bytes)]).await
 }
 
-/// The default responder's body for a status and reason code.
-fn reason_body(status: u16, code: &str) -> String {
-    let label = match status {
-        413 => "payload too large",
-        400 => "bad request",
-        408 => "request timeout",
-        503 => "service unavailable",
-        _ => "forbidden",
-    };
-    format!("{label}: {code}\n")
-}
-
-/// Asserts the exact status, and the reason body when `code` is given. A refusal without a
-/// code (hyper's own, or a HEAD response) has an empty body.
+/// Asserts the exact status, and when `code` is given the layer's reason and the body every
+/// refusal with that status has (the same for every reason). A refusal without a code
+/// (hyper's own, or a HEAD response) has an empty body.
 #[track_caller]
 fn expect(reply: &Reply, status: u16, code: Option<&str>) {
     assert_eq!(reply.status, status, "{}{}", reply.head, reply.text());
     match code {
-        Some(code) => assert_eq!(reply.text(), reason_body(status, code), "{}", reply.head),
+        Some(code) => {
+            assert_eq!(reply.reason().as_deref(), Some(code), "{}", reply.head);
+            assert_eq!(reply.text(), refusal_body(status), "{}", reply.head);
+        }
         None if status != 200 => assert!(reply.body.is_empty(), "{}", reply.text()),
         None => {}
     }
 }
 
-/// A valid signed request on a fresh connection gets 200 with its body echoed.
+/// A valid signed request (with a nonce of its own) on a fresh connection gets 200 with its
+/// body echoed.
 async fn still_serving(addr: SocketAddr) {
+    let nonce = fresh_nonce();
     let reply = send_raw(
         addr,
-        Raw::signed(addr, Method::Post, "/answer", BODY.as_bytes()).with_body(BODY.as_bytes()),
+        Raw::signed_with_nonce(addr, Method::Post, "/answer", BODY.as_bytes(), &nonce)
+            .with_body(BODY.as_bytes()),
     )
     .await;
     assert_eq!(
@@ -1104,7 +1161,7 @@ async fn s50_form_content_type_with_parameters_and_case() {
 
 #[tokio::test]
 async fn s51_json_body_under_v2() {
-    let addr = main_server().await;
+    let addr = sms_server().await;
     let sig = Signer::new(TOKEN)
         .sign_v2(&format!("http://{addr}/sms"), NONCE)
         .unwrap();
@@ -1120,7 +1177,7 @@ async fn s51_json_body_under_v2() {
 
 #[tokio::test]
 async fn s52_v2_signature_with_a_forged_v3_header() {
-    let addr = main_server().await;
+    let addr = sms_server().await;
     let sig = Signer::new(TOKEN)
         .sign_v2(&format!("http://{addr}/sms"), NONCE)
         .unwrap();
@@ -1191,6 +1248,7 @@ async fn s55_forged_forwarding_headers_are_ignored() {
 #[tokio::test]
 async fn s56_forwarded_host_with_userinfo_from_a_trusted_proxy() {
     let addr = proxied_server().await;
+    let forwarded = forwarded_server().await;
     for host in ["@", "user@hooks.example.com"] {
         let raw = post(addr).header("x-forwarded-host", host);
         shape(
@@ -1200,9 +1258,9 @@ async fn s56_forwarded_host_with_userinfo_from_a_trusted_proxy() {
             Some("unknown_origin"),
         )
         .await;
-        let raw = post(addr).header("forwarded", format!("host=\"{host}\""));
+        let raw = post(forwarded).header("forwarded", format!("host=\"{host}\""));
         shape(
-            addr,
+            forwarded,
             raw.with_body(BODY.as_bytes()),
             403,
             Some("unknown_origin"),
@@ -1303,7 +1361,12 @@ async fn h2(
         .unwrap();
     assert_eq!(response.version(), http::Version::HTTP_2);
     let status = response.status().as_u16();
-    let head = format!("{:?}", response.headers());
+    // The head as text, `name: value` per line, as an HTTP/1.1 head reads.
+    let head = response
+        .headers()
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\r\n", String::from_utf8_lossy(value.as_bytes())))
+        .collect();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
@@ -1460,17 +1523,21 @@ async fn s72_pipelined_valid_forged_valid() {
         bytes
     };
     let forged = b"CallUUID=ok&From=1555&To=9999";
+    let another =
+        Raw::signed_with_nonce(addr, Method::Post, "/answer", BODY.as_bytes(), OTHER_NONCE);
     let bytes = [
         keep_alive(post(addr), BODY.as_bytes()),
         keep_alive(post(addr), forged),
+        keep_alive(another, BODY.as_bytes()),
         keep_alive(post(addr), BODY.as_bytes()),
     ]
     .concat();
-    let replies = exchange_many(addr, vec![Step::Write(bytes)], 3, false).await;
+    let replies = exchange_many(addr, vec![Step::Write(bytes)], 4, false).await;
     expect(&replies[0], 200, None);
     expect(&replies[1], 403, Some("signature_mismatch"));
     expect(&replies[2], 200, None);
     assert_eq!(replies[2].text(), BODY);
+    expect(&replies[3], 403, Some("replayed"));
     still_serving(addr).await;
 }
 
@@ -1522,4 +1589,52 @@ async fn s77_one_mib_header_value() {
     let addr = main_server().await;
     let raw = post(addr).replace("x-plivo-signature-v3", "A".repeat(1024 * 1024));
     shape(addr, raw.with_body(BODY.as_bytes()), 431, None).await;
+}
+
+#[tokio::test]
+async fn s78_v2_signature_on_a_v3_only_server() {
+    let addr = main_server().await;
+    let sig = Signer::new(TOKEN)
+        .sign_v2(&format!("http://{addr}/answer"), NONCE)
+        .unwrap();
+    let raw = Raw::new("POST", "/answer")
+        .header("host", addr.to_string())
+        .header("x-plivo-signature-v2", sig)
+        .header("x-plivo-signature-v2-nonce", NONCE)
+        .header("content-type", FORM_TYPE);
+    shape(
+        addr,
+        raw.with_body(BODY.as_bytes()),
+        403,
+        Some("signature_version_not_accepted"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn s79_v3_nonce_with_a_dot_correctly_signed() {
+    let addr = main_server().await;
+    let nonce = "com.05429567804466091622";
+    let raw = Raw::signed_with_nonce(addr, Method::Post, "/answer", BODY.as_bytes(), nonce);
+    shape(
+        addr,
+        raw.with_body(BODY.as_bytes()),
+        403,
+        Some("invalid_nonce"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn s80_the_same_valid_request_twice() {
+    let addr = main_server().await;
+    let reply = shape(addr, post(addr).with_body(BODY.as_bytes()), 200, None).await;
+    assert_eq!(reply.text(), BODY);
+    shape(
+        addr,
+        post(addr).with_body(BODY.as_bytes()),
+        403,
+        Some("replayed"),
+    )
+    .await;
 }

@@ -7,137 +7,37 @@
 //! cargo test --test hyper
 //! ```
 
-use std::convert::Infallible;
+mod support;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
-use tower::ServiceBuilder;
 use tower_plivo::signature::{Method, Signer};
-use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, RequestBody, UrlPolicy};
+use tower_plivo::{
+    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
+};
+
+use support::hyper_app::serve;
+use support::{FORM, Reply, send};
 
 const TOKEN: &str = "MAhyperTESTtokenAAAAAAAAAAAAAAAAAAA";
 const MAIN_TOKEN: &str = "MAhyperMAINtokenBBBBBBBBBBBBBBBBBBB";
 const NONCE: &str = "12345678901234567890";
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
-/// A running server and how many requests reached its handler (i.e. passed the layer).
-struct Server {
-    addr: SocketAddr,
-    handled: Arc<AtomicUsize>,
+/// The layer as `examples/hyper.rs` configures it: the request's own host, over plain http.
+fn direct() -> PlivoSignatureLayerBuilder {
+    PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
 }
 
-/// Serves `layer` around an echo handler on a fresh 127.0.0.1 port, as the example does.
-/// `with_peer_addr: false` leaves out the `PeerAddr` extension, as a user who forgot it would.
-async fn serve(layer: PlivoSignatureLayer, with_peer_addr: bool) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handled = Arc::new(AtomicUsize::new(0));
-    let counter = handled.clone();
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = listener.accept().await.unwrap();
-            let counter = counter.clone();
-            let service = ServiceBuilder::new()
-                .map_request(move |mut request: Request<Incoming>| {
-                    if with_peer_addr {
-                        request.extensions_mut().insert(PeerAddr(peer));
-                    }
-                    request
-                })
-                .layer(layer.clone())
-                .service_fn(move |request| echo(request, counter.clone()));
-            tokio::spawn(async move {
-                // A client closing its connection mid-test is not a failure of the server.
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                    .await;
-            });
-        }
-    });
-    Server { addr, handled }
-}
-
-/// Echoes the body, and what the layer verified in `x-verified-*` headers.
-async fn echo(
-    request: Request<RequestBody<Incoming>>,
-    handled: Arc<AtomicUsize>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    handled.fetch_add(1, Ordering::SeqCst);
-    let verified = request.extensions().get::<PlivoVerified>().cloned();
-    let buffered = request.body().is_buffered();
-    let body = request.into_body().collect().await.unwrap().to_bytes();
-    let mut response = Response::new(Full::new(body));
-    let headers = response.headers_mut();
-    headers.insert("x-body-buffered", HeaderValue::from(u16::from(buffered)));
-    if let Some(v) = verified {
-        for (name, value) in [
-            ("x-verified-version", v.version.as_str().to_owned()),
-            ("x-verified-header", v.header().as_str().to_owned()),
-            ("x-verified-token", v.token.to_string()),
-            ("x-verified-nonce", v.nonce.clone()),
-            ("x-verified-url", v.url.clone()),
-        ] {
-            headers.insert(name, HeaderValue::from_str(&value).unwrap());
-        }
-    }
-    Ok(response)
-}
-
-/// A response as the client saw it.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-}
-
-/// Sends one HTTP/1.1 request to `addr` with `target` (path and raw query) as the request
-/// target, exactly these extra headers, and this body.
-async fn send(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<Bytes>,
-) -> Reply {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{target}"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client
-        .request(request.body(Full::new(body.into())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+/// Behind TLS-terminating proxies at `networks` that set `X-Forwarded-Proto` and `-Host`.
+fn behind(networks: &[&str]) -> PlivoSignatureLayerBuilder {
+    direct()
+        .trusted_proxies(networks.iter().copied())
+        .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])
 }
 
 fn v3(token: &str, method: Method, url: &str, body: &str) -> String {
@@ -148,10 +48,7 @@ fn v3(token: &str, method: Method, url: &str, body: &str) -> String {
 
 #[tokio::test]
 async fn valid_v3_post_reaches_the_handler_byte_for_byte() {
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .build()
-        .unwrap();
+    let layer = direct().build().unwrap();
     let server = serve(layer, true).await;
     // Escapes, `+`, an empty value, a repeated key out of order, non-ASCII: the handler must get
     // these bytes exactly, not a re-encoding of the parsed form.
@@ -174,21 +71,27 @@ async fn valid_v3_post_reaches_the_handler_byte_for_byte() {
     .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body, body.as_bytes());
-    assert_eq!(reply.header("x-body-buffered"), Some("1"));
-    assert_eq!(reply.header("x-verified-version"), Some("v3"));
-    assert_eq!(reply.header("x-verified-header"), Some("account"));
-    assert_eq!(reply.header("x-verified-token"), Some("account:0"));
-    assert_eq!(reply.header("x-verified-nonce"), Some(NONCE));
-    assert_eq!(reply.header("x-verified-url"), Some(url.as_str()));
+    assert_eq!(reply.header("x-body-buffered").as_deref(), Some("1"));
+    assert_eq!(reply.header("x-verified-version").as_deref(), Some("v3"));
+    assert_eq!(
+        reply.header("x-verified-header").as_deref(),
+        Some("account")
+    );
+    assert_eq!(
+        reply.header("x-verified-token").as_deref(),
+        Some("account:0")
+    );
+    assert_eq!(reply.header("x-verified-nonce").as_deref(), Some(NONCE));
+    assert_eq!(
+        reply.header("x-verified-url").as_deref(),
+        Some(url.as_str())
+    );
     assert_eq!(server.handled.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn tampered_or_unsigned_requests_are_refused_before_the_handler() {
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .build()
-        .unwrap();
+    let layer = direct().build().unwrap();
     let server = serve(layer, true).await;
     let body = "CallUUID=c-2&From=14155550100&To=14155550199";
     let target = "/answer?x=1";
@@ -222,11 +125,13 @@ async fn tampered_or_unsigned_requests_are_refused_before_the_handler() {
     let refused = async |what: &str, target: &str, headers: &[(&str, &str)], body: &str, code| {
         let reply = send(server.addr, "POST", target, headers, body.to_owned()).await;
         assert_eq!(reply.status, 403, "tampered {what}: {reply:?}");
-        assert!(
-            String::from_utf8_lossy(&reply.body).contains(code),
+        assert_eq!(
+            reply.header("x-test-rejection").as_deref(),
+            Some(code),
             "tampered {what}: {reply:?}"
         );
-        assert_eq!(reply.header("x-verified-version"), None);
+        assert_eq!(reply.body, "forbidden\n", "tampered {what}: {reply:?}");
+        assert_eq!(reply.header("x-verified-version").as_deref(), None);
     };
     let mismatch = "signature_mismatch";
     refused("body", target, &signed, &tampered_body, mismatch).await;
@@ -274,16 +179,12 @@ impl Forwarded {
 
 #[tokio::test]
 async fn trusted_proxy_on_127_0_0_1_is_believed() {
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap())
-        .build()
-        .unwrap();
+    let layer = behind(&["127.0.0.1"]).build().unwrap();
     let server = serve(layer, true).await;
     let reply = Forwarded::new().send_to(server.addr).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(
-        reply.header("x-verified-url"),
+        reply.header("x-verified-url").as_deref(),
         Some("https://hooks.example.com/plivo/answer")
     );
     assert_eq!(reply.body, Forwarded::new().body.as_bytes());
@@ -291,15 +192,15 @@ async fn trusted_proxy_on_127_0_0_1_is_believed() {
 
 #[tokio::test]
 async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::trusted_proxies(["10.0.0.0/8", "::1"]).unwrap())
-        .build()
-        .unwrap();
+    let layer = behind(&["10.0.0.0/8", "::1"]).build().unwrap();
     let server = serve(layer, true).await;
     let reply = Forwarded::new().send_to(server.addr).await;
     assert_eq!(reply.status, 403, "{reply:?}");
-    assert!(String::from_utf8_lossy(&reply.body).contains("signature_mismatch"));
+    assert_eq!(
+        reply.header("x-test-rejection").as_deref(),
+        Some("signature_mismatch")
+    );
+    assert_eq!(reply.body, "forbidden\n");
     assert_eq!(server.handled.load(Ordering::SeqCst), 0);
 }
 
@@ -307,11 +208,7 @@ async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
 async fn without_peer_addr_forwarded_headers_are_not_believed() {
     // 127.0.0.1 is trusted, but the server does not say who the peer is: the layer must not
     // guess, so the forwarded origin is ignored and the signature (made for it) fails.
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap())
-        .build()
-        .unwrap();
+    let layer = behind(&["127.0.0.1"]).build().unwrap();
     let server = serve(layer, false).await;
     let reply = Forwarded::new().send_to(server.addr).await;
     assert_eq!(reply.status, 403, "{reply:?}");
@@ -460,7 +357,7 @@ async fn replay(line: &str) -> Outcome {
         data.unwrap_or_default(),
     )
     .await;
-    let version = reply.header("x-verified-version").map(str::to_owned);
+    let version = reply.header("x-verified-version");
     (
         reply.status,
         version,
@@ -499,9 +396,10 @@ fn shell_words(line: &str) -> Vec<String> {
 #[tokio::test]
 async fn sign_example_prints_a_curl_command_the_layer_accepts() {
     let binary = sign_binary();
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
+    // The cases sign V3 and V2 requests, so this route accepts both.
+    let layer = direct()
         .main_account_token(MAIN_TOKEN)
+        .accept_v2(true)
         .build()
         .unwrap();
     let server = serve(layer, true).await;
@@ -511,7 +409,7 @@ async fn sign_example_prints_a_curl_command_the_layer_accepts() {
     // A single quote, `@` first, `&` and `%`: what breaks naive quoting or curl's `--data`.
     let tricky = "@Text=it's+5%25+o'clock&From=14155550100&Empty=";
 
-    let mismatch = "forbidden: signature_mismatch\n";
+    let mismatch = "forbidden\n";
     let cases = [
         SignCase {
             what: "V3 POST",
@@ -592,14 +490,23 @@ async fn sign_example_prints_a_curl_command_the_layer_accepts() {
     }
     let mut expected_handled = 0;
     for case in &cases {
-        let line = sign(&binary, case.token, &case.args).await;
         let expected: Outcome = (
             case.status,
             case.version.map(str::to_owned),
             case.body.to_owned(),
         );
         let what = case.what;
+        // Each client gets a command signed for it: the same signed request twice would be a
+        // replay (a `--nonce` given is varied per client; the default nonce differs per run).
+        let for_client = |client: &str| {
+            let mut args = case.args.clone();
+            if let Some(at) = args.iter().position(|a| *a == "--nonce") {
+                args[at + 1] = if client == "curl" { "4201" } else { "4202" };
+            }
+            args
+        };
         if curl {
+            let line = sign(&binary, case.token, &for_client("curl")).await;
             assert_eq!(
                 run_with_curl(&line).await,
                 expected,
@@ -607,6 +514,7 @@ async fn sign_example_prints_a_curl_command_the_layer_accepts() {
             );
             expected_handled += usize::from(case.status == 200);
         }
+        let line = sign(&binary, case.token, &for_client("hyper")).await;
         assert_eq!(replay(&line).await, expected, "{what} replayed: {line}");
         expected_handled += usize::from(case.status == 200);
     }

@@ -46,39 +46,36 @@ fn v2(token: &str, target: &str) -> String {
         .unwrap()
 }
 
+/// Sends a signed POST of `body` to `target` with these signature headers and [`NONCE`].
+async fn post_signed(
+    addr: SocketAddr,
+    target: &str,
+    signatures: &[(&str, &str)],
+    body: &str,
+) -> support::Reply {
+    let mut headers = signatures.to_vec();
+    headers.extend([("X-Plivo-Signature-V3-Nonce", NONCE), FORM]);
+    send(addr, "POST", target, &headers, body.to_owned()).await
+}
+
 #[tokio::test]
 async fn rotation_main_account_and_comma_lists() {
     let addr = echo_server().await;
     let body = "CallUUID=abc&From=1555";
-    let target = "/answer?x=1";
-    let old = v3(OLD_TOKEN, Method::Post, target, body);
-    let reply = send(
-        addr,
-        "POST",
-        target,
-        &[
-            ("x-plivo-signature-v3", &old),
-            ("x-plivo-signature-v3-nonce", NONCE),
-            FORM,
-        ],
-        body,
-    )
-    .await;
+    // Each accepted request below has a message of its own (its own query): the same signed
+    // message twice is a replay.
+    let old = v3(OLD_TOKEN, Method::Post, "/answer?x=1", body);
+    let reply = post_signed(addr, "/answer?x=1", &[("x-plivo-signature-v3", &old)], body).await;
     assert_eq!(
         (reply.status, reply.header("x-verified-token").as_deref()),
         (200, Some("account:1"))
     );
 
-    let main = v3(MAIN, Method::Post, target, body);
-    let reply = send(
+    let main = v3(MAIN, Method::Post, "/answer?x=2", body);
+    let reply = post_signed(
         addr,
-        "POST",
-        target,
-        &[
-            ("X-Plivo-Signature-Ma-V3", &main),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
-            FORM,
-        ],
+        "/answer?x=2",
+        &[("X-Plivo-Signature-Ma-V3", &main)],
         body,
     )
     .await;
@@ -88,44 +85,46 @@ async fn rotation_main_account_and_comma_lists() {
     );
 
     // The main token in the plain header, or an account token in the -Ma- header: wrong family.
-    let reply = send(
+    let main = v3(MAIN, Method::Post, "/answer?x=3", body);
+    post_signed(
         addr,
-        "POST",
-        target,
-        &[
-            ("X-Plivo-Signature-V3", &main),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
-            FORM,
-        ],
+        "/answer?x=3",
+        &[("X-Plivo-Signature-V3", &main)],
         body,
     )
-    .await;
-    assert_eq!(reply.status, 403);
-    let good = v3(TOKEN, Method::Post, target, body);
-    let reply = send(
+    .await
+    .assert_refused(403, "signature_mismatch");
+    let good = v3(TOKEN, Method::Post, "/answer?x=3", body);
+    post_signed(
         addr,
-        "POST",
-        target,
-        &[
-            ("X-Plivo-Signature-Ma-V3", &good),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
-            FORM,
-        ],
+        "/answer?x=3",
+        &[("X-Plivo-Signature-Ma-V3", &good)],
         body,
     )
-    .await;
-    assert_eq!(reply.status, 403);
+    .await
+    .assert_refused(403, "signature_mismatch");
 
+    // Both headers, as Plivo sends them; then the same request with one header stripped
+    // verifies through the other token, and is still the same signed message: a replay.
+    let both = [
+        ("X-Plivo-Signature-V3", good.as_str()),
+        ("X-Plivo-Signature-Ma-V3", main.as_str()),
+    ];
+    let reply = post_signed(addr, "/answer?x=3", &both, body).await;
+    assert_eq!(
+        (reply.status, reply.header("x-verified-token").as_deref()),
+        (200, Some("account:0"))
+    );
+    post_signed(addr, "/answer?x=3", &[both[1]], body)
+        .await
+        .assert_refused(403, "replayed");
+
+    let good = v3(TOKEN, Method::Post, "/answer?x=4", body);
     let list = format!(" garbage , {}=,{good} ,", &good[..43]);
-    let reply = send(
+    let reply = post_signed(
         addr,
-        "POST",
-        target,
-        &[
-            ("X-Plivo-Signature-V3", &list),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
-            FORM,
-        ],
+        "/answer?x=4",
+        &[("X-Plivo-Signature-V3", &list)],
         body,
     )
     .await;
@@ -136,15 +135,25 @@ async fn rotation_main_account_and_comma_lists() {
 }
 
 #[tokio::test]
-async fn downgrade_to_v2_is_refused() {
-    let addr = echo_server().await;
+async fn v2_is_refused_unless_accepted_and_never_a_fallback() {
+    let voice = echo_server().await;
+    let sms = serve(
+        Router::new()
+            .fallback(echo)
+            .layer(layer().accept_v2(true).build().unwrap()),
+    )
+    .await;
     let target = "/sms";
     let good_v2 = v2(TOKEN, target);
     let v2_only = [
         ("X-Plivo-Signature-V2", good_v2.as_str()),
         ("X-Plivo-Signature-V2-Nonce", NONCE),
     ];
-    assert_eq!(send(addr, "POST", target, &v2_only, "").await.status, 200);
+    // A voice route (the default) accepts V3 only.
+    send(voice, "POST", target, &v2_only, "")
+        .await
+        .assert_refused(403, "signature_version_not_accepted");
+    assert_eq!(send(sms, "POST", target, &v2_only, "").await.status, 200);
     let with_bad_v3 = [
         (
             "X-Plivo-Signature-V3",
@@ -154,14 +163,12 @@ async fn downgrade_to_v2_is_refused() {
         v2_only[0],
         v2_only[1],
     ];
-    let reply = send(addr, "POST", target, &with_bad_v3, "").await;
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (403, "forbidden: signature_mismatch\n")
-    );
+    send(sms, "POST", target, &with_bad_v3, "")
+        .await
+        .assert_refused(403, "signature_mismatch");
     // Even a lone V3 nonce header makes V3 decide.
-    let reply = send(
-        addr,
+    send(
+        sms,
         "POST",
         target,
         &[
@@ -171,11 +178,8 @@ async fn downgrade_to_v2_is_refused() {
         ],
         "",
     )
-    .await;
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (403, "forbidden: missing_signature\n")
-    );
+    .await
+    .assert_refused(403, "missing_signature");
 }
 
 #[tokio::test]
@@ -199,10 +203,7 @@ async fn v3_refuses_bodies_it_cannot_cover_and_other_methods() {
         }
     };
     let reply = send_with("application/json", "POST", r#"{"CallUUID":"x"}"#).await;
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (403, "forbidden: unsupported_body\n")
-    );
+    reply.assert_refused(403, "unsupported_body");
     let reply = send_with("multipart/form-data; boundary=x", "POST", "--x--").await;
     assert_eq!(reply.status, 403);
     let reply = send_with("application/json", "POST", "").await;
@@ -223,17 +224,10 @@ async fn v3_refuses_bodies_it_cannot_cover_and_other_methods() {
         "a=1",
     )
     .await;
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (403, "forbidden: unsupported_body\n")
-    );
+    reply.assert_refused(403, "unsupported_body");
     for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
         let reply = send_with("application/x-www-form-urlencoded", method, "").await;
-        assert_eq!(
-            (reply.status, reply.text().as_str()),
-            (403, "forbidden: method_not_allowed\n"),
-            "{method}"
-        );
+        reply.assert_refused(403, "method_not_allowed");
     }
 }
 
@@ -276,12 +270,9 @@ async fn header_problems_have_typed_reasons() {
         ),
     ];
     for (headers, code) in cases {
-        let reply = send(addr, "GET", "/a", &headers, "").await;
-        assert_eq!(
-            (reply.status, reply.text()),
-            (403, format!("forbidden: {code}\n")),
-            "{headers:?}"
-        );
+        send(addr, "GET", "/a", &headers, "")
+            .await
+            .assert_refused(403, code);
     }
     let same_twice = [
         ("X-Plivo-Signature-V3", sig.as_str()),
@@ -423,21 +414,33 @@ async fn nest_verifies_the_original_path() {
 }
 
 #[tokio::test]
-async fn service_builder_and_only_paths_under() {
+async fn service_builder_and_skip_paths_under() {
     use tower::ServiceBuilder;
-    let plivo = layer().only_paths_under("/plivo").build().unwrap();
+    let plivo = layer().skip_paths_under("/health").build().unwrap();
     let app = Router::new()
         .fallback(echo)
         .layer(ServiceBuilder::new().layer(plivo));
     let addr = serve(app).await;
     let reply = send(addr, "POST", "/health", &[], "open").await;
     assert_eq!((reply.status, reply.text().as_str()), (200, "open"));
-    assert_eq!(send(addr, "POST", "/plivo", &[], "").await.status, 403);
+    let reply = send(addr, "POST", "/health/live", &[], "open").await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "open"));
     assert_eq!(
         send(addr, "POST", "/plivo/answer", &[], "").await.status,
         403
     );
-    assert_eq!(send(addr, "POST", "/plivoX", &[], "x").await.status, 200);
+    assert_eq!(send(addr, "POST", "/healthz", &[], "x").await.status, 403);
+    // A path that only looks like it is under the prefix is guarded.
+    for tricky in [
+        "/health/../answer",
+        "/health/%2e%2e/answer",
+        "/health//answer",
+        "/%68ealth",
+    ] {
+        send(addr, "POST", tricky, &[], "")
+            .await
+            .assert_refused(403, "missing_signature");
+    }
 }
 
 // ---- body handling over raw TCP ----

@@ -9,7 +9,7 @@ use tower_plivo::replay::{
 };
 
 use support::replay_app::{
-    abandoned_request, concurrent_copies, post_signed, replay_server, signed,
+    abandoned_request, concurrent_copies, post_signed, replay_server, replay_server_with, signed,
 };
 
 #[tokio::test]
@@ -18,11 +18,9 @@ async fn the_same_signed_request_twice_is_a_replay() {
     let headers = signed("/answer", "10000000000000000001", "CallUUID=a");
     let first = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
     assert_eq!(first.status, 200);
-    let second = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
-    assert_eq!(
-        (second.status, second.text().as_str()),
-        (403, "forbidden: replayed\n")
-    );
+    post_signed(addr, "/answer", &headers, "CallUUID=a")
+        .await
+        .assert_refused(403, "replayed");
     assert_eq!(calls.get(), 1, "the replay never reached the handler");
 }
 
@@ -82,9 +80,27 @@ async fn an_inner_5xx_releases_the_nonce_for_the_retry() {
 }
 
 #[tokio::test]
-async fn a_dropped_request_releases_the_nonce_for_the_retry() {
+async fn a_request_dropped_after_its_handler_started_keeps_the_nonce() {
     let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
     let nonce = "10000000000000000005";
+    abandoned_request(addr, nonce).await;
+    // The server notices the closed connection and drops the request future; the handler had
+    // started, so it may have acted: the nonce stays taken.
+    calls.until_dropped().await;
+    let headers = signed("/slow-once", nonce, "");
+    post_signed(addr, "/slow-once", &headers, "")
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 1);
+}
+
+#[tokio::test]
+async fn release_on_drop_is_an_explicit_opt_in() {
+    let (addr, calls) = replay_server_with(MemoryNonceStore::new(), |builder| {
+        builder.replay_release_on_drop(true)
+    })
+    .await;
+    let nonce = "10000000000000000009";
     abandoned_request(addr, nonce).await;
     // The server notices the closed connection and drops the request future.
     let headers = signed("/slow-once", nonce, "");
@@ -126,11 +142,9 @@ impl NonceStore for Unavailable {
 async fn an_unavailable_store_answers_503_or_fails_open() {
     let headers = signed("/answer", "10000000000000000007", "CallUUID=x");
     let (closed, calls) = replay_server(Unavailable, false).await;
-    let reply = post_signed(closed, "/answer", &headers, "CallUUID=x").await;
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (503, "service unavailable: replay_store_unavailable\n")
-    );
+    post_signed(closed, "/answer", &headers, "CallUUID=x")
+        .await
+        .assert_refused(503, "replay_store_unavailable");
     assert_eq!(calls.get(), 0);
     let (open, calls) = replay_server(Unavailable, true).await;
     let reply = post_signed(open, "/answer", &headers, "CallUUID=x").await;
@@ -139,7 +153,7 @@ async fn an_unavailable_store_answers_503_or_fails_open() {
 }
 
 #[tokio::test]
-async fn v2_keys_cover_the_url() {
+async fn v2_keys_are_the_signed_message() {
     use tower_plivo::signature::Signer;
     let (addr, _) = replay_server(MemoryNonceStore::new(), false).await;
     let nonce = "10000000000000000008";
@@ -162,10 +176,33 @@ async fn v2_keys_cover_the_url() {
         "same nonce, other URL"
     );
     // Same URL with another query (V2 does not sign it) is the same signed request.
+    post_signed(addr, "/sms/a?x=1", &v2("/sms/a"), "any body")
+        .await
+        .assert_refused(403, "replayed");
+    // Characters moved between the end of the path and the nonce: the same message
+    // (`…/sms/12` + `345` and `…/sms/1` + `2345`), so the same key.
+    let shifted = |path: &str, nonce: &str| {
+        let sig = Signer::new(support::replay_app::TOKEN)
+            .sign_v2(&format!("{}{path}", support::replay_app::ORIGIN), nonce)
+            .unwrap();
+        vec![
+            ("X-Plivo-Signature-V2".to_owned(), sig),
+            ("X-Plivo-Signature-V2-Nonce".to_owned(), nonce.to_owned()),
+        ]
+    };
     assert_eq!(
-        post_signed(addr, "/sms/a?x=1", &v2("/sms/a"), "any body")
+        post_signed(addr, "/sms/12", &shifted("/sms/12", "345"), "")
             .await
             .status,
-        403
+        200
     );
+    let moved = shifted("/sms/1", "2345");
+    assert_eq!(
+        moved[0].1,
+        shifted("/sms/12", "345")[0].1,
+        "one signature covers both"
+    );
+    post_signed(addr, "/sms/1", &moved, "")
+        .await
+        .assert_refused(403, "replayed");
 }

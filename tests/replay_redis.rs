@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tower_plivo::replay::RedisNonceStore;
 
 use support::replay_app::{
-    ORIGIN, TOKEN, abandoned_request, concurrent_copies, post_signed, replay_server, signed,
+    ORIGIN, TOKEN, abandoned_request, concurrent_copies, post_signed, replay_server,
+    replay_server_with, signed,
 };
 
 /// A redis-server process owned by one test, killed on drop.
@@ -83,11 +84,9 @@ async fn the_same_signed_request_twice_is_a_replay() {
             .status,
         200
     );
-    let replay = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
-    assert_eq!(
-        (replay.status, replay.text().as_str()),
-        (403, "forbidden: replayed\n")
-    );
+    post_signed(addr, "/answer", &headers, "CallUUID=a")
+        .await
+        .assert_refused(403, "replayed");
     assert_eq!(calls.get(), 1);
 }
 
@@ -144,8 +143,9 @@ async fn two_server_processes_sharing_one_redis_accept_a_request_once() {
             .env("PLIVO_REPLAY_STORE", redis.url())
             .env_remove("PLIVO_TRUSTED_PROXIES")
             .env_remove("PLIVO_MAIN_AUTH_TOKEN")
+            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -171,10 +171,16 @@ async fn two_server_processes_sharing_one_redis_accept_a_request_once() {
     two.kill().unwrap();
     one.wait().unwrap();
     two.wait().unwrap();
+    let mut logged = String::new();
+    std::io::Read::read_to_string(&mut two.stderr.take().unwrap(), &mut logged).unwrap();
     assert_eq!((first.status, first.text().as_str()), (200, "CallUUID=p"));
     assert_eq!(
         (second.status, second.text().as_str()),
-        (403, "forbidden: replayed\n")
+        (403, "forbidden\n")
+    );
+    assert!(
+        logged.contains("reason=\"replayed\""),
+        "the second process logs why: {logged}"
     );
 }
 
@@ -205,10 +211,29 @@ async fn an_inner_5xx_releases_the_nonce_for_the_retry() {
 }
 
 #[tokio::test]
-async fn a_dropped_request_releases_the_nonce_for_the_retry() {
+async fn a_request_dropped_after_its_handler_started_keeps_the_nonce() {
     let redis = Redis::start();
-    let (addr, _) = replay_server(redis.store(), false).await;
+    let (addr, calls) = replay_server(redis.store(), false).await;
     let nonce = "20000000000000000006";
+    abandoned_request(addr, nonce).await;
+    calls.until_dropped().await;
+    // Give a (wrongly) spawned release the time it would need to reach Redis.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let headers = signed("/slow-once", nonce, "");
+    post_signed(addr, "/slow-once", &headers, "")
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 1);
+}
+
+#[tokio::test]
+async fn release_on_drop_is_an_explicit_opt_in() {
+    let redis = Redis::start();
+    let (addr, _) = replay_server_with(redis.store(), |builder| {
+        builder.replay_release_on_drop(true)
+    })
+    .await;
+    let nonce = "20000000000000000012";
     abandoned_request(addr, nonce).await;
     let headers = signed("/slow-once", nonce, "");
     let mut status = 0;
@@ -247,7 +272,15 @@ async fn keys_carry_the_configured_prefix() {
         .query_async(&mut connection)
         .await
         .unwrap();
-    assert_eq!(keys, ["custom:v3:20000000000000000008"]);
+    // The key is the SHA-256 of the signed message (here `{ORIGIN}/answer` with no body, then
+    // `.` and the nonce), computed here independently of the crate.
+    use sha2::Digest as _;
+    let message = format!("{ORIGIN}/answer.20000000000000000008");
+    let digest: String = sha2::Sha256::digest(message.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(keys, [format!("custom:{digest}")]);
 }
 
 #[tokio::test]
@@ -264,11 +297,9 @@ async fn redis_stopped_mid_test_gives_503_then_recovers() {
     let port = redis.stop();
     let during = signed("/answer", "20000000000000000010", "");
     let started = Instant::now();
-    let reply = post_signed(closed, "/answer", &during, "").await;
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (503, "service unavailable: replay_store_unavailable\n")
-    );
+    post_signed(closed, "/answer", &during, "")
+        .await
+        .assert_refused(503, "replay_store_unavailable");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "answered within the operation timeout"

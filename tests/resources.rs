@@ -74,7 +74,7 @@ fn resource_server() {
             .auth_token(TOKEN)
             .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
             .body_limit(LIMIT)
-            .only_paths_under("/plivo")
+            .skip_paths_under("/stats")
             .replay_store(MemoryNonceStore::new())
             .build()
             .unwrap();

@@ -41,19 +41,7 @@ struct Server {
 
 impl Server {
     fn start(env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(example_binary());
-        command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
-        for var in [
-            "PLIVO_AUTH_TOKEN",
-            "PLIVO_MAIN_AUTH_TOKEN",
-            "PLIVO_PUBLIC_URL",
-            "PLIVO_TRUSTED_PROXIES",
-        ] {
-            command.env_remove(var);
-        }
-        for (name, value) in env {
-            command.env(name, value);
-        }
+        let mut command = command_with(env);
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -97,6 +85,40 @@ impl Server {
             .unwrap();
         stderr
     }
+}
+
+/// The `server` example with exactly these variables of its contract set.
+fn command_with(env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(example_binary());
+    command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
+    for var in [
+        "PLIVO_AUTH_TOKEN",
+        "PLIVO_MAIN_AUTH_TOKEN",
+        "PLIVO_PUBLIC_URL",
+        "PLIVO_TRUSTED_PROXIES",
+        "PLIVO_PROXY_HEADERS",
+        "PLIVO_SOURCE_NETWORKS",
+        "PLIVO_SIGNATURE_VERSIONS",
+        "PLIVO_REPLAY_STORE",
+        "PLIVO_REPLAY_TTL_SECS",
+        "PLIVO_DIAGNOSE",
+        "PLIVO_REPORT_ONLY",
+    ] {
+        command.env_remove(var);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Runs the example with a configuration it must refuse; returns its exit status and stderr.
+fn refused_at_start(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = command_with(env).stdout(Stdio::null()).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// The pieces of a printed `curl` command: URL, `-H` headers, `--data`.
@@ -397,9 +419,24 @@ async fn public_url_and_trusted_proxies() {
     );
     server.stop();
 
+    // By default a trusted proxy is believed for X-Forwarded-Proto alone: the host it
+    // forwards is not believed unless named.
     let server = Server::start(&[
         ("PLIVO_AUTH_TOKEN", token),
         ("PLIVO_TRUSTED_PROXIES", "127.0.0.1/32,::1"),
+    ]);
+    assert_eq!(
+        send(server.addr, "POST", "/answer", &forwarded, body)
+            .await
+            .status,
+        403
+    );
+    server.stop();
+
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_TRUSTED_PROXIES", "127.0.0.1/32,::1"),
+        ("PLIVO_PROXY_HEADERS", "X-Forwarded-Proto, x-forwarded-host"),
     ]);
     assert_eq!(
         send(server.addr, "POST", "/answer", &forwarded, body)
@@ -418,6 +455,7 @@ async fn public_url_and_trusted_proxies() {
     let server = Server::start(&[
         ("PLIVO_AUTH_TOKEN", token),
         ("PLIVO_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ("PLIVO_PROXY_HEADERS", "x-forwarded-proto,x-forwarded-host"),
     ]);
     assert_eq!(
         send(server.addr, "POST", "/answer", &forwarded, body)
@@ -459,6 +497,200 @@ async fn public_url_and_trusted_proxies() {
         200
     );
     server.stop();
+}
+
+#[tokio::test]
+async fn signature_versions_source_networks_and_proxies_that_find_the_client() {
+    let token = "MAversionsTOKENnnnnnnnnnnnnnnnnnnnn";
+    let v2 = |addr: SocketAddr, nonce: &str| {
+        let sig = Signer::new(token)
+            .sign_v2(&format!("http://{addr}/sms"), nonce)
+            .unwrap();
+        [
+            ("X-Plivo-Signature-V2".to_owned(), sig),
+            ("X-Plivo-Signature-V2-Nonce".to_owned(), nonce.to_owned()),
+        ]
+    };
+    let post = |addr: SocketAddr, headers: [(String, String); 2]| async move {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        send(addr, "POST", "/sms", &headers, "Text=hi").await.status
+    };
+    // V3 only by default.
+    let server = Server::start(&[("PLIVO_AUTH_TOKEN", token)]);
+    assert_eq!(post(server.addr, v2(server.addr, "1")).await, 403);
+    let stderr = server.stop();
+    assert!(
+        stderr.contains("signature_version_not_accepted") && stderr.contains("accept_v2"),
+        "the log line says how to enable V2: {stderr}"
+    );
+    // `v3,v2` in any order and case.
+    for versions in ["v3,v2", "V2, v3"] {
+        let server = Server::start(&[
+            ("PLIVO_AUTH_TOKEN", token),
+            ("PLIVO_SIGNATURE_VERSIONS", versions),
+        ]);
+        assert_eq!(
+            post(server.addr, v2(server.addr, "2")).await,
+            200,
+            "{versions}"
+        );
+        server.stop();
+    }
+
+    // Signed for the public URL, each with its own nonce.
+    let post_v3 =
+        |addr: SocketAddr, nonce: &'static str, extra: &'static [(&'static str, &'static str)]| {
+            let sig = Signer::new(token)
+                .sign_v3(
+                    Method::Post,
+                    "https://hooks.example.com/answer",
+                    b"CallUUID=1",
+                    nonce,
+                )
+                .unwrap();
+            async move {
+                let mut headers = vec![
+                    ("X-Plivo-Signature-V3", sig.as_str()),
+                    ("X-Plivo-Signature-V3-Nonce", nonce),
+                    FORM,
+                ];
+                headers.extend_from_slice(extra);
+                send(addr, "POST", "/answer", &headers, "CallUUID=1")
+                    .await
+                    .status
+            }
+        };
+    // Source networks: the test client is 127.0.0.1.
+    let public = ("PLIVO_PUBLIC_URL", "https://hooks.example.com");
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        public,
+        ("PLIVO_SOURCE_NETWORKS", "127.0.0.0/8"),
+    ]);
+    assert_eq!(post_v3(server.addr, "3", &[]).await, 200);
+    server.stop();
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        public,
+        ("PLIVO_SOURCE_NETWORKS", "203.0.113.0/24"),
+    ]);
+    assert_eq!(post_v3(server.addr, "4", &[]).await, 403);
+    let stderr = server.stop();
+    assert!(stderr.contains("source_not_allowed"), "{stderr}");
+    // A fixed public URL with trusted proxies that only find the client: the test client is
+    // the "proxy", and the client behind it comes from X-Forwarded-For.
+    let behind = [
+        ("PLIVO_AUTH_TOKEN", token),
+        public,
+        ("PLIVO_TRUSTED_PROXIES", "127.0.0.1"),
+        ("PLIVO_PROXY_HEADERS", "x-forwarded-for"),
+        ("PLIVO_SOURCE_NETWORKS", "203.0.113.0/24"),
+    ];
+    let server = Server::start(&behind);
+    assert_eq!(
+        post_v3(
+            server.addr,
+            "5",
+            &[("x-forwarded-for", "198.51.100.1, 203.0.113.7")]
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post_v3(
+            server.addr,
+            "6",
+            &[("x-forwarded-for", "203.0.113.7, 198.51.100.1")]
+        )
+        .await,
+        403,
+        "the rightmost untrusted entry is the client"
+    );
+    server.stop();
+}
+
+#[test]
+fn every_invalid_value_stops_the_server_naming_its_variable() {
+    let token = ("PLIVO_AUTH_TOKEN", "MAinvalidTOKENoooooooooooooooooooo");
+    for (env, variable) in [
+        (
+            vec![("PLIVO_SIGNATURE_VERSIONS", "v2")],
+            "PLIVO_SIGNATURE_VERSIONS",
+        ),
+        (
+            vec![("PLIVO_SIGNATURE_VERSIONS", "v3,v4")],
+            "PLIVO_SIGNATURE_VERSIONS",
+        ),
+        (
+            vec![("PLIVO_PROXY_HEADERS", "x-forwarded-proto")],
+            "PLIVO_PROXY_HEADERS",
+        ),
+        (
+            vec![
+                ("PLIVO_TRUSTED_PROXIES", "127.0.0.1"),
+                ("PLIVO_PROXY_HEADERS", "x-real-ip"),
+            ],
+            "PLIVO_PROXY_HEADERS",
+        ),
+        (
+            vec![
+                ("PLIVO_TRUSTED_PROXIES", "127.0.0.1"),
+                ("PLIVO_PROXY_HEADERS", "forwarded,x-forwarded-proto"),
+            ],
+            "PLIVO_PROXY_HEADERS",
+        ),
+        (
+            vec![
+                ("PLIVO_PUBLIC_URL", "https://hooks.example.com"),
+                ("PLIVO_TRUSTED_PROXIES", "127.0.0.1"),
+                ("PLIVO_PROXY_HEADERS", "x-forwarded-host"),
+                ("PLIVO_SOURCE_NETWORKS", "203.0.113.0/24"),
+            ],
+            "PLIVO_PROXY_HEADERS",
+        ),
+        (
+            vec![
+                ("PLIVO_PUBLIC_URL", "https://hooks.example.com"),
+                ("PLIVO_TRUSTED_PROXIES", "127.0.0.1"),
+            ],
+            "PLIVO_TRUSTED_PROXIES",
+        ),
+        (
+            vec![("PLIVO_TRUSTED_PROXIES", "10.0.0.0/33")],
+            "PLIVO_TRUSTED_PROXIES",
+        ),
+        (
+            vec![("PLIVO_SOURCE_NETWORKS", "nope")],
+            "PLIVO_SOURCE_NETWORKS",
+        ),
+        (
+            vec![("PLIVO_PUBLIC_URL", "hooks.example.com")],
+            "PLIVO_PUBLIC_URL",
+        ),
+        (vec![("PLIVO_REPLAY_STORE", "disk")], "PLIVO_REPLAY_STORE"),
+        (
+            vec![("PLIVO_REPLAY_TTL_SECS", "soon")],
+            "PLIVO_REPLAY_TTL_SECS",
+        ),
+        (vec![("PLIVO_DIAGNOSE", "yes")], "PLIVO_DIAGNOSE"),
+        (vec![("PLIVO_REPORT_ONLY", "2")], "PLIVO_REPORT_ONLY"),
+        (vec![("BIND", "not an address")], "BIND"),
+    ] {
+        let mut env = env;
+        env.push(token);
+        let (status, stderr) = refused_at_start(&env);
+        assert!(
+            matches!(status, Some(code) if code != 0),
+            "{env:?}: {status:?}"
+        );
+        assert!(
+            stderr.contains(&format!("{variable}:")),
+            "{env:?}: the message must name {variable}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]

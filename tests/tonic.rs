@@ -1,10 +1,15 @@
 //! One tonic server, as in `examples/tonic.rs`: the gRPC health service and Plivo webhooks
-//! under `/plivo` on the same 127.0.0.1 port, with `PlivoSignatureLayer` on the whole server
-//! but guarding only `/plivo`. gRPC goes through tonic's own client; webhooks through hyper's.
+//! under `/plivo` on the same 127.0.0.1 port. `PlivoSignatureLayer` is composed onto the
+//! webhook routes only (an axum router with `route_layer`, merged into tonic's `Routes`), so
+//! gRPC never meets it; a control puts it on the whole server instead, where it refuses gRPC
+//! unless the gRPC paths are skipped. gRPC goes through tonic's own client; webhooks through
+//! hyper's.
 //!
 //! ```text
 //! cargo test --features tonic --test tonic
 //! ```
+
+mod support;
 
 use std::net::SocketAddr;
 
@@ -25,30 +30,40 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower_plivo::signature::{Method, Signer};
-use tower_plivo::{PlivoSignatureLayer, PlivoVerified, UrlPolicy};
+use tower_plivo::{
+    PlivoSignatureLayer, PlivoSignatureLayerBuilder, PlivoVerified, ProxyHeader, Scheme, UrlPolicy,
+};
 
 const TOKEN: &str = "MAtonicTESTtokenDDDDDDDDDDDDDDDDDDD";
 const NONCE: &str = "55555555554444444444";
 const ANSWER_XML: &str = "<Response><Speak>Hello, from Plivo</Speak></Response>";
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
-/// Starts the server on a fresh 127.0.0.1 port and returns its address.
-async fn serve() -> SocketAddr {
-    serve_with(
-        PlivoSignatureLayer::builder()
-            .auth_token(TOKEN)
-            // 127.0.0.1 is the "proxy" here, so one test can show tonic's `TcpConnectInfo`
-            // reaching the layer; direct requests carry no forwarding headers and verify
-            // against `Host`.
-            .url_policy(UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap())
-            .only_paths_under("/plivo")
-            .build()
-            .unwrap(),
-    )
-    .await
+fn layer() -> PlivoSignatureLayerBuilder {
+    PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        // 127.0.0.1 is the "proxy" here, so one test can show tonic's `TcpConnectInfo`
+        // reaching the layer; direct requests carry no forwarding headers and verify against
+        // `Host`.
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
+        .trusted_proxies(["127.0.0.1"])
+        .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])
 }
 
-async fn serve_with(plivo: PlivoSignatureLayer) -> SocketAddr {
+/// Where the layer goes.
+enum Placement {
+    /// On the webhook routes only (`route_layer`), as the example does.
+    WebhookRoutes(PlivoSignatureLayer),
+    /// On the whole server (`Server::builder().layer(..)`).
+    WholeServer(PlivoSignatureLayer),
+}
+
+/// Starts the server on a fresh 127.0.0.1 port with the layer on the webhook routes only.
+async fn serve() -> SocketAddr {
+    serve_with(Placement::WebhookRoutes(layer().build().unwrap())).await
+}
+
+async fn serve_with(placement: Placement) -> SocketAddr {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::Serving).await;
     health
@@ -58,9 +73,13 @@ async fn serve_with(plivo: PlivoSignatureLayer) -> SocketAddr {
     let webhooks = Router::new()
         .route("/plivo/answer", post(answer))
         .route("/plivo/{*rest}", any(echo));
+    let (webhooks, whole_server) = match placement {
+        Placement::WebhookRoutes(plivo) => (webhooks.route_layer(plivo), None),
+        Placement::WholeServer(plivo) => (webhooks, Some(plivo)),
+    };
     let routes: Routes = Routes::new(health_service)
         .into_axum_router()
-        .merge(webhooks)
+        .merge(support::expose_rejection(webhooks))
         .into();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -68,13 +87,21 @@ async fn serve_with(plivo: PlivoSignatureLayer) -> SocketAddr {
     tokio::spawn(async move {
         // The reporter owns the statuses: it lives as long as the server.
         let _health = health;
-        Server::builder()
-            .accept_http1(true)
-            .layer(plivo)
-            .add_routes(routes)
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-            .unwrap();
+        let incoming = TcpIncoming::from(listener);
+        let mut server = Server::builder().accept_http1(true);
+        match whole_server {
+            None => server
+                .add_routes(routes)
+                .serve_with_incoming(incoming)
+                .await
+                .unwrap(),
+            Some(plivo) => server
+                .layer(plivo)
+                .add_routes(routes)
+                .serve_with_incoming(incoming)
+                .await
+                .unwrap(),
+        }
     });
     addr
 }
@@ -105,7 +132,8 @@ async fn health_client(addr: SocketAddr) -> HealthClient<Channel> {
     HealthClient::new(channel)
 }
 
-/// Sends one HTTP/1.1 request and returns status, `x-verified-url` and body.
+/// Sends one HTTP/1.1 request and returns status, `x-verified-url` (or the layer's reason for
+/// a refusal) and body.
 async fn send(
     addr: SocketAddr,
     target: &str,
@@ -132,6 +160,7 @@ async fn send(
     let url = response
         .headers()
         .get("x-verified-url")
+        .or_else(|| response.headers().get(support::REASON))
         .map(|v| v.to_str().unwrap().to_owned());
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, url, body)
@@ -190,14 +219,20 @@ async fn webhooks_on_the_same_port_are_verified() {
     assert_eq!((status, reply.as_ref()), (200, ANSWER_XML.as_bytes()));
     assert_eq!(verified.as_deref(), Some(url.as_str()));
 
-    let (status, _, reply) = send(addr, "/plivo/answer", &[FORM], body).await;
-    assert_eq!(status, 403);
-    assert_eq!(reply.as_ref(), b"forbidden: missing_signature\n");
+    let (status, reason, reply) = send(addr, "/plivo/answer", &[FORM], body).await;
+    assert_eq!(
+        (status, reason.as_deref()),
+        (403, Some("missing_signature"))
+    );
+    assert_eq!(reply.as_ref(), b"forbidden\n");
 
     let tampered = body.replace("inbound", "outbound");
-    let (status, _, reply) = send(addr, "/plivo/answer", &signed, &tampered).await;
-    assert_eq!(status, 403);
-    assert_eq!(reply.as_ref(), b"forbidden: signature_mismatch\n");
+    let (status, reason, reply) = send(addr, "/plivo/answer", &signed, &tampered).await;
+    assert_eq!(
+        (status, reason.as_deref()),
+        (403, Some("signature_mismatch"))
+    );
+    assert_eq!(reply.as_ref(), b"forbidden\n");
 
     // Any path below the prefix is guarded, and the handler gets the body byte for byte.
     let body = "Text=caf%C3%A9&To=1&To=2";
@@ -234,16 +269,10 @@ async fn tonic_connect_info_lets_a_trusted_proxy_be_believed() {
 }
 
 #[tokio::test]
-async fn without_a_path_filter_the_layer_would_refuse_grpc() {
-    // The control for `grpc_calls_pass_without_plivo_headers`: the same server with the layer
-    // guarding every path refuses the gRPC call, so it is `only_paths_under` that lets it pass.
-    let addr = serve_with(
-        PlivoSignatureLayer::builder()
-            .auth_token(TOKEN)
-            .build()
-            .unwrap(),
-    )
-    .await;
+async fn on_the_whole_server_the_layer_refuses_grpc_unless_its_paths_are_skipped() {
+    // The control for `grpc_calls_pass_without_plivo_headers`: the same routes with the layer
+    // on the whole server refuse the gRPC call, so it is the composition that lets it pass.
+    let addr = serve_with(Placement::WholeServer(layer().build().unwrap())).await;
     let error = health_client(addr)
         .await
         .check(HealthCheckRequest {
@@ -252,7 +281,25 @@ async fn without_a_path_filter_the_layer_would_refuse_grpc() {
         .await
         .unwrap_err();
     // The layer answers gRPC requests with a gRPC status, so the client sees a clear
-    // PERMISSION_DENIED naming the reason rather than a protocol error.
+    // PERMISSION_DENIED rather than a protocol error; the message, like the HTTP body, is the
+    // same whatever the reason.
     assert_eq!(error.code(), tonic::Code::PermissionDenied, "{error:?}");
-    assert_eq!(error.message(), "missing_signature");
+    assert_eq!(error.message(), "permission denied");
+
+    // Skipping the gRPC service's paths lets it through, and the webhooks stay guarded.
+    let skipping = layer()
+        .skip_paths_under("/grpc.health.v1.Health")
+        .build()
+        .unwrap();
+    let addr = serve_with(Placement::WholeServer(skipping)).await;
+    let reply = health_client(addr)
+        .await
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.get_ref().status(), WireStatus::Serving);
+    let (status, _, _) = send(addr, "/plivo/answer", &[FORM], "CallUUID=1").await;
+    assert_eq!(status, 403);
 }

@@ -1,6 +1,6 @@
-//! The URL policy over real TCP: each mode, forwarding headers from trusted and untrusted peers
-//! (the peer address comes from axum's `ConnectInfo`), `Forwarded` with several hops, IPv6
-//! peers, and the host allow-list.
+//! The URL policy over real TCP: each policy, forwarding headers from trusted and untrusted
+//! peers (the peer address comes from axum's `ConnectInfo`), only the headers named as set by
+//! the trusted proxies, `Forwarded` with several hops, IPv6 peers, and the host allow-list.
 
 mod support;
 
@@ -9,45 +9,49 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use tower_plivo::signature::{Method, Signer};
-use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
+use tower_plivo::{
+    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
+};
 
-use support::{FORM, echo, send};
+use support::{FORM, echo, fresh_nonce, send, serve_on};
 
 const TOKEN: &str = "MAURLPOLICYTOKENdddddddddddddddddd";
-const NONCE: &str = "11112222333344445555";
 const BODY: &str = "CallUUID=u-1&Event=Hangup";
 
-fn signature(url: &str) -> String {
-    Signer::new(TOKEN)
-        .sign_v3(Method::Post, url, BODY.as_bytes(), NONCE)
-        .unwrap()
-}
-
-async fn server(policy: UrlPolicy, bind: &str) -> SocketAddr {
-    let layer = PlivoSignatureLayer::builder()
+fn builder(policy: UrlPolicy) -> PlivoSignatureLayerBuilder {
+    PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(policy)
-        .build()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().fallback(echo).layer(layer);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    addr
 }
 
+/// Proxies at these networks that set these headers, under `from_request(Http)`.
+fn behind(networks: &[&str], headers: &[ProxyHeader]) -> PlivoSignatureLayerBuilder {
+    builder(UrlPolicy::from_request(Scheme::Http))
+        .trusted_proxies(networks.iter().copied())
+        .proxy_headers(headers.iter().copied())
+}
+
+const URL_HEADERS: [ProxyHeader; 3] = [
+    ProxyHeader::XForwardedProto,
+    ProxyHeader::XForwardedHost,
+    ProxyHeader::XForwardedPort,
+];
+
+async fn server(builder: PlivoSignatureLayerBuilder, bind: &str) -> SocketAddr {
+    let layer = builder.build().unwrap();
+    serve_on(bind, Router::new().fallback(echo).layer(layer)).await
+}
+
+/// Posts `BODY` to `/hook?leg=a` signed for `signed_url`, with a fresh nonce; returns the
+/// status and the URL the layer verified.
 async fn post(addr: SocketAddr, signed_url: &str, extra: &[(&str, &str)]) -> (u16, Option<String>) {
-    let sig = signature(signed_url);
+    let nonce = fresh_nonce();
+    let sig = Signer::new(TOKEN)
+        .sign_v3(Method::Post, signed_url, BODY.as_bytes(), &nonce)
+        .unwrap();
     let mut headers = vec![
         ("X-Plivo-Signature-V3", sig.as_str()),
-        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ("X-Plivo-Signature-V3-Nonce", nonce.as_str()),
         FORM,
     ];
     headers.extend_from_slice(extra);
@@ -58,7 +62,7 @@ async fn post(addr: SocketAddr, signed_url: &str, extra: &[(&str, &str)]) -> (u1
 #[tokio::test]
 async fn public_base_ignores_host_and_forwarding_headers() {
     let addr = server(
-        UrlPolicy::public_base("https://hooks.example.com:8443").unwrap(),
+        builder(UrlPolicy::public_base("https://hooks.example.com:8443").unwrap()),
         "127.0.0.1:0",
     )
     .await;
@@ -82,7 +86,11 @@ async fn public_base_ignores_host_and_forwarding_headers() {
 
 #[tokio::test]
 async fn from_request_uses_the_host_header_and_the_configured_scheme() {
-    let addr = server(UrlPolicy::from_request(Scheme::Https), "127.0.0.1:0").await;
+    let addr = server(
+        builder(UrlPolicy::from_request(Scheme::Https)),
+        "127.0.0.1:0",
+    )
+    .await;
     let host = [("host", "hooks.example.com")];
     assert_eq!(
         post(addr, "https://hooks.example.com/hook?leg=a", &host)
@@ -106,11 +114,11 @@ async fn from_request_uses_the_host_header_and_the_configured_scheme() {
 }
 
 #[tokio::test]
-async fn allow_list_refuses_other_hosts() {
+async fn allow_list_refuses_other_hosts_and_other_ports() {
     let policy = UrlPolicy::from_request(Scheme::Https)
-        .allow_hosts(["hooks.example.com"])
+        .allow_hosts(["hooks.example.com", "staging.example.com:8443"])
         .unwrap();
-    let addr = server(policy, "127.0.0.1:0").await;
+    let addr = server(builder(policy), "127.0.0.1:0").await;
     assert_eq!(
         post(
             addr,
@@ -121,30 +129,49 @@ async fn allow_list_refuses_other_hosts() {
         .0,
         200
     );
-    // Correctly signed for another domain served with the same token: refused by the allow-list.
-    let reply = {
-        let sig = signature("https://other.example/hook?leg=a");
+    assert_eq!(
+        post(
+            addr,
+            "https://Staging.Example.com:8443/hook?leg=a",
+            &[("host", "Staging.Example.com:8443")]
+        )
+        .await
+        .0,
+        200,
+        "the host is compared without case"
+    );
+    // Correctly signed for another domain, or another port, served with the same token:
+    // refused by the allow-list.
+    for (signed, host) in [
+        ("https://other.example/hook?leg=a", "other.example"),
+        (
+            "https://hooks.example.com:8443/hook?leg=a",
+            "hooks.example.com:8443",
+        ),
+        (
+            "https://staging.example.com/hook?leg=a",
+            "staging.example.com",
+        ),
+    ] {
+        let nonce = fresh_nonce();
+        let sig = Signer::new(TOKEN)
+            .sign_v3(Method::Post, signed, BODY.as_bytes(), &nonce)
+            .unwrap();
         let headers = [
             ("X-Plivo-Signature-V3", sig.as_str()),
-            ("X-Plivo-Signature-V3-Nonce", NONCE),
+            ("X-Plivo-Signature-V3-Nonce", nonce.as_str()),
             FORM,
-            ("host", "other.example"),
+            ("host", host),
         ];
-        send(addr, "POST", "/hook?leg=a", &headers, BODY).await
-    };
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (403, "forbidden: untrusted_host\n")
-    );
+        send(addr, "POST", "/hook?leg=a", &headers, BODY)
+            .await
+            .assert_refused(403, "untrusted_host");
+    }
 }
 
 #[tokio::test]
-async fn trusted_proxy_headers_are_believed_from_a_trusted_peer() {
-    let addr = server(
-        UrlPolicy::trusted_proxies(["127.0.0.0/8"]).unwrap(),
-        "127.0.0.1:0",
-    )
-    .await;
+async fn named_headers_are_believed_from_a_trusted_peer() {
+    let addr = server(behind(&["127.0.0.0/8"], &URL_HEADERS), "127.0.0.1:0").await;
     let xf = [
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "hooks.example.com"),
@@ -187,10 +214,43 @@ async fn trusted_proxy_headers_are_believed_from_a_trusted_peer() {
 }
 
 #[tokio::test]
+async fn by_default_a_trusted_peer_is_believed_for_x_forwarded_proto_alone() {
+    let addr = server(
+        builder(UrlPolicy::from_request(Scheme::Http)).trusted_proxies(["127.0.0.0/8"]),
+        "127.0.0.1:0",
+    )
+    .await;
+    // What a load balancer that passes the client's headers through delivers: the proto it
+    // set, and the host and port the client chose.
+    let sent = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+        ("x-forwarded-port", "8443"),
+        ("forwarded", "proto=https;host=hooks.example.com"),
+    ];
+    assert_eq!(
+        post(addr, "https://hooks.example.com:8443/hook?leg=a", &sent)
+            .await
+            .0,
+        403,
+        "X-Forwarded-Host, -Port and Forwarded are not named"
+    );
+    let (status, url) = post(addr, &format!("https://{addr}/hook?leg=a"), &sent).await;
+    assert_eq!(
+        (status, url),
+        (200, Some(format!("https://{addr}/hook?leg=a"))),
+        "the Host header, with the proto the proxy set"
+    );
+}
+
+#[tokio::test]
 async fn forged_forwarding_headers_from_an_untrusted_peer_are_ignored() {
     // 127.0.0.1 is not in the trusted list, so the forwarded values must not be used.
     let addr = server(
-        UrlPolicy::trusted_proxies(["10.0.0.0/8"]).unwrap(),
+        behind(
+            &["10.0.0.0/8"],
+            &[ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost],
+        ),
         "127.0.0.1:0",
     )
     .await;
@@ -218,7 +278,7 @@ async fn forged_forwarding_headers_from_an_untrusted_peer_are_ignored() {
 #[tokio::test]
 async fn forwarded_with_several_hops_walks_only_trusted_ones() {
     let addr = server(
-        UrlPolicy::trusted_proxies(["127.0.0.1", "10.0.0.0/8"]).unwrap(),
+        behind(&["127.0.0.1", "10.0.0.0/8"], &[ProxyHeader::Forwarded]),
         "127.0.0.1:0",
     )
     .await;
@@ -269,6 +329,20 @@ async fn forwarded_with_several_hops_walks_only_trusted_ones() {
         .0,
         200
     );
+    // An X-Forwarded-* header is not named here: it changes nothing.
+    assert_eq!(
+        post(
+            addr,
+            &format!("http://{addr}/hook?leg=a"),
+            &[
+                ("x-forwarded-host", "hooks.example.com"),
+                ("x-forwarded-proto", "https")
+            ]
+        )
+        .await
+        .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -281,18 +355,14 @@ async fn ipv6_peers_are_matched_against_ipv6_networks() {
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "hooks.example.com"),
     ];
-    let trusted = server(UrlPolicy::trusted_proxies(["::1/128"]).unwrap(), "[::1]:0").await;
+    let trusted = server(behind(&["::1/128"], &URL_HEADERS), "[::1]:0").await;
     assert_eq!(
         post(trusted, "https://hooks.example.com/hook?leg=a", &xf)
             .await
             .0,
         200
     );
-    let untrusted = server(
-        UrlPolicy::trusted_proxies(["fd00::/8", "127.0.0.1"]).unwrap(),
-        "[::1]:0",
-    )
-    .await;
+    let untrusted = server(behind(&["fd00::/8", "127.0.0.1"], &URL_HEADERS), "[::1]:0").await;
     assert_eq!(
         post(untrusted, "https://hooks.example.com/hook?leg=a", &xf)
             .await
@@ -315,11 +385,7 @@ async fn ipv4_mapped_peer_matches_an_ipv4_network() {
         Err(e) => panic!("dual-stack bind failed: {e}"),
     };
     let port = listener.local_addr().unwrap().port();
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::trusted_proxies(["127.0.0.0/8"]).unwrap())
-        .build()
-        .unwrap();
+    let layer = behind(&["127.0.0.0/8"], &URL_HEADERS).build().unwrap();
     let peer = |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() };
     let app = Router::new().fallback(peer).layer(layer);
     tokio::spawn(async move {
@@ -331,10 +397,18 @@ async fn ipv4_mapped_peer_matches_an_ipv4_network() {
         .unwrap();
     });
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let sig = signature("https://hooks.example.com/hook?leg=a");
+    let nonce = fresh_nonce();
+    let sig = Signer::new(TOKEN)
+        .sign_v3(
+            Method::Post,
+            "https://hooks.example.com/hook?leg=a",
+            BODY.as_bytes(),
+            &nonce,
+        )
+        .unwrap();
     let headers = [
         ("X-Plivo-Signature-V3", sig.as_str()),
-        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ("X-Plivo-Signature-V3-Nonce", nonce.as_str()),
         FORM,
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "hooks.example.com"),
@@ -349,9 +423,7 @@ async fn ipv4_mapped_peer_matches_an_ipv4_network() {
 
 #[tokio::test]
 async fn without_connect_info_forwarding_headers_are_never_believed() {
-    let layer = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::trusted_proxies(["0.0.0.0/0", "::/0"]).unwrap())
+    let layer = behind(&["0.0.0.0/0", "::/0"], &URL_HEADERS)
         .build()
         .unwrap();
     // Served without `into_make_service_with_connect_info`: no peer address is known.

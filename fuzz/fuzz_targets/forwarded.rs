@@ -1,8 +1,9 @@
-//! `Forwarded` (RFC 7239) and `X-Forwarded-Proto` / `-Host` / `-Port` parsing (SPEC §4), through
-//! the URL policy's resolution of a request head. Arbitrary header lines, request targets and
-//! peers never panic; from a peer outside the trusted networks (or an unknown peer) forwarding
-//! headers change nothing; every origin resolved is `http(s)://` plus a clean authority; the
-//! allow-list holds.
+//! `Forwarded` (RFC 7239) and `X-Forwarded-Proto` / `-Host` / `-Port` / `-For` parsing, through
+//! the URL policy's resolution of a request head and the client address the source-network
+//! check would compare. Arbitrary header lines, request targets and peers never panic; from a
+//! peer outside the trusted networks (or an unknown peer) forwarding headers change nothing;
+//! headers not named as set by the proxies change nothing either; every origin resolved is
+//! `http(s)://` plus a clean authority; the allow-list holds.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,19 +12,22 @@ use std::sync::LazyLock;
 use arbitrary::Arbitrary;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use libfuzzer_sys::fuzz_target;
-use tower_plivo::fuzzing::resolve_origin;
-use tower_plivo::{Scheme, UrlPolicy};
+use tower_plivo::fuzzing::Resolver;
+use tower_plivo::{ProxyHeader, Scheme, UrlPolicy};
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "forwarded",
     "x-forwarded-proto",
     "x-forwarded-host",
     "x-forwarded-port",
+    "x-forwarded-for",
     "host",
     "x-real-ip",
 ];
-/// The first four names are the forwarding headers.
-const FORWARDING: [&str; 4] = [NAMES[0], NAMES[1], NAMES[2], NAMES[3]];
+/// The first five names are the forwarding headers.
+const FORWARDING: [&str; 5] = [NAMES[0], NAMES[1], NAMES[2], NAMES[3], NAMES[4]];
+/// The `X-Forwarded-*` family, the headers `Forwarded` stands for.
+const X_FORWARDED: [&str; 4] = [NAMES[1], NAMES[2], NAMES[3], NAMES[4]];
 
 #[derive(Arbitrary, Debug)]
 enum Peer {
@@ -40,17 +44,39 @@ struct Input<'a> {
     headers: Vec<(u8, &'a [u8])>,
 }
 
-static TRUSTED: LazyLock<UrlPolicy> = LazyLock::new(|| {
-    UrlPolicy::trusted_proxies(["10.0.0.0/8", "fd00::/8", "127.0.0.1"]).expect("valid CIDRs")
+const PROXIES: [&str; 3] = ["10.0.0.0/8", "fd00::/8", "127.0.0.1"];
+const X_FORWARDED_HEADERS: [ProxyHeader; 4] = [
+    ProxyHeader::XForwardedProto,
+    ProxyHeader::XForwardedHost,
+    ProxyHeader::XForwardedPort,
+    ProxyHeader::XForwardedFor,
+];
+
+/// Proxies that set the `X-Forwarded-*` family.
+static X_FORWARDED_PROXIES: LazyLock<Resolver> = LazyLock::new(|| {
+    Resolver::new(
+        UrlPolicy::from_request(Scheme::Http),
+        Some((&PROXIES, &X_FORWARDED_HEADERS)),
+    )
 });
-static ALLOWED: LazyLock<UrlPolicy> = LazyLock::new(|| {
-    UrlPolicy::trusted_proxies(["10.0.0.0/8", "fd00::/8", "127.0.0.1"])
-        .expect("valid CIDRs")
-        .with_fallback_scheme(Scheme::Https)
-        .allow_hosts(["hooks.example.com"])
-        .expect("valid host")
+/// Proxies that set `Forwarded`.
+static FORWARDED_PROXIES: LazyLock<Resolver> = LazyLock::new(|| {
+    Resolver::new(
+        UrlPolicy::from_request(Scheme::Http),
+        Some((&PROXIES, &[ProxyHeader::Forwarded])),
+    )
 });
-static DIRECT: LazyLock<UrlPolicy> = LazyLock::new(|| UrlPolicy::from_request(Scheme::Https));
+/// As the first, with an allow-list.
+static ALLOWED: LazyLock<Resolver> = LazyLock::new(|| {
+    Resolver::new(
+        UrlPolicy::from_request(Scheme::Https)
+            .allow_hosts(["hooks.example.com"])
+            .expect("valid host"),
+        Some((&PROXIES, &X_FORWARDED_HEADERS)),
+    )
+});
+static DIRECT: LazyLock<Resolver> =
+    LazyLock::new(|| Resolver::new(UrlPolicy::from_request(Scheme::Https), None));
 
 fn trusted_ip(ip: IpAddr) -> bool {
     let v4 = |ip: Ipv4Addr| ip.octets()[0] == 10 || ip == Ipv4Addr::LOCALHOST;
@@ -89,6 +115,8 @@ fuzz_target!(|input: Input<'_>| {
         .unwrap_or_else(|_| Uri::from_static("/answer"));
     let mut headers = HeaderMap::new();
     let mut plain = HeaderMap::new();
+    let mut no_forwarded = HeaderMap::new();
+    let mut no_x_forwarded = HeaderMap::new();
     for (name, value) in input.headers {
         let name = HeaderName::from_static(NAMES[usize::from(name) % NAMES.len()]);
         let Ok(value) = HeaderValue::from_bytes(value) else {
@@ -97,27 +125,44 @@ fuzz_target!(|input: Input<'_>| {
         if !FORWARDING.contains(&name.as_str()) {
             plain.append(name.clone(), value.clone());
         }
+        if name != "forwarded" {
+            no_forwarded.append(name.clone(), value.clone());
+        }
+        if !X_FORWARDED.contains(&name.as_str()) {
+            no_x_forwarded.append(name.clone(), value.clone());
+        }
         headers.append(name, value);
     }
 
-    let direct = resolve_origin(&DIRECT, &uri, &headers, peer);
-    for policy in [&*TRUSTED, &*ALLOWED] {
-        let resolved = resolve_origin(policy, &uri, &headers, peer);
+    let trusted_peer = peer.is_some_and(|p| trusted_ip(p.ip()));
+    let direct = DIRECT.origin(&uri, &headers, peer);
+    for (resolver, unnamed_stripped) in [
+        (&*X_FORWARDED_PROXIES, &no_forwarded),
+        (&*FORWARDED_PROXIES, &no_x_forwarded),
+        (&*ALLOWED, &no_forwarded),
+    ] {
+        let resolved = resolver.origin(&uri, &headers, peer);
         if let Ok(origin) = &resolved {
             let authority = clean(origin);
-            if std::ptr::eq(policy, &*ALLOWED) {
+            if std::ptr::eq(resolver, &*ALLOWED) {
                 let host = authority
                     .rsplit_once(':')
                     .map_or(authority, |(host, _)| host);
                 assert!(host.eq_ignore_ascii_case("hooks.example.com"), "{origin:?}");
             }
         }
-        if !peer.is_some_and(|p| trusted_ip(p.ip())) {
+        // Headers the proxies are not named as setting change nothing, from any peer.
+        assert_eq!(resolved, resolver.origin(&uri, unnamed_stripped, peer));
+        assert_eq!(
+            resolver.client(&headers, peer),
+            resolver.client(unnamed_stripped, peer)
+        );
+        if !trusted_peer {
             // Forwarding headers from an unknown or untrusted peer are ignored.
+            assert_eq!(resolved, resolver.origin(&uri, &plain, peer), "{peer:?}");
             assert_eq!(
-                resolved,
-                resolve_origin(policy, &uri, &plain, peer),
-                "{peer:?}"
+                resolver.client(&headers, peer),
+                peer.map(|p| p.ip().to_canonical())
             );
         }
     }
@@ -134,6 +179,6 @@ fuzz_target!(|input: Input<'_>| {
                 .to_owned(),
         };
         assert_eq!(authority, expected);
-        assert_eq!(direct, resolve_origin(&DIRECT, &uri, &plain, peer));
+        assert_eq!(direct, DIRECT.origin(&uri, &plain, peer));
     }
 });

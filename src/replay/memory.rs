@@ -1,9 +1,8 @@
 //! [`MemoryNonceStore`]: the in-process store, bounded in entries and time.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,8 +20,8 @@ const SHARDS: usize = 16;
 /// Remembers verified nonces in this process, for [`DEFAULT_TTL`] and up to
 /// [`DEFAULT_MAX_ENTRIES`] unless configured otherwise.
 ///
-/// Keys are hashed to 128 bits with per-process random keys, so an entry costs the same whatever
-/// the URL length. Expired entries are reclaimed a few at a time on each reservation (oldest
+/// An entry is 128 bits of the key (a SHA-256 digest of a signed message, so already uniform),
+/// whatever the URL length. Expired entries are reclaimed a few at a time on each reservation (oldest
 /// first, never a full scan), and when the store is full the oldest entry is evicted: memory
 /// stays bounded, at the price of forgetting the oldest nonces early (logged as a warning).
 /// Sixteen independently locked shards keep concurrent requests from queueing on one lock.
@@ -36,14 +35,13 @@ const SHARDS: usize = 16;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryNonceStore::new().ttl(Duration::from_secs(600)).max_entries(50_000);
-/// let key = ReplayKey::new(tower_plivo::signature::Version::V3, "https://h/a", "42");
+/// let key = ReplayKey::of_message(b"https://h/a.42");
 /// assert_eq!(store.reserve(&key, ReservationId::new()).await.unwrap(), Reservation::Reserved);
 /// assert_eq!(store.reserve(&key, ReservationId::new()).await.unwrap(), Reservation::AlreadySeen);
 /// # });
 /// ```
 pub struct MemoryNonceStore {
     shards: Box<[Mutex<Shard>]>,
-    hash_keys: (RandomState, RandomState),
     ttl_ms: u64,
     max_per_shard: usize,
     epoch: Instant,
@@ -69,7 +67,6 @@ impl MemoryNonceStore {
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hash_keys: (RandomState::new(), RandomState::new()),
             ttl_ms: DEFAULT_TTL.as_millis() as u64,
             max_per_shard: DEFAULT_MAX_ENTRIES.div_ceil(SHARDS),
             epoch: Instant::now(),
@@ -106,10 +103,11 @@ impl MemoryNonceStore {
         self.evictions.load(Ordering::Relaxed)
     }
 
+    /// The first 128 bits of the digest: two different messages share them with probability
+    /// 2^-128, and the map needs no hashing of its own.
     fn hash(&self, key: &ReplayKey) -> u128 {
-        let high = self.hash_keys.0.hash_one(key.as_str());
-        let low = self.hash_keys.1.hash_one(key.as_str());
-        u128::from(high) << 64 | u128::from(low)
+        let bytes: [u8; 16] = key.as_bytes()[..16].try_into().expect("16 of 32 bytes");
+        u128::from_le_bytes(bytes)
     }
 
     fn shard(&self, hash: u128) -> MutexGuard<'_, Shard> {
@@ -228,7 +226,7 @@ impl fmt::Debug for MemoryNonceStore {
     }
 }
 
-/// The map's keys are already uniform random 128-bit hashes: use their low bits as is.
+/// The map's keys are already uniform 128-bit digests: use their low bits as is.
 #[derive(Default)]
 struct PreHashed(u64);
 
@@ -252,7 +250,6 @@ impl Hasher for PreHashed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::Version;
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
@@ -265,7 +262,7 @@ mod tests {
     }
 
     fn key(nonce: u64) -> ReplayKey {
-        ReplayKey::new(Version::V3, "https://h/a", &nonce.to_string())
+        ReplayKey::of_message(format!("https://h/a.{nonce}").as_bytes())
     }
 
     #[test]

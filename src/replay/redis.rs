@@ -92,7 +92,7 @@ impl RedisNonceStore {
     }
 
     fn redis_key(&self, key: &ReplayKey) -> String {
-        format!("{}{}", self.prefix, key.as_str())
+        format!("{}{key}", self.prefix)
     }
 }
 

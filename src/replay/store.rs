@@ -6,9 +6,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use crate::signature::Version;
-use crate::verified::PlivoVerified;
-
 /// A store that remembers which signed requests were already seen, shared by every instance that
 /// must refuse a replay.
 ///
@@ -22,22 +19,22 @@ use crate::verified::PlivoVerified;
 ///
 /// /// A toy store without expiry (use `MemoryNonceStore` for real).
 /// #[derive(Default)]
-/// struct Toy(Mutex<HashMap<String, ReservationId>>);
+/// struct Toy(Mutex<HashMap<ReplayKey, ReservationId>>);
 ///
 /// impl NonceStore for Toy {
 ///     fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
 ///         let mut seen = self.0.lock().unwrap();
-///         if seen.contains_key(key.as_str()) {
+///         if seen.contains_key(key) {
 ///             return StoreFuture::ready(Ok(Reservation::AlreadySeen));
 ///         }
-///         seen.insert(key.as_str().to_owned(), id);
+///         seen.insert(*key, id);
 ///         StoreFuture::ready(Ok(Reservation::Reserved))
 ///     }
 ///
 ///     fn release(&self, key: &ReplayKey, id: ReservationId) {
 ///         let mut seen = self.0.lock().unwrap();
-///         if seen.get(key.as_str()) == Some(&id) {
-///             seen.remove(key.as_str());
+///         if seen.get(key) == Some(&id) {
+///             seen.remove(key);
 ///         }
 ///     }
 /// }
@@ -51,6 +48,18 @@ pub trait NonceStore: Send + Sync + 'static {
     /// reservation made since by another request is never removed. Must not block: stores whose
     /// release is asynchronous start it in the background.
     fn release(&self, key: &ReplayKey, id: ReservationId);
+}
+
+/// A shared store is a store: one `Arc<MemoryNonceStore>` can serve several layers (a voice
+/// router and a messaging router, say) so they refuse each other's replays.
+impl<S: NonceStore + ?Sized> NonceStore for std::sync::Arc<S> {
+    fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
+        (**self).reserve(key, id)
+    }
+
+    fn release(&self, key: &ReplayKey, id: ReservationId) {
+        (**self).release(key, id)
+    }
 }
 
 /// What [`NonceStore::reserve`] found.
@@ -187,45 +196,61 @@ fn process_prefix() -> u64 {
         .get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()))
 }
 
-/// What a replay is recognised by.
+/// What a replay is recognised by: the SHA-256 digest of the signed message.
 ///
-/// - V3: the scheme and the nonce. Plivo makes a fresh nonce for every V3 request, and the
-///   signature binds the nonce to the URL, query and body, so a second use of a nonce can only
-///   be a replay.
-/// - V2: the scheme, the signed URL and the nonce. V2 signs nothing else, so "the same signed
-///   request" is exactly that pair; keying on the URL too means two callbacks to different URLs
-///   can never block each other even if a nonce were ever reused across them.
+/// **Invariant: every request whose signed message equals an accepted one has the same key**,
+/// and so is a replay. Plivo's canonical form is many-to-one: body pairs can be re-split across
+/// the missing separator (`ab=c` and `a=bc` both sign as `abc`), `%26`/`%3D` inside a query
+/// value sign as real separators, a GET and an empty-body POST with the same query sign alike,
+/// and under V2 characters can move between the end of the path and the nonce. All of these
+/// are the same signed message, so one key covers them; a key built from the request as
+/// parsed (its nonce header, its URL) would give each variant a fresh key. The key does not
+/// depend on the signature version either, so a V3 message replayed under V2 headers (which
+/// sign the same bytes when the nonce is chosen to hold the rest) is a replay too.
 ///
-/// The key is safe to log; it contains no token.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ReplayKey(String);
+/// Two different messages never share a key (barring a SHA-256 collision). The key is not
+/// secret (it is a digest of what travels in the clear) and contains no token.
+///
+/// ```
+/// use tower_plivo::replay::ReplayKey;
+///
+/// let key = ReplayKey::of_message(b"https://h.example/answer?From1555.31627761595286130198");
+/// assert_eq!(key, ReplayKey::of_message(b"https://h.example/answer?From1555.31627761595286130198"));
+/// assert_ne!(key, ReplayKey::of_message(b"https://h.example/answer?From1556.31627761595286130198"));
+/// assert_eq!(key.to_string().len(), 64); // lowercase hex
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplayKey([u8; 32]);
 
 impl ReplayKey {
-    /// The key of a verified request.
-    ///
-    /// ```
-    /// use tower_plivo::replay::ReplayKey;
-    /// assert_eq!(ReplayKey::new(tower_plivo::signature::Version::V3, "https://h/a", "123").as_str(), "v3:123");
-    /// assert_eq!(ReplayKey::new(tower_plivo::signature::Version::V2, "https://h/a", "123").as_str(), "v2:https://h/a#123");
-    /// ```
-    pub fn new(version: Version, url: &str, nonce: &str) -> Self {
-        match version {
-            Version::V3 => Self(format!("v3:{nonce}")),
-            Version::V2 => Self(format!("v2:{}#{nonce}", base_url(url))),
-        }
+    /// The key of a signed message (the exact bytes the HMAC covers).
+    pub fn of_message(message: &[u8]) -> Self {
+        Self(crate::signature::mac::message_digest(&[message]))
     }
 
-    pub(crate) fn of(verified: &PlivoVerified) -> Self {
-        Self::new(verified.version, &verified.url, &verified.nonce)
+    /// The key of a message whose digest the verifier already computed.
+    pub(crate) fn from_digest(digest: [u8; 32]) -> Self {
+        Self(digest)
     }
 
-    /// The key as text.
-    pub fn as_str(&self) -> &str {
+    /// The digest's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 }
 
-/// V2 signs the URL without its query.
-fn base_url(url: &str) -> &str {
-    url.split_once('?').map_or(url, |(base, _)| base)
+impl fmt::Display for ReplayKey {
+    /// Lowercase hex, 64 characters.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ReplayKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReplayKey({self})")
+    }
 }

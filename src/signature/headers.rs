@@ -107,7 +107,7 @@ impl<'a> SignatureHeaders<'a> {
             return Err(Rejection::MissingSignature);
         }
         let nonce = nonce.ok_or(Rejection::MissingNonce)?;
-        if nonce.is_empty() || nonce.iter().any(u8::is_ascii_control) {
+        if !is_valid_nonce(version, nonce) {
             return Err(Rejection::InvalidNonce);
         }
         Ok(Claim {
@@ -117,6 +117,16 @@ impl<'a> SignatureHeaders<'a> {
             nonce,
         })
     }
+}
+
+/// Whether `nonce` can be the nonce of a `version` message: not empty, no control bytes, and,
+/// under V3, no `.`. The V3 message ends in `.` + nonce, so a dot inside the nonce would let
+/// anyone holding one signed request move the tail of its message (say, the end of a `To`
+/// value) into the nonce header: the message, and so the signature, would not change while the
+/// parameters the handler reads would. Plivo's nonces are decimal digits.
+fn is_valid_nonce(version: Version, nonce: &[u8]) -> bool {
+    let dotted_v3 = version == Version::V3 && nonce.contains(&b'.');
+    !nonce.is_empty() && !nonce.iter().any(u8::is_ascii_control) && !dotted_v3
 }
 
 /// What a request claims: a scheme, its nonce and its signature headers. Made by
@@ -191,6 +201,24 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(headers.claim(), Err(Rejection::InvalidNonce));
+        }
+    }
+
+    #[test]
+    fn a_v3_nonce_with_a_dot_is_invalid_but_a_v2_one_is_not() {
+        for nonce in [&b"com.31627761595286130198"[..], b".1", b"1."] {
+            let v3 = SignatureHeaders {
+                v3_signature: Some(b"sig"),
+                v3_nonce: Some(nonce),
+                ..Default::default()
+            };
+            assert_eq!(v3.claim(), Err(Rejection::InvalidNonce));
+            let v2 = SignatureHeaders {
+                v2_signature: Some(b"sig"),
+                v2_nonce: Some(nonce),
+                ..Default::default()
+            };
+            assert_eq!(v2.claim().map(|c| c.nonce()), Ok(nonce));
         }
     }
 }

@@ -39,6 +39,18 @@ impl KeyedMac {
     }
 }
 
+/// The SHA-256 digest of the concatenation of `parts`: the identity of a signed message, from
+/// which replay keys are made (every request with the same signed message has the same digest,
+/// whatever the version or the way its parameters were written).
+pub(crate) fn message_digest(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
 /// A computed HMAC-SHA256 tag. Equality with a received signature is constant-time.
 pub(crate) struct Tag(CtOutput<HmacSha256>);
 

@@ -1,7 +1,7 @@
 //! Checking a claimed signature against the configured tokens (SPEC §2–§5).
 
 use super::headers::{Claim, Version};
-use super::mac::{KeyedMac, ReceivedSignatures, Tag};
+use super::mac::{KeyedMac, ReceivedSignatures, Tag, message_digest};
 use super::message::{V3Message, v2_parts};
 use super::url::SignedUrl;
 use crate::rejection::Rejection;
@@ -107,6 +107,30 @@ impl Verifier {
         claim: &Claim<'_>,
         request: &SignedRequest<'_>,
     ) -> Result<TokenId, Rejection> {
+        self.verify_inner(claim, request, false)
+            .map(|matched| matched.token)
+    }
+
+    /// Verifies as [`verify`](Self::verify) does and also returns the SHA-256 digest of the
+    /// message that matched (what replay keys are made of).
+    pub(crate) fn verify_with_digest(
+        &self,
+        claim: &Claim<'_>,
+        request: &SignedRequest<'_>,
+    ) -> Result<(TokenId, [u8; 32]), Rejection> {
+        let matched = self.verify_inner(claim, request, true)?;
+        Ok((
+            matched.token,
+            matched.digest.expect("a digest was asked for"),
+        ))
+    }
+
+    fn verify_inner(
+        &self,
+        claim: &Claim<'_>,
+        request: &SignedRequest<'_>,
+        with_digest: bool,
+    ) -> Result<Matched, Rejection> {
         let form_body = match claim.version {
             Version::V3 => v3_form_body(request)?,
             Version::V2 => None,
@@ -122,25 +146,32 @@ impl Verifier {
         let signatures = (&account, &main_account);
         let root = request.url.path() == "/";
         let [scheme, separator, authority, _] = request.url.base_parts();
+        // Each message is tried as the pieces it is made of; the one that matched is the one
+        // the digest is taken of.
+        let attempt = |parts: &[&[u8]]| {
+            self.check(signatures, |mac| mac.tag_parts(parts))
+                .map(|token| Matched {
+                    token,
+                    digest: with_digest.then(|| message_digest(parts)),
+                })
+        };
         let found = match claim.version {
             Version::V3 => {
                 let message = V3Message::build(&request.url, form_body, claim.nonce);
-                self.check(signatures, |mac| mac.tag(message.bytes()))
-                    .or_else(|| {
-                        // The same message with an empty path: same rest, another base.
-                        let bare = [scheme, separator, authority, message.after_base()];
-                        root.then(|| self.check(signatures, |mac| mac.tag_parts(&bare)))
-                            .flatten()
-                    })
+                attempt(&[message.bytes()]).or_else(|| {
+                    // The same message with an empty path: same rest, another base.
+                    root.then(|| attempt(&[scheme, separator, authority, message.after_base()]))
+                        .flatten()
+                })
             }
             Version::V2 => {
-                let mut parts = v2_parts(&request.url, claim.nonce);
-                self.check(signatures, |mac| mac.tag_parts(&parts))
-                    .or_else(|| {
-                        parts[3] = b"";
-                        root.then(|| self.check(signatures, |mac| mac.tag_parts(&parts)))
-                            .flatten()
-                    })
+                let parts = v2_parts(&request.url, claim.nonce);
+                attempt(&parts).or_else(|| {
+                    // The same message without the path `/`.
+                    let [scheme, separator, authority, _, nonce] = parts;
+                    root.then(|| attempt(&[scheme, separator, authority, nonce]))
+                        .flatten()
+                })
             }
         };
         found.ok_or(Rejection::SignatureMismatch)
@@ -168,6 +199,12 @@ impl Verifier {
             _ => None,
         }
     }
+}
+
+/// The token that matched, and the digest of the message it matched when one was asked for.
+struct Matched {
+    token: TokenId,
+    digest: Option<[u8; 32]>,
 }
 
 /// The body V3 signs: a POST's form body, or nothing. Bodies the signature cannot cover are

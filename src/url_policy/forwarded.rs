@@ -1,55 +1,68 @@
-//! Reading the public scheme and host from forwarding headers sent by a trusted proxy:
-//! RFC 7239 `Forwarded`, and `X-Forwarded-Proto` / `-Host` / `-Port`.
+//! Reading forwarding headers: RFC 7239 `Forwarded` (walked element by element from the
+//! nearest hop) and the `X-Forwarded-*` family (their rightmost value). Which of them are
+//! believed, and from whom, is decided in `proxies.rs`.
 
 use std::net::IpAddr;
 
 use http::HeaderMap;
 use http::header::FORWARDED;
 
-use super::cidr::Cidr;
+use crate::rejection::Rejection;
 
-/// What trusted proxies say about the request Plivo made.
+/// The rightmost non-empty comma-separated value of `name` across all its lines (the nearest
+/// proxy's, never a client-supplied first one). A value that is not visible ASCII refuses the
+/// request: the header was named as one the user's proxy writes.
+pub(crate) fn rightmost<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+) -> Result<Option<&'a str>, Rejection> {
+    let mut last = None;
+    for value in headers.get_all(name) {
+        let value = value.to_str().map_err(|_| Rejection::UnknownOrigin)?;
+        if let Some(piece) = value
+            .split(',')
+            .map(str::trim)
+            .rfind(|piece| !piece.is_empty())
+        {
+            last = Some(piece);
+        }
+    }
+    Ok(last)
+}
+
+/// The client in `X-Forwarded-For`: walking from the right, the first address that is not a
+/// trusted proxy (or the leftmost when all are). `None` when the header is absent or empty (the
+/// peer is then the client); `Some(None)` when an entry on the way cannot be read.
+pub(crate) fn client_in_x_forwarded_for(
+    headers: &HeaderMap,
+    trusts: impl Fn(IpAddr) -> bool,
+) -> Option<Option<IpAddr>> {
+    let mut entries = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else {
+            return Some(None);
+        };
+        entries.extend(value.split(',').map(str::trim).filter(|e| !e.is_empty()));
+    }
+    let mut leftmost = None;
+    for entry in entries.iter().rev() {
+        let Some(ip) = node_ip(entry) else {
+            return Some(None);
+        };
+        if !trusts(ip) {
+            return Some(Some(ip));
+        }
+        leftmost = Some(ip);
+    }
+    leftmost.map(Some)
+}
+
+/// The elements of every `Forwarded` line, in order (the nearest hop's last).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Forwarded {
-    pub(crate) proto: Option<String>,
-    pub(crate) host: Option<String>,
-    pub(crate) port: Option<u16>,
-}
-
-/// Reads the forwarding headers of a request whose TCP peer is a trusted proxy.
-///
-/// `Forwarded` wins when present: walking from its rightmost element (added by our peer), each
-/// element whose `for=` is itself a trusted proxy lets us trust the element to its left; `proto`
-/// and `host` come from the outermost trusted element that has them. Otherwise
-/// `X-Forwarded-Proto`, `-Host` and `-Port` give their rightmost value (the nearest proxy's),
-/// never a client-supplied first one.
-pub(crate) fn read(headers: &HeaderMap, trusted: &[Cidr]) -> Forwarded {
-    if headers.contains_key(FORWARDED) {
-        return read_forwarded(headers, trusted);
-    }
-    Forwarded {
-        proto: rightmost(headers, "x-forwarded-proto").map(str::to_ascii_lowercase),
-        host: rightmost(headers, "x-forwarded-host").map(str::to_owned),
-        port: rightmost(headers, "x-forwarded-port").and_then(|p| p.parse().ok()),
-    }
-}
-
-/// Whether the request carries any forwarding header.
-pub(crate) fn present(headers: &HeaderMap) -> bool {
-    headers.contains_key(FORWARDED)
-        || headers.contains_key("x-forwarded-proto")
-        || headers.contains_key("x-forwarded-host")
-        || headers.contains_key("x-forwarded-port")
-}
-
-fn rightmost<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .rfind(|piece| !piece.is_empty())
+pub(crate) struct Chain {
+    elements: Vec<Element>,
+    /// A line before these elements could not be read: the chain goes no further left.
+    broken: bool,
 }
 
 /// One `Forwarded` element's parameters that matter here.
@@ -60,32 +73,63 @@ struct Element {
     host: Option<String>,
 }
 
-fn read_forwarded(headers: &HeaderMap, trusted: &[Cidr]) -> Forwarded {
-    let mut elements = Vec::new();
+/// Parses the `Forwarded` lines. A line that cannot be read ends the chain there (only what
+/// follows it is kept); when it is the last line, the nearest hop's element is lost and the
+/// whole header is unreadable (`Err`).
+pub(crate) fn chain(headers: &HeaderMap) -> Result<Chain, ()> {
+    let mut chain = Chain::default();
+    let mut last_line_read = true;
     for value in headers.get_all(FORWARDED) {
         match value.to_str().ok().and_then(parse_elements) {
-            Some(mut parsed) => elements.append(&mut parsed),
-            // A line we cannot read breaks the chain: keep only what came after it.
-            None => elements.clear(),
+            Some(mut parsed) => {
+                chain.elements.append(&mut parsed);
+                last_line_read = true;
+            }
+            None => {
+                chain.elements.clear();
+                chain.broken = true;
+                last_line_read = false;
+            }
         }
     }
-    let mut result = Forwarded::default();
-    // From the nearest element outwards; later (outer) values replace nearer ones.
-    for element in elements.into_iter().rev() {
-        if element.proto.is_some() {
-            result.proto = element.proto;
+    if last_line_read { Ok(chain) } else { Err(()) }
+}
+
+impl Chain {
+    /// `proto` and `host` as the outermost trusted hop saw them: walking from the nearest
+    /// element (written by our peer, a trusted proxy), each element whose `for=` is a trusted
+    /// proxy lets us trust the element to its left; each parameter comes from the outermost
+    /// trusted element that has it.
+    pub(crate) fn url(&self, trusts: impl Fn(IpAddr) -> bool) -> (Option<String>, Option<String>) {
+        let (mut proto, mut host) = (None, None);
+        for element in self.elements.iter().rev() {
+            if element.proto.is_some() {
+                proto.clone_from(&element.proto);
+            }
+            if element.host.is_some() {
+                host.clone_from(&element.host);
+            }
+            if !element.for_ip.is_some_and(&trusts) {
+                break;
+            }
         }
-        if element.host.is_some() {
-            result.host = element.host;
-        }
-        let next_hop_trusted = element
-            .for_ip
-            .is_some_and(|ip| trusted.iter().any(|cidr| cidr.contains(ip)));
-        if !next_hop_trusted {
-            break;
-        }
+        (proto, host)
     }
-    result
+
+    /// The client: walking from the nearest element, the first `for=` that is not a trusted
+    /// proxy. `None` when a `for=` on the way is missing or obfuscated, or the chain is broken
+    /// before an untrusted address is found.
+    pub(crate) fn client(&self, trusts: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
+        let mut leftmost = None;
+        for element in self.elements.iter().rev() {
+            let ip = element.for_ip?;
+            if !trusts(ip) {
+                return Some(ip);
+            }
+            leftmost = Some(ip);
+        }
+        if self.broken { None } else { leftmost }
+    }
 }
 
 /// Parses one `Forwarded` header line into elements; `None` when it is malformed.
@@ -159,11 +203,14 @@ fn is_token_byte(b: u8) -> bool {
 /// The IP in a `for=` node: `192.0.2.43`, `192.0.2.43:47011`, `[2001:db8::1]`,
 /// `[2001:db8::1]:4711`. Obfuscated identifiers and `unknown` give `None`.
 fn node_ip(node: &str) -> Option<IpAddr> {
+    let is_port = |port: &str| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
     if let Some(bracketed) = node.strip_prefix('[') {
-        return bracketed.split_once(']')?.0.parse().ok();
+        let (ip, after) = bracketed.split_once(']')?;
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
+        return if port_ok { ip.parse().ok() } else { None };
     }
     let host = match node.split_once(':') {
-        Some((host, port)) if !port.contains(':') => host,
+        Some((host, port)) if !port.contains(':') => is_port(port).then_some(host)?,
         _ => node,
     };
     host.parse().ok()
@@ -182,42 +229,47 @@ mod tests {
         map
     }
 
-    fn trusted(list: &[&str]) -> Vec<Cidr> {
-        list.iter().map(|c| c.parse().unwrap()).collect()
+    fn trusted(ip: IpAddr) -> bool {
+        matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 10)
+            || matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xff00 == 0xfd00)
+    }
+
+    fn url_of(value: &str) -> (Option<String>, Option<String>) {
+        chain(&headers(&[("forwarded", value)]))
+            .unwrap()
+            .url(trusted)
     }
 
     #[test]
-    fn x_forwarded_takes_rightmost() {
-        let read = read(
-            &headers(&[
-                ("x-forwarded-proto", "http, HTTPS"),
-                ("x-forwarded-host", "evil.example"),
-                ("x-forwarded-host", "hooks.example.com"),
-                ("x-forwarded-port", "8443"),
-            ]),
-            &[],
+    fn rightmost_values() {
+        let sent = headers(&[
+            ("x-forwarded-proto", "http, HTTPS"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-host", "hooks.example.com, "),
+        ]);
+        assert_eq!(rightmost(&sent, "x-forwarded-proto"), Ok(Some("HTTPS")));
+        assert_eq!(
+            rightmost(&sent, "x-forwarded-host"),
+            Ok(Some("hooks.example.com"))
+        );
+        assert_eq!(rightmost(&sent, "x-forwarded-port"), Ok(None));
+        let mut opaque = HeaderMap::new();
+        opaque.insert(
+            "x-forwarded-host",
+            HeaderValue::from_bytes(b"h\xffst").unwrap(),
         );
         assert_eq!(
-            read,
-            Forwarded {
-                proto: Some("https".into()),
-                host: Some("hooks.example.com".into()),
-                port: Some(8443)
-            }
+            rightmost(&opaque, "x-forwarded-host"),
+            Err(Rejection::UnknownOrigin)
         );
     }
 
     #[test]
     fn forwarded_single_hop() {
-        let read = read(
-            &headers(&[(
-                "forwarded",
-                "for=203.0.113.7;proto=https;host=hooks.example.com",
-            )]),
-            &trusted(&["10.0.0.0/8"]),
+        assert_eq!(
+            url_of("for=203.0.113.7;proto=https;host=hooks.example.com"),
+            (Some("https".into()), Some("hooks.example.com".into()))
         );
-        assert_eq!(read.proto.as_deref(), Some("https"));
-        assert_eq!(read.host.as_deref(), Some("hooks.example.com"));
     }
 
     #[test]
@@ -226,55 +278,88 @@ mod tests {
         let value = "for=1.2.3.4;proto=http;host=forged.example, \
                      for=198.51.100.9;proto=https;host=hooks.example.com, \
                      for=10.0.0.1;proto=http;host=internal:8080";
-        let read = read(&headers(&[("forwarded", value)]), &trusted(&["10.0.0.0/8"]));
-        assert_eq!(read.proto.as_deref(), Some("https"));
-        assert_eq!(read.host.as_deref(), Some("hooks.example.com"));
+        assert_eq!(
+            url_of(value),
+            (Some("https".into()), Some("hooks.example.com".into()))
+        );
     }
 
     #[test]
     fn forwarded_untrusted_inner_hop_stops_the_walk() {
         let value =
             "for=1.2.3.4;proto=https;host=forged.example, for=198.51.100.9;proto=http;host=real";
-        let read = read(&headers(&[("forwarded", value)]), &trusted(&["10.0.0.0/8"]));
-        assert_eq!(read.host.as_deref(), Some("real"));
-        assert_eq!(read.proto.as_deref(), Some("http"));
+        assert_eq!(url_of(value), (Some("http".into()), Some("real".into())));
     }
 
     #[test]
     fn forwarded_quoted_ipv6_and_several_lines() {
-        let read = read(
-            &headers(&[
-                (
-                    "forwarded",
-                    r#"for="[2001:db8::1]:4711";proto=https;host="hooks.example.com""#,
-                ),
-                ("forwarded", r#"for="[fd00::5]""#),
-            ]),
-            &trusted(&["fd00::/8"]),
+        let sent = headers(&[
+            (
+                "forwarded",
+                r#"for="[2001:db8::1]:4711";proto=https;host="hooks.example.com""#,
+            ),
+            ("forwarded", r#"for="[fd00::5]""#),
+        ]);
+        let chain = chain(&sent).unwrap();
+        assert_eq!(
+            chain.url(trusted),
+            (Some("https".into()), Some("hooks.example.com".into()))
         );
-        assert_eq!(read.host.as_deref(), Some("hooks.example.com"));
-        assert_eq!(read.proto.as_deref(), Some("https"));
+        assert_eq!(chain.client(trusted), "2001:db8::1".parse().ok());
     }
 
     #[test]
     fn unknown_nearest_hop_is_not_skipped() {
         let value = "for=10.0.0.9;proto=https;host=forged.example, for=unknown;host=near";
-        let read = read(&headers(&[("forwarded", value)]), &trusted(&["10.0.0.0/8"]));
-        assert_eq!(read.host.as_deref(), Some("near"));
-        assert_eq!(read.proto, None);
+        assert_eq!(url_of(value), (None, Some("near".into())));
+        assert_eq!(
+            chain(&headers(&[("forwarded", value)]))
+                .unwrap()
+                .client(trusted),
+            None
+        );
     }
 
     #[test]
     fn node_ips() {
         assert_eq!(node_ip("192.0.2.43:47011"), "192.0.2.43".parse().ok());
         assert_eq!(node_ip("[2001:db8::1]:4711"), "2001:db8::1".parse().ok());
+        assert_eq!(node_ip("2001:db8::1"), "2001:db8::1".parse().ok());
         assert_eq!(node_ip("unknown"), None);
         assert_eq!(node_ip("_hidden"), None);
+        assert_eq!(node_ip("[2001:db8::1]x"), None);
+        assert_eq!(node_ip("192.0.2.43:port"), None);
     }
 
     #[test]
-    fn malformed_forwarded_is_ignored() {
-        let read = read(&headers(&[("forwarded", "for=\"unterminated;host=x")]), &[]);
-        assert_eq!(read, Forwarded::default());
+    fn a_malformed_line_breaks_the_chain() {
+        // The nearest line unreadable: nothing can be believed.
+        assert_eq!(
+            chain(&headers(&[("forwarded", "for=\"unterminated;host=x")])),
+            Err(())
+        );
+        // An earlier line unreadable: only what follows it is kept, and the walk ends there.
+        let sent = headers(&[
+            ("forwarded", "for=\"unterminated;host=x"),
+            (
+                "forwarded",
+                "for=10.0.0.1;proto=https;host=hooks.example.com",
+            ),
+        ]);
+        let chain = chain(&sent).unwrap();
+        assert_eq!(
+            chain.url(trusted),
+            (Some("https".into()), Some("hooks.example.com".into()))
+        );
+        assert_eq!(chain.client(trusted), None);
+    }
+
+    #[test]
+    fn x_forwarded_for_absent_or_empty_says_nothing() {
+        assert_eq!(client_in_x_forwarded_for(&HeaderMap::new(), trusted), None);
+        assert_eq!(
+            client_in_x_forwarded_for(&headers(&[("x-forwarded-for", " , ")]), trusted),
+            None
+        );
     }
 }

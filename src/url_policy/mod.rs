@@ -1,9 +1,11 @@
-//! Which URL Plivo called (SPEC §4): the public origin comes from configuration, from the
-//! request, or from forwarding headers sent by a trusted proxy; the path and query always come
-//! from the request target exactly as received.
+//! Which URL Plivo called: the public origin comes from configuration, or from the request
+//! (its `Host`, with the scheme the user names, corrected by the forwarding headers the user's
+//! trusted proxies set); the path and query always come from the request target exactly as
+//! received.
 
 mod cidr;
 mod forwarded;
+mod proxies;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -12,7 +14,9 @@ use http::{HeaderMap, Uri, header::HOST};
 
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
-use cidr::Cidr;
+pub(crate) use cidr::Cidr;
+pub use proxies::ProxyHeader;
+pub(crate) use proxies::{ProxyHeaders, TrustedProxies, parse_networks};
 
 /// `http` or `https`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,26 +71,35 @@ impl std::str::FromStr for Scheme {
     }
 }
 
-/// How the layer learns the scheme and authority of the URL Plivo called.
+/// Where the scheme and authority of the URL Plivo called come from. There is no default: the
+/// layer cannot be built without one.
 ///
 /// Behind a TLS-terminating proxy the server sees `http://10.0.0.5:8080/...` while Plivo signed
-/// `https://hooks.example.com/...`: pick the mode that tells the layer the truth.
+/// `https://hooks.example.com/...`: pick the policy that tells the layer the truth.
+///
+/// | policy | use when | what the client can influence |
+/// |---|---|---|
+/// | [`public_base`](Self::public_base) | you know the URL configured in Plivo (the safest) | nothing |
+/// | [`from_request`](Self::from_request) + [`allow_hosts`](Self::allow_hosts) | one token serves several known hosts | which of the listed hosts |
+/// | [`from_request`](Self::from_request) alone | development, or hosts you cannot list | the host: a request Plivo signed for another of your hosts on the same token verifies |
+///
+/// With [`from_request`](Self::from_request), the forwarding headers named with
+/// [`proxy_headers`](crate::PlivoSignatureLayerBuilder::proxy_headers) correct the scheme,
+/// host and port when the TCP peer is one of the
+/// [`trusted_proxies`](crate::PlivoSignatureLayerBuilder::trusted_proxies).
 ///
 /// ```
 /// use tower_plivo::{Scheme, UrlPolicy};
 ///
 /// // Safest: the origin configured in Plivo, fixed.
 /// let fixed = UrlPolicy::public_base("https://hooks.example.com")?;
-/// // The request's own Host header, with the scheme Plivo used.
-/// let direct = UrlPolicy::from_request(Scheme::Https).allow_hosts(["hooks.example.com"])?;
-/// // Forwarding headers, believed only from these proxies.
-/// let proxied = UrlPolicy::trusted_proxies(["10.0.0.0/8", "fd00::/8"])?;
+/// // The request's own Host header, among these hosts, with the scheme Plivo used.
+/// let listed = UrlPolicy::from_request(Scheme::Https).allow_hosts(["hooks.example.com", "staging.example.com:8443"])?;
 /// # Ok::<(), tower_plivo::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct UrlPolicy {
     mode: Mode,
-    allowed_hosts: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -97,11 +110,36 @@ enum Mode {
     },
     FromRequest {
         scheme: Scheme,
+        allowed_hosts: Option<Vec<AllowedHost>>,
     },
-    TrustedProxies {
-        proxies: Vec<Cidr>,
-        fallback_scheme: Scheme,
-    },
+}
+
+/// One entry of an allow-list: the host compared without case, the port exactly (`None`: the
+/// authority must have no port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AllowedHost {
+    host: String,
+    port: Option<String>,
+}
+
+impl AllowedHost {
+    fn parse(text: &str) -> Option<Self> {
+        if !is_authority(text) {
+            return None;
+        }
+        let host = host_of(text);
+        let port = text[host.len()..].strip_prefix(':').map(str::to_owned);
+        Some(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    fn admits(&self, authority: &str) -> bool {
+        let host = host_of(authority);
+        let port = authority[host.len()..].strip_prefix(':');
+        host.eq_ignore_ascii_case(&self.host) && port == self.port.as_deref()
+    }
 }
 
 impl UrlPolicy {
@@ -136,146 +174,147 @@ impl UrlPolicy {
         if !is_authority(authority) {
             return Err(error("the host is missing or malformed"));
         }
-        Ok(Self::new(Mode::PublicBase {
-            scheme,
-            authority: authority.to_owned(),
-        }))
+        Ok(Self {
+            mode: Mode::PublicBase {
+                scheme,
+                authority: authority.to_owned(),
+            },
+        })
     }
 
     /// Take the authority from the request (its `Host` header, or the target's authority for
-    /// HTTP/2 and absolute-form requests) and use `scheme`. The `Host` header is chosen by the
-    /// client, so combine this with [`allow_hosts`](Self::allow_hosts) when one token serves
-    /// several domains.
-    pub fn from_request(scheme: Scheme) -> Self {
-        Self::new(Mode::FromRequest { scheme })
-    }
-
-    /// Believe `Forwarded` / `X-Forwarded-Proto` / `-Host` / `-Port` only when the TCP peer is
-    /// in one of these networks (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`, ...). From any other
-    /// peer, or when the peer address is unknown, they are ignored and the request is treated as
-    /// in [`from_request`](Self::from_request) with the fallback scheme (`http` unless
-    /// [`with_fallback_scheme`](Self::with_fallback_scheme) says otherwise).
+    /// HTTP/2 and absolute-form requests) and use `scheme`, unless a trusted proxy's named
+    /// forwarding headers say otherwise.
     ///
-    /// An `X-Forwarded-Port` equal to the scheme's default port is not added to the host, since
-    /// Plivo's URL then has none (load balancers send `443` on every request).
-    pub fn trusted_proxies<I, T>(proxies: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<str>,
-    {
-        let proxies = proxies
-            .into_iter()
-            .map(|cidr| {
-                let cidr = cidr.as_ref();
-                cidr.parse::<Cidr>()
-                    .map_err(|()| ConfigError::InvalidCidr(cidr.to_owned()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::new(Mode::TrustedProxies {
-            proxies,
-            fallback_scheme: Scheme::Http,
-        }))
-    }
-
-    /// The scheme used in trusted-proxy mode when no trusted proxy names one.
+    /// **The `Host` header is chosen by the client.** Alone, this policy verifies whatever
+    /// host the request names, so a callback Plivo signed for another of your hosts under the
+    /// same token (staging and production, say) verifies here too. Add
+    /// [`allow_hosts`](Self::allow_hosts), or use [`public_base`](Self::public_base).
     ///
     /// ```
     /// use tower_plivo::{Scheme, UrlPolicy};
-    /// let policy = UrlPolicy::trusted_proxies(["10.0.0.0/8"])?.with_fallback_scheme(Scheme::Https);
+    /// let policy = UrlPolicy::from_request(Scheme::Https).allow_hosts(["hooks.example.com"])?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
-    pub fn with_fallback_scheme(mut self, scheme: Scheme) -> Self {
-        if let Mode::TrustedProxies {
-            fallback_scheme, ..
-        } = &mut self.mode
-        {
-            *fallback_scheme = scheme;
+    pub fn from_request(scheme: Scheme) -> Self {
+        Self {
+            mode: Mode::FromRequest {
+                scheme,
+                allowed_hosts: None,
+            },
         }
-        self
     }
 
-    /// Refuse requests whose resolved host (compared without port, ignoring case) is not one of
-    /// these, with [`Rejection::UntrustedHost`]. Has no effect with
-    /// [`public_base`](Self::public_base), whose host is fixed.
+    /// With [`from_request`](Self::from_request): refuse requests whose resolved authority is
+    /// not one of these, with [`Rejection::UntrustedHost`]. Each entry is `host` or
+    /// `host:port`; the host is compared without regard to case and the port exactly (an entry
+    /// without a port admits only an authority without one, as Plivo sends `Host` for a URL
+    /// without a port). With [`public_base`](Self::public_base), whose host is fixed, this is
+    /// an error rather than a setting that does nothing.
     ///
     /// ```
     /// use tower_plivo::{Scheme, UrlPolicy};
     /// assert!(UrlPolicy::from_request(Scheme::Https).allow_hosts(["bad/host"]).is_err());
+    /// assert!(UrlPolicy::public_base("https://h.example")?.allow_hosts(["h.example"]).is_err());
+    /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
     pub fn allow_hosts<I, T>(mut self, hosts: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
+        let Mode::FromRequest { allowed_hosts, .. } = &mut self.mode else {
+            return Err(ConfigError::Ineffective {
+                setting: "UrlPolicy::allow_hosts",
+                reason: "UrlPolicy::public_base fixes the host; allow_hosts applies to UrlPolicy::from_request",
+            });
+        };
         let hosts = hosts
             .into_iter()
             .map(|host| {
                 let host = host.as_ref();
-                if is_authority(host) && !host.contains(':')
-                    || host.starts_with('[') && is_authority(host)
-                {
-                    Ok(host.to_ascii_lowercase())
-                } else {
-                    Err(ConfigError::InvalidValue {
-                        setting: "allowed host",
-                        value: host.to_owned(),
-                    })
-                }
+                AllowedHost::parse(host).ok_or_else(|| ConfigError::InvalidValue {
+                    setting: "allowed host (host or host:port)",
+                    value: host.to_owned(),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.allowed_hosts = Some(hosts);
+        if hosts.is_empty() {
+            return Err(ConfigError::InvalidValue {
+                setting: "allowed host (the list is empty: nothing would verify)",
+                value: String::new(),
+            });
+        }
+        allowed_hosts.get_or_insert_with(Vec::new).extend(hosts);
         Ok(self)
     }
 
-    fn new(mode: Mode) -> Self {
-        Self {
-            mode,
-            allowed_hosts: None,
-        }
+    /// Whether the origin comes from the request, so that forwarding headers can correct it.
+    pub(crate) fn reads_the_request(&self) -> bool {
+        matches!(self.mode, Mode::FromRequest { .. })
     }
 
-    /// The scheme and authority of the URL Plivo called, for this request.
+    /// The scheme and authority of the URL Plivo called, for this request. `trusted` is the
+    /// user's proxies when the TCP peer is one of them (their named headers are then read).
     pub(crate) fn resolve(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
-        peer: Option<SocketAddr>,
+        trusted: Option<&TrustedProxies>,
     ) -> Result<Origin, Rejection> {
-        let origin = match &self.mode {
+        let (scheme, allowed_hosts) = match &self.mode {
             Mode::PublicBase { scheme, authority } => {
                 return Ok(Origin {
                     scheme: *scheme,
                     authority: authority.clone(),
                 });
             }
-            Mode::FromRequest { scheme } => request_origin(*scheme, uri, headers)?,
-            Mode::TrustedProxies {
-                proxies,
-                fallback_scheme,
-            } => {
-                let trusted_peer = peer.is_some_and(|p| proxies.iter().any(|c| c.contains(p.ip())));
-                if peer.is_none() && forwarded::present(headers) {
-                    tracing::debug!(
-                        target: "tower_plivo",
-                        "forwarding headers ignored: the peer address is unknown (serve axum with \
-                         into_make_service_with_connect_info::<SocketAddr>(), or insert tower_plivo::PeerAddr)"
-                    );
-                }
-                if trusted_peer {
-                    forwarded_origin(*fallback_scheme, uri, headers, proxies)?
-                } else {
-                    request_origin(*fallback_scheme, uri, headers)?
-                }
-            }
+            Mode::FromRequest {
+                scheme,
+                allowed_hosts,
+            } => (*scheme, allowed_hosts),
         };
-        if let Some(allowed) = &self.allowed_hosts {
-            let host = host_of(&origin.authority).to_ascii_lowercase();
-            if !allowed.contains(&host) {
-                return Err(Rejection::UntrustedHost);
-            }
+        let forwarded = match trusted {
+            Some(proxies) => proxies.forwarded_url(headers)?,
+            None => proxies::ForwardedUrl::default(),
+        };
+        let scheme = forwarded.scheme.unwrap_or(scheme);
+        let mut origin = match forwarded.host {
+            Some(host) if is_authority(&host) => Origin {
+                scheme,
+                authority: host,
+            },
+            Some(_) => return Err(Rejection::UnknownOrigin),
+            None => request_origin(scheme, uri, headers)?,
+        };
+        if let Some(port) = forwarded.port {
+            let host = host_of(&origin.authority).to_owned();
+            origin.authority = if port == scheme.default_port() {
+                host
+            } else {
+                format!("{host}:{port}")
+            };
+        }
+        if let Some(allowed) = allowed_hosts
+            && !allowed.iter().any(|entry| entry.admits(&origin.authority))
+        {
+            return Err(Rejection::UntrustedHost);
         }
         Ok(origin)
     }
+}
+
+/// The origin of a request under `policy`, believing the named headers of `proxies` only when
+/// the TCP `peer` is one of them.
+pub(crate) fn origin_of(
+    policy: &UrlPolicy,
+    proxies: Option<&TrustedProxies>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<Origin, Rejection> {
+    let trusted_peer = proxies.filter(|proxies| peer.is_some_and(|peer| proxies.trusts(peer.ip())));
+    policy.resolve(uri, headers, trusted_peer)
 }
 
 /// The scheme and authority of a resolved URL.
@@ -304,37 +343,6 @@ fn request_origin(scheme: Scheme, uri: &Uri, headers: &HeaderMap) -> Result<Orig
         scheme,
         authority: authority.to_owned(),
     })
-}
-
-fn forwarded_origin(
-    fallback_scheme: Scheme,
-    uri: &Uri,
-    headers: &HeaderMap,
-    proxies: &[Cidr],
-) -> Result<Origin, Rejection> {
-    let forwarded = forwarded::read(headers, proxies);
-    let scheme = forwarded
-        .proto
-        .as_deref()
-        .and_then(Scheme::parse)
-        .unwrap_or(fallback_scheme);
-    let mut origin = match forwarded.host {
-        Some(host) if is_authority(&host) => Origin {
-            scheme,
-            authority: host,
-        },
-        Some(_) => return Err(Rejection::UnknownOrigin),
-        None => request_origin(scheme, uri, headers)?,
-    };
-    if let Some(port) = forwarded.port {
-        let host = host_of(&origin.authority).to_owned();
-        origin.authority = if port == scheme.default_port() {
-            host
-        } else {
-            format!("{host}:{port}")
-        };
-    }
-    Ok(origin)
 }
 
 /// The `Host` header when it appears exactly once.
@@ -399,22 +407,27 @@ mod tests {
     fn resolve(
         policy: &UrlPolicy,
         pairs: &[(&'static str, &str)],
-        peer: Option<&str>,
+        trusted: Option<&TrustedProxies>,
     ) -> Result<String, Rejection> {
         let uri: Uri = "/answer?x=1".parse().unwrap();
         policy
-            .resolve(&uri, &headers(pairs), peer.map(|p| p.parse().unwrap()))
+            .resolve(&uri, &headers(pairs), trusted)
             .map(|o| o.to_string())
+    }
+
+    fn proxies(named: &[ProxyHeader]) -> TrustedProxies {
+        TrustedProxies::new(["10.0.0.0/8"], named.iter().copied().collect()).unwrap()
     }
 
     #[test]
     fn public_base_ignores_the_request() {
         let policy = UrlPolicy::public_base("https://Hooks.example.com:443/").unwrap();
+        let every = proxies(&[ProxyHeader::XForwardedHost, ProxyHeader::XForwardedProto]);
         assert_eq!(
             resolve(
                 &policy,
                 &[("host", "10.0.0.5:8080"), ("x-forwarded-host", "evil")],
-                Some("10.0.0.1:1")
+                Some(&every)
             ),
             Ok("https://Hooks.example.com:443".into())
         );
@@ -465,35 +478,39 @@ mod tests {
     }
 
     #[test]
-    fn trusted_proxy_headers_only_from_trusted_peers() {
-        let policy = UrlPolicy::trusted_proxies(["10.0.0.0/8"]).unwrap();
-        let forged = [
+    fn a_trusted_peer_is_believed_for_the_named_headers_only() {
+        let policy = UrlPolicy::from_request(Scheme::Http);
+        let sent = [
             ("host", "internal:8080"),
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "hooks.example.com"),
         ];
+        let default = TrustedProxies::new(["10.0.0.0/8"], ProxyHeaders::DEFAULT).unwrap();
         assert_eq!(
-            resolve(&policy, &forged, Some("10.1.2.3:5000")),
+            resolve(&policy, &sent, Some(&default)),
+            Ok("https://internal:8080".into()),
+            "X-Forwarded-Host is not believed unless named"
+        );
+        let both = proxies(&[ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost]);
+        assert_eq!(
+            resolve(&policy, &sent, Some(&both)),
             Ok("https://hooks.example.com".into())
         );
         assert_eq!(
-            resolve(&policy, &forged, Some("[::ffff:10.1.2.3]:5000")),
-            Ok("https://hooks.example.com".into())
-        );
-        assert_eq!(
-            resolve(&policy, &forged, Some("203.0.113.5:5000")),
-            Ok("http://internal:8080".into())
-        );
-        assert_eq!(
-            resolve(&policy, &forged, None),
-            Ok("http://internal:8080".into())
+            resolve(&policy, &sent, None),
+            Ok("http://internal:8080".into()),
+            "an untrusted peer is believed for nothing"
         );
     }
 
     #[test]
     fn forwarded_port_rules() {
-        let policy = UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap();
-        let peer = Some("127.0.0.1:9");
+        let policy = UrlPolicy::from_request(Scheme::Http);
+        let named = proxies(&[
+            ProxyHeader::XForwardedProto,
+            ProxyHeader::XForwardedHost,
+            ProxyHeader::XForwardedPort,
+        ]);
         let with = |port: &str| {
             resolve(
                 &policy,
@@ -502,7 +519,7 @@ mod tests {
                     ("x-forwarded-host", "h.example:1234"),
                     ("x-forwarded-port", port),
                 ],
-                peer,
+                Some(&named),
             )
         };
         assert_eq!(with("443"), Ok("https://h.example".into()));
@@ -513,7 +530,7 @@ mod tests {
                 ("x-forwarded-host", "[fd00::1]"),
                 ("x-forwarded-port", "8080"),
             ],
-            peer,
+            Some(&named),
         );
         assert_eq!(v6, Ok("http://[fd00::1]:8080".into()));
     }
@@ -523,17 +540,18 @@ mod tests {
     /// refused. Userinfo never reaches a server in a request, so it is refused from both.
     #[test]
     fn forwarded_host_with_userinfo_is_refused() {
-        let policy = UrlPolicy::trusted_proxies(["127.0.0.1"]).unwrap();
-        let peer = Some("127.0.0.1:9");
+        let policy = UrlPolicy::from_request(Scheme::Http);
+        let x_forwarded = proxies(&[ProxyHeader::XForwardedHost]);
+        let forwarded = proxies(&[ProxyHeader::Forwarded]);
         for host in ["@", "user@h.example", "u:pw@h.example:8443"] {
             assert_eq!(
-                resolve(&policy, &[("x-forwarded-host", host)], peer),
+                resolve(&policy, &[("x-forwarded-host", host)], Some(&x_forwarded)),
                 Err(Rejection::UnknownOrigin),
                 "{host}"
             );
-            let forwarded = format!("host=\"{host}\"");
+            let value = format!("host=\"{host}\"");
             assert_eq!(
-                resolve(&policy, &[("forwarded", &forwarded)], peer),
+                resolve(&policy, &[("forwarded", &value)], Some(&forwarded)),
                 Err(Rejection::UnknownOrigin),
                 "{host}"
             );
@@ -541,14 +559,43 @@ mod tests {
     }
 
     #[test]
-    fn allow_list() {
+    fn the_allow_list_compares_the_host_without_case_and_the_port_exactly() {
         let policy = UrlPolicy::from_request(Scheme::Https)
-            .allow_hosts(["Hooks.Example.com"])
+            .allow_hosts([
+                "Hooks.Example.com",
+                "staging.example.com:8443",
+                "[fd00::1]:80",
+            ])
             .unwrap();
-        assert!(resolve(&policy, &[("host", "hooks.example.COM:443")], None).is_ok());
+        let host = |value: &str| resolve(&policy, &[("host", value)], None);
+        assert!(host("hooks.example.COM").is_ok());
+        assert_eq!(host("hooks.example.com:443"), Err(Rejection::UntrustedHost));
         assert_eq!(
-            resolve(&policy, &[("host", "evil.example")], None),
+            host("hooks.example.com:8443"),
             Err(Rejection::UntrustedHost)
+        );
+        assert!(host("STAGING.example.com:8443").is_ok());
+        assert_eq!(host("staging.example.com"), Err(Rejection::UntrustedHost));
+        assert_eq!(
+            host("staging.example.com:08443"),
+            Err(Rejection::UntrustedHost)
+        );
+        assert!(host("[FD00::1]:80").is_ok());
+        assert_eq!(host("evil.example"), Err(Rejection::UntrustedHost));
+    }
+
+    #[test]
+    fn allow_hosts_is_refused_where_it_would_do_nothing() {
+        assert!(matches!(
+            UrlPolicy::public_base("https://h.example")
+                .unwrap()
+                .allow_hosts(["h.example"]),
+            Err(ConfigError::Ineffective { .. })
+        ));
+        assert!(
+            UrlPolicy::from_request(Scheme::Https)
+                .allow_hosts(Vec::<String>::new())
+                .is_err()
         );
     }
 }

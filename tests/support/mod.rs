@@ -2,7 +2,11 @@
 //! client.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod hyper_app;
+pub mod logs;
+pub mod raw;
 pub mod replay_app;
+pub mod vectors;
 
 use std::net::SocketAddr;
 
@@ -15,7 +19,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tower_plivo::PlivoVerified;
+use tower_plivo::{PlivoVerified, Rejection};
 
 /// The echo handler of the `server` example contract, plus the verification details in headers
 /// so tests can see what the layer decided.
@@ -39,9 +43,36 @@ pub async fn echo(request: Request) -> impl IntoResponse {
     response
 }
 
-/// Serves `app` on a fresh 127.0.0.1 port with `ConnectInfo<SocketAddr>`, in the background.
+/// The test-only header that carries the layer's typed reason over the wire (see
+/// [`expose_rejection`]).
+pub const REASON: &str = "x-test-rejection";
+
+/// Copies the [`Rejection`] the layer puts in a refusal's extensions into the [`REASON`]
+/// header. The default body is the same for every 403 (so that a forger learns nothing from
+/// it); tests over TCP read the reason here instead, as an outer layer of the user's would.
+pub fn expose_rejection(app: Router) -> Router {
+    app.layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            if let Some(rejection) = response.extensions().get::<Rejection>().copied() {
+                response
+                    .headers_mut()
+                    .insert(REASON, rejection.code().parse().unwrap());
+            }
+            response
+        },
+    ))
+}
+
+/// Serves `app` on a fresh 127.0.0.1 port with `ConnectInfo<SocketAddr>`, in the background,
+/// with the layer's reasons exposed (see [`expose_rejection`]).
 pub async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on("127.0.0.1:0", app).await
+}
+
+/// As [`serve`], on this address (`[::1]:0` for IPv6).
+pub async fn serve_on(bind: &str, app: Router) -> SocketAddr {
+    let app = expose_rejection(app);
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         axum::serve(
@@ -72,6 +103,44 @@ impl Reply {
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
     }
+
+    /// The layer's reason for a refusal (`None` for anything else).
+    pub fn reason(&self) -> Option<String> {
+        self.header(REASON)
+    }
+
+    /// Asserts a refusal by the layer: this status, this reason, and the body every refusal
+    /// with this status has (nothing that tells one reason from another).
+    #[track_caller]
+    pub fn assert_refused(&self, status: u16, reason: &str) {
+        assert_eq!(
+            (self.status, self.reason().as_deref()),
+            (status, Some(reason)),
+            "{}",
+            self.text()
+        );
+        assert_eq!(self.text(), refusal_body(status));
+    }
+}
+
+/// The default responder's body for a status: the same for every reason.
+pub fn refusal_body(status: u16) -> &'static str {
+    match status {
+        413 => "payload too large\n",
+        400 => "bad request\n",
+        408 => "request timeout\n",
+        503 => "service unavailable\n",
+        _ => "forbidden\n",
+    }
+}
+
+/// A fresh nonce each call (20 decimal digits, as Plivo sends): replay protection is on by
+/// default, so every genuine request a test sends needs its own.
+pub fn fresh_nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = std::process::id() as u64 * 1_000_000_000;
+    format!("{:020}", seed + NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Sends one HTTP/1.1 request with exactly these headers and body to `addr`. `target` is the

@@ -10,35 +10,70 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
-use tower_plivo::PlivoSignatureLayer;
 use tower_plivo::UrlPolicy;
 use tower_plivo::replay::NonceStore;
 use tower_plivo::signature::{Method, Signer};
+use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder};
 
 use super::{FORM, Reply, echo, send, serve};
 
 pub const TOKEN: &str = "MAREPLAYTOKENiiiiiiiiiiiiiiiiiiiiii";
 pub const ORIGIN: &str = "https://hooks.example.com";
 
-/// Counts calls that reached the handlers.
+/// Counts calls that reached the handlers, and handler futures dropped before they finished
+/// (the server noticed the client was gone).
 #[derive(Clone, Default)]
-pub struct Calls(pub Arc<AtomicUsize>);
+pub struct Calls(pub Arc<AtomicUsize>, pub Arc<AtomicUsize>);
 
 impl Calls {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+
+    pub fn dropped(&self) -> usize {
+        self.1.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to 5 s) until a handler future has been dropped unfinished.
+    pub async fn until_dropped(&self) {
+        for _ in 0..250 {
+            if self.dropped() > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the server never dropped the abandoned request");
+    }
+}
+
+/// Counts a drop unless disarmed: the handler future was dropped before it finished.
+struct DropCounter(Option<Arc<AtomicUsize>>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        if let Some(count) = self.0.take() {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 pub async fn replay_server(store: impl NonceStore, fail_open: bool) -> (SocketAddr, Calls) {
+    replay_server_with(store, |builder| builder.replay_fail_open(fail_open)).await
+}
+
+/// The replay app behind a layer with this store (V3 and V2 accepted), configured further by
+/// `configure`.
+pub async fn replay_server_with(
+    store: impl NonceStore,
+    configure: impl FnOnce(PlivoSignatureLayerBuilder) -> PlivoSignatureLayerBuilder,
+) -> (SocketAddr, Calls) {
     let calls = Calls::default();
-    let layer = PlivoSignatureLayer::builder()
+    let builder = PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
-        .replay_store(store)
-        .replay_fail_open(fail_open)
-        .build()
-        .unwrap();
+        .accept_v2(true)
+        .replay_store(store);
+    let layer = configure(builder).build().unwrap();
     let (fail_calls, slow_calls, echo_calls) = (calls.clone(), calls.clone(), calls.clone());
     let app = Router::new()
         // 500 on the first call, 200 after: Plivo's retry must get through.
@@ -61,9 +96,11 @@ pub async fn replay_server(store: impl NonceStore, fail_open: bool) -> (SocketAd
             post(move || {
                 let calls = slow_calls.clone();
                 async move {
+                    let mut unfinished = DropCounter(Some(calls.1.clone()));
                     if calls.0.fetch_add(1, Ordering::SeqCst) == 0 {
                         tokio::time::sleep(Duration::from_secs(30)).await;
                     }
+                    unfinished.0 = None;
                     StatusCode::OK
                 }
             }),

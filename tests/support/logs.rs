@@ -1,0 +1,53 @@
+//! Capturing what the crate logs, for tests that assert on log lines (and that no token leaks).
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tracing_subscriber::fmt::format::FmtSpan;
+
+/// Everything logged while the guard [`Captured::install`] returns lives. Install it on a
+/// current-thread runtime, so the server and the client share the thread's default subscriber.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Captures everything `tower_plivo` logs at TRACE, span closes included.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("tower_plivo=trace")
+            .with_span_events(FmtSpan::CLOSE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Asserts that none of these secrets appears in anything captured.
+    #[track_caller]
+    pub fn assert_none_of(&self, secrets: &[&str]) {
+        let text = self.text();
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "a token leaked into the logs:\n{text}"
+            );
+        }
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
