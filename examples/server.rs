@@ -75,10 +75,18 @@ async fn run() -> Result<(), StartError> {
         Some(url) => UrlPolicy::public_base(url).map_err(|e| named("PLIVO_PUBLIC_URL", e))?,
         None => UrlPolicy::from_request(Scheme::Http),
     };
+    let accept_v2 = accepts_v2()?;
+    if accept_v2 {
+        // This example puts one layer on every route; an app puts V2 on its messaging routes.
+        eprintln!(
+            "V2 signatures are accepted on every route of this server, /speak/ included: V2 signs \
+             neither body nor query, so in an app accept it on messaging and Verify routes only"
+        );
+    }
     let mut builder = PlivoSignatureLayer::builder()
         .auth_tokens(tokens.iter().cloned())
         .url_policy(policy)
-        .accept_v2(accepts_v2()?)
+        .accept_v2(accept_v2)
         .diagnose(flag("PLIVO_DIAGNOSE")?)
         .report_only(flag("PLIVO_REPORT_ONLY")?);
     if let Some(main) = env("PLIVO_MAIN_AUTH_TOKEN") {
@@ -195,10 +203,16 @@ fn with_replay_store(
     builder: PlivoSignatureLayerBuilder,
 ) -> Result<PlivoSignatureLayerBuilder, StartError> {
     let ttl = match env("PLIVO_REPLAY_TTL_SECS") {
-        Some(secs) => std::time::Duration::from_secs(
-            secs.parse()
-                .map_err(|_| named("PLIVO_REPLAY_TTL_SECS", "must be a number of seconds"))?,
-        ),
+        Some(secs) => match secs.parse::<u64>() {
+            // A nonce forgotten at once protects nothing.
+            Ok(secs) if secs > 0 => std::time::Duration::from_secs(secs),
+            _ => {
+                return Err(named(
+                    "PLIVO_REPLAY_TTL_SECS",
+                    "must be a whole number of seconds, at least 1",
+                ));
+            }
+        },
         None => tower_plivo::replay::DEFAULT_TTL,
     };
     let store = env("PLIVO_REPLAY_STORE").unwrap_or_else(|| "memory".to_owned());

@@ -131,10 +131,10 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
     if nonce.is_empty() || !nonce.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!("--nonce must be visible ASCII, not {nonce:?}"));
     }
-    // The V3 message ends in `.` + nonce, so the layer refuses a V3 nonce with a dot.
-    if !v2 && nonce.contains('.') {
+    // The layer refuses a nonce that could carry part of a message (see `Rejection::InvalidNonce`).
+    if nonce.contains(['.', '/', '?', '#']) {
         return Err(format!(
-            "--nonce must not contain '.' for V3 (the layer refuses it), not {nonce:?}"
+            "--nonce must not contain '.', '/', '?' or '#' (the layer refuses it), not {nonce:?}"
         ));
     }
     Ok(Some(Options {

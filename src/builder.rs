@@ -182,7 +182,9 @@ impl PlivoSignatureLayerBuilder {
     /// default is [`ProxyHeader::XForwardedProto`] alone; naming a list replaces it.
     ///
     /// Name only what your proxy really writes: a header it passes through untouched carries
-    /// whatever the client sent. AWS ALB, Google Cloud Load Balancing, Cloudflare, Heroku and
+    /// whatever the client sent. With several trusted hops, every one of them must write the
+    /// named header (append to `Forwarded` or `X-Forwarded-For`, set `X-Forwarded-Proto`):
+    /// the walk through the chain believes each trusted hop's entry. AWS ALB, Google Cloud Load Balancing, Cloudflare, Heroku and
     /// Fly set `X-Forwarded-Proto` and `X-Forwarded-For` but neither `X-Forwarded-Host` nor
     /// `Forwarded`. Naming `Forwarded` together with an `X-Forwarded-*` header, a header
     /// without [`trusted_proxies`](Self::trusted_proxies), or a header nothing would read (a
@@ -456,9 +458,15 @@ impl PlivoSignatureLayerBuilder {
     pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
         let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
         let url_policy = self.url_policy.ok_or(ConfigError::NoUrlPolicy)?;
-        if let Some(bad) = self.skipped_prefixes.iter().find(|p| !p.starts_with('/')) {
+        if let Some(bad) = self
+            .skipped_prefixes
+            .iter()
+            .find(|prefix| !is_skippable_prefix(prefix))
+        {
             return Err(ConfigError::InvalidValue {
-                setting: "skipped path prefix (must start with '/')",
+                setting: "skipped path prefix (a plain path below `/`: `/` itself would skip every \
+                          request, and a prefix with escapes, `.`, `..` or empty segments could \
+                          never match)",
                 value: bad.clone(),
             });
         }
@@ -559,6 +567,15 @@ fn trusted_proxies(
         }
         None => ProxyHeaders::DEFAULT,
     };
+    let proxies = TrustedProxies::new(&networks, headers)?;
+    if source_networks && proxies.trusts_everything() {
+        return Err(ConfigError::Ineffective {
+            setting: "trusted_proxies",
+            reason: "a network that is every address (/0) is trusted, so every entry of a client \
+                     header could be the client's own: source_networks could believe no client; \
+                     list your proxies' own networks",
+        });
+    }
     if !headers.any(read) {
         return Err(ConfigError::Ineffective {
             setting: "trusted_proxies",
@@ -571,7 +588,17 @@ fn trusted_proxies(
             },
         });
     }
-    TrustedProxies::new(&networks, headers).map(Some)
+    Ok(Some(proxies))
+}
+
+/// Whether `prefix` can be skipped: a plain path (see `Config::skips`) with at least one
+/// segment (not `/`, which would skip everything).
+fn is_skippable_prefix(prefix: &str) -> bool {
+    let Some(inner) = prefix.strip_prefix('/') else {
+        return false;
+    };
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    !inner.is_empty() && crate::config::is_plain_path(prefix)
 }
 
 impl fmt::Debug for PlivoSignatureLayerBuilder {
@@ -747,6 +774,54 @@ mod tests {
                 .build(),
             Err(ConfigError::Ineffective { .. })
         ));
+    }
+
+    #[test]
+    fn lists_and_prefixes_that_could_not_do_what_they_say_are_errors() {
+        for prefix in ["/", "//", "/a/../b", "/%68ealth", "health", "/a//b"] {
+            assert!(
+                matches!(
+                    with_policy().skip_paths_under(prefix).build(),
+                    Err(ConfigError::InvalidValue { .. })
+                ),
+                "{prefix}"
+            );
+        }
+        assert!(with_policy().skip_paths_under("/health/").build().is_ok());
+        assert!(matches!(
+            from_request().trusted_proxies(Vec::<String>::new()).build(),
+            Err(ConfigError::InvalidCidr {
+                setting: "trusted_proxies",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with_policy().source_networks(Vec::<String>::new()).build(),
+            Err(ConfigError::InvalidCidr {
+                setting: "source_networks",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn trusting_every_address_cannot_find_a_client() {
+        assert_eq!(
+            ineffective(
+                with_policy()
+                    .trusted_proxies(["0.0.0.0/0", "::/0"])
+                    .proxy_headers([ProxyHeader::XForwardedFor])
+                    .source_networks(["203.0.113.0/24"])
+            ),
+            "trusted_proxies"
+        );
+        // Trusting everything for the scheme alone is the user's call (a PaaS router).
+        assert!(
+            from_request()
+                .trusted_proxies(["0.0.0.0/0"])
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn is_under(path: &str, prefix: &str) -> bool {
 /// Whether `path` means what it says to every router and proxy: no percent-escapes, no `.` or
 /// `..` segment, no empty segment inside it, no backslash. Only such a path may be skipped, so
 /// `/health/../answer` or `/%68ealth` is verified whatever a router later makes of it.
-fn is_plain_path(path: &str) -> bool {
+pub(crate) fn is_plain_path(path: &str) -> bool {
     if path.contains(['%', '\\']) {
         return false;
     }

@@ -39,7 +39,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A trusted-proxy or source-network entry is not an IP address or CIDR block.
+    /// A trusted-proxy or source-network entry is not an IP address or CIDR block (an empty
+    /// `value`: the list is empty).
     InvalidCidr {
         /// Which setting (`trusted_proxies` or `source_networks`).
         setting: &'static str,
@@ -79,6 +80,9 @@ impl fmt::Display for ConfigError {
                     f,
                     "public base URL {url:?} must be scheme://host[:port]: {reason}"
                 )
+            }
+            ConfigError::InvalidCidr { setting, value } if value.is_empty() => {
+                write!(f, "{setting}: the list is empty, so it would match nothing")
             }
             ConfigError::InvalidCidr { setting, value } => {
                 write!(f, "{setting}: {value:?} is not an IP address or CIDR block")

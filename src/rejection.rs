@@ -27,7 +27,8 @@ pub enum Rejection {
     MissingSignature,
     /// A signature header without its nonce header.
     MissingNonce,
-    /// The nonce header is empty, holds control characters, or (under V3) holds a `.`.
+    /// The nonce header is empty, or holds control characters or one of `.`, `/`, `?`, `#`
+    /// (which would let part of a signed message move into the nonce).
     InvalidNonce,
     /// A signature or nonce header appears several times with different values.
     ConflictingHeaders,

@@ -10,7 +10,7 @@
 //! | `%26`/`%3D` in a query value vs real separators | `escaped_separators_are_a_replay` |
 //! | a signed GET resent as a POST with an empty body | `a_get_resent_as_a_post_is_a_replay` |
 //! | V2: characters moved between the path and the nonce (another tenant's path) | `v2_path_and_nonce_shifts_are_a_replay` |
-//! | a V3 message resent under V2 headers, the nonce holding the rest | `a_v3_message_resent_as_v2_is_a_replay_or_refused` |
+//! | a V3 message resent under V2 headers, the nonce holding the rest (on its own route, or on a route whose path is a prefix of it, behind another layer) | `a_v3_message_resent_as_v2_is_refused` |
 //! | one header of two stripped, verifying through the other token | `stripping_one_signature_header_is_a_replay` |
 //! | unlimited replays by disconnecting before the answer | `disconnecting_does_not_free_a_nonce` |
 //! | a downgrade to V2 by stripping the V3 headers | `stripping_the_v3_headers_does_not_downgrade_a_voice_route` |
@@ -21,6 +21,7 @@
 //! | the doctor turned into work and log volume by a flood | `the_doctor_is_bounded_under_a_flood` |
 //! | a false 413 for a body read in three or more frames | `a_body_in_many_frames_is_not_a_false_413` |
 //! | a forged client address in `X-Forwarded-For` | `source_networks_believe_only_trusted_proxies` |
+//! | V2 digits moved between the paths of two layers | `a_shared_store_refuses_across_routers` |
 
 mod support;
 
@@ -208,39 +209,64 @@ async fn v2_path_and_nonce_shifts_are_a_replay() {
 }
 
 #[tokio::test]
-async fn a_v3_message_resent_as_v2_is_a_replay_or_refused() {
+async fn a_v3_message_resent_as_v2_is_refused() {
     // A V3 POST signs `{base}?{B}.{nonce}`; V2 signs `{base}{nonce}`. With the V2 nonce
-    // `?{B}.{nonce}`, a V2 request to the same URL signs the very same bytes.
+    // `?{B}.{nonce}`, a V2 request to the same URL signs the very same bytes, and with
+    // `/answer?{B}.{nonce}` so does one to a route whose path is a prefix of it (`/plivo` for
+    // `/plivo/answer`), which may sit behind another layer with another replay store.
     let body = "CallUUID=7&From=1555";
     let nonce = fresh_nonce();
-    let sig = v3(TOKEN, Method::Post, "/sms", body, &nonce);
-    let v2_nonce = format!("?CallUUID7From1555.{nonce}");
-    assert_eq!(
-        Signer::new(TOKEN)
-            .sign_v2(&format!("{HOOKS}/sms"), &v2_nonce)
-            .unwrap(),
-        sig,
-        "the V3 signature is a valid V2 signature for that nonce"
-    );
-    let as_v2 = |addr: SocketAddr| {
-        let (sig, v2_nonce) = (sig.clone(), v2_nonce.clone());
-        async move {
-            let headers = [
-                ("X-Plivo-Signature-V2", sig.as_str()),
-                ("X-Plivo-Signature-V2-Nonce", v2_nonce.as_str()),
-                ("content-type", "application/json"),
-            ];
-            send(addr, "POST", "/sms", &headers, r#"{"any":"body"}"#).await
-        }
-    };
-    // Where V2 is accepted, the replay key is the signed message, whatever the version.
-    let sms = server(builder().accept_v2(true)).await;
-    let genuine = send_v3(sms, "POST", "/sms", &sig, &nonce, body).await;
+    let sig = v3(TOKEN, Method::Post, "/plivo/answer", body, &nonce);
+    let same_route = format!("?CallUUID7From1555.{nonce}");
+    let prefix_route = format!("/answer?CallUUID7From1555.{nonce}");
+    for (path, v2_nonce) in [("/plivo/answer", &same_route), ("/plivo", &prefix_route)] {
+        assert_eq!(
+            Signer::new(TOKEN)
+                .sign_v2(&format!("{HOOKS}{path}"), v2_nonce)
+                .unwrap(),
+            sig,
+            "the V3 signature is a valid V2 signature for {path} with that nonce"
+        );
+    }
+    // The README's layout: a voice router and a messaging router, each with its own default
+    // store.
+    let voice = builder().build().unwrap();
+    let sms = builder().accept_v2(true).build().unwrap();
+    let addr = serve(
+        Router::new()
+            .merge(
+                Router::new()
+                    .route("/plivo/answer", post(echo))
+                    .route_layer(voice),
+            )
+            .merge(Router::new().route("/plivo", post(echo)).route_layer(sms)),
+    )
+    .await;
+    let genuine = send_v3(addr, "POST", "/plivo/answer", &sig, &nonce, body).await;
     assert_eq!((genuine.status, genuine.text().as_str()), (200, body));
-    as_v2(sms).await.assert_refused(403, "replayed");
-    // Where it is not (the default), it is refused outright.
-    let voice = server(builder()).await;
-    as_v2(voice)
+    for (path, v2_nonce) in [("/plivo/answer", &same_route), ("/plivo", &prefix_route)] {
+        let headers = [
+            ("X-Plivo-Signature-V2", sig.as_str()),
+            ("X-Plivo-Signature-V2-Nonce", v2_nonce.as_str()),
+            FORM,
+        ];
+        send(
+            addr,
+            "POST",
+            path,
+            &headers,
+            "From=attacker&Text=transfer+all+funds",
+        )
+        .await
+        .assert_refused(403, "invalid_nonce");
+    }
+    // Where V2 is not accepted (the voice route), the V2 request is refused before its nonce.
+    let headers = [
+        ("X-Plivo-Signature-V2", sig.as_str()),
+        ("X-Plivo-Signature-V2-Nonce", "12345"),
+        FORM,
+    ];
+    send(addr, "POST", "/plivo/answer", &headers, "From=attacker")
         .await
         .assert_refused(403, "signature_version_not_accepted");
 }
@@ -768,13 +794,18 @@ async fn source_networks_believe_only_trusted_proxies() {
         .assert_refused(403, "source_not_allowed");
 }
 
-/// The store is shared through an `Arc`: a request accepted on one router is a replay on the
-/// other (a voice router and an SMS router side by side).
+/// V2 digits can still move between a path and its nonce (`/sms/12` + `345` is `/sms/1` +
+/// `2345`): on two routes behind two layers, only a store they share sees it. Shared through
+/// an `Arc`, a request accepted on one route is a replay on the other.
 #[tokio::test]
 async fn a_shared_store_refuses_across_routers() {
     let store = Arc::new(MemoryNonceStore::new());
-    let voice = builder().replay_store(store.clone()).build().unwrap();
-    let sms = builder()
+    let tenant_12 = builder()
+        .accept_v2(true)
+        .replay_store(store.clone())
+        .build()
+        .unwrap();
+    let tenant_1 = builder()
         .accept_v2(true)
         .replay_store(store)
         .build()
@@ -783,28 +814,32 @@ async fn a_shared_store_refuses_across_routers() {
         Router::new()
             .merge(
                 Router::new()
-                    .route("/answer", post(echo))
-                    .route_layer(voice),
+                    .route("/sms/12", post(echo))
+                    .route_layer(tenant_12),
             )
-            .merge(Router::new().route("/sms", post(echo)).route_layer(sms)),
+            .merge(
+                Router::new()
+                    .route("/sms/1", post(echo))
+                    .route_layer(tenant_1),
+            ),
     )
     .await;
-    let body = "CallUUID=17";
-    let nonce = fresh_nonce();
-    let sig = v3(TOKEN, Method::Post, "/sms", body, &nonce);
-    assert_eq!(
-        send_v3(addr, "POST", "/sms", &sig, &nonce, body)
-            .await
-            .status,
-        200
-    );
-    // The same V3 message as V2 on the SMS route (see above): a replay there too.
-    let v2_nonce = format!("?CallUUID17.{nonce}");
-    let headers = [
-        ("X-Plivo-Signature-V2", sig.as_str()),
-        ("X-Plivo-Signature-V2-Nonce", v2_nonce.as_str()),
-    ];
-    send(addr, "POST", "/sms", &headers, "")
+    let sig = Signer::new(TOKEN)
+        .sign_v2(&format!("{HOOKS}/sms/12"), "345")
+        .unwrap();
+    let post_v2 = |path: &'static str, nonce: &'static str| {
+        let sig = sig.clone();
+        async move {
+            let headers = [
+                ("X-Plivo-Signature-V2", sig.as_str()),
+                ("X-Plivo-Signature-V2-Nonce", nonce),
+                FORM,
+            ];
+            send(addr, "POST", path, &headers, "Text=hi").await
+        }
+    };
+    assert_eq!(post_v2("/sms/12", "345").await.status, 200);
+    post_v2("/sms/1", "2345")
         .await
         .assert_refused(403, "replayed");
 }

@@ -215,31 +215,6 @@ async fn without_peer_addr_forwarded_headers_are_not_believed() {
     assert_eq!(server.handled.load(Ordering::SeqCst), 0);
 }
 
-/// `target/<profile>/examples/sign`, (re)built now: `cargo test --test hyper` builds only this
-/// test, so a `sign` binary on disk may be missing or stale.
-fn sign_binary() -> PathBuf {
-    // target/<profile>/deps/hyper-<hash> -> target/<profile>
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    // Default features: `sign` needs none, and naming this test's features here would tie
-    // the test to the feature list. Cargo skips the build when the binary is fresh.
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args(["build", "--quiet", "--example", "sign"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release")
-    {
-        build.arg("--release");
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "cargo build --example sign failed");
-    let path = profile_dir.join("examples").join("sign");
-    assert!(path.exists(), "{} is missing", path.display());
-    path
-}
-
 /// Runs the `sign` example with `args` (the token comes from the environment, as a user would
 /// keep it out of shell history) and returns the one line it printed.
 async fn sign(binary: &PathBuf, token: &str, args: &[&str]) -> String {
@@ -395,7 +370,7 @@ fn shell_words(line: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn sign_example_prints_a_curl_command_the_layer_accepts() {
-    let binary = sign_binary();
+    let binary = support::examples::example_binary("sign");
     // The cases sign V3 and V2 requests, so this route accepts both.
     let layer = direct()
         .main_account_token(MAIN_TOKEN)

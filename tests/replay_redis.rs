@@ -127,14 +127,7 @@ async fn two_servers_sharing_one_redis_accept_a_request_once() {
 async fn two_server_processes_sharing_one_redis_accept_a_request_once() {
     // The `server` example, twice, as separate processes, configured only by its environment.
     let redis = Redis::start();
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("server");
+    let binary = support::examples::example_binary("server");
     let start = || {
         let mut child = Command::new(&binary)
             .env("BIND", "127.0.0.1:0")

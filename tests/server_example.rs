@@ -5,7 +5,6 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use tower_plivo::signature::{Method, Signer};
@@ -14,24 +13,6 @@ use support::{FORM, send};
 
 const SPEAK_XML: &str = r#"<Response><Speak loop="3">Hello, from Plivo</Speak></Response>"#;
 const NONCE: &str = "98765432109876543210";
-
-fn example_binary() -> PathBuf {
-    // target/debug/deps/<this test> -> target/debug/examples/server
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("server");
-    assert!(
-        path.exists(),
-        "{} is missing: cargo test builds examples",
-        path.display()
-    );
-    path
-}
 
 struct Server {
     child: Child,
@@ -89,7 +70,7 @@ impl Server {
 
 /// The `server` example with exactly these variables of its contract set.
 fn command_with(env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(example_binary());
+    let mut command = Command::new(support::examples::example_binary("server"));
     command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
     for var in [
         "PLIVO_AUTH_TOKEN",
@@ -113,12 +94,33 @@ fn command_with(env: &[(&str, &str)]) -> Command {
 }
 
 /// Runs the example with a configuration it must refuse; returns its exit status and stderr.
+/// A server that starts instead is killed after 10 s and reported as such.
 fn refused_at_start(env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let output = command_with(env).stdout(Stdio::null()).output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut child = command_with(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{env:?}: the server started instead of refusing the configuration");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stderr)
 }
 
 /// The pieces of a printed `curl` command: URL, `-H` headers, `--data`.
@@ -675,6 +677,18 @@ fn every_invalid_value_stops_the_server_naming_its_variable() {
             vec![("PLIVO_REPLAY_TTL_SECS", "soon")],
             "PLIVO_REPLAY_TTL_SECS",
         ),
+        (
+            vec![("PLIVO_REPLAY_TTL_SECS", "0")],
+            "PLIVO_REPLAY_TTL_SECS",
+        ),
+        (
+            vec![("PLIVO_TRUSTED_PROXIES", ",")],
+            "PLIVO_TRUSTED_PROXIES",
+        ),
+        (
+            vec![("PLIVO_SOURCE_NETWORKS", " , ")],
+            "PLIVO_SOURCE_NETWORKS",
+        ),
         (vec![("PLIVO_DIAGNOSE", "yes")], "PLIVO_DIAGNOSE"),
         (vec![("PLIVO_REPORT_ONLY", "2")], "PLIVO_REPORT_ONLY"),
         (vec![("BIND", "not an address")], "BIND"),
@@ -735,14 +749,7 @@ async fn diagnose_names_the_fix_on_stderr() {
 
 #[tokio::test]
 async fn metrics_example_counts_verdicts() {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("metrics");
+    let binary = support::examples::example_binary("metrics");
     let mut child = Command::new(&binary)
         .env("BIND", "127.0.0.1:0")
         .env("PLIVO_AUTH_TOKEN", "MAmetricsTOKENmmmmmmmmmmmmmmmmmmmm")

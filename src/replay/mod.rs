@@ -10,8 +10,8 @@
 //!    [`Rejection::Replayed`](crate::Rejection::Replayed). Every request whose signed message
 //!    equals an accepted one has the same key, however its parameters are written;
 //! 2. **releases** the reservation only when the handler did not act: the inner service
-//!    answered 5xx or failed, or the request was dropped before the inner service's future was
-//!    first polled. A request dropped after that (the client disconnected, an outer timeout
+//!    answered 5xx or failed (each time it does: answer 5xx only when nothing was done), or the
+//!    request was dropped before the inner service's future was first polled. A request dropped after that (the client disconnected, an outer timeout
 //!    fired) keeps its reservation until the TTL, so disconnecting early cannot free a nonce
 //!    for another copy; [`replay_release_on_drop`](crate::PlivoSignatureLayerBuilder::replay_release_on_drop)
 //!    is the explicit opt-in to the opposite trade-off;

@@ -107,7 +107,7 @@ impl<'a> SignatureHeaders<'a> {
             return Err(Rejection::MissingSignature);
         }
         let nonce = nonce.ok_or(Rejection::MissingNonce)?;
-        if !is_valid_nonce(version, nonce) {
+        if !is_valid_nonce(nonce) {
             return Err(Rejection::InvalidNonce);
         }
         Ok(Claim {
@@ -119,14 +119,26 @@ impl<'a> SignatureHeaders<'a> {
     }
 }
 
-/// Whether `nonce` can be the nonce of a `version` message: not empty, no control bytes, and,
-/// under V3, no `.`. The V3 message ends in `.` + nonce, so a dot inside the nonce would let
-/// anyone holding one signed request move the tail of its message (say, the end of a `To`
-/// value) into the nonce header: the message, and so the signature, would not change while the
-/// parameters the handler reads would. Plivo's nonces are decimal digits.
-fn is_valid_nonce(version: Version, nonce: &[u8]) -> bool {
-    let dotted_v3 = version == Version::V3 && nonce.contains(&b'.');
-    !nonce.is_empty() && !nonce.iter().any(u8::is_ascii_control) && !dotted_v3
+/// Whether `nonce` can be a nonce: not empty, no control bytes, and none of the characters
+/// that structure a URL or a V3 message (`.`, `/`, `?`, `#`). Plivo's nonces are decimal
+/// digits; these characters would let anyone holding one signed request move part of its
+/// message into the nonce header without changing the signature:
+///
+/// - V3 messages end in `.` + nonce: with a `.` in the nonce, the tail of a signed value (the
+///   end of a `To` address, say) could move into the nonce, and the handler would read another
+///   value under the same signature;
+/// - V2 messages are the URL immediately followed by the nonce: with `?` and `.`, a V2 nonce
+///   could hold the rest of a V3 message (`?{body}.{nonce}`), turning any captured V3 request
+///   into a V2 one with a body of the attacker's choice; with `/`, it could hold the end of a
+///   path, so a request signed for `/sms/answer` could be sent to `/sms` (and `#` never
+///   reaches a server in a URL at all).
+///
+/// The same rule holds for both versions, so a message can never be read as the other one's.
+fn is_valid_nonce(nonce: &[u8]) -> bool {
+    !nonce.is_empty()
+        && !nonce
+            .iter()
+            .any(|&b| b.is_ascii_control() || matches!(b, b'.' | b'/' | b'?' | b'#'))
 }
 
 /// What a request claims: a scheme, its nonce and its signature headers. Made by
@@ -205,14 +217,29 @@ mod tests {
     }
 
     #[test]
-    fn a_v3_nonce_with_a_dot_is_invalid_but_a_v2_one_is_not() {
-        for nonce in [&b"com.31627761595286130198"[..], b".1", b"1."] {
+    fn a_nonce_with_url_or_message_structure_is_invalid_in_both_versions() {
+        for nonce in [
+            &b"com.31627761595286130198"[..],
+            b".1",
+            b"1.",
+            b"?CallUUID1.123",
+            b"/answer",
+            b"12#3",
+        ] {
             let v3 = SignatureHeaders {
                 v3_signature: Some(b"sig"),
                 v3_nonce: Some(nonce),
                 ..Default::default()
             };
             assert_eq!(v3.claim(), Err(Rejection::InvalidNonce));
+            let v2 = SignatureHeaders {
+                v2_signature: Some(b"sig"),
+                v2_nonce: Some(nonce),
+                ..Default::default()
+            };
+            assert_eq!(v2.claim(), Err(Rejection::InvalidNonce));
+        }
+        for nonce in [&b"31627761595286130198"[..], b"12345", b"nonce-\xc3\xa9_x"] {
             let v2 = SignatureHeaders {
                 v2_signature: Some(b"sig"),
                 v2_nonce: Some(nonce),

@@ -12,6 +12,11 @@ pub(crate) struct Cidr {
 }
 
 impl Cidr {
+    /// Whether this network is every address of its family (`0.0.0.0/0`, `::/0`).
+    pub(crate) fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
     pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {

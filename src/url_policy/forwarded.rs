@@ -31,8 +31,9 @@ pub(crate) fn rightmost<'a>(
 }
 
 /// The client in `X-Forwarded-For`: walking from the right, the first address that is not a
-/// trusted proxy (or the leftmost when all are). `None` when the header is absent or empty (the
-/// peer is then the client); `Some(None)` when an entry on the way cannot be read.
+/// trusted proxy. `None` when the header is absent or empty (the peer is then the client);
+/// `Some(None)` when an entry on the way cannot be read, or when every entry is a trusted proxy
+/// (the leftmost entry is the one the client wrote, so it cannot be believed).
 pub(crate) fn client_in_x_forwarded_for(
     headers: &HeaderMap,
     trusts: impl Fn(IpAddr) -> bool,
@@ -44,7 +45,9 @@ pub(crate) fn client_in_x_forwarded_for(
         };
         entries.extend(value.split(',').map(str::trim).filter(|e| !e.is_empty()));
     }
-    let mut leftmost = None;
+    if entries.is_empty() {
+        return None;
+    }
     for entry in entries.iter().rev() {
         let Some(ip) = node_ip(entry) else {
             return Some(None);
@@ -52,17 +55,15 @@ pub(crate) fn client_in_x_forwarded_for(
         if !trusts(ip) {
             return Some(Some(ip));
         }
-        leftmost = Some(ip);
     }
-    leftmost.map(Some)
+    Some(None)
 }
 
-/// The elements of every `Forwarded` line, in order (the nearest hop's last).
+/// The elements of every `Forwarded` line after the last one that could not be read, in order
+/// (the nearest hop's last): the chain goes no further left than what could be read.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Chain {
     elements: Vec<Element>,
-    /// A line before these elements could not be read: the chain goes no further left.
-    broken: bool,
 }
 
 /// One `Forwarded` element's parameters that matter here.
@@ -87,7 +88,6 @@ pub(crate) fn chain(headers: &HeaderMap) -> Result<Chain, ()> {
             }
             None => {
                 chain.elements.clear();
-                chain.broken = true;
                 last_line_read = false;
             }
         }
@@ -117,18 +117,16 @@ impl Chain {
     }
 
     /// The client: walking from the nearest element, the first `for=` that is not a trusted
-    /// proxy. `None` when a `for=` on the way is missing or obfuscated, or the chain is broken
-    /// before an untrusted address is found.
+    /// proxy. `None` when a `for=` on the way is missing or obfuscated, or when no untrusted
+    /// address is found (the chain is broken, or every hop is a trusted proxy: the leftmost
+    /// element is the one the client wrote).
     pub(crate) fn client(&self, trusts: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
-        let mut leftmost = None;
-        for element in self.elements.iter().rev() {
-            let ip = element.for_ip?;
-            if !trusts(ip) {
-                return Some(ip);
-            }
-            leftmost = Some(ip);
-        }
-        if self.broken { None } else { leftmost }
+        self.elements
+            .iter()
+            .rev()
+            .map(|element| element.for_ip)
+            .find(|ip| !ip.is_some_and(&trusts))
+            .flatten()
     }
 }
 

@@ -174,6 +174,11 @@ impl TrustedProxies {
         Ok(Self { networks, headers })
     }
 
+    /// Whether every address of a family is trusted (`0.0.0.0/0`, `::/0`).
+    pub(crate) fn trusts_everything(&self) -> bool {
+        self.networks.iter().any(Cidr::is_everything)
+    }
+
     /// Whether `ip` is one of the user's proxies.
     pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
         self.networks.iter().any(|network| network.contains(ip))
@@ -235,7 +240,7 @@ where
     I: IntoIterator<Item = T>,
     T: AsRef<str>,
 {
-    networks
+    let networks = networks
         .into_iter()
         .map(|network| {
             let network = network.as_ref();
@@ -246,7 +251,15 @@ where
                     value: network.to_owned(),
                 })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if networks.is_empty() {
+        // An empty list matches nothing: a setting that cannot do what it says.
+        return Err(ConfigError::InvalidCidr {
+            setting,
+            value: String::new(),
+        });
+    }
+    Ok(networks)
 }
 
 fn parse_port(text: &str) -> Option<u16> {
@@ -369,7 +382,8 @@ mod tests {
         );
         assert_eq!(client("203.0.113.9:5000"), Some(ip("203.0.113.9")));
         assert_eq!(client("garbage, 10.0.0.1"), None);
-        assert_eq!(client("10.0.0.7, 10.0.0.1"), Some(ip("10.0.0.7")));
+        // Every entry trusted: the leftmost is the client's own claim, so the client is unknown.
+        assert_eq!(client("10.0.0.7, 10.0.0.1"), None);
         assert_eq!(named.client_behind(peer, &HeaderMap::new()), Some(peer));
     }
 
