@@ -217,15 +217,7 @@ fn node_ip(node: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::url_policy::test_headers as headers;
 
     fn trusted(ip: IpAddr) -> bool {
         matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 10)
@@ -254,7 +246,7 @@ mod tests {
         let mut opaque = HeaderMap::new();
         opaque.insert(
             "x-forwarded-host",
-            HeaderValue::from_bytes(b"h\xffst").unwrap(),
+            http::HeaderValue::from_bytes(b"h\xffst").unwrap(),
         );
         assert_eq!(
             rightmost(&opaque, "x-forwarded-host"),

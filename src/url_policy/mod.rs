@@ -15,6 +15,16 @@ use http::{HeaderMap, Uri, header::HOST};
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
 pub(crate) use cidr::Cidr;
+
+/// A header map of these pairs, in order (for the unit tests of this module's parts).
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(*name, http::HeaderValue::from_str(value).unwrap());
+    }
+    map
+}
 pub use proxies::ProxyHeader;
 pub(crate) use proxies::{ProxyHeaders, TrustedProxies, parse_networks};
 
@@ -394,15 +404,7 @@ fn host_of(authority: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::url_policy::test_headers as headers;
 
     fn resolve(
         policy: &UrlPolicy,

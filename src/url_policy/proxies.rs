@@ -272,15 +272,7 @@ fn parse_port(text: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::url_policy::test_headers as headers;
 
     fn proxies(named: &[ProxyHeader]) -> TrustedProxies {
         TrustedProxies::new(["10.0.0.0/8"], named.iter().copied().collect()).unwrap()
