@@ -1,5 +1,5 @@
 //! Cost of a full verification against the floor it cannot avoid: one HMAC-SHA256 over the
-//! canonical message. Three public vectors (SPEC §6): V3 POST (vector 1, 590-byte body, 13
+//! canonical message. Three public vectors (docs/wire-format.md): V3 POST (vector 1, 590-byte body, 13
 //! params), V3 GET (the same params in the query) and V2. Prints the ratios measured in this run.
 //!
 //! ```text
@@ -15,21 +15,21 @@ mod common;
 
 use std::hint::black_box;
 
+use common::vectors::{
+    ORIGIN, P13, PATH_A, V2_NONCE, V2_TOKEN, V2_VECTORS, V3_NONCE, V3_TOKEN, V3_VECTORS,
+};
 use common::*;
 use criterion::{Criterion, criterion_group};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use tower_plivo::AuthTokens;
-use tower_plivo::signature::{
-    Method, SignatureHeaders, SignedRequest, SignedUrl, Verifier, Version,
-};
+use tower_plivo::signature::{AuthTokens, SignedRequest, SignedUrl, Verifier};
 
 struct Case {
     id: &'static str,
     label: &'static str,
     token: &'static str,
-    version: Version,
-    method: Method,
+    v3: bool,
+    post: bool,
     url: String,
     body: &'static str,
     nonce: &'static str,
@@ -38,32 +38,23 @@ struct Case {
 
 impl Case {
     fn message(&self) -> Vec<u8> {
-        match self.version {
-            Version::V3 => {
-                let body = (self.method == Method::Post).then_some(self.body);
-                reference_v3_message(&self.url, body, self.nonce)
-            }
-            _ => {
-                let base = self.url.split(['?', '#']).next().unwrap_or_default();
-                format!("{base}{}", self.nonce).into_bytes()
-            }
+        if self.v3 {
+            let body = self.post.then_some(self.body);
+            reference_v3_message(&self.url, body, self.nonce)
+        } else {
+            let url = reference::parse_url(&self.url).expect("an absolute URL");
+            reference::v2_message(&url, self.nonce.as_bytes())
         }
     }
+}
 
-    fn headers(&self) -> SignatureHeaders<'_> {
-        match self.version {
-            Version::V3 => SignatureHeaders {
-                v3_signature: Some(self.signature.as_bytes()),
-                v3_nonce: Some(self.nonce.as_bytes()),
-                ..Default::default()
-            },
-            _ => SignatureHeaders {
-                v2_signature: Some(self.signature.as_bytes()),
-                v2_nonce: Some(self.nonce.as_bytes()),
-                ..Default::default()
-            },
-        }
-    }
+/// The signature of the public V3 vector with this method to URL A.
+fn v3_vector(method: &str) -> &'static str {
+    let vector = V3_VECTORS
+        .iter()
+        .find(|v| v.method == method && v.path == PATH_A)
+        .expect("a public vector");
+    vector.signature
 }
 
 fn cases() -> Vec<Case> {
@@ -72,34 +63,34 @@ fn cases() -> Vec<Case> {
             id: "v3_post_vector1",
             label: "V3 POST vector 1",
             token: V3_TOKEN,
-            version: Version::V3,
-            method: Method::Post,
-            url: URL_A.to_owned(),
+            v3: true,
+            post: true,
+            url: format!("{ORIGIN}{PATH_A}"),
             body: P13,
             nonce: V3_NONCE,
-            signature: V3_POST_SIGNATURE,
+            signature: v3_vector("POST"),
         },
         Case {
             id: "v3_get_vector",
             label: "V3 GET vector   ",
             token: V3_TOKEN,
-            version: Version::V3,
-            method: Method::Get,
-            url: format!("{URL_A}&{P13}"),
+            v3: true,
+            post: false,
+            url: format!("{ORIGIN}{PATH_A}&{P13}"),
             body: "",
             nonce: V3_NONCE,
-            signature: V3_GET_SIGNATURE,
+            signature: v3_vector("GET"),
         },
         Case {
             id: "v2_vector",
             label: "V2 vector       ",
             token: V2_TOKEN,
-            version: Version::V2,
-            method: Method::Post,
-            url: V2_URL.to_owned(),
+            v3: false,
+            post: true,
+            url: V2_VECTORS[1].0.to_owned(),
             body: "",
             nonce: V2_NONCE,
-            signature: V2_SIGNATURE,
+            signature: V2_VECTORS[1].1,
         },
     ]
 }
@@ -108,16 +99,18 @@ fn benches(c: &mut Criterion) {
     for case in cases() {
         let message = case.message();
         let verifier = Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap());
-        let headers = case.headers();
-        let request = SignedRequest {
-            method: case.method,
-            url: SignedUrl::parse(&case.url).unwrap(),
-            content_type: (case.method == Method::Post)
-                .then_some(&b"application/x-www-form-urlencoded"[..]),
-            body: case.body.as_bytes(),
+        let headers = signature_headers(case.v3, case.signature, case.nonce);
+        let url = SignedUrl::parse(&case.url).unwrap();
+        let request = match case.post {
+            true => SignedRequest::post(
+                url,
+                Some(b"application/x-www-form-urlencoded"),
+                case.body.as_bytes(),
+            ),
+            false => SignedRequest::get(url),
         };
         assert!(
-            verifier.verify(&headers.claim().unwrap(), &request).is_ok(),
+            verifier.verify(&headers, &request).is_ok(),
             "{} must verify",
             case.label
         );
@@ -136,8 +129,9 @@ fn benches(c: &mut Criterion) {
         });
         group.bench_function("verify", |b| {
             b.iter(|| {
-                let claim = black_box(&headers).claim().unwrap();
-                verifier.verify(&claim, black_box(&request)).is_ok()
+                verifier
+                    .verify(black_box(&headers), black_box(&request))
+                    .is_ok()
             })
         });
         group.finish();
@@ -150,7 +144,7 @@ fn main() {
     // Each message is the reference canonical form: check it against the vector's signature
     // before timing a hash over it.
     for case in cases() {
-        let tag = base64(&raw_hmac(case.token, &case.message()));
+        let tag = reference::sign(case.token, &case.message());
         assert_eq!(
             tag, case.signature,
             "{}: reference message is wrong",

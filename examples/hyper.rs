@@ -105,22 +105,17 @@ async fn echo(
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     if let Some(verified) = verified {
+        let token = verified.token().to_string();
         let pairs = [
-            (
-                "x-plivo-verified-version",
-                verified.version.as_str().to_owned(),
-            ),
-            (
-                "x-plivo-verified-header",
-                verified.header().as_str().to_owned(),
-            ),
-            ("x-plivo-verified-nonce", verified.nonce),
-            ("x-plivo-verified-url", verified.url),
+            ("x-plivo-verified-version", verified.version().as_str()),
+            ("x-plivo-verified-token", token.as_str()),
+            ("x-plivo-verified-nonce", verified.nonce()),
+            ("x-plivo-verified-url", verified.url()),
         ];
         for (name, value) in pairs {
             // The nonce and URL came from the request's own headers and target, so they are
             // valid header values; skip rather than fail if one is not.
-            if let Ok(value) = HeaderValue::from_str(&value) {
+            if let Ok(value) = HeaderValue::from_str(value) {
                 headers.insert(name, value);
             }
         }

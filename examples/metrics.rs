@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use tower_plivo::{Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, Scheme, UrlPolicy};
+use tower_plivo::{
+    Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, Scheme, SignatureVersion, UrlPolicy,
+};
 
 /// Counters by verdict, scheme and reason.
 #[derive(Default)]
@@ -31,8 +33,9 @@ struct Counters {
 
 impl Metrics for Counters {
     fn accepted(&self, verified: &PlivoVerified) {
-        let counter = match verified.version {
-            tower_plivo::signature::Version::V2 => &self.accepted_v2,
+        let counter = match verified.version() {
+            SignatureVersion::V2 => &self.accepted_v2,
+            // V3, and any version a later Plivo adds.
             _ => &self.accepted_v3,
         };
         counter.fetch_add(1, Ordering::Relaxed);

@@ -33,7 +33,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use tower_plivo::replay::MemoryNonceStore;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{
     ConfigError, PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, TokenId,
     UrlPolicy,
@@ -264,12 +264,7 @@ fn print_demo_curls(origin: &str, addr: SocketAddr, token: &str) {
     let body = "CallUUID=4c8e3f2a-demo&From=14155550100&To=14155550199&Direction=inbound";
     let nonce = "12345678901234567890";
     let signature = Signer::new(token)
-        .sign_v3(
-            Method::Post,
-            &format!("{origin}/speak/"),
-            body.as_bytes(),
-            nonce,
-        )
+        .sign_v3_post(&format!("{origin}/speak/"), body.as_bytes(), nonce)
         .expect("the origin is a URL");
     let curl = |body: &str| {
         format!(

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tower_plivo::signature::{
-    Method, Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE,
-    V3_NONCE, V3_SIGNATURE,
+    Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
+    V3_SIGNATURE,
 };
 
 const USAGE: &str = "\
@@ -148,6 +148,13 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
     }))
 }
 
+/// The two methods Plivo signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
 /// Signs the request and renders it as one shell-safe `curl` command line.
 fn curl_command(options: &Options) -> Result<String, String> {
     let data = options.data.as_deref().filter(|d| !d.is_empty());
@@ -160,7 +167,10 @@ fn curl_command(options: &Options) -> Result<String, String> {
     let signature = if options.v2 {
         signer.sign_v2(&url, &options.nonce)
     } else {
-        signer.sign_v3(options.method, &url, body.as_bytes(), &options.nonce)
+        match options.method {
+            Method::Get => signer.sign_v3_get(&url, &options.nonce),
+            Method::Post => signer.sign_v3_post(&url, body.as_bytes(), &options.nonce),
+        }
     }
     .map_err(|error| format!("cannot sign {url:?}: {error}"))?;
     let (signature_header, nonce_header) = match (options.v2, options.main_account) {

@@ -11,16 +11,15 @@ use pin_project_lite::pin_project;
 pin_project! {
     /// The request body the inner service receives: the verified body, buffered once and handed
     /// on byte for byte (axum's `Form`, `Bytes` and `String` extractors work on it), or the
-    /// original body of a request outside the guarded paths.
+    /// original body of a request the layer lets through unread (a skipped path, or report-only
+    /// mode refusing from the head). Made only by the layer.
     ///
     /// ```
-    /// use http_body_util::BodyExt;
-    /// use tower_plivo::RequestBody;
+    /// use axum::{Router, routing::post};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let body = RequestBody::<http_body_util::Empty<bytes::Bytes>>::buffered("From=1555".into());
-    /// assert_eq!(body.collect().await.unwrap().to_bytes(), "From=1555");
-    /// # });
+    /// // An axum handler reads it as any body: `Bytes`, `String`, `Form`...
+    /// async fn answer(body: String) -> String { body }
+    /// let app: Router = Router::new().route("/answer", post(answer));
     /// ```
     #[derive(Debug)]
     pub struct RequestBody<B> {
@@ -72,7 +71,7 @@ pin_project! {
 
 impl<B> RequestBody<B> {
     /// A body holding these bytes.
-    pub fn buffered(bytes: Bytes) -> Self {
+    pub(crate) fn buffered(bytes: Bytes) -> Self {
         Self {
             kind: Either::Held {
                 body: Full::new(bytes),
@@ -81,15 +80,10 @@ impl<B> RequestBody<B> {
     }
 
     /// A body passed through unread.
-    pub fn passthrough(body: B) -> Self {
+    pub(crate) fn passthrough(body: B) -> Self {
         Self {
             kind: Either::Passed { body },
         }
-    }
-
-    /// Whether this body was read and verified by the layer.
-    pub fn is_buffered(&self) -> bool {
-        matches!(self.kind, Either::Held { .. })
     }
 }
 

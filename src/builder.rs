@@ -8,14 +8,16 @@ use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
 
-use crate::config::{Config, ReplayGuardConfig};
 use crate::config_error::ConfigError;
 use crate::layer::PlivoSignatureLayer;
 use crate::observe::Metrics;
+use crate::observe::doctor::Doctor;
+use crate::observe::events;
+use crate::pipeline::route::is_skippable_prefix;
+use crate::pipeline::settings::{ReplaySettings, Responder, Settings};
 use crate::rejection::Rejection;
 use crate::replay::{MemoryNonceStore, NonceStore};
-use crate::signature::Verifier;
-use crate::tokens::AuthTokens;
+use crate::signature::{AuthTokens, Verifier};
 use crate::url_policy::{ProxyHeader, ProxyHeaders, TrustedProxies, UrlPolicy, parse_networks};
 
 /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
@@ -24,6 +26,13 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// The default time allowed to receive a whole body: 10 s. Plivo sends a few KiB at once; a
 /// sender slower than this is holding a task hostage.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl PlivoSignatureLayer {
+    /// Starts a configuration (see [`PlivoSignatureLayerBuilder`] for the settings and defaults).
+    pub fn builder() -> PlivoSignatureLayerBuilder {
+        PlivoSignatureLayerBuilder::default()
+    }
+}
 
 /// Builds a [`PlivoSignatureLayer`]. Made by [`PlivoSignatureLayer::builder`].
 ///
@@ -70,7 +79,7 @@ pub struct PlivoSignatureLayerBuilder {
     body_limit: usize,
     body_timeout: Option<Duration>,
     skipped_prefixes: Vec<String>,
-    responder: Option<crate::config::Responder>,
+    responder: Option<Responder>,
     replay: ReplaySetting,
     replay_fail_open: bool,
     replay_release_on_drop: bool,
@@ -494,13 +503,9 @@ impl PlivoSignatureLayerBuilder {
             });
         }
         if self.report_only {
-            tracing::warn!(
-                target: "tower_plivo",
-                "Plivo signature layer in REPORT-ONLY mode: requests that fail verification are logged and let through"
-            );
+            events::report_only_configured();
         }
-        let main_account_token = self.main_account_token.is_some();
-        Ok(PlivoSignatureLayer::from_config(Config {
+        Ok(PlivoSignatureLayer::from_settings(Settings {
             verifier: Verifier::new(tokens),
             url_policy,
             proxies,
@@ -510,14 +515,13 @@ impl PlivoSignatureLayerBuilder {
             body_timeout: self.body_timeout,
             skipped_prefixes: self.skipped_prefixes,
             responder: self.responder,
-            replay: replay.map(|store| ReplayGuardConfig {
+            replay: replay.map(|store| ReplaySettings {
                 store,
                 fail_open: self.replay_fail_open,
                 release_on_drop: self.replay_release_on_drop,
             }),
             report_only: self.report_only,
-            doctor: self.diagnose.then(crate::doctor::Doctor::new),
-            main_account_token,
+            doctor: self.diagnose.then(Doctor::new),
             metrics: self.metrics,
         }))
     }
@@ -589,16 +593,6 @@ fn trusted_proxies(
         });
     }
     Ok(Some(proxies))
-}
-
-/// Whether `prefix` can be skipped: a plain path (see `Config::skips`) with at least one
-/// segment (not `/`, which would skip everything).
-fn is_skippable_prefix(prefix: &str) -> bool {
-    let Some(inner) = prefix.strip_prefix('/') else {
-        return false;
-    };
-    let inner = inner.strip_suffix('/').unwrap_or(inner);
-    !inner.is_empty() && crate::config::is_plain_path(prefix)
 }
 
 impl fmt::Debug for PlivoSignatureLayerBuilder {

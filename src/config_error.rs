@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::tokens::TokenId;
+use crate::signature::{TokenError, TokenId};
 
 /// Why a [`PlivoSignatureLayer`](crate::PlivoSignatureLayer) (or one of its parts) could not be
 /// built. Never contains a token.
@@ -61,7 +61,7 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::NoAuthToken => f.write_str("no Plivo auth token configured"),
+            ConfigError::NoAuthToken => TokenError::None.fmt(f),
             ConfigError::NoUrlPolicy => f.write_str(
                 "no URL policy configured: choose .url_policy(UrlPolicy::public_base(\"https://your.public.host\")) \
                  (the URL configured in Plivo; safest), or UrlPolicy::from_request(Scheme::Https).allow_hosts([..]) \
@@ -71,10 +71,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Ineffective { setting, reason } => {
                 write!(f, "{setting} would do nothing here: {reason}")
             }
-            ConfigError::InvalidAuthToken(id) => write!(
-                f,
-                "the {id} auth token is empty or has whitespace around it (check how it was copied)"
-            ),
+            ConfigError::InvalidAuthToken(id) => TokenError::Invalid(*id).fmt(f),
             ConfigError::InvalidPublicBase { url, reason } => {
                 write!(
                     f,
@@ -98,3 +95,12 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl From<TokenError> for ConfigError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::None => ConfigError::NoAuthToken,
+            TokenError::Invalid(id) => ConfigError::InvalidAuthToken(id),
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! [`ResponseFuture`]: reads the body, verifies, reserves the nonce when replay protection is
-//! on, then calls the inner service (or answers with the rejection).
+//! [`ResponseFuture`]: moves a guarded request from stage to stage (read the body, verify,
+//! reserve its replay key, call the inner service) or to its refusal. The decisions are the
+//! stages' own (`pipeline/`); this file only carries the request between them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,17 +17,21 @@ use tower_service::Service;
 use tracing::Span;
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::check::{Checked, HeadChecked};
-use crate::collect::CollectBody;
-use crate::config::Config;
+use crate::observe::events::{self, Rejected};
+use crate::pipeline::head::Head;
+use crate::pipeline::read_body::ReadBody;
+use crate::pipeline::replay::{self, Decision};
+use crate::pipeline::respond::{Disposition, dispose, render};
+use crate::pipeline::settings::Settings;
+use crate::pipeline::verify::{self, Accepted, Failed, Verdict};
 use crate::rejection::Rejection;
-use crate::replay::{ReleaseGuard, Reservation, ReservationId, StoreFuture};
-use crate::verified::{PlivoVerdict, PlivoVerified};
+use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
+use crate::verified::PlivoVerified;
 
 pin_project! {
     /// The response future of [`PlivoSignature`](crate::PlivoSignature): reads the body,
-    /// verifies, reserves the nonce when replay protection is on, then calls the inner service.
-    /// Never boxed; see [`PlivoSignature`](crate::PlivoSignature) for an example driving it.
+    /// verifies, reserves the replay key, then calls the inner service. Never boxed; see
+    /// [`PlivoSignature`](crate::PlivoSignature) for an example driving it.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<RequestBody<B>>>,
@@ -46,18 +51,15 @@ pin_project! {
         S: Service<Request<RequestBody<B>>>,
         B: Body,
     {
-        Rejected { response: Option<Response<Full<Bytes>>> },
-        Collecting {
+        Refused { response: Option<Response<Full<Bytes>>> },
+        ReadingBody {
             #[pin]
-            collect: CollectBody<B>,
-            pending: Option<Pending<S>>,
+            read: ReadBody<B>,
+            waiting: Option<WaitingForBody<S>>,
         },
-        // The guard is armed from before the store is asked, so a request dropped while the
-        // store is answering still releases whatever it may have reserved.
         Reserving {
             reserve: StoreFuture<Reservation>,
-            verified: Option<Verified<S>>,
-            guard: Option<ReleaseGuard>,
+            waiting: Option<WaitingForReservation<S>>,
         },
         Calling {
             #[pin]
@@ -68,19 +70,22 @@ pin_project! {
 }
 
 /// What a request waits with while its body is read.
-struct Pending<S> {
-    head: HeadChecked,
+struct WaitingForBody<S> {
+    head: Head,
     parts: Parts,
     inner: S,
-    config: Arc<Config>,
+    settings: Arc<Settings>,
 }
 
-/// A verified request waiting for its nonce reservation.
-struct Verified<S> {
-    request: Request<Bytes>,
+/// A verified request waiting for its replay key's reservation.
+struct WaitingForReservation<S> {
+    accepted: Accepted,
     inner: S,
-    config: Arc<Config>,
+    settings: Arc<Settings>,
+    guard: ReleaseGuard,
 }
+
+const POLLED_AFTER_COMPLETION: &str = "ResponseFuture polled after completion";
 
 impl<S, B> ResponseFuture<S, B>
 where
@@ -94,44 +99,49 @@ where
 
     /// A request already handed to the inner service.
     pub(crate) fn handed_on(future: S::Future, span: Span) -> Self {
-        Self {
+        Self::new(
             span,
-            state: State::Calling {
+            State::Calling {
                 future,
                 guard: None,
             },
-        }
+        )
     }
 
-    pub(crate) fn rejected(response: Response<Full<Bytes>>, span: Span) -> Self {
-        Self {
+    pub(crate) fn refused(response: Response<Full<Bytes>>, span: Span) -> Self {
+        Self::new(
             span,
-            state: State::Rejected {
+            State::Refused {
                 response: Some(response),
             },
-        }
+        )
     }
 
-    pub(crate) fn collecting(
-        collect: CollectBody<B>,
-        head: HeadChecked,
+    pub(crate) fn reading(
+        read: ReadBody<B>,
+        head: Head,
         parts: Parts,
         inner: S,
-        config: Arc<Config>,
+        settings: Arc<Settings>,
         span: Span,
     ) -> Self {
-        Self {
+        let waiting = WaitingForBody {
+            head,
+            parts,
+            inner,
+            settings,
+        };
+        Self::new(
             span,
-            state: State::Collecting {
-                collect,
-                pending: Some(Pending {
-                    head,
-                    parts,
-                    inner,
-                    config,
-                }),
+            State::ReadingBody {
+                read,
+                waiting: Some(waiting),
             },
-        }
+        )
+    }
+
+    fn new(span: Span, state: State<S, B>) -> Self {
+        Self { span, state }
     }
 }
 
@@ -144,19 +154,25 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let span: &Span = this.span;
-        let _entered = span.enter();
+        let _entered = this.span.enter();
         let mut state = this.state;
         loop {
             let next = match state.as_mut().project() {
-                StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .expect("ResponseFuture polled after completion");
+                StateProj::Refused { response } => {
+                    let response = response.take().expect(POLLED_AFTER_COMPLETION);
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
+                StateProj::ReadingBody { read, waiting } => {
+                    let body = ready!(read.poll(cx));
+                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
+                    after_body(waiting, body, this.span)
+                }
+                StateProj::Reserving { reserve, waiting } => {
+                    let answer = ready!(Pin::new(reserve).poll(cx));
+                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
+                    after_reservation(waiting, answer, this.span)
+                }
                 StateProj::Calling { future, guard } => {
-                    // From the first poll on, the handler may act: a drop keeps the nonce.
                     if let Some(guard) = guard.as_mut() {
                         guard.handler_started();
                     }
@@ -166,169 +182,189 @@ where
                     }
                     return Poll::Ready(result.map(|response| response.map(ResponseBody::inner)));
                 }
-                StateProj::Collecting { collect, pending } => {
-                    let collected = ready!(collect.poll(cx));
-                    let Pending {
-                        head,
-                        parts,
-                        inner,
-                        config,
-                    } = pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    match collected {
-                        Err(rejection) => {
-                            let url = head.url(&parts);
-                            config.on_rejected(span, rejection, &parts.method, &url, None);
-                            State::Rejected {
-                                response: Some(config.respond(rejection, &parts.headers)),
-                            }
-                        }
-                        Ok(body) => match head.verify(&config, parts, body, span) {
-                            Checked::Refused {
-                                rejection,
-                                url,
-                                request,
-                            } => {
-                                config.on_rejected(span, rejection, request.method(), &url, None);
-                                refuse_or_report(inner, request, rejection, &config)
-                            }
-                            Checked::Verified { request, key } => match (&config.replay, key) {
-                                (Some(replay), Some(key)) => {
-                                    let id = ReservationId::new();
-                                    let reserve = replay.store.reserve(&key, id);
-                                    let guard = ReleaseGuard::new(
-                                        replay.store.clone(),
-                                        key,
-                                        id,
-                                        replay.release_on_drop,
-                                    );
-                                    State::Reserving {
-                                        reserve,
-                                        verified: Some(Verified {
-                                            request,
-                                            inner,
-                                            config: config.clone(),
-                                        }),
-                                        guard: Some(guard),
-                                    }
-                                }
-                                _ => accept(inner, request, None, &config, span),
-                            },
-                        },
-                    }
-                }
-                StateProj::Reserving {
-                    reserve,
-                    verified: waiting,
-                    guard,
-                } => {
-                    let answer = ready!(Pin::new(reserve).poll(cx));
-                    let Verified {
-                        request,
-                        inner,
-                        config,
-                    } = waiting
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let guard = guard
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let fail_open = config.replay.as_ref().is_some_and(|r| r.fail_open);
-                    match answer {
-                        Ok(Reservation::Reserved) => {
-                            accept(inner, request, Some(guard), &config, span)
-                        }
-                        Ok(Reservation::AlreadySeen) => {
-                            // Not ours to release: the first request holds it.
-                            guard.keep();
-                            let url = verified(&request).url.clone();
-                            config.on_rejected(
-                                span,
-                                Rejection::Replayed,
-                                request.method(),
-                                &url,
-                                None,
-                            );
-                            refuse_or_report(inner, request, Rejection::Replayed, &config)
-                        }
-                        Err(error) => {
-                            let (nonce, url) = {
-                                let v = verified(&request);
-                                (v.nonce.clone(), v.url.clone())
-                            };
-                            tracing::error!(
-                                target: "tower_plivo",
-                                nonce = %nonce,
-                                url = %url,
-                                error = %error,
-                                fail_open,
-                                "nonce store unavailable: {}",
-                                if fail_open { "letting the request through (fail-open)" } else { "refusing with 503" }
-                            );
-                            if fail_open {
-                                accept(inner, request, Some(guard), &config, span)
-                            } else {
-                                // Dropped armed: if the store did record the key before failing,
-                                // the compare-and-delete removes it.
-                                drop(guard);
-                                let rejection = Rejection::ReplayStoreUnavailable;
-                                config.on_rejected(span, rejection, request.method(), &url, None);
-                                refuse_or_report(inner, request, rejection, &config)
-                            }
-                        }
-                    }
-                }
             };
             state.set(next);
         }
     }
 }
 
-fn verified(request: &Request<Bytes>) -> &PlivoVerified {
-    request
-        .extensions()
-        .get::<PlivoVerified>()
-        .expect("set when the signature verified")
-}
-
-/// Hands a verified request to the inner service.
-fn accept<S, B>(
-    inner: S,
-    mut request: Request<Bytes>,
-    guard: Option<ReleaseGuard>,
-    config: &Config,
+/// From a read body: verify, then reserve the replay key (or call the inner service straight
+/// away when replay protection is off), or refuse.
+fn after_body<S, B>(
+    waiting: WaitingForBody<S>,
+    body: Result<Bytes, Rejection>,
     span: &Span,
 ) -> State<S, B>
 where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
-    config.on_accepted(span, verified(&request), request.body().len());
-    request.extensions_mut().insert(PlivoVerdict::Accepted);
-    call(inner, request, guard)
+    let WaitingForBody {
+        head,
+        parts,
+        inner,
+        settings,
+    } = waiting;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let url = head.signed_url(&parts).to_string();
+            // A body not read whole is never handed on: these rejections are enforced in every
+            // mode (`respond::enforces`).
+            let response = render(&settings, rejection, &parts.headers);
+            events::rejected(
+                span,
+                settings.metrics.as_deref(),
+                Rejected {
+                    rejection,
+                    method: &parts.method,
+                    url: Some(&url),
+                    detail: None,
+                    reported_only: false,
+                },
+            );
+            return State::Refused {
+                response: Some(response),
+            };
+        }
+    };
+    match verify::verify(&settings, head, parts, body, span) {
+        Verdict::Failed(Failed {
+            request,
+            rejection,
+            url,
+        }) => refuse_or_report(inner, request, None, rejection, Some(&url), &settings, span),
+        Verdict::Accepted(accepted) => match (&settings.replay, accepted.key) {
+            (Some(replay_settings), Some(key)) => {
+                let (reserve, guard) = replay::reserve(replay_settings, key);
+                State::Reserving {
+                    reserve,
+                    waiting: Some(WaitingForReservation {
+                        accepted,
+                        inner,
+                        settings,
+                        guard,
+                    }),
+                }
+            }
+            _ => accept(inner, accepted, None, &settings, span),
+        },
+    }
 }
 
-/// Answers the rejection, or in report-only mode hands the request on with its verdict.
-fn refuse_or_report<S, B>(
-    inner: S,
-    mut request: Request<Bytes>,
-    rejection: Rejection,
-    config: &Config,
+/// From the store's answer: call the inner service holding the reservation, or refuse.
+fn after_reservation<S, B>(
+    waiting: WaitingForReservation<S>,
+    answer: Result<Reservation, StoreError>,
+    span: &Span,
 ) -> State<S, B>
 where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
-    if config.enforces(rejection) {
-        return State::Rejected {
-            response: Some(config.respond(rejection, request.headers())),
-        };
+    let WaitingForReservation {
+        accepted,
+        inner,
+        settings,
+        guard,
+    } = waiting;
+    let fail_open = settings.replay.as_ref().is_some_and(|r| r.fail_open);
+    if let Err(error) = &answer {
+        events::store_unavailable(&accepted.verified, error, fail_open);
     }
-    request
-        .extensions_mut()
-        .insert(PlivoVerdict::Rejected(rejection));
-    call(inner, request, None)
+    match replay::decide(&answer, fail_open) {
+        Decision::Call | Decision::CallUnprotected => {
+            accept(inner, accepted, Some(guard), &settings, span)
+        }
+        Decision::Refuse { rejection, release } => {
+            if release {
+                drop(guard);
+            } else {
+                guard.keep();
+            }
+            let Accepted {
+                request, verified, ..
+            } = accepted;
+            let url = verified.url().to_owned();
+            refuse_or_report(
+                inner,
+                request,
+                Some(verified),
+                rejection,
+                Some(&url),
+                &settings,
+                span,
+            )
+        }
+    }
+}
+
+/// Hands a verified request to the inner service.
+fn accept<S, B>(
+    inner: S,
+    accepted: Accepted,
+    guard: Option<ReleaseGuard>,
+    settings: &Settings,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    let Accepted {
+        mut request,
+        verified,
+        ..
+    } = accepted;
+    events::accepted(
+        span,
+        settings.metrics.as_deref(),
+        &verified,
+        request.body().len(),
+    );
+    request.extensions_mut().insert(verified);
+    call(inner, request, guard)
+}
+
+/// Answers the rejection, or in report-only mode hands the request on with it (and with its
+/// verification, when it verified).
+fn refuse_or_report<S, B>(
+    inner: S,
+    mut request: Request<Bytes>,
+    verified: Option<PlivoVerified>,
+    rejection: Rejection,
+    url: Option<&str>,
+    settings: &Settings,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    let disposition = dispose(settings, rejection, request.headers());
+    events::rejected(
+        span,
+        settings.metrics.as_deref(),
+        Rejected {
+            rejection,
+            method: request.method(),
+            url,
+            detail: None,
+            reported_only: matches!(disposition, Disposition::HandOn),
+        },
+    );
+    match disposition {
+        Disposition::Answer(response) => State::Refused {
+            response: Some(response),
+        },
+        Disposition::HandOn => {
+            request.extensions_mut().insert(rejection);
+            if let Some(verified) = verified {
+                request.extensions_mut().insert(verified);
+            }
+            call(inner, request, None)
+        }
+    }
 }
 
 fn call<S, B>(mut inner: S, request: Request<Bytes>, guard: Option<ReleaseGuard>) -> State<S, B>

@@ -9,14 +9,22 @@ use std::net::{IpAddr, SocketAddr};
 
 use http::{HeaderMap, Uri};
 
+use crate::pipeline::source::Client;
 use crate::rejection::Rejection;
-use crate::source::Client;
+use crate::signature::{SignatureHeaders, SignatureVersion, VerifyError};
 use crate::url_policy::{ProxyHeader, TrustedProxies, UrlPolicy, origin_of};
 
 /// How many pieces of a signature header the verifier keeps (those that decode to a 32-byte
 /// tag): `signature::mac::parse_signature_list`.
 pub fn signature_pieces(header: &[u8]) -> usize {
     crate::signature::mac::parse_signature_list(header).count()
+}
+
+/// The version and nonce the headers claim: `SignatureHeaders::claim`.
+pub fn claim<'a>(
+    headers: &SignatureHeaders<'a>,
+) -> Result<(SignatureVersion, &'a [u8]), VerifyError> {
+    headers.claim().map(|claim| (claim.version, claim.nonce))
 }
 
 /// A URL policy with trusted proxies, as the layer holds them.

@@ -1,21 +1,22 @@
-//! [`PlivoSignatureLayer`]: the tower layer.
+//! [`PlivoSignatureLayer`]: the tower layer (made by its builder, `builder.rs`).
 
 use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::builder::PlivoSignatureLayerBuilder;
-use crate::config::Config;
+use crate::pipeline::settings::Settings;
 use crate::service::PlivoSignature;
 
-/// A tower layer that lets through only requests carrying a valid Plivo signature.
+/// A tower layer that lets through only requests carrying a valid Plivo signature, once.
 ///
 /// It checks the signature headers before reading any body, buffers the body up to a limit,
-/// verifies the V3 or V2 signature against the configured tokens and URL policy, and hands the
-/// request on with its body intact and a [`PlivoVerified`](crate::PlivoVerified) extension, or
-/// answers 403 (413 for a body over the limit, 400 for a broken body stream).
+/// verifies the signature against the configured tokens and URL policy, refuses a signed
+/// message it already accepted, and hands the request on with its body intact and a
+/// [`PlivoVerified`](crate::PlivoVerified) extension, or answers 403 (413 for a body over the
+/// limit, 400 for a broken body stream, 408 for a body too slow, 503 when the replay store
+/// cannot answer).
 ///
-/// Cloning is cheap (the configuration is shared).
+/// Cloning is cheap (the settings are shared).
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -32,18 +33,13 @@ use crate::service::PlivoSignature;
 /// ```
 #[derive(Clone, Debug)]
 pub struct PlivoSignatureLayer {
-    config: Arc<Config>,
+    settings: Arc<Settings>,
 }
 
 impl PlivoSignatureLayer {
-    /// Starts a configuration (see [`PlivoSignatureLayerBuilder`] for the settings and defaults).
-    pub fn builder() -> PlivoSignatureLayerBuilder {
-        PlivoSignatureLayerBuilder::default()
-    }
-
-    pub(crate) fn from_config(config: Config) -> Self {
+    pub(crate) fn from_settings(settings: Settings) -> Self {
         Self {
-            config: Arc::new(config),
+            settings: Arc::new(settings),
         }
     }
 }
@@ -52,6 +48,6 @@ impl<S> Layer<S> for PlivoSignatureLayer {
     type Service = PlivoSignature<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PlivoSignature::new(inner, self.config.clone())
+        PlivoSignature::new(inner, self.settings.clone())
     }
 }

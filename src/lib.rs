@@ -99,28 +99,23 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod builder;
-mod check;
-mod collect;
-mod config;
 mod config_error;
-mod doctor;
 mod future;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod layer;
 mod observe;
-mod peer;
+mod pipeline;
 mod rejection;
 pub mod replay;
+mod request_info;
 mod service;
 pub mod signature;
-mod source;
-mod target;
-mod tokens;
 mod url_policy;
 mod verified;
 
@@ -130,12 +125,12 @@ pub use config_error::ConfigError;
 pub use future::ResponseFuture;
 pub use layer::PlivoSignatureLayer;
 pub use observe::Metrics;
-pub use peer::PeerAddr;
 pub use rejection::Rejection;
+pub use request_info::PeerAddr;
 pub use service::PlivoSignature;
-pub use tokens::{AuthTokens, TokenId};
+pub use signature::{SignatureVersion, TokenId};
 pub use url_policy::{ProxyHeader, Scheme, UrlPolicy};
-pub use verified::{PlivoVerdict, PlivoVerified, SignatureHeader};
+pub use verified::PlivoVerified;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[cfg(doctest)]

@@ -1,10 +1,11 @@
-//! Why a request was refused, and the default responses.
+//! Why a request was refused: the reasons, their statuses and codes (the responses are rendered
+//! in `pipeline/respond.rs`).
 
 use std::fmt;
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
+use http::StatusCode;
+
+use crate::signature::VerifyError;
 
 /// Why the layer refused a request. The log line, the metrics and the rejection response's
 /// extensions carry it (so an outer layer or a test can read it); the default response does
@@ -96,84 +97,6 @@ impl Rejection {
             Rejection::SourceNotAllowed => "source_not_allowed",
         }
     }
-
-    /// The default response: the status, `text/plain`, a body that depends on the status
-    /// alone (`forbidden`, `payload too large`, `bad request`, `request timeout` or
-    /// `service unavailable`, and a newline), and the rejection itself in the extensions.
-    ///
-    /// Every 403 looks the same on the wire, whatever the reason: a forger trying variants of
-    /// a captured request cannot tell "the signature did not match" from "it matched but was a
-    /// replay". The reason is in the log, the metrics and the extension.
-    ///
-    /// ```
-    /// use tower_plivo::Rejection;
-    ///
-    /// use http_body_util::BodyExt;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let replayed = Rejection::Replayed.default_response();
-    /// assert_eq!(replayed.status(), 403);
-    /// assert_eq!(replayed.extensions().get::<Rejection>(), Some(&Rejection::Replayed));
-    /// let mismatch = Rejection::SignatureMismatch.default_response();
-    /// let body = |response: http::Response<http_body_util::Full<bytes::Bytes>>| async {
-    ///     response.into_body().collect().await.unwrap().to_bytes()
-    /// };
-    /// assert_eq!(body(replayed).await, "forbidden\n");
-    /// assert_eq!(body(mismatch).await, "forbidden\n");
-    /// # });
-    /// ```
-    pub fn default_response(self) -> Response<Full<Bytes>> {
-        let status = self.status();
-        let body = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "payload too large\n",
-            StatusCode::BAD_REQUEST => "bad request\n",
-            StatusCode::SERVICE_UNAVAILABLE => "service unavailable\n",
-            StatusCode::REQUEST_TIMEOUT => "request timeout\n",
-            _ => "forbidden\n",
-        };
-        let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        response.extensions_mut().insert(self);
-        response
-    }
-}
-
-impl Rejection {
-    /// The response for a gRPC request: HTTP 200 with a `grpc-status` (`PERMISSION_DENIED`,
-    /// or `RESOURCE_EXHAUSTED`, `INVALID_ARGUMENT`, `DEADLINE_EXCEEDED`, `UNAVAILABLE` for the
-    /// body and store failures) and a `grpc-message` that depends on the status alone (as the
-    /// default body does), so gRPC clients see a status instead of a protocol error. Used when
-    /// the layer guards a path that receives gRPC.
-    ///
-    /// ```
-    /// let response = tower_plivo::Rejection::Replayed.grpc_response();
-    /// assert_eq!(response.status(), 200);
-    /// assert_eq!(response.headers()["grpc-status"], "7");
-    /// assert_eq!(response.headers()["grpc-message"], "permission denied");
-    /// ```
-    pub fn grpc_response(self) -> Response<Full<Bytes>> {
-        let (status, message) = match self {
-            Rejection::BodyTooLarge => ("8", "resource exhausted"),
-            Rejection::BodyReadFailed => ("3", "invalid argument"),
-            Rejection::BodyTimeout => ("4", "deadline exceeded"),
-            Rejection::ReplayStoreUnavailable => ("14", "unavailable"),
-            _ => ("7", "permission denied"),
-        };
-        let mut response = Response::new(Full::new(Bytes::new()));
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc"),
-        );
-        headers.insert("grpc-status", HeaderValue::from_static(status));
-        headers.insert("grpc-message", HeaderValue::from_static(message));
-        response.extensions_mut().insert(self);
-        response
-    }
 }
 
 impl fmt::Display for Rejection {
@@ -183,3 +106,15 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+impl From<VerifyError> for Rejection {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::MissingSignature => Rejection::MissingSignature,
+            VerifyError::MissingNonce => Rejection::MissingNonce,
+            VerifyError::InvalidNonce => Rejection::InvalidNonce,
+            VerifyError::UnsupportedBody => Rejection::UnsupportedBody,
+            VerifyError::SignatureMismatch => Rejection::SignatureMismatch,
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! [`PlivoSignature`]: the service the layer wraps around the inner one.
+//! [`PlivoSignature`]: the service the layer wraps around the inner one. `call` routes the
+//! request, checks its head, and starts the [`ResponseFuture`] that reads, verifies and calls.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,13 +10,14 @@ use http_body::Body;
 use tower_service::Service;
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::check::check_head;
-use crate::collect::CollectBody;
-use crate::config::Config;
 use crate::future::ResponseFuture;
-use crate::observe::request_span;
-use crate::target::original_uri;
-use crate::verified::PlivoVerdict;
+use crate::observe::events::{self, Rejected};
+use crate::observe::span::request_span;
+use crate::pipeline::read_body::ReadBody;
+use crate::pipeline::respond::{Disposition, dispose};
+use crate::pipeline::settings::Settings;
+use crate::pipeline::{head, route};
+use crate::request_info::original_uri;
 
 /// Verifies Plivo signatures before calling the inner service. Made by
 /// [`PlivoSignatureLayer`](crate::PlivoSignatureLayer).
@@ -23,7 +25,7 @@ use crate::verified::PlivoVerdict;
 /// ```
 /// use tower::{ServiceExt, service_fn};
 /// use tower_layer::Layer;
-/// use tower_plivo::{PlivoSignatureLayer, RequestBody};
+/// use tower_plivo::{PlivoSignatureLayer, RequestBody, UrlPolicy};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {
@@ -31,7 +33,7 @@ use crate::verified::PlivoVerdict;
 /// });
 /// let layer = PlivoSignatureLayer::builder()
 ///     .auth_token("token")
-///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com").unwrap())
+///     .url_policy(UrlPolicy::public_base("https://hooks.example.com").unwrap())
 ///     .build()
 ///     .unwrap();
 /// let service = layer.layer(inner);
@@ -42,12 +44,12 @@ use crate::verified::PlivoVerdict;
 #[derive(Clone, Debug)]
 pub struct PlivoSignature<S> {
     inner: S,
-    config: Arc<Config>,
+    settings: Arc<Settings>,
 }
 
 impl<S> PlivoSignature<S> {
-    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
-        Self { inner, config }
+    pub(crate) fn new(inner: S, settings: Arc<Settings>) -> Self {
+        Self { inner, settings }
     }
 
     /// The inner service.
@@ -80,50 +82,46 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = request.into_parts();
-        // Compared with the path this service's inner service sees (not axum's `OriginalUri`):
-        // a prefix written for another router never matches, so it guards more, never less.
-        if self.config.skips(parts.uri.path()) {
+        let settings = &self.settings;
+        let (mut parts, body) = request.into_parts();
+        if route::skips(&settings.skipped_prefixes, parts.uri.path()) {
             let request = Request::from_parts(parts, RequestBody::passthrough(body));
             return ResponseFuture::passthrough(self.inner.call(request));
         }
         let span = request_span(&parts.method, original_uri(&parts));
-        match check_head(&self.config, &parts) {
+        let head = match head::check(settings, &parts) {
+            Ok(head) => head,
             Err(refusal) => {
                 let rejection = refusal.rejection;
-                let url = original_uri(&parts).to_string();
-                self.config.on_rejected(
+                let disposition = dispose(settings, rejection, &parts.headers);
+                events::rejected(
                     &span,
-                    rejection,
-                    &parts.method,
-                    &url,
-                    refusal.detail.as_deref(),
+                    settings.metrics.as_deref(),
+                    Rejected {
+                        rejection,
+                        method: &parts.method,
+                        url: None,
+                        detail: refusal.detail.as_deref(),
+                        reported_only: matches!(disposition, Disposition::HandOn),
+                    },
                 );
-                if self.config.enforces(rejection) {
-                    return ResponseFuture::rejected(
-                        self.config.respond(rejection, &parts.headers),
-                        span,
-                    );
-                }
-                // Report-only: hand the request on unread, with the verdict it would have had.
-                let mut parts = parts;
-                parts.extensions.insert(PlivoVerdict::Rejected(rejection));
-                let request = Request::from_parts(parts, RequestBody::passthrough(body));
-                let future = {
-                    let _entered = span.enter();
-                    self.inner.call(request)
+                return match disposition {
+                    Disposition::Answer(response) => ResponseFuture::refused(response, span),
+                    // Report-only: on, unread, with the rejection it would have had.
+                    Disposition::HandOn => {
+                        parts.extensions.insert(rejection);
+                        let request = Request::from_parts(parts, RequestBody::passthrough(body));
+                        let future = span.in_scope(|| self.inner.call(request));
+                        ResponseFuture::handed_on(future, span)
+                    }
                 };
-                ResponseFuture::handed_on(future, span)
             }
-            Ok(head) => {
-                // The instance `poll_ready` prepared goes with this request; a fresh clone stays
-                // for the next one.
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
-                let collect =
-                    CollectBody::new(body, self.config.body_limit, self.config.body_timeout);
-                ResponseFuture::collecting(collect, head, parts, inner, self.config.clone(), span)
-            }
-        }
+        };
+        // The instance `poll_ready` prepared goes with this request; a fresh clone stays for
+        // the next one.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
+        ResponseFuture::reading(read, head, parts, inner, settings.clone(), span)
     }
 }

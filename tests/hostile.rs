@@ -116,7 +116,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
 use support::{REASON, echo, fresh_nonce, refusal_body, serve};
@@ -189,19 +189,17 @@ async fn sms_server() -> SocketAddr {
 
 // ---- signing ----
 
-fn v3_with(token: &str, url: &str, method: Method, body: &[u8], nonce: &str) -> String {
-    Signer::new(token)
-        .sign_v3(method, url, body, nonce)
-        .unwrap()
+fn v3_with(token: &str, url: &str, method: &str, body: &[u8], nonce: &str) -> String {
+    support::sign_v3(token, method, url, body, nonce)
 }
 
 /// The V3 signature for `target` on this server (origin `http://{addr}`), with [`NONCE`].
-fn v3(addr: SocketAddr, method: Method, target: &str, body: &[u8]) -> String {
+fn v3(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> String {
     v3_nonce(addr, method, target, body, NONCE)
 }
 
 /// As [`v3`], with this nonce.
-fn v3_nonce(addr: SocketAddr, method: Method, target: &str, body: &[u8], nonce: &str) -> String {
+fn v3_nonce(addr: SocketAddr, method: &str, target: &str, body: &[u8], nonce: &str) -> String {
     v3_with(
         TOKEN,
         &format!("http://{addr}{target}"),
@@ -230,23 +228,19 @@ impl Raw {
 
     /// A POST (or GET) to `target` with the host, a valid V3 signature of `body`, its nonce
     /// ([`NONCE`]) and the form content type.
-    fn signed(addr: SocketAddr, method: Method, target: &str, body: &[u8]) -> Self {
+    fn signed(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> Self {
         Self::signed_with_nonce(addr, method, target, body, NONCE)
     }
 
     /// As [`Raw::signed`], with this nonce.
     fn signed_with_nonce(
         addr: SocketAddr,
-        method: Method,
+        method: &str,
         target: &str,
         body: &[u8],
         nonce: &str,
     ) -> Self {
-        let name = match method {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        };
-        Self::new(name, target)
+        Self::new(method, target)
             .header("host", addr.to_string())
             .header(
                 "x-plivo-signature-v3",
@@ -482,7 +476,7 @@ async fn still_serving(addr: SocketAddr) {
     let nonce = fresh_nonce();
     let reply = send_raw(
         addr,
-        Raw::signed_with_nonce(addr, Method::Post, "/answer", BODY.as_bytes(), &nonce)
+        Raw::signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), &nonce)
             .with_body(BODY.as_bytes()),
     )
     .await;
@@ -502,7 +496,7 @@ async fn shape(addr: SocketAddr, bytes: Vec<u8>, status: u16, code: Option<&str>
 }
 
 fn post(addr: SocketAddr) -> Raw {
-    Raw::signed(addr, Method::Post, "/answer", BODY.as_bytes())
+    Raw::signed(addr, "POST", "/answer", BODY.as_bytes())
 }
 
 // ---- 1-24: signature and nonce headers ----
@@ -610,7 +604,7 @@ async fn s08_nonce_with_a_tab() {
 #[tokio::test]
 async fn s09_duplicate_identical_signature() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let raw = post(addr).header("X-Plivo-Signature-V3", &sig);
     shape(addr, raw.with_body(BODY.as_bytes()), 200, None).await;
 }
@@ -621,7 +615,7 @@ async fn s10_duplicate_conflicting_signature() {
     // The valid one first and second: the layer refuses to guess which one a proxy would keep.
     for forged_first in [false, true] {
         let forged = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-        let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+        let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
         let (a, b) = if forged_first {
             (forged, sig.as_str())
         } else {
@@ -676,7 +670,7 @@ async fn s13_non_base64_signature() {
 #[tokio::test]
 async fn s14_truncated_signature() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let raw = post(addr).replace("x-plivo-signature-v3", &sig[..43]);
     shape(
         addr,
@@ -691,7 +685,7 @@ async fn s14_truncated_signature() {
 async fn s15_signature_of_the_wrong_length() {
     let addr = main_server().await;
     // 64 base64 characters (48 bytes) starting with the valid 43 characters.
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let long = format!("{}{}", &sig[..43], "A".repeat(21));
     let raw = post(addr).replace("x-plivo-signature-v3", long);
     shape(
@@ -706,7 +700,7 @@ async fn s15_signature_of_the_wrong_length() {
 #[tokio::test]
 async fn s16_non_ascii_signature_bytes() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let mut bytes = sig.into_bytes();
     bytes[10] = 0xC3;
     bytes[11] = 0xA9;
@@ -728,7 +722,7 @@ async fn s17_non_ascii_nonce_correctly_signed() {
     // `&str`, so use a UTF-8 nonce.
     let nonce = "nonce-é-日本";
     let url = format!("http://{addr}/answer");
-    let sig = v3_with(TOKEN, &url, Method::Post, BODY.as_bytes(), nonce);
+    let sig = v3_with(TOKEN, &url, "POST", BODY.as_bytes(), nonce);
     let raw = post(addr)
         .replace("x-plivo-signature-v3", sig)
         .replace("x-plivo-signature-v3-nonce", nonce);
@@ -738,7 +732,7 @@ async fn s17_non_ascii_nonce_correctly_signed() {
 #[tokio::test]
 async fn s18_control_byte_in_signature() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let mut bytes = sig.into_bytes();
     bytes[5] = 0x01;
     let raw = post(addr).replace("x-plivo-signature-v3", bytes);
@@ -777,7 +771,7 @@ async fn s22_8_kib_nonce_correctly_signed() {
     let addr = main_server().await;
     let nonce = "7".repeat(8192);
     let url = format!("http://{addr}/answer");
-    let sig = v3_with(TOKEN, &url, Method::Post, BODY.as_bytes(), &nonce);
+    let sig = v3_with(TOKEN, &url, "POST", BODY.as_bytes(), &nonce);
     let raw = post(addr)
         .replace("x-plivo-signature-v3", sig)
         .replace("x-plivo-signature-v3-nonce", &nonce);
@@ -794,7 +788,7 @@ async fn s23_8_kib_unrelated_header() {
 #[tokio::test]
 async fn s24_8_kib_comma_list_with_the_valid_signature_last() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let garbage = vec!["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; 180].join(", ");
     let list = format!("{garbage}, {sig}");
     assert!(list.len() > 8192);
@@ -987,21 +981,21 @@ async fn s37_broken_percent_escapes_correctly_signed() {
     let addr = main_server().await;
     let target = "/answer?q=%G1&r=%&s=%4";
     let body = "a=%G1&b=%&c=%4&d=100%";
-    let raw = Raw::signed(addr, Method::Post, target, body.as_bytes());
+    let raw = Raw::signed(addr, "POST", target, body.as_bytes());
     shape(addr, raw.with_body(body.as_bytes()), 200, None).await;
 }
 
 #[tokio::test]
 async fn s38_plus_signed_sent_as_percent_20() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, Method::Post, "/answer", b"Text=a+b");
+    let raw = Raw::signed(addr, "POST", "/answer", b"Text=a+b");
     shape(addr, raw.with_body(b"Text=a%20b"), 200, None).await;
 }
 
 #[tokio::test]
 async fn s39_plus_signed_sent_as_percent_2b() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, Method::Post, "/answer", b"Text=a+b");
+    let raw = Raw::signed(addr, "POST", "/answer", b"Text=a+b");
     shape(
         addr,
         raw.with_body(b"Text=a%2Bb"),
@@ -1016,7 +1010,7 @@ async fn s40_percent_2b_signed_and_sent() {
     let addr = main_server().await;
     let target = "/answer?From=%2B15551234567";
     let body = b"To=%2B15557654321&Text=1+%2B+1";
-    let raw = Raw::signed(addr, Method::Post, target, body);
+    let raw = Raw::signed(addr, "POST", target, body);
     shape(addr, raw.with_body(body), 200, None).await;
 }
 
@@ -1025,7 +1019,7 @@ async fn s41_escapes_of_non_utf8_bytes() {
     let addr = main_server().await;
     let target = "/answer?x=%FF%FE";
     let body = b"Text=%C3%28%FF&Other=%80";
-    let raw = Raw::signed(addr, Method::Post, target, body);
+    let raw = Raw::signed(addr, "POST", target, body);
     shape(addr, raw.with_body(body), 200, None).await;
 }
 
@@ -1041,7 +1035,7 @@ async fn s42_10000_params_correctly_signed_and_fast() {
     let addr = main_server().await;
     let body = ten_thousand_params();
     assert!(body.len() < 1024 * 1024);
-    let raw = Raw::signed(addr, Method::Post, "/answer", body.as_bytes());
+    let raw = Raw::signed(addr, "POST", "/answer", body.as_bytes());
     let started = Instant::now();
     let reply = send_raw(addr, raw.with_body(body.as_bytes())).await;
     let elapsed = started.elapsed();
@@ -1060,7 +1054,7 @@ async fn s42_10000_params_correctly_signed_and_fast() {
 async fn s43_10000_params_last_changed() {
     let addr = main_server().await;
     let body = ten_thousand_params();
-    let raw = Raw::signed(addr, Method::Post, "/answer", body.as_bytes());
+    let raw = Raw::signed(addr, "POST", "/answer", body.as_bytes());
     let mut changed = body.into_bytes();
     let last = changed.len() - 1;
     changed[last] = if changed[last] == b'0' { b'1' } else { b'0' };
@@ -1093,7 +1087,7 @@ async fn s44_methods_other_than_get_and_post() {
 #[tokio::test]
 async fn s45_head_with_a_get_signature() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, Method::Get, "/answer", b"")
+    let raw = Raw::signed(addr, "GET", "/answer", b"")
         .request_line("HEAD /answer HTTP/1.1")
         .without("content-type");
     let reply = exchange_many(addr, vec![Step::Write(raw.head())], 1, true)
@@ -1108,8 +1102,7 @@ async fn s45_head_with_a_get_signature() {
 async fn s46_json_body_under_v3() {
     let addr = main_server().await;
     let body = br#"{"CallUUID":"1"}"#;
-    let raw =
-        Raw::signed(addr, Method::Post, "/answer", b"").replace("content-type", "application/json");
+    let raw = Raw::signed(addr, "POST", "/answer", b"").replace("content-type", "application/json");
     shape(addr, raw.with_body(body), 403, Some("unsupported_body")).await;
 }
 
@@ -1118,7 +1111,7 @@ async fn s47_multipart_body_under_v3() {
     let addr = main_server().await;
     let body =
         b"--xyz\r\ncontent-disposition: form-data; name=\"CallUUID\"\r\n\r\n1\r\n--xyz--\r\n";
-    let raw = Raw::signed(addr, Method::Post, "/answer", b"")
+    let raw = Raw::signed(addr, "POST", "/answer", b"")
         .replace("content-type", "multipart/form-data; boundary=xyz");
     shape(addr, raw.with_body(body), 403, Some("unsupported_body")).await;
 }
@@ -1126,7 +1119,7 @@ async fn s47_multipart_body_under_v3() {
 #[tokio::test]
 async fn s48_get_with_a_body() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, Method::Get, "/answer?CallUUID=1", b"");
+    let raw = Raw::signed(addr, "GET", "/answer?CallUUID=1", b"");
     shape(
         addr,
         raw.with_body(BODY.as_bytes()),
@@ -1199,7 +1192,7 @@ async fn s52_v2_signature_with_a_forged_v3_header() {
 async fn s53_forged_forwarded_from_an_untrusted_peer() {
     let addr = main_server().await;
     let forged = "https://hooks.example.com/answer";
-    let sig = v3_with(TOKEN, forged, Method::Post, BODY.as_bytes(), NONCE);
+    let sig = v3_with(TOKEN, forged, "POST", BODY.as_bytes(), NONCE);
     let raw = post(addr).replace("x-plivo-signature-v3", sig).header(
         "forwarded",
         "for=10.0.0.1;proto=https;host=hooks.example.com",
@@ -1217,7 +1210,7 @@ async fn s53_forged_forwarded_from_an_untrusted_peer() {
 async fn s54_forged_x_forwarded_from_an_untrusted_peer() {
     let addr = main_server().await;
     let forged = "https://hooks.example.com:8443/answer";
-    let sig = v3_with(TOKEN, forged, Method::Post, BODY.as_bytes(), NONCE);
+    let sig = v3_with(TOKEN, forged, "POST", BODY.as_bytes(), NONCE);
     let raw = post(addr)
         .replace("x-plivo-signature-v3", sig)
         .header("x-forwarded-proto", "https")
@@ -1269,7 +1262,7 @@ async fn s56_forwarded_host_with_userinfo_from_a_trusted_proxy() {
     }
     // And the trusted proxy's clean host is believed.
     let url = "https://hooks.example.com/answer";
-    let sig = v3_with(TOKEN, url, Method::Post, BODY.as_bytes(), NONCE);
+    let sig = v3_with(TOKEN, url, "POST", BODY.as_bytes(), NONCE);
     let raw = post(addr)
         .replace("x-plivo-signature-v3", sig)
         .header("x-forwarded-proto", "https")
@@ -1310,7 +1303,7 @@ async fn s58_two_host_headers() {
 async fn s59_absolute_form_target() {
     let addr = main_server().await;
     let target = format!("http://{addr}/answer?x=1");
-    let sig = v3_with(TOKEN, &target, Method::Post, BODY.as_bytes(), NONCE);
+    let sig = v3_with(TOKEN, &target, "POST", BODY.as_bytes(), NONCE);
     let raw = post(addr)
         .request_line(&format!("POST {target} HTTP/1.1"))
         .replace("x-plivo-signature-v3", sig);
@@ -1378,7 +1371,7 @@ async fn h2(
 #[tokio::test]
 async fn s62_http2_valid() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let headers = [
         ("x-plivo-signature-v3", sig.as_str()),
         ("x-plivo-signature-v3-nonce", NONCE),
@@ -1401,7 +1394,7 @@ async fn s63_http2_no_signature() {
 #[tokio::test]
 async fn s64_http2_10_mb_body() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", b"");
+    let sig = v3(addr, "POST", "/answer", b"");
     let headers = [
         ("x-plivo-signature-v3", sig.as_str()),
         ("x-plivo-signature-v3-nonce", NONCE),
@@ -1415,7 +1408,7 @@ async fn s64_http2_10_mb_body() {
 #[tokio::test]
 async fn s65_http2_conflicting_signatures() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let headers = [
         ("x-plivo-signature-v3", sig.as_str()),
         (
@@ -1488,7 +1481,7 @@ async fn s69_right_signature_with_another_requests_nonce() {
 async fn s70_main_account_signature_in_the_account_header() {
     let addr = main_server().await;
     let url = format!("http://{addr}/answer");
-    let sig = v3_with(MAIN, &url, Method::Post, BODY.as_bytes(), NONCE);
+    let sig = v3_with(MAIN, &url, "POST", BODY.as_bytes(), NONCE);
     let raw = post(addr).replace("x-plivo-signature-v3", sig);
     shape(
         addr,
@@ -1502,7 +1495,7 @@ async fn s70_main_account_signature_in_the_account_header() {
 #[tokio::test]
 async fn s71_upper_case_header_names() {
     let addr = main_server().await;
-    let sig = v3(addr, Method::Post, "/answer", BODY.as_bytes());
+    let sig = v3(addr, "POST", "/answer", BODY.as_bytes());
     let raw = Raw::new("POST", "/answer")
         .header("HOST", addr.to_string())
         .header("X-PLIVO-SIGNATURE-V3", sig)
@@ -1523,8 +1516,7 @@ async fn s72_pipelined_valid_forged_valid() {
         bytes
     };
     let forged = b"CallUUID=ok&From=1555&To=9999";
-    let another =
-        Raw::signed_with_nonce(addr, Method::Post, "/answer", BODY.as_bytes(), OTHER_NONCE);
+    let another = Raw::signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), OTHER_NONCE);
     let bytes = [
         keep_alive(post(addr), BODY.as_bytes()),
         keep_alive(post(addr), forged),
@@ -1580,7 +1572,7 @@ async fn s75_ten_thousand_commas() {
 #[tokio::test]
 async fn s76_repeated_key_values_reordered() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, Method::Post, "/answer", b"k=b&k=a&k=c");
+    let raw = Raw::signed(addr, "POST", "/answer", b"k=b&k=a&k=c");
     shape(addr, raw.with_body(b"k=c&k=a&k=b"), 200, None).await;
 }
 
@@ -1615,7 +1607,7 @@ async fn s78_v2_signature_on_a_v3_only_server() {
 async fn s79_v3_nonce_with_a_dot_correctly_signed() {
     let addr = main_server().await;
     let nonce = "com.05429567804466091622";
-    let raw = Raw::signed_with_nonce(addr, Method::Post, "/answer", BODY.as_bytes(), nonce);
+    let raw = Raw::signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), nonce);
     shape(
         addr,
         raw.with_body(BODY.as_bytes()),

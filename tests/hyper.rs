@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
-use tower_plivo::signature::{Method, Signer};
 use tower_plivo::{
     PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
 };
@@ -40,10 +39,8 @@ fn behind(networks: &[&str]) -> PlivoSignatureLayerBuilder {
         .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])
 }
 
-fn v3(token: &str, method: Method, url: &str, body: &str) -> String {
-    Signer::new(token)
-        .sign_v3(method, url, body.as_bytes(), NONCE)
-        .unwrap()
+fn v3(token: &str, method: &str, url: &str, body: &str) -> String {
+    support::sign_v3(token, method, url, body.as_bytes(), NONCE)
 }
 
 #[tokio::test]
@@ -55,7 +52,7 @@ async fn valid_v3_post_reaches_the_handler_byte_for_byte() {
     let body = "To=sip%3Aalice%40example.com&Text=caf%C3%A9+ol%C3%A9&Empty=&Digits=1%2B2&Repeat=b&Repeat=a";
     let target = "/answer/?CallUUID=c-1&a=%2F";
     let url = format!("http://{}{target}", server.addr);
-    let signature = v3(TOKEN, Method::Post, &url, body);
+    let signature = v3(TOKEN, "POST", &url, body);
 
     let reply = send(
         server.addr,
@@ -71,12 +68,7 @@ async fn valid_v3_post_reaches_the_handler_byte_for_byte() {
     .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body, body.as_bytes());
-    assert_eq!(reply.header("x-body-buffered").as_deref(), Some("1"));
     assert_eq!(reply.header("x-verified-version").as_deref(), Some("v3"));
-    assert_eq!(
-        reply.header("x-verified-header").as_deref(),
-        Some("account")
-    );
     assert_eq!(
         reply.header("x-verified-token").as_deref(),
         Some("account:0")
@@ -97,7 +89,7 @@ async fn tampered_or_unsigned_requests_are_refused_before_the_handler() {
     let target = "/answer?x=1";
     let signature = v3(
         TOKEN,
-        Method::Post,
+        "POST",
         &format!("http://{}{target}", server.addr),
         body,
     );
@@ -158,7 +150,7 @@ impl Forwarded {
         let body = "CallUUID=c-3&CallStatus=ringing";
         let signature = v3(
             TOKEN,
-            Method::Post,
+            "POST",
             "https://hooks.example.com/plivo/answer",
             body,
         );

@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoSignatureLayer, PlivoVerified, Rejection, UrlPolicy};
 
 use support::{FORM, echo, send, serve};
@@ -34,10 +34,14 @@ async fn echo_server() -> SocketAddr {
     serve(Router::new().fallback(echo).layer(layer().build().unwrap())).await
 }
 
-fn v3(token: &str, method: Method, target: &str, body: &str) -> String {
-    Signer::new(token)
-        .sign_v3(method, &format!("{ORIGIN}{target}"), body.as_bytes(), NONCE)
-        .unwrap()
+fn v3(token: &str, method: &str, target: &str, body: &str) -> String {
+    support::sign_v3(
+        token,
+        method,
+        &format!("{ORIGIN}{target}"),
+        body.as_bytes(),
+        NONCE,
+    )
 }
 
 fn v2(token: &str, target: &str) -> String {
@@ -64,14 +68,14 @@ async fn rotation_main_account_and_comma_lists() {
     let body = "CallUUID=abc&From=1555";
     // Each accepted request below has a message of its own (its own query): the same signed
     // message twice is a replay.
-    let old = v3(OLD_TOKEN, Method::Post, "/answer?x=1", body);
+    let old = v3(OLD_TOKEN, "POST", "/answer?x=1", body);
     let reply = post_signed(addr, "/answer?x=1", &[("x-plivo-signature-v3", &old)], body).await;
     assert_eq!(
         (reply.status, reply.header("x-verified-token").as_deref()),
         (200, Some("account:1"))
     );
 
-    let main = v3(MAIN, Method::Post, "/answer?x=2", body);
+    let main = v3(MAIN, "POST", "/answer?x=2", body);
     let reply = post_signed(
         addr,
         "/answer?x=2",
@@ -85,7 +89,7 @@ async fn rotation_main_account_and_comma_lists() {
     );
 
     // The main token in the plain header, or an account token in the -Ma- header: wrong family.
-    let main = v3(MAIN, Method::Post, "/answer?x=3", body);
+    let main = v3(MAIN, "POST", "/answer?x=3", body);
     post_signed(
         addr,
         "/answer?x=3",
@@ -94,7 +98,7 @@ async fn rotation_main_account_and_comma_lists() {
     )
     .await
     .assert_refused(403, "signature_mismatch");
-    let good = v3(TOKEN, Method::Post, "/answer?x=3", body);
+    let good = v3(TOKEN, "POST", "/answer?x=3", body);
     post_signed(
         addr,
         "/answer?x=3",
@@ -119,7 +123,7 @@ async fn rotation_main_account_and_comma_lists() {
         .await
         .assert_refused(403, "replayed");
 
-    let good = v3(TOKEN, Method::Post, "/answer?x=4", body);
+    let good = v3(TOKEN, "POST", "/answer?x=4", body);
     let list = format!(" garbage , {}=,{good} ,", &good[..43]);
     let reply = post_signed(
         addr,
@@ -186,7 +190,7 @@ async fn v2_is_refused_unless_accepted_and_never_a_fallback() {
 async fn v3_refuses_bodies_it_cannot_cover_and_other_methods() {
     let addr = echo_server().await;
     let target = "/answer";
-    let empty = v3(TOKEN, Method::Post, target, "");
+    let empty = v3(TOKEN, "POST", target, "");
     let headers = |ct: &'static str| {
         [
             ("X-Plivo-Signature-V3", empty.clone()),
@@ -211,7 +215,7 @@ async fn v3_refuses_bodies_it_cannot_cover_and_other_methods() {
         reply.status, 200,
         "an empty non-form POST is the no-body case"
     );
-    let get = v3(TOKEN, Method::Get, target, "");
+    let get = v3(TOKEN, "GET", target, "");
     let reply = send(
         addr,
         "GET",
@@ -234,7 +238,7 @@ async fn v3_refuses_bodies_it_cannot_cover_and_other_methods() {
 #[tokio::test]
 async fn header_problems_have_typed_reasons() {
     let addr = echo_server().await;
-    let sig = v3(TOKEN, Method::Get, "/a", "");
+    let sig = v3(TOKEN, "GET", "/a", "");
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![], "missing_signature"),
         (vec![("X-Plivo-Signature-V3", &sig)], "missing_nonce"),
@@ -307,7 +311,7 @@ async fn extractors_work_after_the_layer() {
         Extension(v): Extension<PlivoVerified>,
         Form(call): Form<std::collections::HashMap<String, String>>,
     ) -> String {
-        format!("{} {}", v.nonce, call["CallUUID"])
+        format!("{} {}", v.nonce(), call["CallUUID"])
     }
     async fn string(body: String) -> String {
         body
@@ -327,7 +331,7 @@ async fn extractors_work_after_the_layer() {
         ("/string", body.to_owned()),
         ("/bytes", body.to_owned()),
     ] {
-        let sig = v3(TOKEN, Method::Post, path, body);
+        let sig = v3(TOKEN, "POST", path, body);
         let reply = send(
             addr,
             "POST",
@@ -356,7 +360,7 @@ async fn route_layer_guards_only_matched_routes() {
         404,
         "route_layer leaves 404s alone"
     );
-    let sig = v3(TOKEN, Method::Post, "/answer", "");
+    let sig = v3(TOKEN, "POST", "/answer", "");
     let reply = send(
         addr,
         "POST",
@@ -378,7 +382,7 @@ async fn nest_verifies_the_original_path() {
         .layer(layer().build().unwrap());
     let addr = serve(Router::new().nest("/plivo", inner)).await;
     let body = "From=1";
-    let sig = v3(TOKEN, Method::Post, "/plivo/answer?k=v", body);
+    let sig = v3(TOKEN, "POST", "/plivo/answer?k=v", body);
     let reply = send(
         addr,
         "POST",
@@ -397,7 +401,7 @@ async fn nest_verifies_the_original_path() {
         Some("https://hooks.example.com/plivo/answer?k=v")
     );
     // A signature over the stripped path is not what Plivo sent.
-    let stripped = v3(TOKEN, Method::Post, "/answer?k=v", body);
+    let stripped = v3(TOKEN, "POST", "/answer?k=v", body);
     let reply = send(
         addr,
         "POST",
@@ -483,7 +487,7 @@ async fn raw_exchange(
 }
 
 fn signed_head(method: &str, path: &str, extra: &str) -> String {
-    let sig = v3(TOKEN, Method::Post, path, "");
+    let sig = v3(TOKEN, "POST", path, "");
     format!(
         "{method} {path} HTTP/1.1\r\nhost: x\r\nx-plivo-signature-v3: {sig}\r\nx-plivo-signature-v3-nonce: {NONCE}\r\n\
          content-type: application/x-www-form-urlencoded\r\n{extra}\r\n"
@@ -549,7 +553,7 @@ async fn chunked_body_crossing_the_limit_is_413_as_soon_as_it_crosses() {
 async fn chunked_body_within_the_limit_verifies() {
     let addr = echo_server().await;
     let body = "CallUUID=chunked&From=1&To=2";
-    let sig = v3(TOKEN, Method::Post, "/a", body);
+    let sig = v3(TOKEN, "POST", "/a", body);
     let head = format!(
         "POST /a HTTP/1.1\r\nhost: x\r\nx-plivo-signature-v3: {sig}\r\nx-plivo-signature-v3-nonce: {NONCE}\r\n\
          content-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
@@ -594,7 +598,7 @@ async fn body_exactly_at_the_limit_is_accepted() {
     .await;
     let body = format!("k={}", "v".repeat(62));
     assert_eq!(body.len(), 64);
-    let sig = v3(TOKEN, Method::Post, "/a", &body);
+    let sig = v3(TOKEN, "POST", "/a", &body);
     let reply = send(
         addr,
         "POST",

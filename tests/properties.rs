@@ -20,9 +20,7 @@
 //! Case counts (512 to 4096 per property) are set so the file runs in about 15 s in a debug
 //! build.
 
-#[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
-mod reference;
+mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -34,11 +32,12 @@ use http_body_util::Full;
 use proptest::prelude::*;
 use tower::{Layer, Service, ServiceExt};
 use tower_plivo::signature::{
-    Method, SignatureHeaders, SignedRequest, SignedUrl, Signer, Verifier, Version,
+    AuthTokens, SignatureHeaders, SignedUrl, Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE,
+    V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Verifier, VerifyError,
 };
-use tower_plivo::{
-    AuthTokens, PeerAddr, PlivoSignatureLayer, ProxyHeader, Rejection, RequestBody, TokenId,
-};
+use tower_plivo::{PeerAddr, PlivoSignatureLayer, ProxyHeader, Rejection, RequestBody, TokenId};
+
+use support::reference;
 
 const FORM: &[u8] = b"application/x-www-form-urlencoded";
 
@@ -188,7 +187,8 @@ fn target() -> impl Strategy<Value = Target> {
 
 #[derive(Clone, Debug)]
 struct Signed {
-    method: Method,
+    /// "GET" or "POST".
+    method: &'static str,
     target: Target,
     body: Vec<u8>,
     nonce: String,
@@ -211,7 +211,7 @@ fn signed() -> impl Strategy<Value = Signed> {
     )
         .prop_map(
             |(post, target, body, nonce, tokens, signer, main_account, garbage)| Signed {
-                method: if post { Method::Post } else { Method::Get },
+                method: if post { "POST" } else { "GET" },
                 target,
                 body: if post { body.into_bytes() } else { Vec::new() },
                 nonce,
@@ -242,9 +242,7 @@ impl Signed {
 
     fn v3_signature(&self) -> String {
         let url = self.target.text("user:pw@", "#fragment");
-        Signer::new(self.token())
-            .sign_v3(self.method, &url, &self.body, &self.nonce)
-            .unwrap()
+        support::sign_v3(self.token(), self.method, &url, &self.body, &self.nonce)
     }
 
     /// The signature header: the signature alone, or inside a comma list of garbage.
@@ -263,35 +261,20 @@ impl Signed {
         body: &[u8],
         nonce: &[u8],
         header: &[u8],
-    ) -> Result<TokenId, Rejection> {
-        let headers = if self.main_account {
-            SignatureHeaders {
-                v3_main_account_signature: Some(header),
-                v3_nonce: Some(nonce),
-                ..Default::default()
-            }
+    ) -> Result<TokenId, VerifyError> {
+        let signature_header = if self.main_account {
+            V3_MAIN_ACCOUNT_SIGNATURE
         } else {
-            SignatureHeaders {
-                v3_signature: Some(header),
-                v3_nonce: Some(nonce),
-                ..Default::default()
-            }
+            V3_SIGNATURE
         };
-        let request = SignedRequest {
-            method: self.method,
-            url: target.signed_url(),
-            content_type: Some(FORM),
-            body,
-        };
-        self.verifier().verify(&headers.claim()?, &request)
+        let headers = support::signature_headers(&[(signature_header, header), (V3_NONCE, nonce)]);
+        let request = support::signed_request(self.method, target.signed_url(), body);
+        self.verifier().verify(&headers, &request)
     }
 
     /// The canonical V3 message for these pieces, by the reference implementation.
     fn message(&self, target: &Target, body: &[u8], nonce: &[u8]) -> Vec<u8> {
-        let form = match self.method {
-            Method::Post => Some(body),
-            Method::Get => None,
-        };
+        let form = (self.method == "POST").then_some(body);
         reference::v3_message(&target.reference(), form, nonce)
     }
 
@@ -336,29 +319,18 @@ proptest! {
         let url = s.target.text("", "");
         let signature = Signer::new(s.token()).sign_v2(&url, &s.nonce).unwrap();
         let header = s.header(&signature);
-        let headers = if s.main_account {
-            SignatureHeaders {
-                v2_main_account_signature: Some(header.as_bytes()),
-                v2_nonce: Some(s.nonce.as_bytes()),
-                ..Default::default()
-            }
-        } else {
-            SignatureHeaders {
-                v2_signature: Some(header.as_bytes()),
-                v2_nonce: Some(s.nonce.as_bytes()),
-                ..Default::default()
-            }
-        };
-        let claim = headers.claim().unwrap();
-        prop_assert_eq!(claim.version(), Version::V2);
+        let signature_header = if s.main_account { V2_MAIN_ACCOUNT_SIGNATURE } else { V2_SIGNATURE };
+        let headers = support::signature_headers(&[
+            (signature_header, header.as_bytes()),
+            (V2_NONCE, s.nonce.as_bytes()),
+        ]);
         // V2 covers neither the query nor the body: any body, even JSON, is accepted.
-        let request = SignedRequest {
-            method: s.method,
-            url: s.target.signed_url(),
-            content_type: Some(b"application/json"),
-            body: b"{\"not\":\"covered\"}",
-        };
-        prop_assert_eq!(s.verifier().verify(&claim, &request), Ok(s.expected_token()));
+        let request = tower_plivo::signature::SignedRequest::post(
+            s.target.signed_url(),
+            Some(b"application/json"),
+            b"{\"not\":\"covered\"}",
+        );
+        prop_assert_eq!(s.verifier().verify(&headers, &request), Ok(s.expected_token()));
     }
 
     /// A nonce holding `.`, `/`, `?` or `#` could carry part of a signed message (the tail of
@@ -374,13 +346,10 @@ proptest! {
         let s = Signed { nonce: format!("{before}{structure}{after}"), ..s };
         let header = s.header(&s.v3_signature());
         let verdict = s.verify_v3(&s.target, &s.body, s.nonce.as_bytes(), header.as_bytes());
-        prop_assert_eq!(verdict, Err(Rejection::InvalidNonce));
-        let v2 = SignatureHeaders {
-            v2_signature: Some(b"sig"),
-            v2_nonce: Some(s.nonce.as_bytes()),
-            ..Default::default()
-        };
-        prop_assert_eq!(v2.claim(), Err(Rejection::InvalidNonce));
+        prop_assert_eq!(verdict, Err(VerifyError::InvalidNonce));
+        let v2 = support::signature_headers(&[(V2_SIGNATURE, b"sig"), (V2_NONCE, s.nonce.as_bytes())]);
+        let request = tower_plivo::signature::SignedRequest::get(s.target.signed_url());
+        prop_assert_eq!(s.verifier().verify(&v2, &request), Err(VerifyError::InvalidNonce));
     }
 
     /// The crate's canonicalisation equals the SPEC's reference one (equal tags).
@@ -509,8 +478,7 @@ fn documented_equivalences_verify() {
     let signer = Signer::new(token);
     let signed = |query: &str, body: &str| {
         signer
-            .sign_v3(
-                Method::Post,
+            .sign_v3_post(
                 &format!("https://h.example/p?{query}"),
                 body.as_bytes(),
                 "1",
@@ -518,18 +486,11 @@ fn documented_equivalences_verify() {
             .unwrap()
     };
     let verify = |query: &str, body: &str, signature: &str| {
-        let headers = SignatureHeaders {
-            v3_signature: Some(signature.as_bytes()),
-            v3_nonce: Some(b"1"),
-            ..Default::default()
-        };
-        let request = SignedRequest {
-            method: Method::Post,
-            url: SignedUrl::from_parts("https", "h.example", "/p", Some(query)),
-            content_type: Some(FORM),
-            body: body.as_bytes(),
-        };
-        verifier.verify(&headers.claim().unwrap(), &request).is_ok()
+        let headers =
+            support::signature_headers(&[(V3_SIGNATURE, signature.as_bytes()), (V3_NONCE, b"1")]);
+        let url = SignedUrl::from_parts("https", "h.example", "/p", Some(query));
+        let request = support::signed_request("POST", url, body.as_bytes());
+        verifier.verify(&headers, &request).is_ok()
     };
     let signature = signed("a=x+y&b=%2b", "c=1&d=%7E");
     for (query, body) in [
@@ -564,10 +525,10 @@ proptest! {
         let url = format!("https://h.example/p?{query}");
         let parts = reference::Url { scheme: "https", authority: "h.example", path: "/p", query: Some(&query) };
         let signer = Signer::new("t");
-        for (method, form) in [(Method::Post, Some(&body[..])), (Method::Get, None)] {
-            let expected = reference::sign("t", &reference::v3_message(&parts, form, b"n"));
-            prop_assert_eq!(signer.sign_v3(method, &url, &body, "n").unwrap(), expected);
-        }
+        let post = reference::sign("t", &reference::v3_message(&parts, Some(&body[..]), b"n"));
+        prop_assert_eq!(signer.sign_v3_post(&url, &body, "n").unwrap(), post);
+        let get = reference::sign("t", &reference::v3_message(&parts, None, b"n"));
+        prop_assert_eq!(signer.sign_v3_get(&url, "n").unwrap(), get);
     }
 
     #[test]
@@ -575,34 +536,34 @@ proptest! {
         values in prop::collection::vec(prop::option::of(prop::collection::vec(any::<u8>(), 0..60)), 6),
         body in prop::collection::vec(any::<u8>(), 0..40),
     ) {
-        let headers = SignatureHeaders {
-            v3_signature: values[0].as_deref(),
-            v3_main_account_signature: values[1].as_deref(),
-            v3_nonce: values[2].as_deref(),
-            v2_signature: values[3].as_deref(),
-            v2_main_account_signature: values[4].as_deref(),
-            v2_nonce: values[5].as_deref(),
-        };
+        let names = [
+            V3_SIGNATURE,
+            V3_MAIN_ACCOUNT_SIGNATURE,
+            V3_NONCE,
+            V2_SIGNATURE,
+            V2_MAIN_ACCOUNT_SIGNATURE,
+            V2_NONCE,
+        ];
+        let headers = SignatureHeaders::from_lookup(|name| {
+            let at = names.iter().position(|n| *n == name).unwrap();
+            values[at].as_deref()
+        });
         let verifier = Verifier::new(AuthTokens::new(["a"], Some("m")).unwrap());
-        match headers.claim() {
-            Ok(claim) => {
-                let request = SignedRequest {
-                    method: Method::Post,
-                    url: SignedUrl::from_parts("https", "h", "/", None),
-                    content_type: Some(FORM),
-                    body: &body,
-                };
-                let verdict = verifier.verify(&claim, &request);
-                prop_assert!(matches!(
-                    verdict,
-                    Err(Rejection::SignatureMismatch | Rejection::UnsupportedBody)
-                ), "{:?}", verdict);
-            }
-            Err(rejection) => prop_assert!(matches!(
-                rejection,
-                Rejection::MissingSignature | Rejection::MissingNonce | Rejection::InvalidNonce
-            )),
-        }
+        let request = tower_plivo::signature::SignedRequest::post(
+            SignedUrl::from_parts("https", "h", "/", None),
+            Some(FORM),
+            &body,
+        );
+        // Garbage never verifies, and every refusal is a typed reason, never a panic.
+        let verdict = verifier.verify(&headers, &request);
+        prop_assert!(matches!(
+            verdict,
+            Err(VerifyError::SignatureMismatch
+                | VerifyError::UnsupportedBody
+                | VerifyError::MissingSignature
+                | VerifyError::MissingNonce
+                | VerifyError::InvalidNonce)
+        ), "{:?}", verdict);
     }
 
     #[test]
@@ -723,11 +684,9 @@ proptest! {
         // Signed for the URL the request names in `Host`, as a direct call would be.
         let host = "hooks.example.com:8080";
         let target = "/answer?CallUUID=1";
-        let method = if get { Method::Get } else { Method::Post };
         let nonce = next_nonce();
-        let signature = Signer::new(LAYER_TOKEN)
-            .sign_v3(method, &format!("http://{host}{target}"), b"", &nonce)
-            .unwrap();
+        let method = if get { "GET" } else { "POST" };
+        let signature = support::sign_v3(LAYER_TOKEN, method, &format!("http://{host}{target}"), b"", &nonce);
         let peer: SocketAddr = if trusted_peer { "10.1.2.3:5000" } else { "203.0.113.9:5000" }
             .parse()
             .unwrap();
@@ -816,7 +775,7 @@ proptest! {
         let frames = at.windows(2).map(|w| Bytes::copy_from_slice(&body.as_bytes()[w[0]..w[1]])).collect();
         let nonce = next_nonce();
         let signature = Signer::new(LAYER_TOKEN)
-            .sign_v3(Method::Post, "https://hooks.example.com/answer", body.as_bytes(), &nonce)
+            .sign_v3_post("https://hooks.example.com/answer", body.as_bytes(), &nonce)
             .unwrap();
         let request = Request::post("/answer")
             .header("content-type", "application/x-www-form-urlencoded")

@@ -31,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tower_plivo::replay::MemoryNonceStore;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
 
 const TOKEN: &str = "MARESOURCEStestTOKENaaaaaaaaaaaaaaaa";
@@ -183,12 +183,7 @@ fn sample_memory(server: &ServerProcess, stop: Arc<AtomicUsize>) -> std::thread:
 
 fn sign(body: &str, nonce: &str) -> String {
     Signer::new(TOKEN)
-        .sign_v3(
-            Method::Post,
-            &format!("{ORIGIN}/plivo/answer"),
-            body.as_bytes(),
-            nonce,
-        )
+        .sign_v3_post(&format!("{ORIGIN}/plivo/answer"), body.as_bytes(), nonce)
         .unwrap()
 }
 

@@ -29,7 +29,7 @@ use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{
     PlivoSignatureLayer, PlivoSignatureLayerBuilder, PlivoVerified, ProxyHeader, Scheme, UrlPolicy,
 };
@@ -113,7 +113,7 @@ async fn answer(
     (
         [
             ("content-type", "text/xml".to_owned()),
-            ("x-verified-url", verified.url),
+            ("x-verified-url", verified.url().to_owned()),
         ],
         ANSWER_XML,
     )
@@ -168,7 +168,7 @@ async fn send(
 
 fn sign(url: &str, body: &str) -> String {
     Signer::new(TOKEN)
-        .sign_v3(Method::Post, url, body.as_bytes(), NONCE)
+        .sign_v3_post(url, body.as_bytes(), NONCE)
         .unwrap()
 }
 

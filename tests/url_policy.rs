@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{
     PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
 };
@@ -47,7 +47,7 @@ async fn server(builder: PlivoSignatureLayerBuilder, bind: &str) -> SocketAddr {
 async fn post(addr: SocketAddr, signed_url: &str, extra: &[(&str, &str)]) -> (u16, Option<String>) {
     let nonce = fresh_nonce();
     let sig = Signer::new(TOKEN)
-        .sign_v3(Method::Post, signed_url, BODY.as_bytes(), &nonce)
+        .sign_v3_post(signed_url, BODY.as_bytes(), &nonce)
         .unwrap();
     let mut headers = vec![
         ("X-Plivo-Signature-V3", sig.as_str()),
@@ -155,7 +155,7 @@ async fn allow_list_refuses_other_hosts_and_other_ports() {
     ] {
         let nonce = fresh_nonce();
         let sig = Signer::new(TOKEN)
-            .sign_v3(Method::Post, signed, BODY.as_bytes(), &nonce)
+            .sign_v3_post(signed, BODY.as_bytes(), &nonce)
             .unwrap();
         let headers = [
             ("X-Plivo-Signature-V3", sig.as_str()),
@@ -399,8 +399,7 @@ async fn ipv4_mapped_peer_matches_an_ipv4_network() {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let nonce = fresh_nonce();
     let sig = Signer::new(TOKEN)
-        .sign_v3(
-            Method::Post,
+        .sign_v3_post(
             "https://hooks.example.com/hook?leg=a",
             BODY.as_bytes(),
             &nonce,

@@ -1,6 +1,6 @@
-//! Shared by the benches: the public vectors, a plain reference canonicalisation (to hash the
-//! exact message each verification hashes, and to check it against the crate), request
-//! generators, and reading criterion's estimates back to print ratios measured in the same run.
+//! Shared by the benches: the public vectors and the reference implementation (the tests'
+//! own, one copy in `tests/support/`), request generators, and reading criterion's estimates
+//! back to print ratios measured in the same run.
 
 #![allow(dead_code)] // each bench uses a different part
 
@@ -8,29 +8,12 @@ use std::path::PathBuf;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use tower_plivo::signature::{SignatureHeaders, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE};
 
-pub const V3_TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
-pub const V3_NONCE: &str = "31627761595286130198";
-/// SPEC §6, URL A.
-pub const URL_A: &str =
-    "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml/?a=b&c=d";
-/// SPEC §6: V3 POST to URL A ("public vector 1").
-pub const V3_POST_SIGNATURE: &str = "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c=";
-/// SPEC §6: V3 GET to URL A (P13 appended to its query).
-pub const V3_GET_SIGNATURE: &str = "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ=";
-/// P13, form-encoded as Plivo sends it (590 bytes).
-pub const P13: &str = "Direction=outbound&From=19792014278&ALegUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
-&CallStatus=in-progress&BillRate=0.002&ParentAuthID=MANWVLYTK4ZWU1YTY4QA\
-&To=sip%3APlivoSignature382029104058171078704104%40phone-qa.voice.plivodev.com\
-&ALegRequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&CallUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
-&RequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
-&SIP-H-To=%3Csip%3APlivoSignature382029104058171078704104%4052.9.11.55%3Btransport%3Dudp%3E%3Btag%3D1\
-&SessionStart=2020-04-08+11%3A34%3A33.238707&Event=StartApp";
-
-pub const V2_TOKEN: &str = "my_auth_token";
-pub const V2_NONCE: &str = "12345";
-pub const V2_URL: &str = "https://answer.url/";
-pub const V2_SIGNATURE: &str = "do1CXv+k99A6+B+eTcyqbxWlezFIxJ/1vz72787r37g=";
+#[path = "../../tests/support/reference.rs"]
+pub mod reference;
+#[path = "../../tests/support/vectors.rs"]
+pub mod vectors;
 
 /// HMAC-SHA256 keyed from scratch, as a one-off computation does it: the floor.
 pub fn raw_hmac(token: &str, message: &[u8]) -> [u8; 32] {
@@ -39,73 +22,29 @@ pub fn raw_hmac(token: &str, message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-pub fn base64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+/// The reference V3 message of a request to `url` (its query parsed as written) with this
+/// form body (`None` for a GET) and nonce.
+pub fn reference_v3_message(url: &str, form_body: Option<&str>, nonce: &str) -> Vec<u8> {
+    let url = reference::parse_url(url).expect("an absolute URL");
+    reference::v3_message(&url, form_body.map(str::as_bytes), nonce.as_bytes())
 }
 
-/// A plain reference of SPEC §2 (split, position, decode, sort, join), independent of the
-/// crate's optimised parser.
-pub fn reference_v3_message(url: &str, form_body: Option<&str>, nonce: &str) -> Vec<u8> {
-    fn decode(component: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < component.len() {
-            let hex = |d: Option<&u8>| d.and_then(|d| (*d as char).to_digit(16));
-            match component[i] {
-                b'+' => out.push(b' '),
-                b'%' => match (hex(component.get(i + 1)), hex(component.get(i + 2))) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                },
-                b => out.push(b),
-            }
-            i += 1;
+/// The headers of a V3 (or V2) request carrying `signature` and `nonce`.
+pub fn signature_headers<'a>(v3: bool, signature: &'a str, nonce: &'a str) -> SignatureHeaders<'a> {
+    let (signature_header, nonce_header) = if v3 {
+        (V3_SIGNATURE, V3_NONCE)
+    } else {
+        (V2_SIGNATURE, V2_NONCE)
+    };
+    SignatureHeaders::from_lookup(|name| {
+        if name == signature_header {
+            Some(signature.as_bytes())
+        } else if name == nonce_header {
+            Some(nonce.as_bytes())
+        } else {
+            None
         }
-        out
-    }
-    fn pairs(raw: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut pairs: Vec<_> = raw
-            .as_bytes()
-            .split(|&b| b == b'&')
-            .filter(|p| !p.is_empty())
-            .map(|p| match p.iter().position(|&b| b == b'=') {
-                Some(at) => (decode(&p[..at]), decode(&p[at + 1..])),
-                None => (decode(p), Vec::new()),
-            })
-            .collect();
-        pairs.sort();
-        pairs
-    }
-    let url = url.split('#').next().unwrap_or_default();
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let query = pairs(query);
-    let body = form_body.map(pairs).unwrap_or_default();
-    let mut out = base.as_bytes().to_vec();
-    if !query.is_empty() || !body.is_empty() {
-        out.push(b'?');
-    }
-    for (i, (k, v)) in query.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        out.extend_from_slice(k);
-        out.push(b'=');
-        out.extend_from_slice(v);
-    }
-    if !query.is_empty() && !body.is_empty() {
-        out.push(b'.');
-    }
-    for (k, v) in &body {
-        out.extend_from_slice(k);
-        out.extend_from_slice(v);
-    }
-    out.push(b'.');
-    out.extend_from_slice(nonce.as_bytes());
-    out
+    })
 }
 
 /// A Plivo-like form body of `params` parameters, in a scrambled (not sorted) order, with the

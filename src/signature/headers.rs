@@ -1,6 +1,7 @@
-//! The six signature headers, and which scheme a request claims (SPEC §1, §5).
+//! The six signature headers, and which version a request claims.
 
-use crate::rejection::Rejection;
+use super::error::VerifyError;
+use super::version::SignatureVersion;
 
 /// `X-Plivo-Signature-V3`: V3 signature(s) made with the account or sub-account token.
 pub const V3_SIGNATURE: &str = "x-plivo-signature-v3";
@@ -15,76 +16,59 @@ pub const V2_MAIN_ACCOUNT_SIGNATURE: &str = "x-plivo-signature-ma-v2";
 /// `X-Plivo-Signature-V2-Nonce`: the nonce both V2 headers sign.
 pub const V2_NONCE: &str = "x-plivo-signature-v2-nonce";
 
-/// Plivo's signature schemes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Version {
-    /// V3: voice callbacks; signs the URL, query and form body, and the nonce.
-    V3,
-    /// V2: messaging, verify and legacy voice; signs only the base URL and the nonce.
-    V2,
-}
-
-impl Version {
-    /// `"v3"` or `"v2"`.
-    ///
-    /// ```
-    /// assert_eq!(tower_plivo::signature::Version::V3.as_str(), "v3");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::V3 => "v3",
-            Version::V2 => "v2",
-        }
-    }
-}
-
-/// The raw values of the six signature headers of one request (each `None` when absent).
+/// The raw values of the six signature headers of one request (each absent unless set).
 ///
-/// The layer fills this from the request; use it directly to verify outside a tower stack.
+/// The layer fills this from the request; to verify outside a tower stack, fill it from your
+/// framework's headers with [`from_lookup`](Self::from_lookup).
 ///
 /// ```
-/// use tower_plivo::signature::{SignatureHeaders, Version};
+/// use tower_plivo::signature::{SignatureHeaders, V3_NONCE, V3_SIGNATURE};
 ///
-/// let headers = SignatureHeaders {
-///     v3_signature: Some(b"k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="),
-///     v3_nonce: Some(b"31627761595286130198"),
-///     ..Default::default()
-/// };
-/// let claim = headers.claim()?;
-/// assert_eq!(claim.version(), Version::V3);
-/// assert_eq!(claim.nonce(), b"31627761595286130198");
-/// # Ok::<(), tower_plivo::Rejection>(())
+/// let headers = SignatureHeaders::from_lookup(|name| match name {
+///     V3_SIGNATURE => Some(&b"k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="[..]),
+///     V3_NONCE => Some(&b"31627761595286130198"[..]),
+///     _ => None,
+/// });
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignatureHeaders<'a> {
-    /// `X-Plivo-Signature-V3`.
-    pub v3_signature: Option<&'a [u8]>,
-    /// `X-Plivo-Signature-Ma-V3`.
-    pub v3_main_account_signature: Option<&'a [u8]>,
-    /// `X-Plivo-Signature-V3-Nonce`.
-    pub v3_nonce: Option<&'a [u8]>,
-    /// `X-Plivo-Signature-V2`.
-    pub v2_signature: Option<&'a [u8]>,
-    /// `X-Plivo-Signature-Ma-V2`.
-    pub v2_main_account_signature: Option<&'a [u8]>,
-    /// `X-Plivo-Signature-V2-Nonce`.
-    pub v2_nonce: Option<&'a [u8]>,
+    v3_signature: Option<&'a [u8]>,
+    v3_main_account_signature: Option<&'a [u8]>,
+    v3_nonce: Option<&'a [u8]>,
+    v2_signature: Option<&'a [u8]>,
+    v2_main_account_signature: Option<&'a [u8]>,
+    v2_nonce: Option<&'a [u8]>,
 }
 
 impl<'a> SignatureHeaders<'a> {
-    /// Decides which scheme the request claims and checks that it carries what that scheme
+    /// Reads the six headers by name: `lookup` is called once with each of the lower-case
+    /// names [`V3_SIGNATURE`], [`V3_MAIN_ACCOUNT_SIGNATURE`], [`V3_NONCE`], [`V2_SIGNATURE`],
+    /// [`V2_MAIN_ACCOUNT_SIGNATURE`] and [`V2_NONCE`], and returns the header's value if the
+    /// request has it (header names are case-insensitive: look them up that way).
+    pub fn from_lookup(mut lookup: impl FnMut(&'static str) -> Option<&'a [u8]>) -> Self {
+        Self {
+            v3_signature: lookup(V3_SIGNATURE),
+            v3_main_account_signature: lookup(V3_MAIN_ACCOUNT_SIGNATURE),
+            v3_nonce: lookup(V3_NONCE),
+            v2_signature: lookup(V2_SIGNATURE),
+            v2_main_account_signature: lookup(V2_MAIN_ACCOUNT_SIGNATURE),
+            v2_nonce: lookup(V2_NONCE),
+        }
+    }
+
+    /// Decides which version the request claims and checks that it carries what that version
     /// needs, before any body is read.
     ///
-    /// Downgrade protection: if any V3 header is present, only V3 decides; a request never falls
-    /// back to V2 because its V3 signature failed.
-    pub fn claim(&self) -> Result<Claim<'a>, Rejection> {
+    /// Downgrade protection: if any V3 header is present, only V3 decides; a request never
+    /// falls back to V2 because its V3 signature failed.
+    pub(crate) fn claim(&self) -> Result<Claim<'a>, VerifyError> {
         let any_v3 = self.v3_signature.is_some()
             || self.v3_main_account_signature.is_some()
             || self.v3_nonce.is_some();
         let (version, account, main_account, nonce) = if any_v3 {
             (
-                Version::V3,
+                SignatureVersion::V3,
                 self.v3_signature,
                 self.v3_main_account_signature,
                 self.v3_nonce,
@@ -94,21 +78,21 @@ impl<'a> SignatureHeaders<'a> {
             || self.v2_nonce.is_some()
         {
             (
-                Version::V2,
+                SignatureVersion::V2,
                 self.v2_signature,
                 self.v2_main_account_signature,
                 self.v2_nonce,
             )
         } else {
-            return Err(Rejection::MissingSignature);
+            return Err(VerifyError::MissingSignature);
         };
         let blank = |value: Option<&[u8]>| value.is_none_or(|v| v.trim_ascii().is_empty());
         if blank(account) && blank(main_account) {
-            return Err(Rejection::MissingSignature);
+            return Err(VerifyError::MissingSignature);
         }
-        let nonce = nonce.ok_or(Rejection::MissingNonce)?;
+        let nonce = nonce.ok_or(VerifyError::MissingNonce)?;
         if !is_valid_nonce(nonce) {
-            return Err(Rejection::InvalidNonce);
+            return Err(VerifyError::InvalidNonce);
         }
         Ok(Claim {
             version,
@@ -141,78 +125,55 @@ fn is_valid_nonce(nonce: &[u8]) -> bool {
             .any(|&b| b.is_ascii_control() || matches!(b, b'.' | b'/' | b'?' | b'#'))
 }
 
-/// What a request claims: a scheme, its nonce and its signature headers. Made by
-/// [`SignatureHeaders::claim`]; checked by [`Verifier::verify`](super::Verifier::verify).
-///
-/// ```
-/// use tower_plivo::signature::{SignatureHeaders, Version};
-///
-/// let headers = SignatureHeaders { v2_signature: Some(b"sig"), v2_nonce: Some(b"7"), ..Default::default() };
-/// let claim = headers.claim()?;
-/// assert_eq!((claim.version(), claim.nonce()), (Version::V2, &b"7"[..]));
-/// # Ok::<(), tower_plivo::Rejection>(())
-/// ```
+/// What a request claims: a version, its nonce and its signature headers. Made by
+/// [`SignatureHeaders::claim`] before the body is read; checked by the verifier once it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Claim<'a> {
-    pub(crate) version: Version,
+pub(crate) struct Claim<'a> {
+    pub(crate) version: SignatureVersion,
     pub(crate) account: Option<&'a [u8]>,
     pub(crate) main_account: Option<&'a [u8]>,
     pub(crate) nonce: &'a [u8],
-}
-
-impl<'a> Claim<'a> {
-    /// The scheme that decides.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The nonce (opaque; Plivo sends 20 decimal digits).
-    pub fn nonce(&self) -> &'a [u8] {
-        self.nonce
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Headers with these (name, value) pairs.
+    fn headers<'a>(pairs: &[(&'static str, &'a [u8])]) -> SignatureHeaders<'a> {
+        SignatureHeaders::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(header, _)| *header == name)
+                .map(|(_, value)| *value)
+        })
+    }
+
     #[test]
     fn v3_header_blocks_v2_fallback() {
-        let headers = SignatureHeaders {
-            v3_nonce: Some(b"1"),
-            v2_signature: Some(b"sig"),
-            v2_nonce: Some(b"1"),
-            ..Default::default()
-        };
-        assert_eq!(headers.claim(), Err(Rejection::MissingSignature));
+        let claim = headers(&[(V3_NONCE, b"1"), (V2_SIGNATURE, b"sig"), (V2_NONCE, b"1")]).claim();
+        assert_eq!(claim, Err(VerifyError::MissingSignature));
     }
 
     #[test]
     fn nothing_is_missing_signature() {
         assert_eq!(
             SignatureHeaders::default().claim(),
-            Err(Rejection::MissingSignature)
+            Err(VerifyError::MissingSignature)
         );
     }
 
     #[test]
     fn signature_without_nonce() {
-        let headers = SignatureHeaders {
-            v2_main_account_signature: Some(b"sig"),
-            ..Default::default()
-        };
-        assert_eq!(headers.claim(), Err(Rejection::MissingNonce));
+        let claim = headers(&[(V2_MAIN_ACCOUNT_SIGNATURE, b"sig")]).claim();
+        assert_eq!(claim, Err(VerifyError::MissingNonce));
     }
 
     #[test]
     fn empty_nonce_or_control_bytes_are_invalid() {
         for nonce in [&b""[..], b"12\x0134", b"12\t"] {
-            let headers = SignatureHeaders {
-                v3_signature: Some(b"sig"),
-                v3_nonce: Some(nonce),
-                ..Default::default()
-            };
-            assert_eq!(headers.claim(), Err(Rejection::InvalidNonce));
+            let claim = headers(&[(V3_SIGNATURE, b"sig"), (V3_NONCE, nonce)]).claim();
+            assert_eq!(claim, Err(VerifyError::InvalidNonce));
         }
     }
 
@@ -226,26 +187,14 @@ mod tests {
             b"/answer",
             b"12#3",
         ] {
-            let v3 = SignatureHeaders {
-                v3_signature: Some(b"sig"),
-                v3_nonce: Some(nonce),
-                ..Default::default()
-            };
-            assert_eq!(v3.claim(), Err(Rejection::InvalidNonce));
-            let v2 = SignatureHeaders {
-                v2_signature: Some(b"sig"),
-                v2_nonce: Some(nonce),
-                ..Default::default()
-            };
-            assert_eq!(v2.claim(), Err(Rejection::InvalidNonce));
+            let v3 = headers(&[(V3_SIGNATURE, b"sig"), (V3_NONCE, nonce)]).claim();
+            assert_eq!(v3, Err(VerifyError::InvalidNonce));
+            let v2 = headers(&[(V2_SIGNATURE, b"sig"), (V2_NONCE, nonce)]).claim();
+            assert_eq!(v2, Err(VerifyError::InvalidNonce));
         }
         for nonce in [&b"31627761595286130198"[..], b"12345", b"nonce-\xc3\xa9_x"] {
-            let v2 = SignatureHeaders {
-                v2_signature: Some(b"sig"),
-                v2_nonce: Some(nonce),
-                ..Default::default()
-            };
-            assert_eq!(v2.claim().map(|c| c.nonce()), Ok(nonce));
+            let v2 = headers(&[(V2_SIGNATURE, b"sig"), (V2_NONCE, nonce)]).claim();
+            assert_eq!(v2.map(|c| c.nonce), Ok(nonce));
         }
     }
 }

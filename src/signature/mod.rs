@@ -1,24 +1,34 @@
-//! The signature rules, free of HTTP types and I/O: form-pair parsing, the V3 and V2
-//! messages, HMAC-SHA256, signature-header lists, constant-time comparison, and the [`Signer`].
+//! The signature rules, free of HTTP and layer types and of I/O: form-pair parsing, the V3 and
+//! V2 messages, HMAC-SHA256, signature-header lists, constant-time comparison, the
+//! [`Verifier`] and the [`Signer`]. The rules themselves are written down in
+//! [`wire_format`](crate::wire_format).
 //!
 //! The layer uses this module; use it directly to verify outside a tower stack or to sign
 //! requests in tests. There is exactly one canonicalisation, shared by [`Signer`] and
 //! [`Verifier`].
 
+mod error;
 mod form;
 mod headers;
 pub(crate) mod mac;
 mod message;
+mod request;
 mod signer;
+mod tokens;
 mod url;
 mod verifier;
+mod version;
 
+pub use error::VerifyError;
+pub(crate) use headers::Claim;
 pub use headers::{
-    Claim, SignatureHeaders, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE,
-    V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Version,
+    SignatureHeaders, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE,
+    V3_NONCE, V3_SIGNATURE,
 };
+pub use request::SignedRequest;
+pub(crate) use request::is_form_content_type;
 pub use signer::Signer;
+pub use tokens::{AuthTokens, TokenError, TokenId};
 pub use url::{SignedUrl, UrlError};
-pub use verifier::{Method, SignedRequest, Verifier};
-
-pub(crate) use verifier::is_form_content_type;
+pub use verifier::Verifier;
+pub use version::SignatureVersion;

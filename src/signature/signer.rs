@@ -5,15 +5,14 @@ use std::fmt;
 use super::mac::KeyedMac;
 use super::message::{V3Message, v2_parts};
 use super::url::{SignedUrl, UrlError};
-use super::verifier::Method;
 
 /// Produces Plivo signatures with one auth token, through the same canonicalisation the
 /// verifier uses. `Debug` never shows the token.
 ///
 /// ```
-/// use tower_plivo::signature::{Method, Signer};
+/// use tower_plivo::signature::Signer;
 ///
-/// // SPEC §6, V3 POST to URL B.
+/// // A public vector (docs/wire-format.md), signed by a Plivo server: V3 POST to URL B.
 /// let signer = Signer::new("Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4");
 /// let body = "Direction=outbound&From=19792014278&ALegUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36\
 ///     &CallStatus=in-progress&BillRate=0.002&ParentAuthID=MANWVLYTK4ZWU1YTY4QA\
@@ -23,7 +22,7 @@ use super::verifier::Method;
 ///     &SIP-H-To=%3Csip%3APlivoSignature382029104058171078704104%4052.9.11.55%3Btransport%3Dudp%3E%3Btag%3D1\
 ///     &SessionStart=2020-04-08+11%3A34%3A33.238707&Event=StartApp";
 /// let url = "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml";
-/// let signature = signer.sign_v3(Method::Post, url, body.as_bytes(), "31627761595286130198")?;
+/// let signature = signer.sign_v3_post(url, body.as_bytes(), "31627761595286130198")?;
 /// assert_eq!(signature, "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0=");
 /// # Ok::<(), tower_plivo::signature::UrlError>(())
 /// ```
@@ -40,33 +39,42 @@ impl Signer {
         }
     }
 
-    /// The `X-Plivo-Signature-V3` value for a request to `url` (including its query) with this
-    /// nonce. For POST, `form_body` is the raw `application/x-www-form-urlencoded` body (empty
-    /// when there is none); for GET it is ignored, since Plivo sends GET parameters in the query.
+    /// The `X-Plivo-Signature-V3` value for a GET to `url` (including its query, where Plivo
+    /// puts a GET's parameters) with this nonce.
     ///
     /// ```
-    /// use tower_plivo::signature::{Method, Signer};
+    /// use tower_plivo::signature::Signer;
     ///
     /// let signer = Signer::new("token");
-    /// let get = signer.sign_v3(Method::Get, "https://h.example/cb?CallUUID=1", b"", "123")?;
+    /// let get = signer.sign_v3_get("https://h.example/cb?CallUUID=1", "123")?;
     /// assert_eq!(get.len(), 44);
     /// # Ok::<(), tower_plivo::signature::UrlError>(())
     /// ```
-    pub fn sign_v3(
+    pub fn sign_v3_get(&self, url: &str, nonce: &str) -> Result<String, UrlError> {
+        self.sign_v3(url, None, nonce)
+    }
+
+    /// The `X-Plivo-Signature-V3` value for a POST to `url` (including its query) with this
+    /// raw `application/x-www-form-urlencoded` body (empty when there is none) and nonce.
+    pub fn sign_v3_post(
         &self,
-        method: Method,
         url: &str,
         form_body: &[u8],
         nonce: &str,
     ) -> Result<String, UrlError> {
+        self.sign_v3(url, Some(form_body), nonce)
+    }
+
+    fn sign_v3(
+        &self,
+        url: &str,
+        form_body: Option<&[u8]>,
+        nonce: &str,
+    ) -> Result<String, UrlError> {
         let url = SignedUrl::parse(url)?;
-        let body = match method {
-            Method::Post => Some(form_body),
-            Method::Get => None,
-        };
         Ok(self
             .mac
-            .tag(V3Message::build(&url, body, nonce.as_bytes()).bytes())
+            .tag(V3Message::build(&url, form_body, nonce.as_bytes()).bytes())
             .to_base64())
     }
 
@@ -76,7 +84,7 @@ impl Signer {
     /// ```
     /// use tower_plivo::signature::Signer;
     ///
-    /// // SPEC §6.
+    /// // A public vector (docs/wire-format.md).
     /// let signature = Signer::new("my_auth_token").sign_v2("https://answer.url/", "12345")?;
     /// assert_eq!(signature, "do1CXv+k99A6+B+eTcyqbxWlezFIxJ/1vz72787r37g=");
     /// # Ok::<(), tower_plivo::signature::UrlError>(())

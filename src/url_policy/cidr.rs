@@ -1,32 +1,24 @@
-//! IP networks for the trusted-proxy list.
+//! IP networks, for trusted proxies and source networks: the `ipnet` crate's, with IPv4-mapped
+//! IPv6 addresses (`::ffff:10.0.0.1`) and networks (`::ffff:10.0.0.0/104`) read as the IPv4
+//! they carry, since a dual-stack listener reports IPv4 peers that way.
 
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// An IP network such as `10.0.0.0/8`, `fd00::/8` or a single address. IPv4-mapped IPv6
-/// addresses (`::ffff:10.0.0.1`) are treated as the IPv4 address they carry.
+use ipnet::{IpNet, Ipv4Net};
+
+/// An IP network such as `10.0.0.0/8`, `fd00::/8` or a single address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+pub(crate) struct Cidr(IpNet);
 
 impl Cidr {
     /// Whether this network is every address of its family (`0.0.0.0/0`, `::/0`).
     pub(crate) fn is_everything(&self) -> bool {
-        self.prefix == 0
+        self.0.prefix_len() == 0
     }
 
     pub(crate) fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                mask_v4(u32::from(ip), self.prefix) == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                mask_v6(u128::from(ip), self.prefix) == u128::from(net)
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -36,43 +28,23 @@ impl FromStr for Cidr {
     /// `addr` or `addr/prefix`; host bits below the prefix are cleared.
     fn from_str(text: &str) -> Result<Self, ()> {
         let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
+        let network = match text.contains('/') {
+            true => text.parse::<IpNet>().map_err(|_| ())?,
+            false => IpNet::from(text.parse::<IpAddr>().map_err(|_| ())?),
         };
-        let addr = addr.parse::<IpAddr>().map_err(|_| ())?;
-        // A mapped address written as IPv6 means the IPv4 network it carries.
-        let (addr, mapped_offset) = match (addr, addr.to_canonical()) {
-            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) => (v4, 96),
-            _ => (addr, 0),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                let p: u32 = p.parse().map_err(|_| ())?;
-                let p = p.checked_sub(mapped_offset).ok_or(())?;
-                if p > u32::from(max) {
-                    return Err(());
+        // A mapped network written as IPv6 means the IPv4 network it carries.
+        let network = match network {
+            IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+                Some(v4) => {
+                    let prefix = v6.prefix_len().checked_sub(96).ok_or(())?;
+                    IpNet::V4(Ipv4Net::new(v4, prefix).map_err(|_| ())?)
                 }
-                p as u8
-            }
-            Some(_) => return Err(()),
+                None => network,
+            },
+            IpNet::V4(_) => network,
         };
-        let network = match addr {
-            IpAddr::V4(v4) => IpAddr::V4(mask_v4(u32::from(v4), prefix).into()),
-            IpAddr::V6(v6) => IpAddr::V6(mask_v6(u128::from(v6), prefix).into()),
-        };
-        Ok(Self { network, prefix })
+        Ok(Self(network.trunc()))
     }
-}
-
-fn mask_v4(addr: u32, prefix: u8) -> u32 {
-    addr & u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-fn mask_v6(addr: u128, prefix: u8) -> u128 {
-    addr & u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -108,6 +80,7 @@ mod tests {
         assert!(cidr("10.0.0.0/8").contains(ip("::ffff:10.0.0.7")));
         assert!(cidr("::ffff:10.0.0.0/104").contains(ip("10.0.0.7")));
         assert!(!cidr("10.0.0.0/8").contains(ip("fd00::1")));
+        assert!(cidr("::/0").is_everything() && !cidr("::1").is_everything());
     }
 
     #[test]

@@ -59,6 +59,28 @@ pub(crate) fn client_in_x_forwarded_for(
     Some(None)
 }
 
+/// Every host the forwarding headers name, whoever sent them: the rightmost
+/// `X-Forwarded-Host`, then each `Forwarded` element's `host`. Only the signature doctor reads
+/// these (to report a host a proxy named that was not believed); nothing is verified with them.
+pub(crate) fn hosts(headers: &HeaderMap) -> Vec<String> {
+    let mut hosts: Vec<String> = rightmost(headers, "x-forwarded-host")
+        .ok()
+        .flatten()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Ok(chain) = chain(headers) {
+        hosts.extend(
+            chain
+                .elements
+                .into_iter()
+                .filter_map(|element| element.host),
+        );
+    }
+    hosts.dedup();
+    hosts
+}
+
 /// The elements of every `Forwarded` line after the last one that could not be read, in order
 /// (the nearest hop's last): the chain goes no further left than what could be read.
 #[derive(Debug, Default, PartialEq, Eq)]

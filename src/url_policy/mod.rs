@@ -3,9 +3,11 @@
 //! trusted proxies set); the path and query always come from the request target exactly as
 //! received.
 
+mod authority;
 mod cidr;
 mod forwarded;
 mod proxies;
+mod scheme;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,7 +16,11 @@ use http::{HeaderMap, Uri, header::HOST};
 
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
+pub(crate) use authority::split_authority;
+use authority::{AllowedHost, host_of, is_authority};
 pub(crate) use cidr::Cidr;
+pub(crate) use forwarded::hosts as forwarded_hosts;
+pub use scheme::Scheme;
 
 /// A header map of these pairs, in order (for the unit tests of this module's parts).
 #[cfg(test)]
@@ -27,59 +33,6 @@ pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 }
 pub use proxies::ProxyHeader;
 pub(crate) use proxies::{ProxyHeaders, TrustedProxies, parse_networks};
-
-/// `http` or `https`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Scheme {
-    /// `http`
-    Http,
-    /// `https`
-    Https,
-}
-
-impl Scheme {
-    /// `"http"` or `"https"`.
-    ///
-    /// ```
-    /// assert_eq!(tower_plivo::Scheme::Https.as_str(), "https");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-
-    fn default_port(self) -> u16 {
-        match self {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        if text.eq_ignore_ascii_case("https") {
-            Some(Scheme::Https)
-        } else if text.eq_ignore_ascii_case("http") {
-            Some(Scheme::Http)
-        } else {
-            None
-        }
-    }
-}
-
-impl std::str::FromStr for Scheme {
-    type Err = ConfigError;
-
-    /// ```
-    /// use tower_plivo::Scheme;
-    /// assert_eq!("HTTPS".parse::<Scheme>()?, Scheme::Https);
-    /// # Ok::<(), tower_plivo::ConfigError>(())
-    /// ```
-    fn from_str(text: &str) -> Result<Self, ConfigError> {
-        Scheme::parse(text).ok_or_else(|| ConfigError::InvalidScheme(text.to_owned()))
-    }
-}
 
 /// Where the scheme and authority of the URL Plivo called come from. There is no default: the
 /// layer cannot be built without one.
@@ -122,34 +75,6 @@ enum Mode {
         scheme: Scheme,
         allowed_hosts: Option<Vec<AllowedHost>>,
     },
-}
-
-/// One entry of an allow-list: the host compared without case, the port exactly (`None`: the
-/// authority must have no port).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct AllowedHost {
-    host: String,
-    port: Option<String>,
-}
-
-impl AllowedHost {
-    fn parse(text: &str) -> Option<Self> {
-        if !is_authority(text) {
-            return None;
-        }
-        let host = host_of(text);
-        let port = text[host.len()..].strip_prefix(':').map(str::to_owned);
-        Some(Self {
-            host: host.to_ascii_lowercase(),
-            port,
-        })
-    }
-
-    fn admits(&self, authority: &str) -> bool {
-        let host = host_of(authority);
-        let port = authority[host.len()..].strip_prefix(':');
-        host.eq_ignore_ascii_case(&self.host) && port == self.port.as_deref()
-    }
 }
 
 impl UrlPolicy {
@@ -363,42 +288,6 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         return None;
     }
     value.to_str().ok()
-}
-
-/// Whether `text` looks like `host[:port]`: non-empty, visible ASCII, no `/ ? # \` or spaces,
-/// no userinfo (`@`: it never reaches a server in a request, from `Host` or from a proxy), a
-/// numeric port if any.
-fn is_authority(text: &str) -> bool {
-    if text.is_empty()
-        || !text.bytes().all(|b| {
-            b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'\\' | b'"' | b',' | b'@')
-        })
-    {
-        return false;
-    }
-    let host = host_of(text);
-    let after = &text[host.len()..];
-    let port_ok = match after.strip_prefix(':') {
-        Some(port) => {
-            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => after.is_empty(),
-    };
-    !host.is_empty() && port_ok
-}
-
-/// The host of `host[:port]` (an IPv6 literal keeps its brackets).
-fn host_of(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return match authority.find(']') {
-            Some(end) => &authority[..=end],
-            None => authority,
-        };
-    }
-    match authority.rsplit_once(':') {
-        Some((host, _)) => host,
-        None => authority,
-    }
 }
 
 #[cfg(test)]

@@ -83,18 +83,15 @@ async fn echo(
     handled.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(delay).await;
     let verified = request.extensions().get::<PlivoVerified>().cloned();
-    let buffered = request.body().is_buffered();
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let mut response = Response::new(Full::new(body));
     let headers = response.headers_mut();
-    headers.insert("x-body-buffered", HeaderValue::from(u16::from(buffered)));
     if let Some(v) = verified {
         for (name, value) in [
-            ("x-verified-version", v.version.as_str().to_owned()),
-            ("x-verified-header", v.header().as_str().to_owned()),
-            ("x-verified-token", v.token.to_string()),
-            ("x-verified-nonce", v.nonce.clone()),
-            ("x-verified-url", v.url.clone()),
+            ("x-verified-version", v.version().as_str().to_owned()),
+            ("x-verified-token", v.token().to_string()),
+            ("x-verified-nonce", v.nonce().to_owned()),
+            ("x-verified-url", v.url().to_owned()),
         ] {
             headers.insert(name, HeaderValue::from_str(&value).unwrap());
         }

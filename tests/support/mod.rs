@@ -6,6 +6,7 @@ pub mod examples;
 pub mod hyper_app;
 pub mod logs;
 pub mod raw;
+pub mod reference;
 pub mod replay_app;
 pub mod vectors;
 
@@ -29,10 +30,10 @@ pub async fn echo(request: Request) -> impl IntoResponse {
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let mut headers = vec![(CONTENT_TYPE.as_str().to_owned(), "text/plain".to_owned())];
     if let Some(v) = verified {
-        headers.push(("x-verified-token".into(), v.token.to_string()));
-        headers.push(("x-verified-version".into(), v.version.as_str().into()));
-        headers.push(("x-verified-url".into(), v.url));
-        headers.push(("x-verified-nonce".into(), v.nonce));
+        headers.push(("x-verified-token".into(), v.token().to_string()));
+        headers.push(("x-verified-version".into(), v.version().as_str().into()));
+        headers.push(("x-verified-url".into(), v.url().to_owned()));
+        headers.push(("x-verified-nonce".into(), v.nonce().to_owned()));
     }
     let mut response = body.into_response();
     for (name, value) in headers {
@@ -172,6 +173,45 @@ pub async fn send(
         status,
         headers,
         body,
+    }
+}
+
+/// The V3 signature of a `method` ("GET" or "POST") request to `url` with this body and
+/// nonce (Plivo puts a GET's parameters in the query, so `body` is ignored for a GET).
+pub fn sign_v3(token: &str, method: &str, url: &str, body: &[u8], nonce: &str) -> String {
+    let signer = tower_plivo::signature::Signer::new(token);
+    match method {
+        "GET" => signer.sign_v3_get(url, nonce),
+        "POST" => signer.sign_v3_post(url, body, nonce),
+        other => panic!("Plivo signs GET and POST only, not {other}"),
+    }
+    .unwrap()
+}
+
+/// The signature headers of a request that has these (name, value) pairs (names as the
+/// `signature` module's constants).
+pub fn signature_headers<'a>(
+    pairs: &[(&'static str, &'a [u8])],
+) -> tower_plivo::signature::SignatureHeaders<'a> {
+    tower_plivo::signature::SignatureHeaders::from_lookup(|name| {
+        pairs
+            .iter()
+            .find(|(header, _)| *header == name)
+            .map(|(_, value)| *value)
+    })
+}
+
+/// A `method` ("GET" or "POST") request to `url`; a POST carries `body` as a form.
+pub fn signed_request<'a>(
+    method: &str,
+    url: tower_plivo::signature::SignedUrl<'a>,
+    body: &'a [u8],
+) -> tower_plivo::signature::SignedRequest<'a> {
+    use tower_plivo::signature::SignedRequest;
+    match method {
+        "GET" => SignedRequest::get(url),
+        "POST" => SignedRequest::post(url, Some(FORM.1.as_bytes()), body),
+        other => panic!("Plivo signs GET and POST only, not {other}"),
     }
 }
 

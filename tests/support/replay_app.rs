@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use tower_plivo::UrlPolicy;
 use tower_plivo::replay::NonceStore;
-use tower_plivo::signature::{Method, Signer};
+use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder};
 
 use super::{FORM, Reply, echo, send, serve};
@@ -116,12 +116,7 @@ pub async fn replay_server_with(
 /// A signed V3 POST to `path` with this nonce.
 pub fn signed(path: &str, nonce: &str, body: &str) -> Vec<(String, String)> {
     let signature = Signer::new(TOKEN)
-        .sign_v3(
-            Method::Post,
-            &format!("{ORIGIN}{path}"),
-            body.as_bytes(),
-            nonce,
-        )
+        .sign_v3_post(&format!("{ORIGIN}{path}"), body.as_bytes(), nonce)
         .unwrap();
     vec![
         ("X-Plivo-Signature-V3".into(), signature),

@@ -2,8 +2,6 @@
 //! server): one copy, for every test that needs a request Plivo really signed.
 #![allow(dead_code)] // each test file uses a different subset
 
-use tower_plivo::signature::Method;
-
 pub const V3_TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
 pub const V3_NONCE: &str = "31627761595286130198";
 pub const ORIGIN: &str = "https://plivobin.non-prod.plivops.com";
@@ -57,10 +55,6 @@ impl V3Vector {
             "GET" => (format!("{}?{P13}", self.path), ""),
             _ => (self.path.to_owned(), P13),
         }
-    }
-
-    pub fn method(&self) -> Method {
-        Method::parse(self.method).unwrap()
     }
 }
 

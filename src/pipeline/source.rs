@@ -1,5 +1,6 @@
-//! The source-network check: a second defence, in addition to the signature, that refuses
-//! requests whose client address is not one of the networks Plivo calls from.
+//! Part of the head stage: the source-network check, a second defence in addition to the
+//! signature, that refuses requests whose client address is not one of the networks Plivo
+//! calls from.
 
 use std::net::{IpAddr, SocketAddr};
 

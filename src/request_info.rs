@@ -1,8 +1,11 @@
-//! The TCP peer address, which decides whether forwarding headers are believed.
+//! What the server knows about a request besides its head: the TCP peer address (which decides
+//! whether forwarding headers are believed) and the request target as received (before any
+//! router rewrote it).
 
 use std::net::SocketAddr;
 
-use http::Extensions;
+use http::request::Parts;
+use http::{Extensions, Uri};
 
 /// The address of the TCP peer that sent a request. Insert it into the request extensions when
 /// serving with plain hyper, so the trusted-proxy policy can see who is talking.
@@ -39,4 +42,16 @@ pub(crate) fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
         return Some(addr);
     }
     None
+}
+
+/// The URI to take the path and query from. Under axum's `Router::nest` the URI a layer sees has
+/// its prefix stripped; axum keeps the original in `OriginalUri`, and that is what Plivo signed.
+pub(crate) fn original_uri(parts: &Parts) -> &Uri {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::OriginalUri(uri)) =
+        parts.extensions.get::<axum::extract::OriginalUri>()
+    {
+        return uri;
+    }
+    &parts.uri
 }

@@ -4,10 +4,11 @@
 
 use std::fmt;
 
-use crate::config_error::ConfigError;
-use crate::signature::mac::KeyedMac;
+use super::mac::KeyedMac;
 
-/// Which configured token verified a request (shown as `account:N` or `main`).
+/// Which configured token verified a request (shown as `account:N` or `main`), and so which
+/// header carried the signature: an account token matches `X-Plivo-Signature-V3` / `-V2`, the
+/// main account's matches the `-Ma-` headers.
 ///
 /// ```
 /// use tower_plivo::TokenId;
@@ -32,15 +33,47 @@ impl fmt::Display for TokenId {
     }
 }
 
+/// Why a set of [`AuthTokens`] could not be made. Never contains a token.
+///
+/// ```
+/// use tower_plivo::TokenId;
+/// use tower_plivo::signature::{AuthTokens, TokenError};
+///
+/// assert_eq!(AuthTokens::new([" padded"], None::<&str>).unwrap_err(), TokenError::Invalid(TokenId::Account(0)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// No token at all.
+    None,
+    /// This token is empty or has whitespace around it (a copy-paste slip that would make every
+    /// signature fail).
+    Invalid(TokenId),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::None => f.write_str("no Plivo auth token configured"),
+            TokenError::Invalid(id) => write!(
+                f,
+                "the {id} auth token is empty or has whitespace around it (check how it was copied)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
 /// The auth tokens a verifier accepts.
 ///
 /// ```
-/// use tower_plivo::AuthTokens;
+/// use tower_plivo::signature::AuthTokens;
 ///
 /// let tokens = AuthTokens::new(["current-token", "previous-token"], Some("main-token"))?;
 /// assert_eq!(format!("{tokens:?}"), "AuthTokens { account_tokens: 2, main_account_token: true }");
 /// assert!(AuthTokens::new([" padded "], None::<&str>).is_err());
-/// # Ok::<(), tower_plivo::ConfigError>(())
+/// # Ok::<(), tower_plivo::signature::TokenError>(())
 /// ```
 #[derive(Clone)]
 pub struct AuthTokens {
@@ -57,7 +90,7 @@ impl AuthTokens {
     pub fn new<I, T>(
         account_tokens: I,
         main_account_token: Option<impl AsRef<str>>,
-    ) -> Result<Self, ConfigError>
+    ) -> Result<Self, TokenError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
@@ -71,7 +104,7 @@ impl AuthTokens {
             .map(|token| checked(token.as_ref(), TokenId::MainAccount))
             .transpose()?;
         if account.is_empty() && main_account.is_none() {
-            return Err(ConfigError::NoAuthToken);
+            return Err(TokenError::None);
         }
         Ok(Self {
             account,
@@ -80,9 +113,9 @@ impl AuthTokens {
     }
 }
 
-fn checked(token: &str, id: TokenId) -> Result<KeyedMac, ConfigError> {
+fn checked(token: &str, id: TokenId) -> Result<KeyedMac, TokenError> {
     if token.is_empty() || token.trim() != token {
-        return Err(ConfigError::InvalidAuthToken(id));
+        return Err(TokenError::Invalid(id));
     }
     Ok(KeyedMac::new(token))
 }
@@ -104,15 +137,15 @@ mod tests {
     fn rejects_bad_tokens() {
         assert_eq!(
             AuthTokens::new(["ok", ""], None::<&str>).unwrap_err(),
-            ConfigError::InvalidAuthToken(TokenId::Account(1))
+            TokenError::Invalid(TokenId::Account(1))
         );
         assert_eq!(
             AuthTokens::new(["ok"], Some("tok\n")).unwrap_err(),
-            ConfigError::InvalidAuthToken(TokenId::MainAccount)
+            TokenError::Invalid(TokenId::MainAccount)
         );
         assert_eq!(
             AuthTokens::new(Vec::<String>::new(), None::<&str>).unwrap_err(),
-            ConfigError::NoAuthToken
+            TokenError::None
         );
     }
 

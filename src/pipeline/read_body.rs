@@ -1,4 +1,4 @@
-//! Reading a whole request body under a size limit.
+//! Stage 3, read body: the whole request body, under a size limit and a time limit.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +17,7 @@ pin_project! {
     /// cross the limit (so at most one frame past the limit is ever held), or to
     /// [`Rejection::BodyReadFailed`] when the stream fails, or to [`Rejection::BodyTimeout`]
     /// when the whole body has not arrived in time. Trailers are ignored.
-    pub(crate) struct CollectBody<B> {
+    pub(crate) struct ReadBody<B> {
         #[pin]
         body: B,
         timeout: Option<Duration>,
@@ -32,7 +32,7 @@ pin_project! {
     }
 }
 
-impl<B> CollectBody<B> {
+impl<B> ReadBody<B> {
     /// `timeout` counts from the first time the body is not ready. It needs a Tokio runtime with
     /// its time driver (as axum, hyper-util and tonic servers run); outside any Tokio runtime the
     /// body is read without a deadline.
@@ -48,7 +48,7 @@ impl<B> CollectBody<B> {
     }
 }
 
-impl<B> Future for CollectBody<B>
+impl<B> Future for ReadBody<B>
 where
     B: Body<Data = Bytes>,
 {
@@ -148,7 +148,7 @@ mod tests {
             .enumerate()
             .map(|(i, &len)| Bytes::from(vec![b'a' + i as u8; len]))
             .collect();
-        let future = CollectBody::new(Frames(frames), limit, None);
+        let future = ReadBody::new(Frames(frames), limit, None);
         match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(result) => result,
             Poll::Pending => panic!("every frame is ready"),

@@ -1,0 +1,122 @@
+//! The events the layer logs, and the counters it calls, for each verdict.
+
+use http::Method;
+use tracing::Span;
+
+use super::Metrics;
+use crate::rejection::Rejection;
+use crate::replay::StoreError;
+use crate::verified::PlivoVerified;
+
+/// A request verified (and was not a replay).
+pub(crate) fn accepted(
+    span: &Span,
+    metrics: Option<&dyn Metrics>,
+    verified: &PlivoVerified,
+    body_bytes: usize,
+) {
+    span.record("verdict", "accepted");
+    span.record("version", verified.version().as_str());
+    span.record("token", tracing::field::display(verified.token()));
+    span.record("nonce", verified.nonce());
+    span.record("url", verified.url());
+    tracing::debug!(
+        target: "tower_plivo",
+        verdict = "accepted",
+        version = verified.version().as_str(),
+        token = %verified.token(),
+        nonce = %verified.nonce(),
+        url = %verified.url(),
+        body_bytes,
+        "Plivo request accepted"
+    );
+    if let Some(metrics) = metrics {
+        metrics.accepted(verified);
+    }
+}
+
+/// What a rejection's log line says about the request.
+pub(crate) struct Rejected<'a> {
+    pub(crate) rejection: Rejection,
+    pub(crate) method: &'a Method,
+    /// The URL verified, once the origin is known (the span has the request target).
+    pub(crate) url: Option<&'a str>,
+    /// Why, when the reason alone does not say (how to enable V2, which client was refused).
+    pub(crate) detail: Option<&'a str>,
+    /// Report-only mode: the request goes on.
+    pub(crate) reported_only: bool,
+}
+
+/// A request was refused, or would have been in report-only mode.
+pub(crate) fn rejected(span: &Span, metrics: Option<&dyn Metrics>, event: Rejected<'_>) {
+    let Rejected {
+        rejection,
+        method,
+        url,
+        detail,
+        reported_only,
+    } = event;
+    let verdict = if reported_only {
+        "rejected (report-only)"
+    } else {
+        "rejected"
+    };
+    span.record("verdict", verdict);
+    span.record("reason", rejection.code());
+    if let Some(url) = url {
+        span.record("url", url);
+    }
+    match rejection {
+        Rejection::SignatureMismatch
+        | Rejection::UntrustedHost
+        | Rejection::UnknownOrigin
+        | Rejection::Replayed
+        | Rejection::SignatureVersionNotAccepted
+        | Rejection::SourceNotAllowed => tracing::warn!(
+            target: "tower_plivo",
+            verdict,
+            reason = rejection.code(),
+            method = %method,
+            url,
+            detail,
+            "Plivo request rejected"
+        ),
+        _ => tracing::info!(
+            target: "tower_plivo",
+            verdict,
+            reason = rejection.code(),
+            method = %method,
+            url,
+            detail,
+            "Plivo request rejected"
+        ),
+    }
+    if let Some(metrics) = metrics {
+        metrics.rejected(rejection);
+    }
+}
+
+/// The nonce store could not answer.
+pub(crate) fn store_unavailable(verified: &PlivoVerified, error: &StoreError, fail_open: bool) {
+    tracing::error!(
+        target: "tower_plivo",
+        nonce = %verified.nonce(),
+        url = %verified.url(),
+        error = %error,
+        fail_open,
+        "nonce store unavailable: {}",
+        if fail_open {
+            "letting the request through (fail-open)"
+        } else {
+            "refusing with 503"
+        }
+    );
+}
+
+/// Report-only mode was configured (once, when the layer is built).
+pub(crate) fn report_only_configured() {
+    tracing::warn!(
+        target: "tower_plivo",
+        "Plivo signature layer in REPORT-ONLY mode: requests that fail verification are logged and let through"
+    );
+}

@@ -1,0 +1,20 @@
+//! What the layer tells operators: one span per guarded request, one event per verdict, the
+//! signature doctor, and counters a user can export. Tokens never appear; nonces and URLs may.
+//!
+//! | event | level | target |
+//! |---|---|---|
+//! | request accepted | `DEBUG` | `tower_plivo` |
+//! | rejected: `signature_mismatch`, `untrusted_host`, `unknown_origin`, `replayed`, `signature_version_not_accepted`, `source_not_allowed` | `WARN` | `tower_plivo` |
+//! | rejected: any other reason | `INFO` | `tower_plivo` |
+//! | nonce store unavailable | `ERROR` | `tower_plivo` |
+//! | signature doctor finding | `WARN` | `tower_plivo::doctor` |
+//! | report-only mode configured | `WARN` | `tower_plivo` (once, when the layer is built) |
+//!
+//! The per-request span `plivo_webhook` is at `DEBUG`.
+
+pub(crate) mod doctor;
+pub(crate) mod events;
+mod metrics;
+pub(crate) mod span;
+
+pub use metrics::Metrics;

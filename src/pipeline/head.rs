@@ -1,0 +1,170 @@
+//! Stage 2, head: everything the request head decides before any body is read (method, client
+//! network, signature headers and version, declared body size and type), and which URL is
+//! verified.
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+
+use super::respond::Refusal;
+use super::settings::Settings;
+use super::source::{self, Client};
+use crate::rejection::Rejection;
+use crate::request_info::{original_uri, peer_addr};
+use crate::signature::{
+    Claim, SignatureHeaders, SignatureVersion, SignedUrl, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE,
+    V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, is_form_content_type,
+};
+use crate::url_policy::{Origin, origin_of};
+
+/// The two methods that carry Plivo signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SignedMethod {
+    Get,
+    Post,
+}
+
+/// What the head of a request established, kept while its body is read.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) method: SignedMethod,
+    /// The scheme and authority of the URL Plivo called.
+    pub(crate) origin: Origin,
+    pub(crate) version: SignatureVersion,
+    // The request's own header values (a reference count, not a copy).
+    account: Option<HeaderValue>,
+    main_account: Option<HeaderValue>,
+    nonce: HeaderValue,
+}
+
+/// The log line's explanation of a V2 request on a V3-only route.
+const V2_NOT_ACCEPTED: &str = "a V2 signature on a route that accepts only V3: V2 signs neither the \
+     body nor the query, so anyone holding one V2-signed request for this URL could send any body \
+     under it; if Plivo calls this route with V2 (messaging, Verify), enable it with .accept_v2(true) \
+     on this route only";
+
+/// Checks everything the head decides, in order: method, client network, signature headers and
+/// version, declared body size and type, then resolves the origin.
+pub(crate) fn check(settings: &Settings, parts: &Parts) -> Result<Head, Refusal> {
+    let method = match parts.method.as_str() {
+        "GET" => SignedMethod::Get,
+        "POST" => SignedMethod::Post,
+        _ => return Err(Rejection::MethodNotAllowed.into()),
+    };
+    let peer = peer_addr(&parts.extensions);
+    if let Some(networks) = &settings.source_networks {
+        let client = Client::of(peer, settings.proxies.as_ref(), &parts.headers);
+        source::check(networks, client).map_err(|why| Refusal {
+            rejection: Rejection::SourceNotAllowed,
+            detail: Some(why),
+        })?;
+    }
+    let headers = signature_headers(&parts.headers)?;
+    let claim = headers.claim().map_err(Rejection::from)?;
+    if claim.version == SignatureVersion::V2 && !settings.accept_v2 {
+        return Err(Refusal {
+            rejection: Rejection::SignatureVersionNotAccepted,
+            detail: Some(V2_NOT_ACCEPTED.to_owned()),
+        });
+    }
+    check_declared_body(settings.body_limit, claim.version, method, &parts.headers)?;
+    let origin = origin_of(
+        &settings.url_policy,
+        settings.proxies.as_ref(),
+        original_uri(parts),
+        &parts.headers,
+        peer,
+    )?;
+    let (account, main_account, nonce) = match claim.version {
+        SignatureVersion::V3 => (V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE),
+        SignatureVersion::V2 => (V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE),
+    };
+    let kept = |name: &str| parts.headers.get(name).cloned();
+    Ok(Head {
+        method,
+        origin,
+        version: claim.version,
+        account: kept(account),
+        main_account: kept(main_account),
+        nonce: kept(nonce).expect("the claim has a nonce"),
+    })
+}
+
+/// What the declared body says before it is read: over the limit is 413 at once; under V3, a
+/// body a GET cannot have or a POST body that is not a form is one the signature cannot cover.
+fn check_declared_body(
+    limit: usize,
+    version: SignatureVersion,
+    method: SignedMethod,
+    headers: &HeaderMap,
+) -> Result<(), Rejection> {
+    let declared = declared_length(headers);
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(Rejection::BodyTooLarge);
+    }
+    if version == SignatureVersion::V3 && declared.is_some_and(|len| len > 0) {
+        let form = headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|ct| is_form_content_type(ct.as_bytes()));
+        if method == SignedMethod::Get || !form {
+            return Err(Rejection::UnsupportedBody);
+        }
+    }
+    Ok(())
+}
+
+impl Head {
+    /// The URL being verified: the origin from the policy, path and query as received.
+    pub(crate) fn signed_url<'a>(&'a self, parts: &'a Parts) -> SignedUrl<'a> {
+        let uri = original_uri(parts);
+        SignedUrl::from_parts(
+            self.origin.scheme.as_str(),
+            &self.origin.authority,
+            uri.path(),
+            uri.query(),
+        )
+    }
+
+    /// The claim the headers make, borrowed from the kept header values.
+    pub(crate) fn claim(&self) -> Claim<'_> {
+        Claim {
+            version: self.version,
+            account: self.account.as_ref().map(HeaderValue::as_bytes),
+            main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
+            nonce: self.nonce.as_bytes(),
+        }
+    }
+
+    /// The nonce as text (opaque; Plivo sends digits).
+    pub(crate) fn nonce_text(&self) -> String {
+        String::from_utf8_lossy(self.nonce.as_bytes()).into_owned()
+    }
+}
+
+/// Reads the six signature headers. A header sent several times must repeat the same value:
+/// otherwise which one a proxy or framework would pick is anyone's guess.
+fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Rejection> {
+    let mut conflict = false;
+    let read = SignatureHeaders::from_lookup(|name| {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next()?;
+        if values.any(|other| other != first) {
+            conflict = true;
+        }
+        Some(first.as_bytes())
+    });
+    if conflict {
+        return Err(Rejection::ConflictingHeaders);
+    }
+    Ok(read)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}

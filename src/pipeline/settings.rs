@@ -1,0 +1,80 @@
+//! The settings one layer shares with every service and future it makes: plain data, checked
+//! by the builder. Behaviour lives in the stage that uses each setting.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+
+use crate::observe::Metrics;
+use crate::observe::doctor::Doctor;
+use crate::rejection::Rejection;
+use crate::replay::NonceStore;
+use crate::signature::Verifier;
+use crate::url_policy::{Cidr, TrustedProxies, UrlPolicy};
+
+/// Turns a [`Rejection`] into the response sent to the caller.
+pub(crate) type Responder = Arc<dyn Fn(Rejection) -> Response<Full<Bytes>> + Send + Sync>;
+
+pub(crate) struct Settings {
+    pub(crate) verifier: Verifier,
+    pub(crate) url_policy: UrlPolicy,
+    /// The user's proxies, when configured.
+    pub(crate) proxies: Option<TrustedProxies>,
+    /// Allowed client networks, when configured.
+    pub(crate) source_networks: Option<Vec<Cidr>>,
+    /// Whether V2 signatures are accepted (V3 always is).
+    pub(crate) accept_v2: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) body_timeout: Option<Duration>,
+    /// Paths at or below these (as the wrapped service sees them) pass through unverified.
+    pub(crate) skipped_prefixes: Vec<String>,
+    pub(crate) responder: Option<Responder>,
+    pub(crate) replay: Option<ReplaySettings>,
+    /// Verify and record, but let every request through (resource limits still apply).
+    pub(crate) report_only: bool,
+    /// The signature doctor, when on.
+    pub(crate) doctor: Option<Doctor>,
+    pub(crate) metrics: Option<Arc<dyn Metrics>>,
+}
+
+/// Replay protection settings.
+pub(crate) struct ReplaySettings {
+    pub(crate) store: Arc<dyn NonceStore>,
+    /// Let requests through when the store cannot answer (instead of 503).
+    pub(crate) fail_open: bool,
+    /// Release a reservation when the request is dropped even after its handler started.
+    pub(crate) release_on_drop: bool,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("verifier", &self.verifier)
+            .field("url_policy", &self.url_policy)
+            .field("proxies", &self.proxies)
+            .field("source_networks", &self.source_networks)
+            .field("accept_v2", &self.accept_v2)
+            .field("body_limit", &self.body_limit)
+            .field("body_timeout", &self.body_timeout)
+            .field("skipped_prefixes", &self.skipped_prefixes)
+            .field("custom_responder", &self.responder.is_some())
+            .field(
+                "replay_protection",
+                &self.replay.as_ref().map(|r| {
+                    if r.fail_open {
+                        "fail-open"
+                    } else {
+                        "fail-closed"
+                    }
+                }),
+            )
+            .field("report_only", &self.report_only)
+            .field("diagnose", &self.doctor.is_some())
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}

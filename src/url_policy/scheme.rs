@@ -1,0 +1,66 @@
+//! [`Scheme`]: `http` or `https`, the URL's scheme (not the signature version).
+
+use crate::config_error::ConfigError;
+
+/// `http` or `https`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `http`
+    Http,
+    /// `https`
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    ///
+    /// ```
+    /// assert_eq!(tower_plivo::Scheme::Https.as_str(), "https");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The port a URL of this scheme has when it names none.
+    pub(crate) fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    /// The other scheme.
+    pub(crate) fn other(self) -> Self {
+        match self {
+            Scheme::Http => Scheme::Https,
+            Scheme::Https => Scheme::Http,
+        }
+    }
+
+    /// `http` or `https`, in any case.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("https") {
+            Some(Scheme::Https)
+        } else if text.eq_ignore_ascii_case("http") {
+            Some(Scheme::Http)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = ConfigError;
+
+    /// ```
+    /// use tower_plivo::Scheme;
+    /// assert_eq!("HTTPS".parse::<Scheme>()?, Scheme::Https);
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        Scheme::parse(text).ok_or_else(|| ConfigError::InvalidScheme(text.to_owned()))
+    }
+}
