@@ -21,6 +21,9 @@
 //!     --url http://127.0.0.1:3001/answer --data 'CallUUID=1&From=14155550100'
 //! ```
 
+#[path = "shared/logging.rs"]
+mod logging;
+
 use std::convert::Infallible;
 
 use bytes::Bytes;
@@ -38,14 +41,7 @@ const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tower_plivo=debug".into()),
-        )
-        .init();
+    logging::init();
 
     let token = env("PLIVO_AUTH_TOKEN");
     let demo = token.is_none();

@@ -26,6 +26,8 @@
 //! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
 //! as `text/plain`. Each request logs one line on stderr (never a token).
 
+#[path = "shared/logging.rs"]
+mod logging;
 #[path = "shared/webhook_app.rs"]
 mod webhook_app;
 
@@ -46,14 +48,7 @@ type StartError = String;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tower_plivo=debug".into()),
-        )
-        .init();
+    logging::init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -9,6 +9,8 @@
 //! Same routes and handlers as `server` (shared from `examples/shared/webhook_app.rs`), same
 //! Tokio runtime, same `into_make_service_with_connect_info`, same `tracing` subscriber set-up.
 
+#[path = "shared/logging.rs"]
+mod logging;
 #[path = "shared/webhook_app.rs"]
 mod webhook_app;
 
@@ -16,13 +18,7 @@ use std::net::SocketAddr;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tower_plivo=debug".into()),
-        )
-        .init();
+    logging::init();
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3001".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!(

@@ -23,6 +23,9 @@
 //!     --url http://127.0.0.1:50051/plivo/answer --data 'CallUUID=1&From=14155550100'
 //! ```
 
+#[path = "shared/logging.rs"]
+mod logging;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
@@ -38,14 +41,7 @@ const ANSWER_XML: &str = r#"<Response><Speak>Hello, from Plivo</Speak></Response
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tower_plivo=debug".into()),
-        )
-        .init();
+    logging::init();
 
     let token = env("PLIVO_AUTH_TOKEN");
     let demo = token.is_none();

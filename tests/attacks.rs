@@ -301,8 +301,13 @@ async fn disconnecting_does_not_free_a_nonce() {
         ("X-Plivo-Signature-V3-Nonce", nonce.as_str()),
         FORM,
     ];
-    let mut request = raw::post_head("/answer", "hooks.example.com", &headers, Some(body.len()));
-    request.extend_from_slice(body.as_bytes());
+    let request = headers
+        .iter()
+        .fold(
+            raw::Raw::new("POST", "/answer").header("host", "hooks.example.com"),
+            |raw, (name, value)| raw.header(name, value),
+        )
+        .with_body(body.as_bytes());
     for _ in 0..5 {
         raw::abandoned(server.addr, &request, Duration::from_millis(100)).await;
     }
@@ -709,18 +714,25 @@ async fn in_frames(
     body: &[u8],
     pieces: usize,
 ) -> (u16, Vec<u8>) {
-    let head = raw::post_head("/answer", "hooks.example.com", headers, length);
+    let raw = headers.iter().fold(
+        raw::Raw::new("POST", "/answer").header("host", "hooks.example.com"),
+        |raw, (name, value)| raw.header(name, value),
+    );
+    let raw = match length {
+        Some(length) => raw.header("content-length", length.to_string()),
+        None => raw.header("transfer-encoding", "chunked"),
+    };
     let size = body.len().div_ceil(pieces);
-    let mut parts: Vec<Vec<u8>> = vec![head];
-    match length {
-        Some(_) => parts.extend(body.chunks(size).map(<[u8]>::to_vec)),
-        None => {
-            parts.extend(body.chunks(size).map(raw::chunk));
-            parts.push(b"0\r\n\r\n".to_vec());
-        }
+    let mut parts: Vec<Vec<u8>> = match length {
+        Some(_) => body.chunks(size).map(<[u8]>::to_vec).collect(),
+        None => body.chunks(size).map(raw::chunk).collect(),
+    };
+    if length.is_none() {
+        parts.push(b"0\r\n\r\n".to_vec());
     }
     let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-    raw::in_pieces(addr, &parts, Duration::from_millis(30)).await
+    let reply = raw::in_pieces(addr, raw.head(), &parts, Duration::from_millis(30)).await;
+    (reply.status, reply.body)
 }
 
 #[tokio::test]

@@ -114,18 +114,18 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
-use support::{REASON, echo, fresh_nonce, refusal_body, serve};
+use support::raw::{Raw, RawReply as Reply, Step, exchange, exchange_many, send_raw};
+use support::{echo, fresh_nonce, refusal_body, serve};
 
 const TOKEN: &str = "MAHOSTILEaccountTOKENaaaaaaaaaaaaaa";
 const MAIN: &str = "MAHOSTILEmainTOKENbbbbbbbbbbbbbbbbbb";
 const NONCE: &str = "05429567804466091622";
 const OTHER_NONCE: &str = "99999567804466091622";
-const FORM_TYPE: &str = "application/x-www-form-urlencoded";
+/// The form content type.
+const FORM_TYPE: &str = support::FORM.1;
 const BODY: &str = "CallUUID=ok&From=1555&To=1666";
 const TEN_MB: usize = 10_000_000;
 
@@ -209,249 +209,30 @@ fn v3_nonce(addr: SocketAddr, method: &str, target: &str, body: &[u8], nonce: &s
     )
 }
 
-// ---- raw HTTP/1.1 ----
+// ---- signed raw requests ----
 
-/// A request written byte for byte.
-#[derive(Clone)]
-struct Raw {
-    request_line: Vec<u8>,
-    headers: Vec<(String, Vec<u8>)>,
+/// A POST (or GET) to `target` with the host, a valid V3 signature of `body`, its nonce
+/// ([`NONCE`]) and the form content type.
+fn signed(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> Raw {
+    signed_with_nonce(addr, method, target, body, NONCE)
 }
 
-impl Raw {
-    fn new(method: &str, target: &str) -> Self {
-        Self {
-            request_line: format!("{method} {target} HTTP/1.1").into_bytes(),
-            headers: Vec::new(),
-        }
-    }
-
-    /// A POST (or GET) to `target` with the host, a valid V3 signature of `body`, its nonce
-    /// ([`NONCE`]) and the form content type.
-    fn signed(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> Self {
-        Self::signed_with_nonce(addr, method, target, body, NONCE)
-    }
-
-    /// As [`Raw::signed`], with this nonce.
-    fn signed_with_nonce(
-        addr: SocketAddr,
-        method: &str,
-        target: &str,
-        body: &[u8],
-        nonce: &str,
-    ) -> Self {
-        Self::new(method, target)
-            .header("host", addr.to_string())
-            .header(
-                "x-plivo-signature-v3",
-                v3_nonce(addr, method, target, body, nonce),
-            )
-            .header("x-plivo-signature-v3-nonce", nonce)
-            .header("content-type", FORM_TYPE)
-    }
-
-    fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        self.headers
-            .push((name.to_owned(), value.as_ref().to_vec()));
-        self
-    }
-
-    fn without(mut self, name: &str) -> Self {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self
-    }
-
-    fn replace(self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        self.without(name).header(name, value)
-    }
-
-    fn request_line(mut self, line: &str) -> Self {
-        self.request_line = line.as_bytes().to_vec();
-        self
-    }
-
-    /// The head (ending with the blank line), with `connection: close`.
-    fn head(&self) -> Vec<u8> {
-        let mut out = self.request_line.clone();
-        out.extend_from_slice(b"\r\n");
-        for (name, value) in &self.headers {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"connection: close\r\n\r\n");
-        out
-    }
-
-    /// The whole request with a `Content-Length` for `body`.
-    fn with_body(&self, body: &[u8]) -> Vec<u8> {
-        let mut out = self
-            .clone()
-            .header("content-length", body.len().to_string())
-            .head();
-        out.extend_from_slice(body);
-        out
-    }
-}
-
-/// What the client does on the connection, in order.
-enum Step {
-    Write(Vec<u8>),
-    Sleep(Duration),
-    /// Closes the client's write side (the server sees EOF).
-    ShutdownWrite,
-}
-
-/// A response as read off the wire.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The layer's reason, from the header the test server copies it into.
-    fn reason(&self) -> Option<String> {
-        let prefix = format!("{REASON}:");
-        self.head.lines().find_map(|line| {
-            line.to_ascii_lowercase()
-                .strip_prefix(&prefix)
-                .map(|v| v.trim().to_owned())
-        })
-    }
-}
-
-/// Parses one response from the front of `buf` if it is complete (`eof`: no more bytes will
-/// come), returning it and the bytes it used.
-fn parse_response(buf: &[u8], eof: bool, head_request: bool) -> Option<(Reply, usize)> {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let status = head.get(9..12)?.parse().ok()?;
-    let lower = head.to_ascii_lowercase();
-    let length = lower
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map(|v| v.trim().parse::<usize>().unwrap());
-    let chunked = lower.contains("transfer-encoding: chunked");
-    let rest = &buf[end..];
-    if head_request {
-        return Some((
-            Reply {
-                status,
-                head,
-                body: Vec::new(),
-            },
-            end,
-        ));
-    }
-    if let Some(length) = length {
-        if rest.len() < length {
-            return None;
-        }
-        let body = rest[..length].to_vec();
-        return Some((Reply { status, head, body }, end + length));
-    }
-    if chunked {
-        let mut body = Vec::new();
-        let mut at = 0;
-        loop {
-            let line_end = rest[at..].windows(2).position(|w| w == b"\r\n")? + at;
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&rest[at..line_end]).ok()?.trim(), 16)
-                    .ok()?;
-            at = line_end + 2;
-            if size == 0 {
-                let trailer_end = rest[at..].windows(2).position(|w| w == b"\r\n")? + at + 2;
-                return Some((Reply { status, head, body }, end + trailer_end));
-            }
-            if rest.len() < at + size + 2 {
-                return None;
-            }
-            body.extend_from_slice(&rest[at..at + size]);
-            at += size + 2;
-        }
-    }
-    eof.then(|| {
-        (
-            Reply {
-                status,
-                head,
-                body: rest.to_vec(),
-            },
-            buf.len(),
-        )
-    })
-}
-
-/// Runs `steps` on a fresh connection while reading `count` responses (the writer's errors are
-/// ignored: the server may answer and close before everything is sent).
-async fn exchange_many(
+/// As [`signed`], with this nonce.
+fn signed_with_nonce(
     addr: SocketAddr,
-    steps: Vec<Step>,
-    count: usize,
-    head_request: bool,
-) -> Vec<Reply> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
-    let writing = tokio::spawn(async move {
-        for step in steps {
-            let ok = match step {
-                Step::Write(bytes) => writer.write_all(&bytes).await.is_ok(),
-                Step::Sleep(duration) => {
-                    tokio::time::sleep(duration).await;
-                    true
-                }
-                Step::ShutdownWrite => writer.shutdown().await.is_ok(),
-            };
-            if !ok {
-                return;
-            }
-        }
-        // Keep the write side open until the test is done reading.
-        std::future::pending::<()>().await;
-    });
-    let read = tokio::time::timeout(Duration::from_secs(20), async {
-        let mut buf = Vec::new();
-        let mut replies = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        let mut eof = false;
-        while replies.len() < count {
-            if let Some((reply, used)) = parse_response(&buf, eof, head_request) {
-                replies.push(reply);
-                buf.drain(..used);
-                continue;
-            }
-            assert!(!eof, "connection closed mid-response: {buf:?}");
-            match reader.read(&mut chunk).await {
-                Ok(0) | Err(_) => eof = true,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            if eof && buf.is_empty() {
-                panic!(
-                    "connection closed with {} of {count} responses",
-                    replies.len()
-                );
-            }
-        }
-        replies
-    })
-    .await;
-    writing.abort();
-    read.expect("the server must answer within 20 s")
-}
-
-async fn exchange(addr: SocketAddr, steps: Vec<Step>) -> Reply {
-    exchange_many(addr, steps, 1, false).await.pop().unwrap()
-}
-
-async fn send_raw(addr: SocketAddr, bytes: Vec<u8>) -> Reply {
-    exchange(addr, vec![Step::Write(bytes)]).await
+    method: &str,
+    target: &str,
+    body: &[u8],
+    nonce: &str,
+) -> Raw {
+    Raw::new(method, target)
+        .header("host", addr.to_string())
+        .header(
+            "x-plivo-signature-v3",
+            v3_nonce(addr, method, target, body, nonce),
+        )
+        .header("x-plivo-signature-v3-nonce", nonce)
+        .header("content-type", FORM_TYPE)
 }
 
 /// Asserts the exact status, and when `code` is given the layer's reason and the body every
@@ -476,7 +257,7 @@ async fn still_serving(addr: SocketAddr) {
     let nonce = fresh_nonce();
     let reply = send_raw(
         addr,
-        Raw::signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), &nonce)
+        signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), &nonce)
             .with_body(BODY.as_bytes()),
     )
     .await;
@@ -496,7 +277,7 @@ async fn shape(addr: SocketAddr, bytes: Vec<u8>, status: u16, code: Option<&str>
 }
 
 fn post(addr: SocketAddr) -> Raw {
-    Raw::signed(addr, "POST", "/answer", BODY.as_bytes())
+    signed(addr, "POST", "/answer", BODY.as_bytes())
 }
 
 // ---- 1-24: signature and nonce headers ----
@@ -981,21 +762,21 @@ async fn s37_broken_percent_escapes_correctly_signed() {
     let addr = main_server().await;
     let target = "/answer?q=%G1&r=%&s=%4";
     let body = "a=%G1&b=%&c=%4&d=100%";
-    let raw = Raw::signed(addr, "POST", target, body.as_bytes());
+    let raw = signed(addr, "POST", target, body.as_bytes());
     shape(addr, raw.with_body(body.as_bytes()), 200, None).await;
 }
 
 #[tokio::test]
 async fn s38_plus_signed_sent_as_percent_20() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, "POST", "/answer", b"Text=a+b");
+    let raw = signed(addr, "POST", "/answer", b"Text=a+b");
     shape(addr, raw.with_body(b"Text=a%20b"), 200, None).await;
 }
 
 #[tokio::test]
 async fn s39_plus_signed_sent_as_percent_2b() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, "POST", "/answer", b"Text=a+b");
+    let raw = signed(addr, "POST", "/answer", b"Text=a+b");
     shape(
         addr,
         raw.with_body(b"Text=a%2Bb"),
@@ -1010,7 +791,7 @@ async fn s40_percent_2b_signed_and_sent() {
     let addr = main_server().await;
     let target = "/answer?From=%2B15551234567";
     let body = b"To=%2B15557654321&Text=1+%2B+1";
-    let raw = Raw::signed(addr, "POST", target, body);
+    let raw = signed(addr, "POST", target, body);
     shape(addr, raw.with_body(body), 200, None).await;
 }
 
@@ -1019,7 +800,7 @@ async fn s41_escapes_of_non_utf8_bytes() {
     let addr = main_server().await;
     let target = "/answer?x=%FF%FE";
     let body = b"Text=%C3%28%FF&Other=%80";
-    let raw = Raw::signed(addr, "POST", target, body);
+    let raw = signed(addr, "POST", target, body);
     shape(addr, raw.with_body(body), 200, None).await;
 }
 
@@ -1035,7 +816,7 @@ async fn s42_10000_params_correctly_signed_and_fast() {
     let addr = main_server().await;
     let body = ten_thousand_params();
     assert!(body.len() < 1024 * 1024);
-    let raw = Raw::signed(addr, "POST", "/answer", body.as_bytes());
+    let raw = signed(addr, "POST", "/answer", body.as_bytes());
     let started = Instant::now();
     let reply = send_raw(addr, raw.with_body(body.as_bytes())).await;
     let elapsed = started.elapsed();
@@ -1054,7 +835,7 @@ async fn s42_10000_params_correctly_signed_and_fast() {
 async fn s43_10000_params_last_changed() {
     let addr = main_server().await;
     let body = ten_thousand_params();
-    let raw = Raw::signed(addr, "POST", "/answer", body.as_bytes());
+    let raw = signed(addr, "POST", "/answer", body.as_bytes());
     let mut changed = body.into_bytes();
     let last = changed.len() - 1;
     changed[last] = if changed[last] == b'0' { b'1' } else { b'0' };
@@ -1087,7 +868,7 @@ async fn s44_methods_other_than_get_and_post() {
 #[tokio::test]
 async fn s45_head_with_a_get_signature() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, "GET", "/answer", b"")
+    let raw = signed(addr, "GET", "/answer", b"")
         .request_line("HEAD /answer HTTP/1.1")
         .without("content-type");
     let reply = exchange_many(addr, vec![Step::Write(raw.head())], 1, true)
@@ -1102,7 +883,7 @@ async fn s45_head_with_a_get_signature() {
 async fn s46_json_body_under_v3() {
     let addr = main_server().await;
     let body = br#"{"CallUUID":"1"}"#;
-    let raw = Raw::signed(addr, "POST", "/answer", b"").replace("content-type", "application/json");
+    let raw = signed(addr, "POST", "/answer", b"").replace("content-type", "application/json");
     shape(addr, raw.with_body(body), 403, Some("unsupported_body")).await;
 }
 
@@ -1111,7 +892,7 @@ async fn s47_multipart_body_under_v3() {
     let addr = main_server().await;
     let body =
         b"--xyz\r\ncontent-disposition: form-data; name=\"CallUUID\"\r\n\r\n1\r\n--xyz--\r\n";
-    let raw = Raw::signed(addr, "POST", "/answer", b"")
+    let raw = signed(addr, "POST", "/answer", b"")
         .replace("content-type", "multipart/form-data; boundary=xyz");
     shape(addr, raw.with_body(body), 403, Some("unsupported_body")).await;
 }
@@ -1119,7 +900,7 @@ async fn s47_multipart_body_under_v3() {
 #[tokio::test]
 async fn s48_get_with_a_body() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, "GET", "/answer?CallUUID=1", b"");
+    let raw = signed(addr, "GET", "/answer?CallUUID=1", b"");
     shape(
         addr,
         raw.with_body(BODY.as_bytes()),
@@ -1516,7 +1297,7 @@ async fn s72_pipelined_valid_forged_valid() {
         bytes
     };
     let forged = b"CallUUID=ok&From=1555&To=9999";
-    let another = Raw::signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), OTHER_NONCE);
+    let another = signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), OTHER_NONCE);
     let bytes = [
         keep_alive(post(addr), BODY.as_bytes()),
         keep_alive(post(addr), forged),
@@ -1572,7 +1353,7 @@ async fn s75_ten_thousand_commas() {
 #[tokio::test]
 async fn s76_repeated_key_values_reordered() {
     let addr = main_server().await;
-    let raw = Raw::signed(addr, "POST", "/answer", b"k=b&k=a&k=c");
+    let raw = signed(addr, "POST", "/answer", b"k=b&k=a&k=c");
     shape(addr, raw.with_body(b"k=c&k=a&k=b"), 200, None).await;
 }
 
@@ -1607,7 +1388,7 @@ async fn s78_v2_signature_on_a_v3_only_server() {
 async fn s79_v3_nonce_with_a_dot_correctly_signed() {
     let addr = main_server().await;
     let nonce = "com.05429567804466091622";
-    let raw = Raw::signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), nonce);
+    let raw = signed_with_nonce(addr, "POST", "/answer", BODY.as_bytes(), nonce);
     shape(
         addr,
         raw.with_body(BODY.as_bytes()),

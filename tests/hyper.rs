@@ -11,7 +11,6 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 
 use tower_plivo::{
@@ -239,125 +238,19 @@ struct SignCase<'a> {
     body: &'a str,
 }
 
-fn curl_available() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// The status, the `x-verified-version` header and the body, as each client saw them.
+async fn with_curl(line: &str) -> Outcome {
+    let reply = support::curl::run(line).await;
+    (reply.status, reply.header("x-verified-version"), reply.body)
 }
 
-/// Executes the printed command with `sh`, exactly as a user pasting it would, and returns the
-/// status, the `x-verified-version` header and the body.
-async fn run_with_curl(line: &str) -> Outcome {
-    // `-s` silences the progress meter; `-i` (in the command) puts the head before the body.
-    // tokio's `Command`, not std's: the server runs on this test's runtime, and a blocking wait
-    // here would starve it. `--max-time` so a regression fails instead of hanging.
-    let output = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{line} -s --max-time 30"))
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{line}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let raw = output.stdout;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let body = String::from_utf8_lossy(&raw[split + 4..]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let version = lines.find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("x-verified-version")
-            .then(|| value.trim().to_owned())
-    });
-    (status, version, body)
-}
-
-/// Replays the printed command with the hyper client: the fallback when `curl` is missing, and
-/// a check that the command reads as intended (URL, `-H` headers, `--data-raw`).
-async fn replay(line: &str) -> Outcome {
-    let mut url = None;
-    let mut headers = Vec::new();
-    let mut data = None;
-    let mut words = shell_words(line).into_iter();
-    assert_eq!(words.next().as_deref(), Some("curl"));
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "-i" => {}
-            "-H" => {
-                let header = words.next().unwrap();
-                let (name, value) = header.split_once(": ").unwrap();
-                headers.push((name.to_owned(), value.to_owned()));
-            }
-            "--data-raw" => data = Some(words.next().unwrap()),
-            w if w.starts_with("http://") && url.is_none() => url = Some(w.to_owned()),
-            other => panic!("unexpected word {other:?} in {line}"),
-        }
-    }
-    let url = url.expect("a URL");
-    let rest = url.strip_prefix("http://").unwrap();
-    let (authority, target) = rest.split_at(rest.find('/').unwrap());
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let method = if data.is_some() { "POST" } else { "GET" };
-    let reply = send(
-        authority.parse().unwrap(),
-        method,
-        target,
-        &headers,
-        data.unwrap_or_default(),
-    )
-    .await;
-    let version = reply.header("x-verified-version");
+async fn replayed(line: &str) -> Outcome {
+    let reply = support::curl::replay(line).await;
     (
         reply.status,
-        version,
-        String::from_utf8_lossy(&reply.body).into_owned(),
+        reply.header("x-verified-version"),
+        reply.text(),
     )
-}
-
-/// POSIX shell words for the subset the `sign` example prints: bare words and single-quoted
-/// strings, where `'\''` is an escaped quote.
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current: Option<String> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                let word = current.get_or_insert_with(String::new);
-                for c in chars.by_ref() {
-                    if c == '\'' {
-                        break;
-                    }
-                    word.push(c);
-                }
-            }
-            '\\' => current
-                .get_or_insert_with(String::new)
-                .push(chars.next().unwrap()),
-            ' ' => words.extend(current.take()),
-            c => current.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(current);
-    words
 }
 
 #[tokio::test]
@@ -451,7 +344,7 @@ async fn sign_example_prints_a_curl_command_the_layer_accepts() {
         },
     ];
 
-    let curl = curl_available();
+    let curl = support::curl::available();
     if !curl {
         eprintln!("curl is missing: replaying the printed commands with the hyper client only");
     }
@@ -474,15 +367,11 @@ async fn sign_example_prints_a_curl_command_the_layer_accepts() {
         };
         if curl {
             let line = sign(&binary, case.token, &for_client("curl")).await;
-            assert_eq!(
-                run_with_curl(&line).await,
-                expected,
-                "{what} with curl: {line}"
-            );
+            assert_eq!(with_curl(&line).await, expected, "{what} with curl: {line}");
             expected_handled += usize::from(case.status == 200);
         }
         let line = sign(&binary, case.token, &for_client("hyper")).await;
-        assert_eq!(replay(&line).await, expected, "{what} replayed: {line}");
+        assert_eq!(replayed(&line).await, expected, "{what} replayed: {line}");
         expected_handled += usize::from(case.status == 200);
     }
     assert_eq!(server.handled.load(Ordering::SeqCst), expected_handled);

@@ -39,8 +39,6 @@ use tower_plivo::{PeerAddr, PlivoSignatureLayer, ProxyHeader, Rejection, Request
 
 use support::reference;
 
-const FORM: &[u8] = b"application/x-www-form-urlencoded";
-
 // ---- generators ----
 
 /// Auth tokens: visible ASCII (no surrounding whitespace, which `AuthTokens` refuses).
@@ -551,7 +549,7 @@ proptest! {
         let verifier = Verifier::new(AuthTokens::new(["a"], Some("m")).unwrap());
         let request = tower_plivo::signature::SignedRequest::post(
             SignedUrl::from_parts("https", "h", "/", None),
-            Some(FORM),
+            Some(support::FORM.1.as_bytes()),
             &body,
         );
         // Garbage never verifies, and every refusal is a typed reason, never a panic.

@@ -123,69 +123,6 @@ fn refused_at_start(env: &[(&str, &str)]) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
-/// The pieces of a printed `curl` command: URL, `-H` headers, `--data`.
-fn parse_curl(line: &str) -> (String, Vec<(String, String)>, String) {
-    let mut url = String::new();
-    let mut headers = Vec::new();
-    let mut data = String::new();
-    let mut words = shell_words(line).into_iter();
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "-H" => {
-                let header = words.next().unwrap();
-                let (name, value) = header.split_once(": ").unwrap();
-                headers.push((name.to_owned(), value.to_owned()));
-            }
-            "--data" => data = words.next().unwrap(),
-            w if w.starts_with("http://") => url = w.to_owned(),
-            _ => {}
-        }
-    }
-    (url, headers, data)
-}
-
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '\'' => quoted = !quoted,
-            ' ' if !quoted => {
-                if !current.is_empty() {
-                    words.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
-}
-
-async fn replay_curl(line: &str) -> u16 {
-    let (url, headers, data) = parse_curl(line);
-    let url = url.strip_prefix("http://").unwrap();
-    let (authority, target) = url.split_at(url.find('/').unwrap());
-    let mut headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    headers.push(FORM);
-    send(authority.parse().unwrap(), "POST", target, &headers, data)
-        .await
-        .status
-}
-
-fn curl_available() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[tokio::test]
 async fn demo_mode_prints_a_curl_that_passes_and_one_that_fails() {
     let server = Server::start(&[]);
@@ -205,26 +142,17 @@ async fn demo_mode_prints_a_curl_that_passes_and_one_that_fails() {
         ok.contains(&server.addr.to_string()),
         "aimed at the bound address: {ok}"
     );
-    assert_eq!(replay_curl(&bad).await, 403);
-    if curl_available() {
+    assert_eq!(support::curl::replay(&bad).await.status, 403);
+    if support::curl::available() {
         // The commands exactly as printed, in a shell.
-        for (line, expected) in [(&ok, "200"), (&bad, "403")] {
-            let output = Command::new("sh")
-                .arg("-c")
-                .arg(format!("{line} -s -w ' %{{http_code}}'"))
-                .output()
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                stdout.ends_with(&format!(" {expected}")),
-                "{line}\n{stdout}"
-            );
+        for (line, expected) in [(&ok, 200), (&bad, 403)] {
+            assert_eq!(support::curl::run(line).await.status, expected, "{line}");
         }
     } else {
-        assert_eq!(replay_curl(&ok).await, 200);
+        assert_eq!(support::curl::replay(&ok).await.status, 200);
     }
     // Replay protection is on by default: the same signed request again is refused.
-    assert_eq!(replay_curl(&ok).await, 403);
+    assert_eq!(support::curl::replay(&ok).await.status, 403);
     let stderr = server.stop();
     assert!(
         !stderr.contains("MAdemoTOKEN"),

@@ -17,10 +17,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::routing::{any, post};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tonic::Code;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
@@ -30,6 +26,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower_plivo::signature::Signer;
+
+use support::FORM;
 use tower_plivo::{
     PlivoSignatureLayer, PlivoSignatureLayerBuilder, PlivoVerified, ProxyHeader, Scheme, UrlPolicy,
 };
@@ -37,7 +35,6 @@ use tower_plivo::{
 const TOKEN: &str = "MAtonicTESTtokenDDDDDDDDDDDDDDDDDDD";
 const NONCE: &str = "55555555554444444444";
 const ANSWER_XML: &str = "<Response><Speak>Hello, from Plivo</Speak></Response>";
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
 fn layer() -> PlivoSignatureLayerBuilder {
     PlivoSignatureLayer::builder()
@@ -140,30 +137,9 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, Option<String>, Bytes) {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut request = http::Request::builder()
-        .method("POST")
-        .uri(format!("http://{addr}{target}"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client
-        .request(
-            request
-                .body(Full::new(Bytes::from(body.to_owned())))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let url = response
-        .headers()
-        .get("x-verified-url")
-        .or_else(|| response.headers().get(support::REASON))
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, url, body)
+    let reply = support::send(addr, "POST", target, headers, body.to_owned()).await;
+    let url = reply.header("x-verified-url").or_else(|| reply.reason());
+    (reply.status, url, reply.body)
 }
 
 fn sign(url: &str, body: &str) -> String {

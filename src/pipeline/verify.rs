@@ -10,6 +10,7 @@ use tracing::Span;
 
 use super::head::{Head, SignedMethod};
 use super::settings::Settings;
+use crate::observe::doctor::Mismatch;
 use crate::observe::span::record_verify_time;
 use crate::rejection::Rejection;
 use crate::replay::ReplayKey;
@@ -86,7 +87,15 @@ pub(crate) fn verify(
             if rejection == Rejection::SignatureMismatch
                 && let Some(doctor) = &settings.doctor
             {
-                doctor.examine(&settings.verifier, &head, &parts, &body, &url_text);
+                let mismatch = Mismatch {
+                    origin: &head.origin,
+                    claim: head.claim(),
+                    post: head.method == SignedMethod::Post,
+                    parts: &parts,
+                    body: &body,
+                    url: &url_text,
+                };
+                doctor.examine(&settings.verifier, &mismatch);
             }
             Verdict::Failed(Failed {
                 request: Request::from_parts(parts, body),

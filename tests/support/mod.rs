@@ -2,6 +2,7 @@
 //! client.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod curl;
 pub mod examples;
 pub mod hyper_app;
 pub mod logs;

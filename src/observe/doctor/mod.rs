@@ -16,10 +16,24 @@ use std::time::Instant;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
 
-use crate::pipeline::head::{Head, SignedMethod};
 use crate::request_info::{original_uri, peer_addr};
 use crate::signature::{Claim, SignedRequest, SignedUrl, Verifier};
+use crate::url_policy::Origin;
 use variant::{Reading, Variant, candidates};
+
+/// A request whose signature did not match, as the doctor looks at it.
+pub(crate) struct Mismatch<'a> {
+    /// The origin it was verified against.
+    pub(crate) origin: &'a Origin,
+    /// What its signature headers claim.
+    pub(crate) claim: Claim<'a>,
+    /// A POST (its body is a form), or a GET.
+    pub(crate) post: bool,
+    pub(crate) parts: &'a Parts,
+    pub(crate) body: &'a [u8],
+    /// The URL verified.
+    pub(crate) url: &'a str,
+}
 
 /// Mismatches examined per minute at most, on average.
 pub(crate) const RUNS_PER_MINUTE: u64 = 10;
@@ -74,27 +88,20 @@ impl Doctor {
     }
 
     /// Examines a mismatch when the budget allows, and logs what it finds.
-    pub(crate) fn examine(
-        &self,
-        verifier: &Verifier,
-        head: &Head,
-        parts: &Parts,
-        body: &[u8],
-        verified_url: &str,
-    ) {
+    pub(crate) fn examine(&self, verifier: &Verifier, mismatch: &Mismatch<'_>) {
         if !self.take_run() {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let skipped = self.skipped.swap(0, Ordering::Relaxed);
-        let findings = diagnose(verifier, head, parts, body);
+        let findings = diagnose(verifier, mismatch);
         let unchecked_main_account_header =
-            head.claim().main_account.is_some() && !verifier.has_main_account_token();
+            mismatch.claim.main_account.is_some() && !verifier.has_main_account_token();
         report(
             &findings,
             skipped,
             unchecked_main_account_header,
-            verified_url,
+            mismatch.url,
         );
     }
 }
@@ -108,18 +115,20 @@ pub(crate) struct Finding {
 }
 
 /// Tries the variants and returns those that match, at most one per variant and URL.
-pub(crate) fn diagnose(
-    verifier: &Verifier,
-    head: &Head,
-    parts: &Parts,
-    body: &[u8],
-) -> Vec<Finding> {
+pub(crate) fn diagnose(verifier: &Verifier, mismatch: &Mismatch<'_>) -> Vec<Finding> {
+    let Mismatch {
+        origin,
+        claim: sent,
+        post,
+        parts,
+        body,
+        ..
+    } = *mismatch;
     let query = original_uri(parts).query();
     let content_type = parts.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
     let peer = peer_addr(&parts.extensions).map(|p| p.ip());
     let mut findings: Vec<Finding> = Vec::new();
-    for candidate in candidates(head, parts) {
-        let sent = head.claim();
+    for candidate in candidates(origin, parts) {
         let claim = match candidate.reading {
             Reading::AsSent => sent,
             Reading::SwappedFamilies => Claim {
@@ -138,15 +147,15 @@ pub(crate) fn diagnose(
             &candidate.path,
             query,
         );
-        let request = match head.method {
-            SignedMethod::Get => SignedRequest::get(url),
-            SignedMethod::Post => SignedRequest::post(url, content_type, body),
+        let request = match post {
+            false => SignedRequest::get(url),
+            true => SignedRequest::post(url, content_type, body),
         };
         let Ok(matched) = verifier.verify_claim(&claim, &request, false) else {
             continue;
         };
         let finding = Finding {
-            variant: candidate.variant(matched.token, head, peer),
+            variant: candidate.variant(matched.token, sent.version, peer),
             matched_url: url.to_string(),
         };
         if !findings.contains(&finding) {

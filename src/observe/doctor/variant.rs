@@ -6,10 +6,9 @@ use std::net::IpAddr;
 use http::header::HOST;
 use http::request::Parts;
 
-use crate::pipeline::head::Head;
 use crate::request_info::original_uri;
 use crate::signature::{SignatureVersion, TokenId};
-use crate::url_policy::{Scheme, forwarded_hosts, split_authority};
+use crate::url_policy::{Origin, Scheme, forwarded_hosts, split_authority};
 
 /// A misconfiguration the doctor recognised: the variant of the URL or token reading that the
 /// signature matches.
@@ -76,10 +75,10 @@ pub(crate) enum Kind {
     SignatureVersion,
 }
 
-/// The candidates for a request whose head is `head`: at most 18.
-pub(crate) fn candidates(head: &Head, parts: &Parts) -> Vec<Candidate> {
+/// The candidates for a request verified against `origin`: at most 18.
+pub(crate) fn candidates(origin: &Origin, parts: &Parts) -> Vec<Candidate> {
     let path = original_uri(parts).path();
-    let (scheme, authority) = (head.origin.scheme, head.origin.authority.as_str());
+    let (scheme, authority) = (origin.scheme, origin.authority.as_str());
     let other_scheme = scheme.other();
     let candidate = |kind, scheme, authority: &str, path: &str| Candidate {
         kind,
@@ -145,8 +144,14 @@ pub(crate) fn candidates(head: &Head, parts: &Parts) -> Vec<Candidate> {
 }
 
 impl Candidate {
-    /// The variant this candidate stands for, now that it matched with `token`.
-    pub(crate) fn variant(&self, token: TokenId, head: &Head, peer: Option<IpAddr>) -> Variant {
+    /// The variant this candidate stands for, now that it matched with `token` (the request's
+    /// headers being of `headers`' version).
+    pub(crate) fn variant(
+        &self,
+        token: TokenId,
+        headers: SignatureVersion,
+        peer: Option<IpAddr>,
+    ) -> Variant {
         let origin = format!("{}://{}", self.scheme.as_str(), self.authority);
         match self.kind {
             Kind::Scheme => Variant::Scheme { origin },
@@ -158,11 +163,9 @@ impl Candidate {
             Kind::ProxyPrefix => Variant::ProxyPrefix,
             Kind::TokenFamily => Variant::TokenFamily {
                 matched: token,
-                headers: head.version,
+                headers,
             },
-            Kind::SignatureVersion => Variant::SignatureVersion {
-                headers: head.version,
-            },
+            Kind::SignatureVersion => Variant::SignatureVersion { headers },
         }
     }
 }

@@ -1,0 +1,16 @@
+//! The examples' one logging set-up: `tracing` to stderr, filtered by `RUST_LOG` (default
+//! `tower_plivo=debug`, one line per request), colours only on a terminal.
+//!
+//! Shared with `#[path]` by the examples that log (not an example of its own).
+
+/// Installs the subscriber; call once, first thing in `main`.
+pub fn init() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tower_plivo=debug".into()),
+        )
+        .init();
+}
