@@ -55,7 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# A 1 KiB Plivo-like form body: public vector 1's parameters (SPEC §6), then padding params.
+# A 1 KiB Plivo-like form body: public vector 1's parameters (docs/wire-format.md, §8), then padding params.
 BODY='Direction=outbound&From=19792014278&ALegUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&CallStatus=in-progress&BillRate=0.002&ParentAuthID=MANWVLYTK4ZWU1YTY4QA&To=sip%3APlivoSignature382029104058171078704104%40phone-qa.voice.plivodev.com&ALegRequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&CallUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&RequestUUID=3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36&SIP-H-To=%3Csip%3APlivoSignature382029104058171078704104%4052.9.11.55%3Btransport%3Dudp%3E%3Btag%3D1&SessionStart=2020-04-08+11%3A34%3A33.238707&Event=StartApp'
 i=0
 while [ ${#BODY} -lt 1000 ]; do

@@ -21,6 +21,8 @@
 //!     --url http://127.0.0.1:3001/answer --data 'CallUUID=1&From=14155550100'
 //! ```
 
+#[path = "shared/demo.rs"]
+mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
 
@@ -35,29 +37,18 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
-use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, RequestBody, Scheme, UrlPolicy};
-
-const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
+use tower_plivo::{PeerAddr, PlivoVerified, RequestBody};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
 
-    let token = env("PLIVO_AUTH_TOKEN");
-    let demo = token.is_none();
-    let proxies = env("PLIVO_TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.1,::1".to_owned());
-    let plivo = PlivoSignatureLayer::builder()
-        .auth_token(token.unwrap_or_else(|| DEMO_TOKEN.to_owned()))
-        // Any Host: a demo. In production, list your hosts with `.allow_hosts([..])`, or fix
-        // the origin with `UrlPolicy::public_base`.
-        .url_policy(UrlPolicy::from_request(Scheme::Http))
-        .trusted_proxies(proxies.split(',').map(str::trim))
-        .build()?;
+    let (plivo, demo_token) = demo::tunnel_layer()?;
 
-    let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3001".to_owned());
+    let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3001".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    if demo {
+    if demo_token {
         // Say which token is in use without printing it: the demo token is public anyway, but a
         // habit of never echoing tokens is the one worth copying.
         println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
@@ -123,8 +114,4 @@ fn status(code: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::default());
     *response.status_mut() = code;
     response
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -9,6 +9,9 @@
 //! Env: `PLIVO_AUTH_TOKEN` (a demo token when unset), `BIND` (default `127.0.0.1:3002`). With the
 //! `prometheus` or `metrics` crates, do the same from the [`Metrics`] callbacks.
 
+#[path = "shared/demo.rs"]
+mod demo;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -80,8 +83,7 @@ impl Counters {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let token = std::env::var("PLIVO_AUTH_TOKEN")
-        .unwrap_or_else(|_| "MAdemoTOKENdoNOTuseINproduction0".to_owned());
+    let token = demo::env("PLIVO_AUTH_TOKEN").unwrap_or_else(|| demo::DEMO_TOKEN.to_owned());
     let counters = Arc::new(Counters::default());
     let plivo = PlivoSignatureLayer::builder()
         .auth_token(token)

@@ -26,6 +26,8 @@
 //! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
 //! as `text/plain`. Each request logs one line on stderr (never a token).
 
+#[path = "shared/demo.rs"]
+mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
 #[path = "shared/webhook_app.rs"]
@@ -41,7 +43,7 @@ use tower_plivo::{
     UrlPolicy,
 };
 
-const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
+use demo::{DEMO_TOKEN, env};
 
 /// A start-up failure, naming the variable at fault.
 type StartError = String;
@@ -248,10 +250,6 @@ fn redis_store(
         "PLIVO_REPLAY_STORE",
         "a redis:// replay store needs the example built with --features redis",
     ))
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Prints one request that verifies and one that does not, both aimed at the bound address.

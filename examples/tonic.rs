@@ -23,6 +23,8 @@
 //!     --url http://127.0.0.1:50051/plivo/answer --data 'CallUUID=1&From=14155550100'
 //! ```
 
+#[path = "shared/demo.rs"]
+mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
 
@@ -34,25 +36,14 @@ use axum::routing::{any, get};
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
 
-const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 const ANSWER_XML: &str = r#"<Response><Speak>Hello, from Plivo</Speak></Response>"#;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
 
-    let token = env("PLIVO_AUTH_TOKEN");
-    let demo = token.is_none();
-    let proxies = env("PLIVO_TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.1,::1".to_owned());
-    let plivo = PlivoSignatureLayer::builder()
-        .auth_token(token.unwrap_or_else(|| DEMO_TOKEN.to_owned()))
-        // Any Host: a demo. In production, list your hosts with `.allow_hosts([..])`, or fix
-        // the origin with `UrlPolicy::public_base`.
-        .url_policy(UrlPolicy::from_request(Scheme::Http))
-        .trusted_proxies(proxies.split(',').map(str::trim))
-        .build()?;
+    let (plivo, demo_token) = demo::tunnel_layer()?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     // The empty service name is the server as a whole, what `grpc_health_probe` asks about.
@@ -60,10 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
 
-    let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:50051".to_owned());
+    let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:50051".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    if demo {
+    if demo_token {
         println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
     }
 
@@ -100,8 +91,4 @@ async fn answer() -> impl IntoResponse {
 
 async fn echo(body: Bytes) -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/plain")], body)
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -101,51 +101,36 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> Body for RequestBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
+// Both public bodies are the same two-way choice under different names (a request body and a
+// response body must not be interchangeable types); one macro writes their delegation to `Either`.
+macro_rules! delegate_body_to_either {
+    ($($wrapper:ident),+) => {$(
+        impl<B> Body for $wrapper<B>
+        where
+            B: Body<Data = Bytes>,
+        {
+            type Data = Bytes;
+            type Error = B::Error;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        self.project().kind.poll_frame(cx)
-    }
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+                self.project().kind.poll_frame(cx)
+            }
 
-    fn is_end_stream(&self) -> bool {
-        self.kind.is_end_stream()
-    }
+            fn is_end_stream(&self) -> bool {
+                self.kind.is_end_stream()
+            }
 
-    fn size_hint(&self) -> SizeHint {
-        self.kind.size_hint()
-    }
+            fn size_hint(&self) -> SizeHint {
+                self.kind.size_hint()
+            }
+        }
+    )+};
 }
 
-impl<B> Body for ResponseBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        self.project().kind.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.kind.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.kind.size_hint()
-    }
-}
+delegate_body_to_either!(RequestBody, ResponseBody);
 
 impl<B> Body for Either<B>
 where

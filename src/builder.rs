@@ -412,9 +412,11 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// Report-only rollout: verify and log every request, but let all of them through, with the
-    /// verdict in a [`PlivoVerdict`](crate::PlivoVerdict) extension. Body limits and timeouts
-    /// still apply. A warning is logged when the layer is built.
+    /// Report-only rollout: verify and log every request, but let all of them through. A request
+    /// that would have been refused carries its [`Rejection`](crate::Rejection) in its
+    /// extensions (and [`PlivoVerified`](crate::PlivoVerified) as well when its signature
+    /// verified, as for a replay); one without a `Rejection` would have been accepted. Body
+    /// limits and timeouts still apply. A warning is logged when the layer is built.
     ///
     /// ```
     /// let layer = tower_plivo::PlivoSignatureLayer::builder()

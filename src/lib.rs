@@ -119,6 +119,12 @@ pub mod signature;
 mod url_policy;
 mod verified;
 
+/// The wire format: how Plivo signs its requests and what the layer checks, with the decisions
+/// taken where Plivo's SDKs disagree and the public vectors. The same text is
+/// `docs/wire-format.md` in the repository.
+#[doc = include_str!("../docs/wire-format.md")]
+pub mod wire_format {}
+
 pub use body::{RequestBody, ResponseBody};
 pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerBuilder};
 pub use config_error::ConfigError;

@@ -1,5 +1,6 @@
-//! Heap allocations per verification, counted by a global allocator wrapper (issue 4's target:
-//! at most 2 beyond the body buffer, which the caller owns and the verifier only borrows).
+//! Heap allocations per verification, counted by a global allocator wrapper. The target (see
+//! BENCHMARKS.md): at most 2 beyond the body buffer, which the caller owns and the verifier
+//! only borrows.
 //!
 //! This test binary is the only place in the project with `unsafe`: implementing
 //! `GlobalAlloc` requires an `unsafe impl`. It only forwards to the system allocator and

@@ -98,7 +98,7 @@
 //! | 73 | 200 headers | 431 *(hyper)* |
 //! | 74 | garbage instead of a request line | 400 *(hyper)* |
 //! | 75 | 10,000 commas in the signature header | 403 `signature_mismatch` |
-//! | 76 | repeated form key, values in another order (equivalent under SPEC §2.4) | 200 |
+//! | 76 | repeated form key, values in another order (equivalent under wire format §2, step 4) | 200 |
 //! | 77 | 1 MiB signature header value (past hyper's head buffer) | 431 *(hyper)* |
 //! | 78 | a valid V2 signature on the main (V3-only) server | 403 `signature_version_not_accepted` |
 //! | 79 | a V3 nonce holding a `.`, correctly signed | 403 `invalid_nonce` |

@@ -5,11 +5,12 @@
 //!    account or main-account header, plain or in a comma list with garbage), `Verifier`
 //!    accepts, naming the token that signed; V2 likewise.
 //! 2. **Single-byte changes**: changing one byte of a signed request's path, query, body,
-//!    nonce or signature is rejected, *unless the change leaves the canonical message (SPEC §2)
+//!    nonce or signature is rejected, *unless the change leaves the canonical message (wire format §2)
 //!    unchanged*. Some changes legitimately do: `+` and `%20` and a raw space all decode to a
 //!    space, `%2b` and `%2B` are the same escape, a piece that becomes empty is skipped, and
 //!    so on. So each mutated request's canonical message is computed with the plain reference
-//!    implementation of the SPEC in `fuzz/src/lib.rs` (the one the fuzzers compare against):
+//!    implementation of the wire format in `tests/support/reference.rs` (the one the fuzzers
+//!    compare against):
 //!    if it changed, the verifier must reject; if it did not, the verifier must still accept.
 //!    A changed signature byte is always rejected (strict base64: no two encodings of one
 //!    tag).
@@ -350,7 +351,7 @@ proptest! {
         prop_assert_eq!(s.verifier().verify(&v2, &request), Err(VerifyError::InvalidNonce));
     }
 
-    /// The crate's canonicalisation equals the SPEC's reference one (equal tags).
+    /// The crate's canonicalisation equals the reference one (equal tags).
     #[test]
     fn signer_agrees_with_the_reference(s in signed()) {
         let expected = reference::sign(s.token(), &s.message(&s.target, &s.body, s.nonce.as_bytes()));

@@ -319,3 +319,88 @@ async fn layer_v2_vectors_over_tcp() {
         .await
         .assert_refused(403, "signature_mismatch");
 }
+
+/// The vectors printed in `docs/wire-format.md` are the ones the tests run: the document's
+/// tables are read back and compared with `support::vectors`, so neither can drift.
+#[test]
+fn the_wire_format_document_prints_exactly_the_tested_vectors() {
+    let document = include_str!("../docs/wire-format.md");
+    let section = document
+        .split("## 8. Public vectors")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/wire-format.md has a section 8 with the public vectors");
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .filter(|line| {
+            line.starts_with("| ") && !line.starts_with("| method") && !line.starts_with("| URL")
+        })
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().trim_matches('`'))
+                .collect()
+        })
+        .collect();
+    let v3: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|r| r.len() == 3)
+        .map(|r| (r[0], r[1], r[2]))
+        .collect();
+    let v2: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r.len() == 2)
+        .map(|r| (r[0], r[1]))
+        .collect();
+    let url = |path: &str| format!("{ORIGIN}{path}");
+    let expected_v3: Vec<(String, String, String)> = V3_VECTORS
+        .iter()
+        .map(|v| (v.method.to_owned(), url(v.path), v.signature.to_owned()))
+        .collect();
+    let printed_v3: Vec<(String, String, String)> = v3
+        .iter()
+        .map(|&(method, which, signature)| {
+            let path = match which {
+                "A" => support::vectors::PATH_A,
+                "B" => support::vectors::PATH_B,
+                other => panic!("unknown URL label {other}"),
+            };
+            (method.to_owned(), url(path), signature.to_owned())
+        })
+        .collect();
+    assert_eq!(printed_v3, expected_v3);
+    assert_eq!(v2, V2_VECTORS.to_vec());
+    let printed_params: Vec<&str> = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("section 8 prints P13 in a text block")
+        .split("  ")
+        .flat_map(str::lines)
+        .map(str::trim)
+        .collect();
+    let params: Vec<String> = support::reference::pairs(support::vectors::P13.as_bytes())
+        .into_iter()
+        .map(|(key, value)| {
+            format!(
+                "{}={}",
+                String::from_utf8_lossy(&key),
+                String::from_utf8_lossy(&value)
+            )
+        })
+        .collect();
+    assert_eq!(printed_params, params);
+    for needle in [
+        V3_TOKEN,
+        V3_NONCE,
+        V2_TOKEN,
+        &format!("nonce `{V2_NONCE}`"),
+        &format!("URL A is `{}`", url(support::vectors::PATH_A)),
+        &format!("URL B\nis `{}`", url(support::vectors::PATH_B)),
+    ] {
+        assert!(
+            section.contains(needle),
+            "section 8 does not print {needle:?}"
+        );
+    }
+}

@@ -6,9 +6,13 @@
 
 use std::path::PathBuf;
 
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use tower_plivo::signature::{SignatureHeaders, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE};
+use tower_plivo::signature::{
+    SignatureHeaders, SignedRequest, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, Verifier,
+};
 
 #[path = "../../tests/support/reference.rs"]
 pub mod reference;
@@ -151,4 +155,20 @@ pub fn ns(value: f64) -> String {
     } else {
         format!("{value:.0} ns")
     }
+}
+
+/// Times `verifier` on one request, as `<group>/verify` (the name the printed ratios read back).
+pub fn bench_verify(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    verifier: &Verifier,
+    headers: &SignatureHeaders<'_>,
+    request: &SignedRequest<'_>,
+) {
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            verifier
+                .verify(std::hint::black_box(headers), std::hint::black_box(request))
+                .is_ok()
+        })
+    });
 }

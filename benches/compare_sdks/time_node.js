@@ -1,4 +1,4 @@
-// Times the official `plivo` Node SDK's V3 validation on public vector 1 (SPEC §6).
+// Times the official `plivo` Node SDK's V3 validation on public vector 1 (docs/wire-format.md, §8).
 // Prints `node validate <ns>` (params already an object) and `node parse+validate <ns>`
 // (also parsing the form body, as a handler must). Run from a directory where `plivo` is
 // installed (compare.sh does that in a temporary directory).

@@ -1,4 +1,4 @@
-"""Times the official `plivo` Python SDK's V3 validation on public vector 1 (SPEC §6).
+"""Times the official `plivo` Python SDK's V3 validation on public vector 1 (docs/wire-format.md, §8).
 
 Prints two lines: `python validate <ns>` (validate_v3_signature with the params already a
 dict) and `python parse+validate <ns>` (also parsing the form body, as a handler must).

@@ -1,4 +1,4 @@
-"""Public vector 1 (SPEC §6): V3 POST to URL A, params P13 as a form body."""
+"""Public vector 1 (docs/wire-format.md, §8): V3 POST to URL A, params P13 as a form body."""
 
 TOKEN = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4"
 NONCE = "31627761595286130198"

@@ -11,10 +11,11 @@
 //!    equals an accepted one has the same key, however its parameters are written;
 //! 2. **releases** the reservation only when the handler did not act: the inner service
 //!    answered 5xx or failed (each time it does: answer 5xx only when nothing was done), or the
-//!    request was dropped before the inner service's future was first polled. A request dropped after that (the client disconnected, an outer timeout
-//!    fired) keeps its reservation until the TTL, so disconnecting early cannot free a nonce
-//!    for another copy; [`replay_release_on_drop`](crate::PlivoSignatureLayerBuilder::replay_release_on_drop)
-//!    is the explicit opt-in to the opposite trade-off;
+//!    request was dropped before the inner service's future was first polled. A request
+//!    dropped after that (the client disconnected, an outer timeout fired) keeps its
+//!    reservation until the TTL, so disconnecting early cannot free a nonce for another copy;
+//!    [`replay_release_on_drop`](crate::PlivoSignatureLayerBuilder::replay_release_on_drop) is
+//!    the explicit opt-in to the opposite trade-off;
 //! 3. answers 503 when the store cannot answer (Plivo retries later), or lets the request
 //!    through when configured to fail open. Both are logged.
 //!
@@ -52,5 +53,6 @@ mod store;
 pub(crate) use guard::ReleaseGuard;
 pub use memory::{DEFAULT_MAX_ENTRIES, DEFAULT_TTL, MemoryNonceStore};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT, RedisNonceStore};
 pub use store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};

@@ -1,4 +1,4 @@
-//! The canonical messages Plivo signs: V3 (SPEC §2) and V2 (SPEC §3).
+//! The canonical messages Plivo signs: V3 (wire format §2) and V2 (wire format §3).
 //!
 //! This is the crate's only canonicalisation: the verifier and the [`Signer`](super::Signer)
 //! both call it.

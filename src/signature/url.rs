@@ -1,4 +1,4 @@
-//! The URL Plivo called, split into the pieces the signature uses (SPEC §2.1, §3).
+//! The URL Plivo called, split into the pieces the signature uses (wire format §2.1, §3).
 
 use std::fmt;
 

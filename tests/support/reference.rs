@@ -31,7 +31,7 @@ pub fn decode(component: &[u8]) -> Vec<u8> {
     out
 }
 
-/// SPEC §2.2: split on `&`, skip empty pieces, split at the first `=`, decode both sides.
+/// Wire format §2, step 2: split on `&`, skip empty pieces, split at the first `=`, decode both sides.
 pub fn pairs(raw: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     raw.split(|&b| b == b'&')
         .filter(|piece| !piece.is_empty())
@@ -85,7 +85,7 @@ pub fn parse_url(url: &str) -> Option<Url<'_>> {
     })
 }
 
-/// SPEC §2: the V3 message. `form_body` is `Some` for a POST (possibly empty), `None` for GET.
+/// Wire format §2: the V3 message. `form_body` is `Some` for a POST (possibly empty), `None` for GET.
 pub fn v3_message(url: &Url<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Vec<u8> {
     let mut query = url.query.map(|q| pairs(q.as_bytes())).unwrap_or_default();
     let mut body = form_body.map(pairs).unwrap_or_default();
@@ -112,7 +112,7 @@ pub fn v3_message(url: &Url<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Vec<
     message
 }
 
-/// SPEC §3: the V2 message.
+/// Wire format §3: the V2 message.
 pub fn v2_message(url: &Url<'_>, nonce: &[u8]) -> Vec<u8> {
     let mut message = format!("{}://{}{}", url.scheme, url.authority, url.path).into_bytes();
     message.extend_from_slice(nonce);
@@ -126,7 +126,7 @@ pub fn sign(token: &str, message: &[u8]) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// SPEC §5: the pieces of a signature header that can be a tag (split on `,`, trimmed, empty
+/// Wire format §5: the pieces of a signature header that can be a tag (split on `,`, trimmed, empty
 /// ignored, standard base64 *with* its `=` padding, so 44 characters, of exactly 32 bytes).
 pub fn signature_pieces(header: &[u8]) -> usize {
     header
