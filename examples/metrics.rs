@@ -25,7 +25,7 @@ use tower_plivo::{
     Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, Scheme, SignatureVersion, UrlPolicy,
 };
 
-/// Counters by verdict, scheme and reason.
+/// Counters by verdict, signature version and reason.
 #[derive(Default)]
 struct Counters {
     accepted_v3: AtomicU64,

@@ -415,8 +415,11 @@ impl PlivoSignatureLayerBuilder {
     /// Report-only rollout: verify and log every request, but let all of them through. A request
     /// that would have been refused carries its [`Rejection`](crate::Rejection) in its
     /// extensions (and [`PlivoVerified`](crate::PlivoVerified) as well when its signature
-    /// verified, as for a replay); one without a `Rejection` would have been accepted. Body
-    /// limits and timeouts still apply. A warning is logged when the layer is built.
+    /// verified, as for a replay); one without a `Rejection` would have been accepted. A request
+    /// the layer reads still meets the body limit and timeout; one refused from its head alone
+    /// (no signature headers, a V2 signature where V2 is off, another method) is handed on with
+    /// its body unread, under the inner service's own limits. A warning is logged when the layer
+    /// is built.
     ///
     /// ```
     /// let layer = tower_plivo::PlivoSignatureLayer::builder()

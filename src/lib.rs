@@ -43,7 +43,7 @@
 //! Handlers see only verified requests, once each (replay protection is on by default), with
 //! the body intact (`Form`, `Bytes` and `String` extractors work) and a [`PlivoVerified`]
 //! extension. Everything else gets 403 (413 for a body over the limit, 400 for a broken body
-//! stream, 408 for a body too slow); the typed [`Rejection`] is in the log, the metrics and the
+//! stream, 408 for a body too slow, 503 while the replay store cannot answer); the typed [`Rejection`] is in the log, the metrics and the
 //! response's extensions, never in its body.
 //!
 //! ## Behind a proxy or load balancer

@@ -24,7 +24,7 @@ use crate::signature::VerifyError;
 pub enum Rejection {
     /// The method is neither GET nor POST (only those carry Plivo signatures).
     MethodNotAllowed,
-    /// No signature header of either scheme.
+    /// No signature header of either version.
     MissingSignature,
     /// A signature header without its nonce header.
     MissingNonce,
@@ -33,13 +33,16 @@ pub enum Rejection {
     InvalidNonce,
     /// A signature or nonce header appears several times with different values.
     ConflictingHeaders,
-    /// Under V3, a body the signature cannot cover (a non-form POST body, or any GET body).
+    /// A body the signature cannot cover: under V3 a POST body that is not a form, and under
+    /// either version a GET body.
     UnsupportedBody,
     /// No signature piece matches any configured token for the URL verified.
     SignatureMismatch,
-    /// The URL Plivo called cannot be known: no `Host` header and no authority in the target.
+    /// The URL Plivo called cannot be known: no usable `Host` (missing, repeated, malformed or
+    /// with userinfo) and no authority in the target, or a named forwarding header from a
+    /// trusted proxy that cannot be read.
     UnknownOrigin,
-    /// The host is not in the configured allow-list.
+    /// The host and port are not in the configured allow-list.
     UntrustedHost,
     /// A V2 signature on a route that accepts only V3 (V2 signs neither the body nor the
     /// query; enable it with
@@ -54,7 +57,8 @@ pub enum Rejection {
     BodyReadFailed,
     /// The body did not arrive completely within the body read timeout (408).
     BodyTimeout,
-    /// The signature verified, but this request (its nonce) was already accepted: a replay.
+    /// The signature verified, but a request with the same signed message was already accepted:
+    /// a replay.
     Replayed,
     /// The nonce store could not answer, so a replay could not be ruled out (503, so Plivo
     /// retries later).

@@ -34,7 +34,7 @@ pub(crate) struct Settings {
     pub(crate) skipped_prefixes: Vec<String>,
     pub(crate) responder: Option<Responder>,
     pub(crate) replay: Option<ReplaySettings>,
-    /// Verify and record, but let every request through (resource limits still apply).
+    /// Verify and record, but let every request through (a body the layer reads still meets its limit and timeout).
     pub(crate) report_only: bool,
     /// The signature doctor, when on.
     pub(crate) doctor: Option<Doctor>,

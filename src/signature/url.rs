@@ -109,7 +109,7 @@ impl<'a> SignedUrl<'a> {
         self.query
     }
 
-    /// `scheme://authority path`: the part of the URL both schemes sign verbatim.
+    /// `scheme://authority path`: the part of the URL both versions sign verbatim.
     pub fn base(&self) -> String {
         let mut base = String::with_capacity(self.base_len());
         base.push_str(self.scheme);
