@@ -23,8 +23,9 @@
 //! (`UrlPolicy::from_request(Scheme::Http)`, chosen explicitly). Any invalid value stops the
 //! server at start with a non-zero status and a message naming the variable.
 //!
-//! `GET|POST /speak/` answers Plivo XML; any other verified request gets its body echoed back
-//! as `text/plain`. Each request logs one line on stderr (never a token).
+//! `GET|POST /speak/` answers Plivo XML; `/stream` takes a verified audio-stream WebSocket
+//! upgrade (Plivo's `<Stream>`) and echoes every text and binary message back unchanged; any
+//! other verified request gets its body echoed back as `text/plain`. Each request logs one line on stderr (never a token).
 
 #[path = "shared/demo.rs"]
 mod demo;
@@ -273,5 +274,15 @@ fn print_demo_curls(origin: &str, addr: SocketAddr, token: &str) {
     println!(
         "this one has a tampered body and gets 403:\n  {}",
         curl(&body.replace("14155550100", "14155550666"))
+    );
+    // Plivo dials the stream at the public origin over wss:// (ws:// for http://).
+    let dialled = format!("{}/stream", origin.replacen("http", "ws", 1));
+    let stream_signature = Signer::new(token)
+        .sign_stream(&dialled, nonce)
+        .expect("the origin is a URL");
+    println!(
+        "an audio stream (a WebSocket upgrade, signed as Plivo signs {dialled}) gets 101 and echoes \
+         what you type:\n  websocat -H 'X-Plivo-Signature-V3: {stream_signature}' \
+         -H 'X-Plivo-Signature-V3-Nonce: {nonce}' ws://{addr}/stream"
     );
 }

@@ -1,9 +1,12 @@
 //! Signs a request the way Plivo does and prints a ready-to-run `curl` command carrying the
-//! signature headers, to try a server guarded by `PlivoSignatureLayer` by hand.
+//! signature headers, to try a server guarded by `PlivoSignatureLayer` by hand. Given a
+//! `wss://` or `ws://` URL, signs an audio-stream upgrade instead and prints a `websocat`
+//! command.
 //!
 //! ```text
 //! cargo run --example sign -- --token TOKEN --url URL [--method GET|POST] [--data 'a=1&b=2']
 //!     [--v2] [--main-account] [--nonce N]
+//! cargo run --example sign -- --token TOKEN --url ws://127.0.0.1:3000/stream
 //! ```
 //!
 //! The token comes from `--token` or, if that is absent, from `PLIVO_AUTH_TOKEN`. The printed
@@ -25,7 +28,9 @@ Prints a curl command carrying a valid Plivo signature.
 usage: sign --token TOKEN --url URL [options]
 
   --token TOKEN     auth token to sign with (default: $PLIVO_AUTH_TOKEN)
-  --url URL         the URL Plivo calls, with any query (http:// or https://)
+  --url URL         the URL Plivo calls, with any query (http:// or https://); a
+                    wss:// or ws:// URL is an audio stream: its upgrade is signed (a V3
+                    GET over the same URL with http://) and a websocat command printed
   --method M        GET or POST (default POST)
   --data FORM       form parameters, e.g. 'From=14155550100&To=14155550199';
                     POST: sent as an application/x-www-form-urlencoded body;
@@ -35,8 +40,8 @@ usage: sign --token TOKEN --url URL [options]
   --nonce N         nonce to sign with (default: 20 digits derived from the clock)
   -h, --help        this text
 
-The signed URL is also the URL curl calls. To reach a server behind a proxy, add curl's own
-options to the printed command (--connect-to, --resolve), which do not change the URL.
+The signed URL is also the URL curl (or websocat) calls. To reach a server behind a proxy, add
+curl's own options to the printed command (--connect-to, --resolve), which do not change the URL.
 ";
 
 /// What the command line asked for.
@@ -79,7 +84,7 @@ fn main() -> ExitCode {
 fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
     let mut token = None;
     let mut url = None;
-    let mut method = Method::Post;
+    let mut method = None;
     let mut data = None;
     let mut v2 = false;
     let mut main_account = false;
@@ -103,11 +108,11 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
             "--url" => url = Some(value("--url")?),
             "--method" => {
                 let text = value("--method")?;
-                method = match text.to_ascii_uppercase().as_str() {
+                method = Some(match text.to_ascii_uppercase().as_str() {
                     "GET" => Method::Get,
                     "POST" => Method::Post,
                     _ => return Err(format!("--method must be GET or POST, not {text:?}")),
-                };
+                });
             }
             "--data" => data = Some(value("--data")?),
             "--nonce" => nonce = Some(value("--nonce")?),
@@ -137,6 +142,20 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
             "--nonce must not contain '.', '/', '?' or '#' (the layer refuses it), not {nonce:?}"
         ));
     }
+    // An audio stream is a V3 GET upgrade without a body.
+    let stream = is_stream_url(&url);
+    if stream && (v2 || data.is_some() || method == Some(Method::Post)) {
+        return Err(
+            "a wss:// or ws:// URL is an audio stream: Plivo signs its upgrade as a V3 GET \
+             without a body (no --v2, --data or --method POST)"
+                .to_owned(),
+        );
+    }
+    let method = match (method, stream) {
+        (Some(method), _) => method,
+        (None, true) => Method::Get,
+        (None, false) => Method::Post,
+    };
     Ok(Some(Options {
         token,
         url,
@@ -155,8 +174,39 @@ enum Method {
     Post,
 }
 
-/// Signs the request and renders it as one shell-safe `curl` command line.
+/// Whether `url` is an audio stream's (`wss://` or `ws://`).
+fn is_stream_url(url: &str) -> bool {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    scheme.eq_ignore_ascii_case("wss") || scheme.eq_ignore_ascii_case("ws")
+}
+
+/// Signs the stream upgrade and renders it as one shell-safe `websocat` command line.
+fn websocat_command(options: &Options) -> Result<String, String> {
+    let signature = Signer::new(&options.token)
+        .sign_stream(&options.url, &options.nonce)
+        .map_err(|error| format!("cannot sign {:?}: {error}", options.url))?;
+    let signature_header = if options.main_account {
+        V3_MAIN_ACCOUNT_SIGNATURE
+    } else {
+        V3_SIGNATURE
+    };
+    let mut command = String::from("websocat");
+    for header in [
+        format!("{}: {signature}", canonical_case(signature_header)),
+        format!("{}: {}", canonical_case(V3_NONCE), options.nonce),
+    ] {
+        write!(command, " -H {}", quote(&header)).expect("writing to a String");
+    }
+    write!(command, " {}", quote(&options.url)).expect("writing to a String");
+    Ok(command)
+}
+
+/// Signs the request and renders it as one shell-safe `curl` command line (a `websocat` one for
+/// an audio stream).
 fn curl_command(options: &Options) -> Result<String, String> {
+    if is_stream_url(&options.url) {
+        return websocat_command(options);
+    }
     let data = options.data.as_deref().filter(|d| !d.is_empty());
     let (url, body) = match options.method {
         // Plivo sends GET parameters in the query string, so that is where they are signed.

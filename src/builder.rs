@@ -17,7 +17,7 @@ use crate::pipeline::route::is_skippable_prefix;
 use crate::pipeline::settings::{ReplaySettings, Responder, Settings};
 use crate::rejection::Rejection;
 use crate::replay::{MemoryNonceStore, NonceStore};
-use crate::signature::{AuthTokens, Verifier};
+use crate::signature::{AuthTokens, StreamUrlForm, Verifier};
 use crate::url_policy::{ProxyHeader, ProxyHeaders, TrustedProxies, UrlPolicy, parse_networks};
 
 /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
@@ -45,6 +45,7 @@ impl PlivoSignatureLayer {
 /// | [`proxy_headers`](Self::proxy_headers) | [`ProxyHeader::XForwardedProto`] alone, when proxies are trusted |
 /// | [`source_networks`](Self::source_networks) | none: any client address |
 /// | [`accept_v2`](Self::accept_v2) | `false`: V3 signatures only |
+/// | [`also_accept_stream_url_form`](Self::also_accept_stream_url_form) | none: audio streams verify over `http://` only |
 /// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB) |
 /// | [`body_timeout`](Self::body_timeout) | [`DEFAULT_BODY_TIMEOUT`] (10 s) |
 /// | [`skip_paths_under`](Self::skip_paths_under) | none: every path is guarded |
@@ -76,6 +77,7 @@ pub struct PlivoSignatureLayerBuilder {
     proxy_headers: Option<Vec<ProxyHeader>>,
     source_networks: Option<Vec<String>>,
     accept_v2: bool,
+    extra_stream_url_forms: Vec<StreamUrlForm>,
     body_limit: usize,
     body_timeout: Option<Duration>,
     skipped_prefixes: Vec<String>,
@@ -106,6 +108,7 @@ impl Default for PlivoSignatureLayerBuilder {
             proxy_headers: None,
             source_networks: None,
             accept_v2: false,
+            extra_stream_url_forms: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
             skipped_prefixes: Vec::new(),
@@ -273,6 +276,35 @@ impl PlivoSignatureLayerBuilder {
     /// ```
     pub fn accept_v2(mut self, accept: bool) -> Self {
         self.accept_v2 = accept;
+        self
+    }
+
+    /// **An escape hatch, off by default: read the risk.** Also accept audio-stream upgrades
+    /// whose signature matches this other URL form (one form at most).
+    ///
+    /// Plivo signs a stream upgrade over the stream URL with its scheme replaced by `http`
+    /// ([`StreamUrlForm::HttpScheme`], wire format §6); that is the only form accepted by
+    /// default, and the one Plivo's own CLI had to adopt to accept live streams. Plivo's stream
+    /// SDKs compute other forms. If the signature doctor shows that your real Plivo traffic
+    /// matches one of those instead, this accepts it too, until the cause is understood. The
+    /// risk: every form accepted is one more URL a captured signature can be presented for; the
+    /// mode is announced at WARN when the layer is built, and
+    /// [`PlivoVerified::stream_url_form`](crate::PlivoVerified::stream_url_form) says which form
+    /// matched. Naming [`StreamUrlForm::HttpScheme`] (always accepted), or a second form, is
+    /// an error.
+    ///
+    /// ```
+    /// use tower_plivo::{PlivoSignatureLayer, StreamUrlForm, UrlPolicy};
+    ///
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .also_accept_stream_url_form(StreamUrlForm::WebSocketScheme)
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn also_accept_stream_url_form(mut self, form: StreamUrlForm) -> Self {
+        self.extra_stream_url_forms.push(form);
         self
     }
 
@@ -507,8 +539,12 @@ impl PlivoSignatureLayerBuilder {
                 reason: "replay protection is off (without_replay_protection)",
             });
         }
+        let extra_stream_url_form = extra_stream_url_form(&self.extra_stream_url_forms)?;
         if self.report_only {
             events::report_only_configured();
+        }
+        if let Some(form) = extra_stream_url_form {
+            events::extra_stream_url_form_configured(form);
         }
         Ok(PlivoSignatureLayer::from_settings(Settings {
             verifier: Verifier::new(tokens),
@@ -516,6 +552,7 @@ impl PlivoSignatureLayerBuilder {
             proxies,
             source_networks,
             accept_v2: self.accept_v2,
+            extra_stream_url_form,
             body_limit: self.body_limit,
             body_timeout: self.body_timeout,
             skipped_prefixes: self.skipped_prefixes,
@@ -529,6 +566,25 @@ impl PlivoSignatureLayerBuilder {
             doctor: self.diagnose.then(Doctor::new),
             metrics: self.metrics,
         }))
+    }
+}
+
+/// The one extra stream URL form, if any: the default form is always accepted, and at most one
+/// other may be added.
+fn extra_stream_url_form(forms: &[StreamUrlForm]) -> Result<Option<StreamUrlForm>, ConfigError> {
+    match forms {
+        [] => Ok(None),
+        [StreamUrlForm::HttpScheme, ..] | [_, StreamUrlForm::HttpScheme, ..] => {
+            Err(ConfigError::Ineffective {
+                setting: "also_accept_stream_url_form",
+                reason: "StreamUrlForm::HttpScheme is the form Plivo signs, always accepted",
+            })
+        }
+        [form] => Ok(Some(*form)),
+        [first, second, ..] => Err(ConfigError::InvalidValue {
+            setting: "also_accept_stream_url_form (one other form at most)",
+            value: format!("{first}, {second}"),
+        }),
     }
 }
 
@@ -610,6 +666,7 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
             .field("proxy_headers", &self.proxy_headers)
             .field("source_networks", &self.source_networks)
             .field("accept_v2", &self.accept_v2)
+            .field("extra_stream_url_forms", &self.extra_stream_url_forms)
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
             .field("skipped_prefixes", &self.skipped_prefixes)

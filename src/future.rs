@@ -140,6 +140,24 @@ where
         )
     }
 
+    /// A stream upgrade, verified from its head alone: no body is read.
+    pub(crate) fn from_head_alone(
+        head: Head,
+        parts: Parts,
+        inner: S,
+        settings: Arc<Settings>,
+        span: Span,
+    ) -> Self {
+        let waiting = WaitingForBody {
+            head,
+            parts,
+            inner,
+            settings,
+        };
+        let state = span.in_scope(|| after_body(waiting, Ok(Bytes::new()), &span));
+        Self::new(span, state)
+    }
+
     fn new(span: Span, state: State<S, B>) -> Self {
         Self { span, state }
     }
@@ -208,7 +226,9 @@ where
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let url = head.signed_url(&parts).to_string();
+            let url = head
+                .signed_url(&crate::request_info::RequestHead::from(&parts))
+                .to_string();
             // A body not read whole is never handed on: these rejections are enforced in every
             // mode (`respond::enforces`).
             let response = render(&settings, rejection, &parts.headers);

@@ -33,7 +33,7 @@ use crate::service::PlivoSignature;
 /// ```
 #[derive(Clone, Debug)]
 pub struct PlivoSignatureLayer {
-    settings: Arc<Settings>,
+    pub(crate) settings: Arc<Settings>,
 }
 
 impl PlivoSignatureLayer {

@@ -76,6 +76,14 @@
 //! [`source_networks`](PlivoSignatureLayerBuilder::source_networks) list refuses clients outside
 //! Plivo's networks.
 //!
+//! ## Audio streams
+//!
+//! Plivo's `<Stream>` opens a WebSocket to your server; the layer verifies the upgrade before
+//! the `101`, over the stream URL with its scheme replaced by `http` (as Plivo signs it), so an
+//! unsigned socket is never opened. axum's `WebSocketUpgrade` works behind it. Servers that
+//! upgrade without tower use [`PlivoSignatureLayer::upgrade_check`] or
+//! [`PlivoSignatureLayer::sync_upgrade_check`] on the request head.
+//!
 //! ## Replays, rollout, diagnosis
 //!
 //! - [`replay`]: a request whose signed message was already accepted is refused (in memory by
@@ -116,6 +124,7 @@ pub mod replay;
 mod request_info;
 mod service;
 pub mod signature;
+mod upgrade_check;
 mod url_policy;
 mod verified;
 
@@ -132,9 +141,10 @@ pub use future::ResponseFuture;
 pub use layer::PlivoSignatureLayer;
 pub use observe::Metrics;
 pub use rejection::Rejection;
-pub use request_info::PeerAddr;
+pub use request_info::{PeerAddr, RequestHead};
 pub use service::PlivoSignature;
-pub use signature::{SignatureVersion, TokenId};
+pub use signature::{SignatureVersion, StreamUrlForm, TokenId};
+pub use upgrade_check::{SyncUpgradeCheck, UpgradeCheck, UpgradeFuture};
 pub use url_policy::{ProxyHeader, Scheme, UrlPolicy};
 pub use verified::PlivoVerified;
 

@@ -36,6 +36,10 @@ pub enum Rejection {
     /// A body the signature cannot cover: under V3 a POST body that is not a form, and under
     /// either version a GET body.
     UnsupportedBody,
+    /// A WebSocket upgrade the layer cannot verify from its head: not a `GET`, not HTTP/1.1, a
+    /// declared body, or an HTTP/2 WebSocket (extended `CONNECT`, RFC 8441), which Plivo is not
+    /// known to use. The log line's `detail` says which.
+    UnsupportedUpgrade,
     /// No signature piece matches any configured token for the URL verified.
     SignatureMismatch,
     /// The URL Plivo called cannot be known: no usable `Host` (missing, repeated, malformed or
@@ -89,6 +93,7 @@ impl Rejection {
             Rejection::InvalidNonce => "invalid_nonce",
             Rejection::ConflictingHeaders => "conflicting_headers",
             Rejection::UnsupportedBody => "unsupported_body",
+            Rejection::UnsupportedUpgrade => "unsupported_upgrade",
             Rejection::SignatureMismatch => "signature_mismatch",
             Rejection::UnknownOrigin => "unknown_origin",
             Rejection::UntrustedHost => "untrusted_host",

@@ -1,11 +1,80 @@
-//! What the server knows about a request besides its head: the TCP peer address (which decides
-//! whether forwarding headers are believed) and the request target as received (before any
-//! router rewrote it).
+//! What the layer reads of a request before its body: the head (method, target, version,
+//! headers), the TCP peer address (which decides whether forwarding headers are believed) and
+//! the request target as received (before any router rewrote it).
 
 use std::net::SocketAddr;
 
 use http::request::Parts;
-use http::{Extensions, Uri};
+use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
+
+/// A request's head, borrowed: what verification reads before any body. Made from
+/// [`http::request::Parts`] or from any [`http::Request`] (such as the `http::Request<()>`
+/// that `tokio-tungstenite` hands its handshake callback), for the
+/// [tower-free upgrade checks](crate::UpgradeCheck).
+///
+/// ```
+/// use tower_plivo::RequestHead;
+///
+/// // From the request a tokio-tungstenite callback sees,
+/// let request = http::Request::get("/stream").body(()).unwrap();
+/// let head = RequestHead::from(&request);
+/// // or from the parts of a request taken apart.
+/// let (parts, ()) = http::Request::get("/stream").body(()).unwrap().into_parts();
+/// let also = RequestHead::from(&parts);
+/// # let _ = (head, also);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RequestHead<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) extensions: &'a Extensions,
+}
+
+impl<'a> From<&'a Parts> for RequestHead<'a> {
+    fn from(parts: &'a Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            version: parts.version,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
+}
+
+impl<'a, B> From<&'a Request<B>> for RequestHead<'a> {
+    fn from(request: &'a Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            uri: request.uri(),
+            version: request.version(),
+            headers: request.headers(),
+            extensions: request.extensions(),
+        }
+    }
+}
+
+impl<'a> RequestHead<'a> {
+    /// The URI to take the path and query from. Under axum's `Router::nest` the URI a layer
+    /// sees has its prefix stripped; axum keeps the original in `OriginalUri`, and that is what
+    /// Plivo signed.
+    pub(crate) fn original_uri(&self) -> &'a Uri {
+        #[cfg(feature = "axum")]
+        if let Some(axum::extract::OriginalUri(uri)) =
+            self.extensions.get::<axum::extract::OriginalUri>()
+        {
+            return uri;
+        }
+        self.uri
+    }
+
+    /// The peer address from whichever integration put it in the extensions.
+    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
+        peer_addr(self.extensions)
+    }
+}
 
 /// The address of the TCP peer that sent a request. Insert it into the request extensions when
 /// serving with plain hyper, so the trusted-proxy policy can see who is talking.
@@ -24,7 +93,7 @@ use http::{Extensions, Uri};
 pub struct PeerAddr(pub SocketAddr);
 
 /// The peer address from whichever integration put it in the extensions.
-pub(crate) fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
+fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
     if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
         return Some(*addr);
     }
@@ -42,16 +111,4 @@ pub(crate) fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
         return Some(addr);
     }
     None
-}
-
-/// The URI to take the path and query from. Under axum's `Router::nest` the URI a layer sees has
-/// its prefix stripped; axum keeps the original in `OriginalUri`, and that is what Plivo signed.
-pub(crate) fn original_uri(parts: &Parts) -> &Uri {
-    #[cfg(feature = "axum")]
-    if let Some(axum::extract::OriginalUri(uri)) =
-        parts.extensions.get::<axum::extract::OriginalUri>()
-    {
-        return uri;
-    }
-    &parts.uri
 }

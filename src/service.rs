@@ -16,8 +16,9 @@ use crate::observe::span::request_span;
 use crate::pipeline::read_body::ReadBody;
 use crate::pipeline::respond::{Disposition, dispose};
 use crate::pipeline::settings::Settings;
+use crate::pipeline::upgrade::RequestKind;
 use crate::pipeline::{head, route};
-use crate::request_info::original_uri;
+use crate::request_info::RequestHead;
 
 /// Verifies Plivo signatures before calling the inner service. Made by
 /// [`PlivoSignatureLayer`](crate::PlivoSignatureLayer).
@@ -88,8 +89,12 @@ where
             let request = Request::from_parts(parts, RequestBody::passthrough(body));
             return ResponseFuture::passthrough(self.inner.call(request));
         }
-        let span = request_span(&parts.method, original_uri(&parts));
-        let head = match head::check(settings, &parts) {
+        let (span, checked) = {
+            let request = RequestHead::from(&parts);
+            let span = request_span(&parts.method, request.original_uri());
+            (span, head::check(settings, &request, request.peer_addr()))
+        };
+        let head = match checked {
             Ok(head) => head,
             Err(refusal) => {
                 let rejection = refusal.rejection;
@@ -121,7 +126,16 @@ where
         // the next one.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
-        ResponseFuture::reading(read, head, parts, inner, settings.clone(), span)
+        match head.kind {
+            RequestKind::Webhook => {
+                let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
+                ResponseFuture::reading(read, head, parts, inner, settings.clone(), span)
+            }
+            // Verified from its head alone: it declared no body, and none is read (what the
+            // upgrade needs travels in the extensions, which go on with the head).
+            RequestKind::StreamUpgrade => {
+                ResponseFuture::from_head_alone(head, parts, inner, settings.clone(), span)
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The proof of verification attached to each verified request.
 
-use crate::signature::{SignatureVersion, TokenId};
+use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
 
 /// Put in the extensions of every request the layer verified. Read it in a handler with axum's
 /// `Extension<PlivoVerified>` or `request.extensions().get::<PlivoVerified>()`.
@@ -24,6 +24,7 @@ pub struct PlivoVerified {
     token: TokenId,
     nonce: String,
     url: String,
+    stream_url_form: Option<StreamUrlForm>,
 }
 
 impl PlivoVerified {
@@ -32,12 +33,14 @@ impl PlivoVerified {
         token: TokenId,
         nonce: String,
         url: String,
+        stream_url_form: Option<StreamUrlForm>,
     ) -> Self {
         Self {
             version,
             token,
             nonce,
             url,
+            stream_url_form,
         }
     }
 
@@ -58,7 +61,16 @@ impl PlivoVerified {
     }
 
     /// The URL the signature was checked against (`scheme://authority/path?query`; safe to log).
+    /// For an audio stream, the URL in the form that matched (`http://…` by default).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// For an audio-stream upgrade (a WebSocket), the stream URL form its signature matched:
+    /// [`StreamUrlForm::HttpScheme`] unless another form was opted into with
+    /// [`also_accept_stream_url_form`](crate::PlivoSignatureLayerBuilder::also_accept_stream_url_form)
+    /// and matched instead. `None` for a webhook.
+    pub fn stream_url_form(&self) -> Option<StreamUrlForm> {
+        self.stream_url_form
     }
 }

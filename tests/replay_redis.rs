@@ -323,3 +323,50 @@ async fn redis_stopped_mid_test_gives_503_then_recovers() {
         "and protecting again"
     );
 }
+
+/// Audio streams checked outside tower share the Redis store too: the async check reserves
+/// through it (a copy is a replay on every replica), and the synchronous one, which cannot wait
+/// for Redis, is refused when it is built.
+#[tokio::test]
+async fn the_async_upgrade_check_reserves_stream_nonces_in_redis() {
+    use support::websocket::plivo_stream_url;
+    use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
+
+    let redis = Redis::start();
+    let layer = || {
+        PlivoSignatureLayer::builder()
+            .auth_token(TOKEN)
+            .url_policy(UrlPolicy::public_base("https://hooks.example.com").unwrap())
+            .replay_store(redis.store())
+            .build()
+            .unwrap()
+    };
+    assert!(layer().sync_upgrade_check().is_err());
+    let (replica_a, replica_b) = (
+        layer().upgrade_check().unwrap(),
+        layer().upgrade_check().unwrap(),
+    );
+    let nonce = support::fresh_nonce();
+    let signature = tower_plivo::signature::Signer::new(TOKEN)
+        .sign_v3_get(
+            &plivo_stream_url("hooks.example.com", "/stream?call=1"),
+            &nonce,
+        )
+        .unwrap();
+    let upgrade = http::Request::get("/stream?call=1")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("x-plivo-signature-v3", signature)
+        .header("x-plivo-signature-v3-nonce", &nonce)
+        .body(())
+        .unwrap();
+    let verified = replica_a
+        .check(&upgrade, None)
+        .await
+        .expect("Plivo's upgrade");
+    assert_eq!(verified.url(), "http://hooks.example.com/stream?call=1");
+    assert_eq!(
+        replica_b.check(&upgrade, None).await,
+        Err(Rejection::Replayed)
+    );
+}

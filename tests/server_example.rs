@@ -3,9 +3,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use tower_plivo::signature::Signer;
 
@@ -14,57 +14,36 @@ use support::{FORM, send};
 const SPEAK_XML: &str = r#"<Response><Speak loop="3">Hello, from Plivo</Speak></Response>"#;
 const NONCE: &str = "98765432109876543210";
 
+/// The `server` example running, with the lines it printed after its address in demo mode.
 struct Server {
-    child: Child,
+    running: support::examples::Running,
     addr: SocketAddr,
     stdout_lines: Vec<String>,
 }
 
+/// The lines the demo mode prints after the address: the demo notice, and a description and a
+/// command for each of the accepted curl, the refused curl and the stream.
+const DEMO_LINES: usize = 7;
+
 impl Server {
     fn start(env: &[(&str, &str)]) -> Server {
-        let mut command = command_with(env);
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let addr = first
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .parse()
-            .unwrap();
+        let mut running = support::examples::Running::start(command_with(env));
         let demo = !env.iter().any(|(name, _)| *name == "PLIVO_AUTH_TOKEN");
-        let mut stdout_lines = Vec::new();
-        if demo {
-            for _ in 0..5 {
-                let mut line = String::new();
-                stdout.read_line(&mut line).unwrap();
-                stdout_lines.push(line.trim().to_owned());
-            }
-        }
+        let stdout_lines = if demo {
+            (0..DEMO_LINES).map(|_| running.stdout_line()).collect()
+        } else {
+            Vec::new()
+        };
         Server {
-            child,
-            addr,
+            addr: running.addr,
+            running,
             stdout_lines,
         }
     }
 
     /// Stops the server and returns what it logged on stderr.
-    fn stop(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        stderr
+    fn stop(self) -> String {
+        self.running.stop()
     }
 }
 
@@ -121,6 +100,42 @@ fn refused_at_start(env: &[(&str, &str)]) -> (Option<i32>, String) {
         .read_to_string(&mut stderr)
         .unwrap();
     (status.code(), stderr)
+}
+
+/// The demo's stream command opens the `/stream` WebSocket (verified before the 101), which
+/// echoes text and binary messages; the same upgrade without its signature gets 403.
+#[tokio::test]
+async fn demo_mode_prints_a_websocat_that_opens_the_echo_stream() {
+    use support::websocket::{assert_echoes, connect, request_from_websocat};
+    let server = Server::start(&[]);
+    let websocat = server
+        .stdout_lines
+        .iter()
+        .find(|line| line.starts_with("websocat"))
+        .expect("the demo prints a websocat command")
+        .clone();
+    let mut client = connect(request_from_websocat(&websocat))
+        .await
+        .expect("the printed stream command opens");
+    assert_echoes(&mut client).await;
+    drop(client);
+    let unsigned = request_from_websocat(&format!("websocat ws://{}/stream", server.addr));
+    match connect(unsigned).await {
+        Ok(_) => panic!("an unsigned upgrade was accepted"),
+        Err(refused) => assert_eq!(refused.status, 403),
+    }
+    // Once used, the printed command is a replay.
+    let replayed = connect(request_from_websocat(&websocat)).await;
+    assert!(
+        matches!(&replayed, Err(r) if r.status == 403),
+        "replayed: {:?}",
+        replayed.as_ref().err()
+    );
+    let stderr = server.stop();
+    assert!(
+        stderr.contains("stream_url_form=\"http_scheme\""),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -657,24 +672,11 @@ async fn diagnose_names_the_fix_on_stderr() {
 
 #[tokio::test]
 async fn metrics_example_counts_verdicts() {
-    let binary = support::examples::example_binary("metrics");
-    let mut child = Command::new(&binary)
-        .env("BIND", "127.0.0.1:0")
-        .env("PLIVO_AUTH_TOKEN", "MAmetricsTOKENmmmmmmmmmmmmmmmmmmmm")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let metrics_example = support::examples::Running::example(
+        "metrics",
+        &[("PLIVO_AUTH_TOKEN", "MAmetricsTOKENmmmmmmmmmmmmmmmmmmmm")],
+    );
+    let addr = metrics_example.addr;
     assert_eq!(
         send(addr, "POST", "/plivo/answer", &[], "").await.status,
         403
@@ -693,8 +695,7 @@ async fn metrics_example_counts_verdicts() {
         200
     );
     let metrics = send(addr, "GET", "/metrics", &[], "").await.text();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    metrics_example.stop();
     assert!(
         metrics.contains("plivo_webhooks_accepted_total{version=\"v3\"} 1"),
         "{metrics}"

@@ -1,5 +1,6 @@
 //! The examples' one logging set-up: `tracing` to stderr, filtered by `RUST_LOG` (default
-//! `tower_plivo=debug`, one line per request), colours only on a terminal.
+//! `info,tower_plivo=debug`: one line per request from the layer, and the example's own
+//! events), colours only on a terminal.
 //!
 //! Shared with `#[path]` by the examples that log (not an example of its own).
 
@@ -10,7 +11,7 @@ pub fn init() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tower_plivo=debug".into()),
+                .unwrap_or_else(|_| "info,tower_plivo=debug".into()),
         )
         .init();
 }

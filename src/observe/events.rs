@@ -6,6 +6,7 @@ use tracing::Span;
 use super::Metrics;
 use crate::rejection::Rejection;
 use crate::replay::StoreError;
+use crate::signature::StreamUrlForm;
 use crate::verified::PlivoVerified;
 
 /// A request verified (and was not a replay).
@@ -27,6 +28,7 @@ pub(crate) fn accepted(
         token = %verified.token(),
         nonce = %verified.nonce(),
         url = %verified.url(),
+        stream_url_form = verified.stream_url_form().map(StreamUrlForm::as_str),
         body_bytes,
         "Plivo request accepted"
     );
@@ -118,5 +120,16 @@ pub(crate) fn report_only_configured() {
     tracing::warn!(
         target: "tower_plivo",
         "Plivo signature layer in REPORT-ONLY mode: requests that fail verification are logged and let through"
+    );
+}
+
+/// An extra stream URL form was opted into (once, when the layer is built).
+pub(crate) fn extra_stream_url_form_configured(form: StreamUrlForm) {
+    tracing::warn!(
+        target: "tower_plivo",
+        stream_url_form = form.as_str(),
+        "Plivo signature layer also accepts audio streams signed over the {form} URL form, not \
+         only the http:// form Plivo signs: an escape hatch; PlivoVerified::stream_url_form says \
+         which form each stream matched"
     );
 }

@@ -1,19 +1,22 @@
-//! Stage 2, head: everything the request head decides before any body is read (method, client
-//! network, signature headers and version, declared body size and type), and which URL is
-//! verified.
+//! Stage 2, head: everything the request head decides before any body is read (a webhook or an
+//! audio-stream upgrade, method, client network, signature headers and version, declared body
+//! size and type), and which URL is verified.
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http::request::Parts;
+use std::net::SocketAddr;
+
 use http::{HeaderMap, HeaderValue};
 
 use super::respond::Refusal;
 use super::settings::Settings;
 use super::source::{self, Client};
+use super::upgrade::{self, RequestKind};
 use crate::rejection::Rejection;
-use crate::request_info::{original_uri, peer_addr};
+use crate::request_info::RequestHead;
 use crate::signature::{
-    Claim, SignatureHeaders, SignatureVersion, SignedUrl, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE,
-    V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, is_form_content_type,
+    Claim, SignatureHeaders, SignatureVersion, SignedUrl, StreamUrlForm, StreamUrlPieces,
+    V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
+    V3_SIGNATURE, is_form_content_type,
 };
 use crate::url_policy::{Origin, origin_of};
 
@@ -27,6 +30,8 @@ pub(crate) enum SignedMethod {
 /// What the head of a request established, kept while its body is read.
 #[derive(Debug)]
 pub(crate) struct Head {
+    /// A webhook, or an audio-stream upgrade (verified from the head alone).
+    pub(crate) kind: RequestKind,
     pub(crate) method: SignedMethod,
     /// The scheme and authority of the URL Plivo called.
     pub(crate) origin: Origin,
@@ -43,44 +48,64 @@ const V2_NOT_ACCEPTED: &str = "a V2 signature on a route that accepts only V3: V
      under it; if Plivo calls this route with V2 (messaging, Verify), enable it with .accept_v2(true) \
      on this route only";
 
-/// Checks everything the head decides, in order: method, client network, signature headers and
-/// version, declared body size and type, then resolves the origin.
-pub(crate) fn check(settings: &Settings, parts: &Parts) -> Result<Head, Refusal> {
-    let method = match parts.method.as_str() {
+/// The log line's explanation of a V2 signature on a stream upgrade.
+const V2_STREAM: &str = "a V2 signature on a WebSocket upgrade: Plivo signs audio streams with V3, \
+     and V2 would bind neither the query nor the stream";
+
+/// Checks everything the head decides, in order: webhook or stream upgrade, method, client
+/// network, signature headers and version, declared body size and type, then resolves the
+/// origin. `peer` is the TCP peer address, when known.
+pub(crate) fn check(
+    settings: &Settings,
+    request: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+) -> Result<Head, Refusal> {
+    let kind = upgrade::classify(request.method, request.version, request.headers)?;
+    let method = match request.method.as_str() {
         "GET" => SignedMethod::Get,
         "POST" => SignedMethod::Post,
         _ => return Err(Rejection::MethodNotAllowed.into()),
     };
-    let peer = peer_addr(&parts.extensions);
     if let Some(networks) = &settings.source_networks {
-        let client = Client::of(peer, settings.proxies.as_ref(), &parts.headers);
+        let client = Client::of(peer, settings.proxies.as_ref(), request.headers);
         source::check(networks, client).map_err(|why| Refusal {
             rejection: Rejection::SourceNotAllowed,
             detail: Some(why),
         })?;
     }
-    let headers = signature_headers(&parts.headers)?;
+    let headers = signature_headers(request.headers)?;
     let claim = headers.claim().map_err(Rejection::from)?;
-    if claim.version == SignatureVersion::V2 && !settings.accept_v2 {
-        return Err(Refusal {
-            rejection: Rejection::SignatureVersionNotAccepted,
-            detail: Some(V2_NOT_ACCEPTED.to_owned()),
-        });
+    if claim.version == SignatureVersion::V2 {
+        let detail = match kind {
+            RequestKind::StreamUpgrade => Some(V2_STREAM),
+            RequestKind::Webhook if !settings.accept_v2 => Some(V2_NOT_ACCEPTED),
+            RequestKind::Webhook => None,
+        };
+        if let Some(detail) = detail {
+            return Err(Refusal {
+                rejection: Rejection::SignatureVersionNotAccepted,
+                detail: Some(detail.to_owned()),
+            });
+        }
     }
-    check_declared_body(settings.body_limit, claim.version, method, &parts.headers)?;
+    // An upgrade's body was ruled out by `classify`.
+    if kind == RequestKind::Webhook {
+        check_declared_body(settings.body_limit, claim.version, method, request.headers)?;
+    }
     let origin = origin_of(
         &settings.url_policy,
         settings.proxies.as_ref(),
-        original_uri(parts),
-        &parts.headers,
+        request.original_uri(),
+        request.headers,
         peer,
     )?;
     let (account, main_account, nonce) = match claim.version {
         SignatureVersion::V3 => (V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE),
         SignatureVersion::V2 => (V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE),
     };
-    let kept = |name: &str| parts.headers.get(name).cloned();
+    let kept = |name: &str| request.headers.get(name).cloned();
     Ok(Head {
+        kind,
         method,
         origin,
         version: claim.version,
@@ -114,15 +139,26 @@ fn check_declared_body(
 }
 
 impl Head {
-    /// The URL being verified: the origin from the policy, path and query as received.
-    pub(crate) fn signed_url<'a>(&'a self, parts: &'a Parts) -> SignedUrl<'a> {
-        let uri = original_uri(parts);
-        SignedUrl::from_parts(
-            self.origin.scheme.as_str(),
-            &self.origin.authority,
-            uri.path(),
-            uri.query(),
-        )
+    /// The URL being verified: the origin from the policy, path and query as received; for a
+    /// stream upgrade, in the stream URL form Plivo signs (`http://`, wire format §6).
+    pub(crate) fn signed_url<'a>(&'a self, request: &RequestHead<'a>) -> SignedUrl<'a> {
+        let uri = request.original_uri();
+        let scheme = match self.kind {
+            RequestKind::Webhook => self.origin.scheme.as_str(),
+            RequestKind::StreamUpgrade => "http",
+        };
+        SignedUrl::from_parts(scheme, &self.origin.authority, uri.path(), uri.query())
+    }
+
+    /// A stream upgrade's URL pieces in `form` (the default form is [`signed_url`](Self::signed_url)'s).
+    pub(crate) fn stream_url_pieces<'a>(
+        &self,
+        form: StreamUrlForm,
+        request: &RequestHead<'a>,
+    ) -> StreamUrlPieces<'a> {
+        let uri = request.original_uri();
+        let tls = self.origin.scheme == crate::url_policy::Scheme::Https;
+        form.pieces(tls, uri.path(), uri.query())
     }
 
     /// The claim the headers make, borrowed from the kept header values.

@@ -2,8 +2,9 @@
 //! that returns a value; `service.rs` and `future.rs` only move a request from one to the next.
 //!
 //! 1. [`route`]: guarded, or passed through unread (`skip_paths_under`).
-//! 2. [`head`]: method, client network ([`source`]), signature headers and version, declared
-//!    body, and which URL is verified (the URL policy).
+//! 2. [`head`]: webhook or audio-stream upgrade ([`upgrade`]), method, client network
+//!    ([`source`]), signature headers and version, declared body, and which URL is verified
+//!    (the URL policy). A stream upgrade skips stage 3: it is verified from its head alone.
 //! 3. [`read_body`]: the whole body, under the limit and the timeout.
 //! 4. [`verify`]: the signature over the URL and body.
 //! 5. [`replay`]: whether the signed message was already accepted.
@@ -18,4 +19,5 @@ pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod settings;
 pub(crate) mod source;
+pub(crate) mod upgrade;
 pub(crate) mod verify;

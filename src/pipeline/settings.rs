@@ -13,7 +13,7 @@ use crate::observe::Metrics;
 use crate::observe::doctor::Doctor;
 use crate::rejection::Rejection;
 use crate::replay::NonceStore;
-use crate::signature::Verifier;
+use crate::signature::{StreamUrlForm, Verifier};
 use crate::url_policy::{Cidr, TrustedProxies, UrlPolicy};
 
 /// Turns a [`Rejection`] into the response sent to the caller.
@@ -26,8 +26,10 @@ pub(crate) struct Settings {
     pub(crate) proxies: Option<TrustedProxies>,
     /// Allowed client networks, when configured.
     pub(crate) source_networks: Option<Vec<Cidr>>,
-    /// Whether V2 signatures are accepted (V3 always is).
+    /// Whether V2 signatures are accepted on webhooks (V3 always is; streams are V3 only).
     pub(crate) accept_v2: bool,
+    /// The one stream URL form accepted besides the default, when opted into.
+    pub(crate) extra_stream_url_form: Option<StreamUrlForm>,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Option<Duration>,
     /// Paths at or below these (as the wrapped service sees them) pass through unverified.
@@ -58,6 +60,7 @@ impl fmt::Debug for Settings {
             .field("proxies", &self.proxies)
             .field("source_networks", &self.source_networks)
             .field("accept_v2", &self.accept_v2)
+            .field("extra_stream_url_form", &self.extra_stream_url_form)
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
             .field("skipped_prefixes", &self.skipped_prefixes)

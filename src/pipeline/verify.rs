@@ -1,4 +1,5 @@
-//! Stage 4, verify: the signature over the whole body.
+//! Stage 4, verify: the signature over the URL and the whole body (an empty one for a stream
+//! upgrade, verified from its head alone).
 
 use std::time::Instant;
 
@@ -10,11 +11,13 @@ use tracing::Span;
 
 use super::head::{Head, SignedMethod};
 use super::settings::Settings;
+use super::upgrade::RequestKind;
 use crate::observe::doctor::Mismatch;
 use crate::observe::span::record_verify_time;
 use crate::rejection::Rejection;
 use crate::replay::ReplayKey;
-use crate::signature::{SignedRequest, VerifyError};
+use crate::request_info::RequestHead;
+use crate::signature::{SignedRequest, SignedUrl, StreamUrlForm, VerifyError};
 use crate::verified::PlivoVerified;
 
 /// What verification made of a request.
@@ -40,8 +43,8 @@ pub(crate) struct Failed {
     pub(crate) url: String,
 }
 
-/// Verifies the signature of the request whose head is `head` over its whole `body`; on a
-/// mismatch, lets the signature doctor (when on) look at it.
+/// Verifies the request whose head is `head` over its whole `body`, and gives the request
+/// back with the verdict.
 pub(crate) fn verify(
     settings: &Settings,
     head: Head,
@@ -49,59 +52,130 @@ pub(crate) fn verify(
     body: Bytes,
     span: &Span,
 ) -> Verdict {
-    let url = head.signed_url(&parts);
-    let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
-    let verdict = match head.method {
-        // Plivo's GET parameters are in the query: a GET body (sent chunked, so not refused
-        // from its declared length) is nothing the signature covers.
-        SignedMethod::Get if !body.is_empty() => Err(VerifyError::UnsupportedBody),
-        method => {
-            let request = match method {
-                SignedMethod::Get => SignedRequest::get(url),
-                SignedMethod::Post => SignedRequest::post(url, content_type, &body),
-            };
-            let started = Instant::now();
-            // The digest of the matched message is the replay key: computed only when a store
-            // will need it.
-            let verdict =
-                settings
-                    .verifier
-                    .verify_claim(&head.claim(), &request, settings.replay.is_some());
-            record_verify_time(span, started.elapsed(), body.len());
-            verdict
+    match check(settings, &head, &RequestHead::from(&parts), &body, span) {
+        Ok(Checked { verified, key }) => Verdict::Accepted(Accepted {
+            request: Request::from_parts(parts, body),
+            verified,
+            key,
+        }),
+        Err(Unchecked { rejection, url }) => Verdict::Failed(Failed {
+            request: Request::from_parts(parts, body),
+            rejection,
+            url,
+        }),
+    }
+}
+
+/// A signature that verified.
+pub(crate) struct Checked {
+    pub(crate) verified: PlivoVerified,
+    pub(crate) key: Option<ReplayKey>,
+}
+
+/// A signature that did not.
+pub(crate) struct Unchecked {
+    pub(crate) rejection: Rejection,
+    /// The URL verified.
+    pub(crate) url: String,
+}
+
+/// Checks the signature of a request (its head and its whole body); on a mismatch, lets the
+/// signature doctor (when on) look at it.
+pub(crate) fn check(
+    settings: &Settings,
+    head: &Head,
+    request: &RequestHead<'_>,
+    body: &[u8],
+    span: &Span,
+) -> Result<Checked, Unchecked> {
+    let url = head.signed_url(request);
+    let default_form =
+        (head.kind == RequestKind::StreamUpgrade).then_some(StreamUrlForm::HttpScheme);
+    let started = Instant::now();
+    let mut outcome =
+        check_url(settings, head, request, url, body).map(|matched| (matched, default_form));
+    // The one other stream form the user opted into, tried only after the default failed.
+    if let (Err(VerifyError::SignatureMismatch), RequestKind::StreamUpgrade, Some(form)) =
+        (&outcome, head.kind, settings.extra_stream_url_form)
+    {
+        let pieces = head.stream_url_pieces(form, request);
+        let extra = SignedUrl::from_parts(
+            pieces.scheme,
+            &head.origin.authority,
+            &pieces.path,
+            pieces.query.as_deref(),
+        );
+        if let Ok(matched) = check_url(settings, head, request, extra, body) {
+            outcome = Ok((matched, Some(form)));
         }
-    };
-    let url_text = url.to_string();
-    match verdict {
-        Ok(matched) => {
-            let verified =
-                PlivoVerified::new(head.version, matched.token, head.nonce_text(), url_text);
-            Verdict::Accepted(Accepted {
-                request: Request::from_parts(parts, body),
-                verified,
-                key: matched.digest.map(ReplayKey::from_digest),
-            })
-        }
+    }
+    record_verify_time(span, started.elapsed(), body.len());
+    match outcome {
+        Ok((matched, stream_url_form)) => Ok(Checked {
+            verified: PlivoVerified::new(
+                head.version,
+                matched.token,
+                head.nonce_text(),
+                matched.url,
+                stream_url_form,
+            ),
+            key: matched.digest.map(ReplayKey::from_digest),
+        }),
         Err(error) => {
             let rejection = Rejection::from(error);
+            let url = url.to_string();
             if rejection == Rejection::SignatureMismatch
                 && let Some(doctor) = &settings.doctor
             {
                 let mismatch = Mismatch {
                     origin: &head.origin,
+                    kind: head.kind,
                     claim: head.claim(),
                     post: head.method == SignedMethod::Post,
-                    parts: &parts,
-                    body: &body,
-                    url: &url_text,
+                    request,
+                    body,
+                    url: &url,
                 };
                 doctor.examine(&settings.verifier, &mismatch);
             }
-            Verdict::Failed(Failed {
-                request: Request::from_parts(parts, body),
-                rejection,
-                url: url_text,
-            })
+            Err(Unchecked { rejection, url })
         }
     }
+}
+
+/// What matched: the token, the URL, and the digest of the message (the replay key's).
+struct MatchedUrl {
+    token: crate::signature::TokenId,
+    url: String,
+    digest: Option<[u8; 32]>,
+}
+
+/// The signature over one URL.
+fn check_url(
+    settings: &Settings,
+    head: &Head,
+    request: &RequestHead<'_>,
+    url: SignedUrl<'_>,
+    body: &[u8],
+) -> Result<MatchedUrl, VerifyError> {
+    let signed = match head.method {
+        // Plivo's GET parameters are in the query: a GET body (sent chunked, so not refused
+        // from its declared length) is nothing the signature covers.
+        SignedMethod::Get if !body.is_empty() => return Err(VerifyError::UnsupportedBody),
+        SignedMethod::Get => SignedRequest::get(url),
+        SignedMethod::Post => {
+            let content_type = request.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+            SignedRequest::post(url, content_type, body)
+        }
+    };
+    // The digest of the matched message is the replay key: computed only when a store will
+    // need it.
+    settings
+        .verifier
+        .verify_claim(&head.claim(), &signed, settings.replay.is_some())
+        .map(|matched| MatchedUrl {
+            token: matched.token,
+            url: url.to_string(),
+            digest: matched.digest,
+        })
 }

@@ -208,6 +208,11 @@ impl NonceStore for MemoryNonceStore {
             shard.live.remove(&hash);
         }
     }
+
+    /// In memory, under a lock: the answer is always known at once.
+    fn answers_synchronously(&self) -> bool {
+        true
+    }
 }
 
 impl Default for MemoryNonceStore {

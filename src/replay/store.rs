@@ -48,6 +48,14 @@ pub trait NonceStore: Send + Sync + 'static {
     /// reservation made since by another request is never removed. Must not block: stores whose
     /// release is asynchronous start it in the background.
     fn release(&self, key: &ReplayKey, id: ReservationId);
+
+    /// Whether [`reserve`](Self::reserve) always answers at once ([`StoreFuture::ready`]),
+    /// without I/O, so the store can serve a synchronous check such as
+    /// [`SyncUpgradeCheck`](crate::SyncUpgradeCheck). `false` unless a store says otherwise;
+    /// a store that says `true` and then answers later is treated as unavailable there.
+    fn answers_synchronously(&self) -> bool {
+        false
+    }
 }
 
 /// A shared store is a store: one `Arc<MemoryNonceStore>` can serve several layers (a voice
@@ -59,6 +67,10 @@ impl<S: NonceStore + ?Sized> NonceStore for std::sync::Arc<S> {
 
     fn release(&self, key: &ReplayKey, id: ReservationId) {
         (**self).release(key, id)
+    }
+
+    fn answers_synchronously(&self) -> bool {
+        (**self).answers_synchronously()
     }
 }
 
@@ -137,6 +149,14 @@ impl<T> StoreFuture<T> {
     /// An answer still to come.
     pub fn pending(future: impl Future<Output = Result<T, StoreError>> + Send + 'static) -> Self {
         Self(Answer::Pending(Box::pin(future)))
+    }
+
+    /// The answer, if it is known now.
+    pub(crate) fn now(self) -> Option<Result<T, StoreError>> {
+        match self.0 {
+            Answer::Ready(result) => result,
+            Answer::Pending(_) => None,
+        }
     }
 }
 

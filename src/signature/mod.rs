@@ -14,6 +14,7 @@ pub(crate) mod mac;
 mod message;
 mod request;
 mod signer;
+mod stream;
 mod tokens;
 mod url;
 mod verifier;
@@ -28,6 +29,8 @@ pub use headers::{
 pub use request::SignedRequest;
 pub(crate) use request::is_form_content_type;
 pub use signer::Signer;
+pub use stream::StreamUrlForm;
+pub(crate) use stream::StreamUrlPieces;
 pub use tokens::{AuthTokens, TokenError, TokenId};
 pub use url::{SignedUrl, UrlError};
 pub use verifier::Verifier;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::mac::KeyedMac;
 use super::message::{V3Message, v2_parts};
+use super::stream::StreamUrlForm;
 use super::url::{SignedUrl, UrlError};
 
 /// Produces Plivo signatures with one auth token, through the same canonicalisation the
@@ -75,6 +76,42 @@ impl Signer {
         Ok(self
             .mac
             .tag(V3Message::build(&url, form_body, nonce.as_bytes()).bytes())
+            .to_base64())
+    }
+
+    /// The `X-Plivo-Signature-V3` value of the WebSocket upgrade Plivo sends for an audio
+    /// stream dialled at `url` (`wss://` or `ws://`, with any query): the V3 GET signature of
+    /// that URL with its scheme replaced by `http` (wire format §6).
+    ///
+    /// ```
+    /// use tower_plivo::signature::Signer;
+    ///
+    /// let signer = Signer::new("token");
+    /// let stream = signer.sign_stream("wss://hooks.example.com/stream?call=1", "123")?;
+    /// assert_eq!(stream, signer.sign_v3_get("http://hooks.example.com/stream?call=1", "123")?);
+    /// assert!(signer.sign_stream("https://hooks.example.com/stream", "123").is_err());
+    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// ```
+    pub fn sign_stream(&self, url: &str, nonce: &str) -> Result<String, UrlError> {
+        let dialled = SignedUrl::parse(url)?;
+        let scheme = dialled.scheme();
+        let tls = if scheme.eq_ignore_ascii_case("wss") {
+            true
+        } else if scheme.eq_ignore_ascii_case("ws") {
+            false
+        } else {
+            return Err(UrlError::NotAWebSocketUrl);
+        };
+        let pieces = StreamUrlForm::HttpScheme.pieces(tls, dialled.path(), dialled.query());
+        let signed = SignedUrl::from_parts(
+            pieces.scheme,
+            dialled.authority(),
+            &pieces.path,
+            pieces.query.as_deref(),
+        );
+        Ok(self
+            .mac
+            .tag(V3Message::build(&signed, None, nonce.as_bytes()).bytes())
             .to_base64())
     }
 

@@ -160,6 +160,8 @@ pub enum UrlError {
     MissingScheme,
     /// The URL has no host.
     MissingHost,
+    /// A stream URL that is not `wss://` or `ws://`.
+    NotAWebSocketUrl,
 }
 
 impl fmt::Display for UrlError {
@@ -167,6 +169,7 @@ impl fmt::Display for UrlError {
         f.write_str(match self {
             UrlError::MissingScheme => "the URL must start with `scheme://`",
             UrlError::MissingHost => "the URL has no host",
+            UrlError::NotAWebSocketUrl => "a stream URL starts with `wss://` or `ws://`",
         })
     }
 }

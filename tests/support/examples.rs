@@ -55,3 +55,80 @@ fn build(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing", path.display());
     path
 }
+
+/// An example binary running as a child process, serving on the address it printed first
+/// (`listening on http://…` or `ws://…`).
+pub struct Running {
+    child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    /// Starts `command` (stdout and stderr captured) and waits for its first line.
+    pub fn start(mut command: Command) -> Running {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|url| url.split_once("://"))
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .1
+            .parse()
+            .unwrap();
+        Running {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// The example `name` with only these environment variables of the examples' contracts set
+    /// (`BIND` defaults to a free port).
+    pub fn example(name: &str, env: &[(&str, &str)]) -> Running {
+        let mut command = Command::new(example_binary(name));
+        command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
+        for var in [
+            "PLIVO_AUTH_TOKEN",
+            "PLIVO_PUBLIC_URL",
+            "PLIVO_TRUSTED_PROXIES",
+        ] {
+            command.env_remove(var);
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::start(command)
+    }
+
+    /// The next line the example printed.
+    pub fn stdout_line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().to_owned()
+    }
+
+    /// Stops the example and returns what it logged on stderr.
+    pub fn stop(mut self) -> String {
+        use std::io::Read;
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+}

@@ -10,6 +10,7 @@ pub mod raw;
 pub mod reference;
 pub mod replay_app;
 pub mod vectors;
+pub mod websocket;
 
 use std::net::SocketAddr;
 

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use http::header::CONTENT_TYPE;
-use http::request::Parts;
 
-use crate::request_info::{original_uri, peer_addr};
+use crate::pipeline::upgrade::RequestKind;
+use crate::request_info::RequestHead;
 use crate::signature::{Claim, SignedRequest, SignedUrl, Verifier};
 use crate::url_policy::Origin;
 use variant::{Reading, Variant, candidates};
@@ -25,11 +25,13 @@ use variant::{Reading, Variant, candidates};
 pub(crate) struct Mismatch<'a> {
     /// The origin it was verified against.
     pub(crate) origin: &'a Origin,
+    /// A webhook or a stream upgrade.
+    pub(crate) kind: RequestKind,
     /// What its signature headers claim.
     pub(crate) claim: Claim<'a>,
     /// A POST (its body is a form), or a GET.
     pub(crate) post: bool,
-    pub(crate) parts: &'a Parts,
+    pub(crate) request: &'a RequestHead<'a>,
     pub(crate) body: &'a [u8],
     /// The URL verified.
     pub(crate) url: &'a str,
@@ -118,17 +120,17 @@ pub(crate) struct Finding {
 pub(crate) fn diagnose(verifier: &Verifier, mismatch: &Mismatch<'_>) -> Vec<Finding> {
     let Mismatch {
         origin,
+        kind,
         claim: sent,
         post,
-        parts,
+        request,
         body,
         ..
     } = *mismatch;
-    let query = original_uri(parts).query();
-    let content_type = parts.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
-    let peer = peer_addr(&parts.extensions).map(|p| p.ip());
+    let content_type = request.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
+    let peer = request.peer_addr().map(|p| p.ip());
     let mut findings: Vec<Finding> = Vec::new();
-    for candidate in candidates(origin, parts) {
+    for candidate in candidates(origin, request, kind) {
         let claim = match candidate.reading {
             Reading::AsSent => sent,
             Reading::SwappedFamilies => Claim {
@@ -142,10 +144,10 @@ pub(crate) fn diagnose(verifier: &Verifier, mismatch: &Mismatch<'_>) -> Vec<Find
             },
         };
         let url = SignedUrl::from_parts(
-            candidate.scheme.as_str(),
+            candidate.signed_scheme,
             &candidate.authority,
             &candidate.path,
-            query,
+            candidate.query.as_deref(),
         );
         let request = match post {
             false => SignedRequest::get(url),

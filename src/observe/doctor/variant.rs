@@ -4,10 +4,10 @@
 use std::net::IpAddr;
 
 use http::header::HOST;
-use http::request::Parts;
 
-use crate::request_info::original_uri;
-use crate::signature::{SignatureVersion, TokenId};
+use crate::pipeline::upgrade::RequestKind;
+use crate::request_info::RequestHead;
+use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
 use crate::url_policy::{Origin, Scheme, forwarded_hosts, split_authority};
 
 /// A misconfiguration the doctor recognised: the variant of the URL or token reading that the
@@ -39,6 +39,8 @@ pub(crate) enum Variant {
     },
     /// Signed as the other version under these headers.
     SignatureVersion { headers: SignatureVersion },
+    /// A stream upgrade signed over another URL form than the one Plivo signs.
+    StreamUrlForm { form: StreamUrlForm },
 }
 
 /// How a candidate reads the claim besides its URL.
@@ -55,9 +57,13 @@ pub(crate) enum Reading {
 /// A variant to try: the URL pieces, and how the claim is read.
 pub(crate) struct Candidate {
     pub(crate) kind: Kind,
-    pub(crate) scheme: Scheme,
+    /// The scheme of the origin the variant stands for (what a URL policy would name).
+    origin_scheme: Scheme,
+    /// The scheme signed: the origin's, or for a stream the stream form's.
+    pub(crate) signed_scheme: &'static str,
     pub(crate) authority: String,
     pub(crate) path: String,
+    pub(crate) query: Option<String>,
     pub(crate) reading: Reading,
 }
 
@@ -73,23 +79,49 @@ pub(crate) enum Kind {
     ProxyPrefix,
     TokenFamily,
     SignatureVersion,
+    StreamUrlForm(StreamUrlForm),
 }
 
-/// The candidates for a request verified against `origin`: at most 18.
-pub(crate) fn candidates(origin: &Origin, parts: &Parts) -> Vec<Candidate> {
-    let path = original_uri(parts).path();
+/// The candidates for a request verified against `origin`: at most 18. For a stream upgrade
+/// (signed over `http://` whatever the public scheme), the other scheme is not a variant of its
+/// own: the other stream URL forms are tried instead.
+pub(crate) fn candidates(
+    origin: &Origin,
+    request: &RequestHead<'_>,
+    kind: RequestKind,
+) -> Vec<Candidate> {
+    let uri = request.original_uri();
+    let (path, query) = (uri.path(), uri.query());
+    let stream = kind == RequestKind::StreamUpgrade;
     let (scheme, authority) = (origin.scheme, origin.authority.as_str());
-    let other_scheme = scheme.other();
-    let candidate = |kind, scheme, authority: &str, path: &str| Candidate {
+    // The scheme a variant of `origin_scheme` is signed with.
+    let signed = |origin_scheme: Scheme| {
+        if stream {
+            "http"
+        } else {
+            origin_scheme.as_str()
+        }
+    };
+    let candidate = |kind, origin_scheme: Scheme, authority: &str, path: &str| Candidate {
         kind,
-        scheme,
+        origin_scheme,
+        signed_scheme: signed(origin_scheme),
         authority: authority.to_owned(),
         path: path.to_owned(),
+        query: query.map(str::to_owned),
         reading: Reading::AsSent,
     };
-    let mut candidates = vec![candidate(Kind::Scheme, other_scheme, authority, path)];
+    let schemes: &[Scheme] = if stream {
+        &[scheme]
+    } else {
+        &[scheme, scheme.other()]
+    };
+    let mut candidates = Vec::new();
+    if !stream {
+        candidates.push(candidate(Kind::Scheme, scheme.other(), authority, path));
+    }
     let (host, port) = split_authority(authority);
-    for scheme in [scheme, other_scheme] {
+    for &scheme in schemes {
         let authority = match port {
             Some(_) => host.to_owned(),
             None => format!("{host}:{}", scheme.default_port()),
@@ -102,9 +134,11 @@ pub(crate) fn candidates(origin: &Origin, parts: &Parts) -> Vec<Candidate> {
     };
     candidates.push(candidate(Kind::TrailingSlash, scheme, authority, &toggled));
     // Whichever host the policy did not use, from any peer (at most 4 values).
-    for forwarded in forwarded_hosts(&parts.headers).into_iter().take(4) {
+    for forwarded in forwarded_hosts(request.headers).into_iter().take(4) {
         for candidate_scheme in [Scheme::Https, Scheme::Http] {
-            if forwarded != authority || candidate_scheme != scheme {
+            if (forwarded != authority || candidate_scheme != scheme)
+                && (!stream || candidate_scheme == scheme)
+            {
                 candidates.push(candidate(
                     Kind::ForwardedHost,
                     candidate_scheme,
@@ -114,19 +148,19 @@ pub(crate) fn candidates(origin: &Origin, parts: &Parts) -> Vec<Candidate> {
             }
         }
     }
-    if let Some(host_header) = parts.headers.get(HOST).and_then(|h| h.to_str().ok())
+    if let Some(host_header) = request.headers.get(HOST).and_then(|h| h.to_str().ok())
         && host_header != authority
     {
-        for scheme in [scheme, other_scheme] {
+        for &scheme in schemes {
             candidates.push(candidate(Kind::HostHeader, scheme, host_header, path));
         }
     }
-    if parts.uri.path() != path {
+    if request.uri.path() != path {
         candidates.push(candidate(
             Kind::RouterPrefix,
             scheme,
             authority,
-            parts.uri.path(),
+            request.uri.path(),
         ));
     }
     if let Some(shorter) = drop_first_segment(path) {
@@ -136,10 +170,29 @@ pub(crate) fn candidates(origin: &Origin, parts: &Parts) -> Vec<Candidate> {
         reading: Reading::SwappedFamilies,
         ..candidate(Kind::TokenFamily, scheme, authority, path)
     });
-    candidates.push(Candidate {
-        reading: Reading::OtherVersion,
-        ..candidate(Kind::SignatureVersion, scheme, authority, path)
-    });
+    if stream {
+        let tls = scheme == Scheme::Https;
+        for form in StreamUrlForm::ALL {
+            let pieces = form.pieces(tls, path, query);
+            // The default form was verified; `https` over plain `http` is the default again.
+            if form == StreamUrlForm::HttpScheme
+                || pieces.scheme == "http" && form == StreamUrlForm::HttpsScheme
+            {
+                continue;
+            }
+            candidates.push(Candidate {
+                signed_scheme: pieces.scheme,
+                path: pieces.path.into_owned(),
+                query: pieces.query.map(|q| q.into_owned()),
+                ..candidate(Kind::StreamUrlForm(form), scheme, authority, path)
+            });
+        }
+    } else {
+        candidates.push(Candidate {
+            reading: Reading::OtherVersion,
+            ..candidate(Kind::SignatureVersion, scheme, authority, path)
+        });
+    }
     candidates
 }
 
@@ -152,7 +205,7 @@ impl Candidate {
         headers: SignatureVersion,
         peer: Option<IpAddr>,
     ) -> Variant {
-        let origin = format!("{}://{}", self.scheme.as_str(), self.authority);
+        let origin = format!("{}://{}", self.origin_scheme.as_str(), self.authority);
         match self.kind {
             Kind::Scheme => Variant::Scheme { origin },
             Kind::Port => Variant::Port { origin },
@@ -166,6 +219,7 @@ impl Candidate {
                 headers,
             },
             Kind::SignatureVersion => Variant::SignatureVersion { headers },
+            Kind::StreamUrlForm(form) => Variant::StreamUrlForm { form },
         }
     }
 }
@@ -183,6 +237,7 @@ impl Variant {
             Variant::ProxyPrefix => "proxy_prefix",
             Variant::TokenFamily { .. } => "token_family",
             Variant::SignatureVersion { .. } => "signature_version",
+            Variant::StreamUrlForm { .. } => "stream_url_form",
         }
     }
 
@@ -238,7 +293,24 @@ impl Variant {
                 headers.other().as_str().to_uppercase(),
                 headers.as_str().to_uppercase()
             ),
+            Variant::StreamUrlForm { form } => format!(
+                "this stream upgrade was signed over the {form} form ({matched_url}), which Plivo's \
+                 stream SDKs compute, not over the http:// form Plivo signs: check what signed it; \
+                 if it is Plivo's own traffic, .also_accept_stream_url_form(StreamUrlForm::{}) \
+                 accepts it (an escape hatch: read its documentation)",
+                form_variant_name(*form)
+            ),
         }
+    }
+}
+
+/// The form's name in Rust, for a fix message.
+fn form_variant_name(form: StreamUrlForm) -> &'static str {
+    match form {
+        StreamUrlForm::HttpScheme => "HttpScheme",
+        StreamUrlForm::WebSocketScheme => "WebSocketScheme",
+        StreamUrlForm::HttpsScheme => "HttpsScheme",
+        StreamUrlForm::WebSocketSuffix => "WebSocketSuffix",
     }
 }
 
@@ -288,6 +360,9 @@ mod tests {
             },
             Variant::SignatureVersion {
                 headers: SignatureVersion::V3,
+            },
+            Variant::StreamUrlForm {
+                form: StreamUrlForm::WebSocketScheme,
             },
         ];
         for variant in variants {

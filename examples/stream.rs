@@ -1,0 +1,162 @@
+//! A voice agent's three Plivo routes behind one `PlivoSignatureLayer`: the answer URL returns
+//! `<Stream>` XML pointing at this server's own `wss://` URL, the stream route takes Plivo's
+//! audio WebSocket (verified before the `101`) and plays every audio chunk back to the caller,
+//! and the stream status callback logs what Plivo reports.
+//!
+//! ```text
+//! cargo run --example stream
+//! ```
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
+//! | `PLIVO_PUBLIC_URL` | `https://host[:port]` Plivo calls (the stream is dialled at `wss://host[:port]/stream`); default `http://127.0.0.1:3003` |
+//! | `BIND` | listen address, default `127.0.0.1:3003` |
+//!
+//! Routes:
+//! - `POST /answer`: `<Response><Stream …>wss://…/stream</Stream></Response>`, bidirectional,
+//!   with `extraHeaders` (which Plivo sends inside the stream's `start` event, not as HTTP
+//!   headers) and the status callback URL;
+//! - `GET /stream`: the audio WebSocket. Logs the `start` event (call, stream, tracks, media
+//!   format, `extra_headers`), answers each `media` event with a `playAudio` event carrying the
+//!   same audio (an echo), logs `dtmf` digits and `stop`;
+//! - `POST /stream-status`: Plivo's stream status callbacks (ordinary V3 webhooks).
+//!
+//! Try the stream without Plivo (the printed command is signed as Plivo signs it):
+//!
+//! ```text
+//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 --url ws://127.0.0.1:3003/stream
+//! ```
+
+#[path = "shared/demo.rs"]
+mod demo;
+#[path = "shared/logging.rs"]
+mod logging;
+
+use std::net::SocketAddr;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, Form};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Router, extract::State};
+use serde_json::{Value, json};
+use tower_plivo::{PlivoSignatureLayer, PlivoVerified, UrlPolicy};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    logging::init();
+    let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3003".to_owned());
+    let public = demo::env("PLIVO_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+    let token = demo::env("PLIVO_AUTH_TOKEN").unwrap_or_else(|| demo::DEMO_TOKEN.to_owned());
+    let plivo = PlivoSignatureLayer::builder()
+        .auth_token(token)
+        // The public URL Plivo calls: the same policy verifies webhooks over it and the stream
+        // over its http:// form.
+        .url_policy(UrlPolicy::public_base(&public)?)
+        .build()?;
+    let app = Router::new()
+        .route("/answer", post(answer))
+        .route("/stream", get(stream))
+        .route("/stream-status", post(stream_status))
+        .with_state(Public(public.trim_end_matches('/').to_owned()))
+        .layer(plivo);
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The public origin Plivo calls, e.g. `https://hooks.example.com`.
+#[derive(Clone)]
+struct Public(String);
+
+impl Public {
+    /// The stream URL Plivo dials: the public origin over `wss://` (`ws://` for `http://`).
+    fn stream_url(&self) -> String {
+        format!("{}/stream", self.0.replacen("http", "ws", 1))
+    }
+}
+
+/// The answer URL: stream the call's audio to this server, both ways.
+async fn answer(State(public): State<Public>) -> impl IntoResponse {
+    let xml = format!(
+        "<Response><Stream bidirectional=\"true\" keepCallAlive=\"true\" \
+         contentType=\"audio/x-mulaw;rate=8000\" extraHeaders=\"agent=echo,locale=en-US\" \
+         statusCallbackUrl=\"{}/stream-status\" statusCallbackMethod=\"POST\">{}</Stream></Response>",
+        public.0,
+        public.stream_url()
+    );
+    ([(CONTENT_TYPE, "application/xml")], xml)
+}
+
+/// The audio WebSocket. The layer has verified the upgrade before this handler runs.
+async fn stream(
+    Extension(verified): Extension<PlivoVerified>,
+    upgrade: WebSocketUpgrade,
+) -> impl IntoResponse {
+    tracing::info!(
+        nonce = verified.nonce(),
+        url = verified.url(),
+        "stream accepted"
+    );
+    upgrade.on_upgrade(talk)
+}
+
+async fn talk(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<Value>(&text) else {
+            tracing::warn!("a stream message that is not JSON");
+            continue;
+        };
+        match event["event"].as_str() {
+            Some("start") => tracing::info!(
+                call = %event["start"]["callId"],
+                stream = %event["start"]["streamId"],
+                tracks = %event["start"]["tracks"],
+                media_format = %event["start"]["mediaFormat"],
+                // From the XML's extraHeaders: inside the event, never HTTP headers, and not
+                // covered by the upgrade's signature.
+                extra_headers = %event["extra_headers"],
+                "stream started"
+            ),
+            Some("media") => {
+                let play = json!({
+                    "event": "playAudio",
+                    "media": {
+                        "contentType": "audio/x-mulaw",
+                        "sampleRate": 8000,
+                        "payload": event["media"]["payload"],
+                    },
+                });
+                if socket
+                    .send(Message::Text(play.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Some("dtmf") => tracing::info!(digit = %event["dtmf"]["digit"], "caller pressed a key"),
+            Some("stop") => {
+                tracing::info!("stream stopped");
+                return;
+            }
+            other => tracing::debug!(event = ?other, "stream event"),
+        }
+    }
+}
+
+/// Plivo's stream status callbacks (started, stopped, failed…).
+async fn stream_status(Form(report): Form<Vec<(String, String)>>) -> impl IntoResponse {
+    tracing::info!(?report, "stream status");
+    "OK"
+}

@@ -1,0 +1,75 @@
+//! Plivo audio streams on a bare `tokio-tungstenite` server, without tower: the
+//! [`SyncUpgradeCheck`](tower_plivo::SyncUpgradeCheck) runs inside `accept_hdr_async`'s
+//! handshake callback, so an upgrade Plivo did not sign is answered 403 and never becomes a
+//! socket. A verified socket gets every text and binary message echoed back.
+//!
+//! ```text
+//! cargo run --example tungstenite
+//! ```
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
+//! | `PLIVO_PUBLIC_URL` | `https://host[:port]` Plivo dials (as `wss://`); default `http://127.0.0.1:3004` |
+//! | `BIND` | listen address, default `127.0.0.1:3004` |
+//!
+//! Try it (the printed command is signed as Plivo signs the stream):
+//!
+//! ```text
+//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 --url ws://127.0.0.1:3004/stream
+//! ```
+
+#[path = "shared/demo.rs"]
+mod demo;
+#[path = "shared/logging.rs"]
+mod logging;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tower_plivo::{PlivoSignatureLayer, SyncUpgradeCheck, UrlPolicy};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    logging::init();
+    let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3004".to_owned());
+    let public = demo::env("PLIVO_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+    let check = PlivoSignatureLayer::builder()
+        .auth_token(demo::env("PLIVO_AUTH_TOKEN").unwrap_or_else(|| demo::DEMO_TOKEN.to_owned()))
+        .url_policy(UrlPolicy::public_base(&public)?)
+        .build()?
+        // The default in-memory replay store answers at once, as a synchronous callback needs.
+        .sync_upgrade_check()?;
+    let listener = TcpListener::bind(&bind).await?;
+    println!("listening on ws://{}", listener.local_addr()?);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        tokio::spawn(serve(stream, peer, check.clone()));
+    }
+}
+
+async fn serve(stream: TcpStream, peer: std::net::SocketAddr, check: SyncUpgradeCheck) {
+    // The callback sees the upgrade's head before the 101, but not the peer: pass it in.
+    // (tungstenite's callback type returns its large error response by value.)
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, response: Response| match check.check(request, Some(peer)) {
+        Ok(_verified) => Ok(response),
+        // The reason is in the check's log line; the answer tells a forger nothing.
+        Err(_rejection) => {
+            let mut refusal = ErrorResponse::new(Some("forbidden\n".to_owned()));
+            *refusal.status_mut() = http::StatusCode::FORBIDDEN;
+            Err(refusal)
+        }
+    };
+    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+        return;
+    };
+    while let Some(Ok(message)) = socket.next().await {
+        if message.is_close() {
+            return;
+        }
+        if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The tower-free checks of an audio-stream upgrade, for servers that upgrade without tower:
+//! the same stages as the layer (head, verify, replay), over a request head alone.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tracing::Span;
+
+use crate::config_error::ConfigError;
+use crate::layer::PlivoSignatureLayer;
+use crate::observe::events::{self, Rejected};
+use crate::observe::span::request_span;
+use crate::pipeline::head;
+use crate::pipeline::replay::{self, Decision};
+use crate::pipeline::respond::Refusal;
+use crate::pipeline::settings::Settings;
+use crate::pipeline::upgrade::{self, RequestKind};
+use crate::pipeline::verify::{self, Checked, Unchecked};
+use crate::rejection::Rejection;
+use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
+use crate::request_info::RequestHead;
+use crate::verified::PlivoVerified;
+
+/// Verifies an audio-stream upgrade (a Plivo `<Stream>` WebSocket) from its head, outside a
+/// tower stack, with replay stores that need I/O (such as Redis). Made by
+/// [`PlivoSignatureLayer::upgrade_check`], with the layer's tokens, URL policy, proxies,
+/// source networks, replay store, doctor and metrics.
+///
+/// Call it on the upgrade request's head **before completing the handshake** (for example
+/// after reading the head with hyper and before `hyper::upgrade::on`, or before
+/// `tokio_tungstenite::WebSocketStream::from_raw_socket`), and answer 403 without upgrading
+/// when it returns a [`Rejection`]. The check refuses anything but an HTTP/1.1 `GET` WebSocket
+/// upgrade without a body, verifies the signature over the stream URL form Plivo signs
+/// (`http://`, wire format §6) and reserves its replay key. A verified upgrade keeps its key
+/// whatever happens to the handshake next (the safe side: a second copy is a replay).
+///
+/// For a synchronous callback, such as `tokio_tungstenite::accept_hdr_async`'s, see
+/// [`SyncUpgradeCheck`].
+///
+/// ```
+/// use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let check = PlivoSignatureLayer::builder()
+///     .auth_token("token")
+///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+///     .build()?
+///     .upgrade_check()?;
+/// let unsigned = http::Request::get("/stream")
+///     .header("connection", "Upgrade")
+///     .header("upgrade", "websocket")
+///     .body(())
+///     .unwrap();
+/// let verdict = check.check(&unsigned, Some("203.0.113.7:40000".parse().unwrap())).await;
+/// assert_eq!(verdict, Err(Rejection::MissingSignature));
+/// # Ok::<(), tower_plivo::ConfigError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct UpgradeCheck {
+    settings: Arc<Settings>,
+}
+
+/// [`UpgradeCheck`] for a synchronous callback such as `tokio_tungstenite::accept_hdr_async`'s
+/// (which sees the request head but not the peer address: capture it from `accept()`). Made by
+/// [`PlivoSignatureLayer::sync_upgrade_check`], only for a layer whose replay store answers at
+/// once (the default in-memory store, or none): a store that needs I/O is a build error here.
+///
+/// ```
+/// use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
+///
+/// let check = PlivoSignatureLayer::builder()
+///     .auth_token("token")
+///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+///     .build()?
+///     .sync_upgrade_check()?;
+/// let not_an_upgrade = http::Request::get("/stream").body(()).unwrap();
+/// assert_eq!(check.check(&not_an_upgrade, None), Err(Rejection::UnsupportedUpgrade));
+/// # Ok::<(), tower_plivo::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct SyncUpgradeCheck {
+    settings: Arc<Settings>,
+}
+
+impl PlivoSignatureLayer {
+    /// The tower-free check of audio-stream upgrades, with this layer's settings (see
+    /// [`UpgradeCheck`]).
+    ///
+    /// A report-only layer is an error here: report-only lets refused requests through, while
+    /// a check returns each verdict to its caller, who decides.
+    pub fn upgrade_check(&self) -> Result<UpgradeCheck, ConfigError> {
+        checkable(&self.settings)?;
+        Ok(UpgradeCheck {
+            settings: self.settings.clone(),
+        })
+    }
+
+    /// The synchronous tower-free check of audio-stream upgrades (see [`SyncUpgradeCheck`]).
+    /// An error for a report-only layer, and for a replay store that does not answer at once
+    /// ([`NonceStore::answers_synchronously`](crate::replay::NonceStore::answers_synchronously)).
+    pub fn sync_upgrade_check(&self) -> Result<SyncUpgradeCheck, ConfigError> {
+        checkable(&self.settings)?;
+        if let Some(replay) = &self.settings.replay
+            && !replay.store.answers_synchronously()
+        {
+            return Err(ConfigError::Ineffective {
+                setting: "sync_upgrade_check",
+                reason: "the replay store needs I/O to answer (Redis, say): use upgrade_check, \
+                         whose check is async",
+            });
+        }
+        Ok(SyncUpgradeCheck {
+            settings: self.settings.clone(),
+        })
+    }
+}
+
+fn checkable(settings: &Settings) -> Result<(), ConfigError> {
+    if settings.report_only {
+        return Err(ConfigError::Ineffective {
+            setting: "upgrade_check / sync_upgrade_check",
+            reason: "the layer is report-only, and a check returns every verdict to its caller, \
+                     who decides: build the check from a layer without report_only",
+        });
+    }
+    Ok(())
+}
+
+impl UpgradeCheck {
+    /// Checks an upgrade's head. `peer` is the TCP peer address (`None`: read from the
+    /// extensions, as the layer does, else unknown, so forwarding headers are not believed).
+    /// All the head's work is done before the future is returned; the future waits only for
+    /// the replay store.
+    pub fn check<'a>(
+        &self,
+        head: impl Into<RequestHead<'a>>,
+        peer: Option<SocketAddr>,
+    ) -> UpgradeFuture {
+        let state = match start(&self.settings, &head.into(), peer) {
+            Err(rejection) => Waiting::Done(Err(rejection)),
+            Ok(Started {
+                verified,
+                span,
+                reservation: None,
+            }) => Waiting::Done(finish(&self.settings, verified, None, &span)),
+            Ok(Started {
+                verified,
+                span,
+                reservation: Some((reserve, guard)),
+            }) => Waiting::Store {
+                verified,
+                span,
+                reserve,
+                guard,
+            },
+        };
+        UpgradeFuture {
+            settings: self.settings.clone(),
+            state: Some(state),
+        }
+    }
+}
+
+/// The verdict of [`UpgradeCheck::check`], once the replay store has answered.
+#[must_use = "the upgrade is verified only once the future resolves"]
+pub struct UpgradeFuture {
+    settings: Arc<Settings>,
+    state: Option<Waiting>,
+}
+
+enum Waiting {
+    Done(Result<PlivoVerified, Rejection>),
+    Store {
+        verified: PlivoVerified,
+        span: Span,
+        reserve: StoreFuture<Reservation>,
+        guard: ReleaseGuard,
+    },
+}
+
+impl Future for UpgradeFuture {
+    type Output = Result<PlivoVerified, Rejection>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match this
+            .state
+            .take()
+            .expect("UpgradeFuture polled after completion")
+        {
+            Waiting::Done(verdict) => Poll::Ready(verdict),
+            Waiting::Store {
+                verified,
+                span,
+                mut reserve,
+                guard,
+            } => match Pin::new(&mut reserve).poll(cx) {
+                Poll::Pending => {
+                    this.state = Some(Waiting::Store {
+                        verified,
+                        span,
+                        reserve,
+                        guard,
+                    });
+                    Poll::Pending
+                }
+                Poll::Ready(answer) => Poll::Ready(finish(
+                    &this.settings,
+                    verified,
+                    Some((answer, guard)),
+                    &span,
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for UpgradeFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradeFuture").finish_non_exhaustive()
+    }
+}
+
+impl SyncUpgradeCheck {
+    /// Checks an upgrade's head, at once. `peer` as for [`UpgradeCheck::check`].
+    pub fn check<'a>(
+        &self,
+        head: impl Into<RequestHead<'a>>,
+        peer: Option<SocketAddr>,
+    ) -> Result<PlivoVerified, Rejection> {
+        let Started {
+            verified,
+            span,
+            reservation,
+        } = start(&self.settings, &head.into(), peer)?;
+        let answer = reservation.map(|(reserve, guard)| {
+            let answer = reserve.now().unwrap_or_else(|| {
+                Err(StoreError::new(
+                    "the nonce store said it answers synchronously, and did not",
+                ))
+            });
+            (answer, guard)
+        });
+        finish(&self.settings, verified, answer, &span)
+    }
+}
+
+/// A verified upgrade whose replay key is being reserved.
+struct Started {
+    verified: PlivoVerified,
+    span: Span,
+    reservation: Option<(StoreFuture<Reservation>, ReleaseGuard)>,
+}
+
+/// The head and signature stages, then the reservation asked for.
+fn start(
+    settings: &Settings,
+    request: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+) -> Result<Started, Rejection> {
+    let span = request_span(request.method, request.original_uri());
+    let _entered = span.enter();
+    let peer = peer.or_else(|| request.peer_addr());
+    let head = upgrade::classify(request.method, request.version, request.headers)
+        .and_then(require_upgrade)
+        .and_then(|()| head::check(settings, request, peer))
+        .map_err(|refusal| refused(settings, &span, request, refusal, None))?;
+    let Checked { verified, key } = verify::check(settings, &head, request, &[], &span).map_err(
+        |Unchecked { rejection, url }| {
+            refused(settings, &span, request, rejection.into(), Some(&url))
+        },
+    )?;
+    let reservation = match (&settings.replay, key) {
+        (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
+        _ => None,
+    };
+    drop(_entered);
+    Ok(Started {
+        verified,
+        span,
+        reservation,
+    })
+}
+
+/// Only a stream upgrade goes through this check.
+fn require_upgrade(kind: RequestKind) -> Result<(), Refusal> {
+    match kind {
+        RequestKind::StreamUpgrade => Ok(()),
+        RequestKind::Webhook => Err(Refusal {
+            rejection: Rejection::UnsupportedUpgrade,
+            detail: Some(
+                "not a WebSocket upgrade (GET with Connection: upgrade and Upgrade: websocket)"
+                    .to_owned(),
+            ),
+        }),
+    }
+}
+
+/// The store's answer (if replay protection is on) decides.
+fn finish(
+    settings: &Settings,
+    verified: PlivoVerified,
+    answer: Option<(Result<Reservation, StoreError>, ReleaseGuard)>,
+    span: &Span,
+) -> Result<PlivoVerified, Rejection> {
+    let _entered = span.enter();
+    if let Some((answer, guard)) = answer {
+        let fail_open = settings.replay.as_ref().is_some_and(|r| r.fail_open);
+        if let Err(error) = &answer {
+            events::store_unavailable(&verified, error, fail_open);
+        }
+        match replay::decide(&answer, fail_open) {
+            // The handshake goes on: whatever happens to it, the key stays taken.
+            Decision::Call | Decision::CallUnprotected => guard.keep(),
+            Decision::Refuse { rejection, release } => {
+                if release {
+                    drop(guard);
+                } else {
+                    guard.keep();
+                }
+                events::rejected(
+                    span,
+                    settings.metrics.as_deref(),
+                    Rejected {
+                        rejection,
+                        method: &http::Method::GET,
+                        url: Some(verified.url()),
+                        detail: None,
+                        reported_only: false,
+                    },
+                );
+                return Err(rejection);
+            }
+        }
+    }
+    events::accepted(span, settings.metrics.as_deref(), &verified, 0);
+    Ok(verified)
+}
+
+/// Logs and counts a refusal, and gives its rejection.
+fn refused(
+    settings: &Settings,
+    span: &Span,
+    request: &RequestHead<'_>,
+    refusal: Refusal,
+    url: Option<&str>,
+) -> Rejection {
+    events::rejected(
+        span,
+        settings.metrics.as_deref(),
+        Rejected {
+            rejection: refusal.rejection,
+            method: request.method,
+            url,
+            detail: refusal.detail.as_deref(),
+            reported_only: false,
+        },
+    );
+    refusal.rejection
+}
+
+impl fmt::Debug for UpgradeCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradeCheck")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SyncUpgradeCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncUpgradeCheck")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
