@@ -65,6 +65,8 @@ pin_project! {
             #[pin]
             future: S::Future,
             guard: Option<ReleaseGuard>,
+            // Verified by the stream rule: its answer should switch protocols.
+            stream: bool,
         },
     }
 }
@@ -104,6 +106,7 @@ where
             State::Calling {
                 future,
                 guard: None,
+                stream: false,
             },
         )
     }
@@ -190,13 +193,21 @@ where
                     let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
                     after_reservation(waiting, answer, this.span)
                 }
-                StateProj::Calling { future, guard } => {
+                StateProj::Calling {
+                    future,
+                    guard,
+                    stream,
+                } => {
                     if let Some(guard) = guard.as_mut() {
                         guard.handler_started();
                     }
                     let result = ready!(future.poll(cx));
+                    let status = result.as_ref().ok().map(Response::status);
                     if let Some(guard) = guard.take() {
-                        guard.finish(result.as_ref().ok().map(Response::status));
+                        guard.finish(status);
+                    }
+                    if *stream {
+                        events::stream_answered(status);
                     }
                     return Poll::Ready(result.map(|response| response.map(ResponseBody::inner)));
                 }
@@ -342,8 +353,9 @@ where
         &verified,
         request.body().len(),
     );
+    let stream = verified.stream_url_form().is_some();
     request.extensions_mut().insert(verified);
-    call(inner, request, guard)
+    call(inner, request, guard, stream)
 }
 
 /// Answers the rejection, or in report-only mode hands the request on with it (and with its
@@ -382,16 +394,25 @@ where
             if let Some(verified) = verified {
                 request.extensions_mut().insert(verified);
             }
-            call(inner, request, None)
+            call(inner, request, None, false)
         }
     }
 }
 
-fn call<S, B>(mut inner: S, request: Request<Bytes>, guard: Option<ReleaseGuard>) -> State<S, B>
+fn call<S, B>(
+    mut inner: S,
+    request: Request<Bytes>,
+    guard: Option<ReleaseGuard>,
+    stream: bool,
+) -> State<S, B>
 where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
     let future = inner.call(request.map(RequestBody::buffered));
-    State::Calling { future, guard }
+    State::Calling {
+        future,
+        guard,
+        stream,
+    }
 }

@@ -36,9 +36,11 @@ pub enum Rejection {
     /// A body the signature cannot cover: under V3 a POST body that is not a form, and under
     /// either version a GET body.
     UnsupportedBody,
-    /// A WebSocket upgrade the layer cannot verify from its head: not a `GET`, not HTTP/1.1, a
-    /// declared body, or an HTTP/2 WebSocket (extended `CONNECT`, RFC 8441), which Plivo is not
-    /// known to use. The log line's `detail` says which.
+    /// A request with an `Upgrade` header that is not a WebSocket handshake the layer can verify
+    /// from its head (another protocol, no `upgrade` token in `Connection`, not a `GET`, not
+    /// HTTP/1.1, a declared body, no `Sec-WebSocket-Key` or version 13), or an HTTP/2 WebSocket
+    /// (extended `CONNECT`, RFC 8441), which Plivo is not known to use. The log line's `detail`
+    /// says which.
     UnsupportedUpgrade,
     /// No signature piece matches any configured token for the URL verified.
     SignatureMismatch,

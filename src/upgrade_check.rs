@@ -41,6 +41,47 @@ use crate::verified::PlivoVerified;
 /// For a synchronous callback, such as `tokio_tungstenite::accept_hdr_async`'s, see
 /// [`SyncUpgradeCheck`].
 ///
+/// With plain hyper, check the head, then answer `101` and take the upgraded connection:
+///
+/// ```no_run
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use hyper_util::rt::TokioIo;
+/// use tokio_tungstenite::{WebSocketStream, tungstenite::{handshake::derive_accept_key, protocol::Role}};
+///
+/// async fn answer(
+///     check: tower_plivo::UpgradeCheck,
+///     mut request: Request<hyper::body::Incoming>,
+///     peer: std::net::SocketAddr,
+/// ) -> Response<Full<bytes::Bytes>> {
+///     if check.check(&request, Some(peer)).await.is_err() {
+///         let mut refusal = Response::new(Full::from("forbidden\n"));
+///         *refusal.status_mut() = StatusCode::FORBIDDEN;
+///         return refusal; // no 101, no socket
+///     }
+///     let Some(key) = request.headers().get("sec-websocket-key").cloned() else {
+///         let mut bad = Response::new(Full::default());
+///         *bad.status_mut() = StatusCode::BAD_REQUEST;
+///         return bad;
+///     };
+///     let upgrade = hyper::upgrade::on(&mut request);
+///     tokio::spawn(async move {
+///         if let Ok(upgraded) = upgrade.await {
+///             let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+///             // … Plivo's stream events …
+///             # drop(socket);
+///         }
+///     });
+///     Response::builder()
+///         .status(StatusCode::SWITCHING_PROTOCOLS)
+///         .header("connection", "Upgrade")
+///         .header("upgrade", "websocket")
+///         .header("sec-websocket-accept", derive_accept_key(key.as_bytes()))
+///         .body(Full::default())
+///         .unwrap()
+/// }
+/// ```
+///
 /// ```
 /// use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
 ///
@@ -53,6 +94,8 @@ use crate::verified::PlivoVerified;
 /// let unsigned = http::Request::get("/stream")
 ///     .header("connection", "Upgrade")
 ///     .header("upgrade", "websocket")
+///     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+///     .header("sec-websocket-version", "13")
 ///     .body(())
 ///     .unwrap();
 /// let verdict = check.check(&unsigned, Some("203.0.113.7:40000".parse().unwrap())).await;
@@ -69,6 +112,9 @@ pub struct UpgradeCheck {
 /// (which sees the request head but not the peer address: capture it from `accept()`). Made by
 /// [`PlivoSignatureLayer::sync_upgrade_check`], only for a layer whose replay store answers at
 /// once (the default in-memory store, or none): a store that needs I/O is a build error here.
+///
+/// It accepts only a WebSocket handshake (HTTP/1.1 `GET`, `Connection: upgrade`,
+/// `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, no body).
 ///
 /// ```
 /// use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};

@@ -70,6 +70,11 @@ impl PlivoVerified {
     /// [`StreamUrlForm::HttpScheme`] unless another form was opted into with
     /// [`also_accept_stream_url_form`](crate::PlivoSignatureLayerBuilder::also_accept_stream_url_form)
     /// and matched instead. `None` for a webhook.
+    ///
+    /// A request carrying WebSocket upgrade headers is verified by the stream rule on any
+    /// route. A handler that is not a WebSocket endpoint, on a path Plivo also dials as a
+    /// stream, should refuse a request for which this is `Some` (the layer logs a warning when
+    /// such a request is answered with anything but `101 Switching Protocols`).
     pub fn stream_url_form(&self) -> Option<StreamUrlForm> {
         self.stream_url_form
     }

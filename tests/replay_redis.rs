@@ -356,6 +356,8 @@ async fn the_async_upgrade_check_reserves_stream_nonces_in_redis() {
     let upgrade = http::Request::get("/stream?call=1")
         .header("connection", "Upgrade")
         .header("upgrade", "websocket")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
         .header("x-plivo-signature-v3", signature)
         .header("x-plivo-signature-v3-nonce", &nonce)
         .body(())

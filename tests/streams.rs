@@ -436,3 +436,138 @@ async fn report_only_hands_a_refused_upgrade_on_with_its_rejection() {
         (1, 1)
     );
 }
+
+/// The escape hatch is announced when the layer is built, naming the form.
+#[test]
+fn an_extra_stream_url_form_is_announced_at_warn() {
+    let captured = Captured::default();
+    let _guard = captured.install();
+    builder()
+        .also_accept_stream_url_form(StreamUrlForm::WebSocketSuffix)
+        .build()
+        .unwrap();
+    let logs = captured.text();
+    assert!(
+        logs.contains("WARN") && logs.contains("stream_url_form=\"websocket_suffix\""),
+        "{logs}"
+    );
+    let quiet = Captured::default();
+    let _guard = quiet.install();
+    builder().build().unwrap();
+    assert!(
+        !quiet.text().contains("stream_url_form"),
+        "{}",
+        quiet.text()
+    );
+}
+
+/// A raw WebSocket handshake for `target` with this `Connection` value and these headers.
+fn handshake(target: &str, connection: &str) -> Raw {
+    Raw::new("GET", target)
+        .header("host", PUBLIC)
+        .header("connection", connection)
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+}
+
+/// axum switches protocols when `upgrade` is a mere substring of `Connection` (and hyper makes
+/// any request with an `Upgrade` header upgradable): such a request must not be taken for a
+/// webhook and verified over `https://`, nor pass a V2 signature on a route that accepts V2.
+/// Every request with an `Upgrade` header is a stream upgrade or refused.
+#[tokio::test]
+async fn an_upgrade_that_axum_would_switch_is_never_verified_as_a_webhook() {
+    let addr = server(builder().accept_v2(true)).await;
+    let target = "/stream?call=11";
+    for connection in ["Upgraded", "keep-alive upgrade", "upgrade;x", "xupgrade"] {
+        let nonce = fresh_nonce();
+        let webhook_signature = Signer::new(TOKEN)
+            .sign_v3_get(&format!("https://{PUBLIC}{target}"), &nonce)
+            .unwrap();
+        let head = handshake(target, connection)
+            .header(V3_SIGNATURE, webhook_signature)
+            .header(V3_NONCE, &nonce);
+        let reply = send_raw(addr, head.head()).await;
+        assert_eq!(
+            (reply.status, reply.reason().as_deref()),
+            (403, Some("unsupported_upgrade")),
+            "Connection: {connection}"
+        );
+    }
+    let nonce = fresh_nonce();
+    let v2 = Signer::new(TOKEN)
+        .sign_v2(&format!("https://{PUBLIC}/stream"), &nonce)
+        .unwrap();
+    let head = handshake("/stream?call=chosen-by-attacker", "Upgraded")
+        .header(tower_plivo::signature::V2_SIGNATURE, v2)
+        .header(tower_plivo::signature::V2_NONCE, &nonce);
+    let reply = send_raw(addr, head.head()).await;
+    assert_eq!(
+        (reply.status, reply.reason().as_deref()),
+        (403, Some("unsupported_upgrade"))
+    );
+    // Upgrade headers without a WebSocket key are no handshake either.
+    let nonce = fresh_nonce();
+    let stream_signature = Signer::new(TOKEN)
+        .sign_v3_get(&plivo_stream_url(PUBLIC, "/stream"), &nonce)
+        .unwrap();
+    let keyless = Raw::new("GET", "/stream")
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header(V3_SIGNATURE, stream_signature)
+        .header(V3_NONCE, &nonce);
+    let reply = send_raw(addr, keyless.head()).await;
+    assert_eq!(
+        (reply.status, reply.reason().as_deref()),
+        (403, Some("unsupported_upgrade"))
+    );
+}
+
+/// A stream's signature presented with WebSocket headers to a route that is not a stream
+/// endpoint is verified by the stream rule (the handshake is well formed), so the handler
+/// runs: it can tell from `PlivoVerified::stream_url_form`, and the layer warns that a
+/// stream-verified request was not switched.
+#[test]
+fn a_stream_verified_request_that_a_webhook_handler_answers_is_flagged() {
+    let captured = Captured::default();
+    let _guard = captured.install();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let app =
+                Router::new()
+                    .route(
+                        "/hook",
+                        axum::routing::get(
+                            |axum::Extension(verified): axum::Extension<
+                                tower_plivo::PlivoVerified,
+                            >| async move {
+                                match verified.stream_url_form() {
+                                    Some(form) => format!("refused: verified as a stream ({form})"),
+                                    None => "webhook".to_owned(),
+                                }
+                            },
+                        ),
+                    )
+                    .layer(builder().build().unwrap());
+            let addr = serve(app).await;
+            let nonce = fresh_nonce();
+            let stream_signature = Signer::new(TOKEN)
+                .sign_v3_get(&plivo_stream_url(PUBLIC, "/hook"), &nonce)
+                .unwrap();
+            let head = handshake("/hook", "upgrade")
+                .header(V3_SIGNATURE, stream_signature)
+                .header(V3_NONCE, &nonce);
+            let reply = send_raw(addr, head.head()).await;
+            assert_eq!(reply.text(), "refused: verified as a stream (http_scheme)");
+        });
+    let logs = captured.text();
+    assert!(
+        logs.contains("WARN")
+            && logs.contains("not switched to a WebSocket")
+            && logs.contains("status=200"),
+        "{logs}"
+    );
+}

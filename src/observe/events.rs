@@ -133,3 +133,18 @@ pub(crate) fn extra_stream_url_form_configured(form: StreamUrlForm) {
          which form each stream matched"
     );
 }
+
+/// A request verified by the stream rule was answered: anything but `101 Switching Protocols`
+/// means the route is not a WebSocket endpoint, and a handler there ran on a stream's
+/// signature (which it can tell from `PlivoVerified::stream_url_form`).
+pub(crate) fn stream_answered(status: Option<http::StatusCode>) {
+    if status != Some(http::StatusCode::SWITCHING_PROTOCOLS) {
+        tracing::warn!(
+            target: "tower_plivo",
+            status = status.map(|s| s.as_u16()),
+            "a request verified as an audio-stream upgrade was not switched to a WebSocket: this \
+             route is not a stream endpoint; a handler that is not one should refuse requests \
+             whose PlivoVerified::stream_url_form() is Some"
+        );
+    }
+}

@@ -2,7 +2,10 @@
 //! whether it is one the layer can verify. An upgrade is verified from its head alone, over
 //! the stream URL form (wire format §6), so it must carry nothing the signature does not cover.
 
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, TRANSFER_ENCODING,
+    UPGRADE,
+};
 use http::{HeaderMap, Method, Version};
 
 use super::respond::Refusal;
@@ -18,11 +21,16 @@ pub(crate) enum RequestKind {
     StreamUpgrade,
 }
 
-/// Classifies a request head, refusing the upgrades the layer cannot verify: an HTTP/2
-/// WebSocket (extended `CONNECT`, RFC 8441: Plivo opens streams over HTTP/1.1, and nothing
-/// says how it would sign one), an upgrade with another method or HTTP version, and an upgrade
-/// that declares a body (the signature would not cover it, and no body rides along with a
-/// verified head).
+/// Classifies a request head, refusing the upgrades the layer cannot verify.
+///
+/// Any request with an `Upgrade` header is one a server may switch to another protocol (hyper
+/// makes every HTTP/1.1 request with one upgradable, and frameworks differ in how strictly they
+/// read `Connection`), so it goes on only as a WebSocket upgrade the layer verifies by the
+/// stream rule: an HTTP/1.1 `GET` with `Connection: upgrade`, `Upgrade: websocket`,
+/// `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, and no body (the signature would not
+/// cover one). Anything else carrying `Upgrade` is refused, as is an HTTP/2 WebSocket (extended
+/// `CONNECT`, RFC 8441: Plivo opens streams over HTTP/1.1, and how it would sign an HTTP/2 one
+/// is not known). A request without `Upgrade` is a webhook.
 pub(crate) fn classify(
     method: &Method,
     version: Version,
@@ -40,8 +48,14 @@ pub(crate) fn classify(
              HTTP/1.1 upgrades, and how it would sign an HTTP/2 one is not known",
         );
     }
-    if !is_websocket_upgrade(headers) {
+    if !headers.contains_key(UPGRADE) {
         return Ok(RequestKind::Webhook);
+    }
+    if !has_token(headers, UPGRADE, "websocket") {
+        return refuse("an upgrade to another protocol than WebSocket");
+    }
+    if !has_token(headers, CONNECTION, "upgrade") {
+        return refuse("an Upgrade header without the `upgrade` token in Connection");
     }
     if method != Method::GET {
         return refuse("a WebSocket upgrade that is not a GET");
@@ -52,15 +66,20 @@ pub(crate) fn classify(
     if declares_body(headers) {
         return refuse("a WebSocket upgrade that declares a body");
     }
+    let version_13 = headers
+        .get_all(SEC_WEBSOCKET_VERSION)
+        .iter()
+        .map(|value| value.as_bytes().trim_ascii())
+        .eq([b"13".as_slice()]);
+    if !headers.contains_key(SEC_WEBSOCKET_KEY) || !version_13 {
+        return refuse(
+            "a WebSocket upgrade without Sec-WebSocket-Key and Sec-WebSocket-Version: 13",
+        );
+    }
     Ok(RequestKind::StreamUpgrade)
 }
 
-/// `Connection` has the token `upgrade` and `Upgrade` has the token `websocket` (each
-/// case-insensitive, in any of the headers' comma lists).
-fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    has_token(headers, CONNECTION, "upgrade") && has_token(headers, UPGRADE, "websocket")
-}
-
+/// Whether one of the `name` headers has `token` in its comma list (case-insensitive).
 fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
     headers.get_all(name).iter().any(|value| {
         value
@@ -91,80 +110,111 @@ mod tests {
         map
     }
 
-    const UPGRADE_HEADERS: [(&str, &str); 2] =
-        [("connection", "Upgrade"), ("upgrade", "websocket")];
+    /// What a WebSocket client (Plivo's) sends.
+    const WEBSOCKET: [(&str, &str); 4] = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+    ];
 
-    fn kind(
+    fn kind_of(
         method: Method,
         version: Version,
-        extra: &[(&'static str, &'static str)],
+        pairs: &[(&'static str, &'static str)],
     ) -> Result<RequestKind, Rejection> {
-        let mut all = UPGRADE_HEADERS.to_vec();
-        all.extend_from_slice(extra);
-        classify(&method, version, &headers(&all)).map_err(|refusal| refusal.rejection)
+        classify(&method, version, &headers(pairs)).map_err(|refusal| refusal.rejection)
+    }
+
+    fn websocket_with(
+        replaced: &[(&'static str, &'static str)],
+        added: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut pairs: Vec<_> = WEBSOCKET
+            .iter()
+            .map(|&(name, value)| {
+                replaced
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .copied()
+                    .unwrap_or((name, value))
+            })
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        pairs.extend_from_slice(added);
+        pairs
     }
 
     #[test]
-    fn a_get_over_http_1_1_with_both_tokens_is_a_stream_upgrade() {
-        assert_eq!(
-            kind(Method::GET, Version::HTTP_11, &[]),
-            Ok(RequestKind::StreamUpgrade)
+    fn a_websocket_handshake_over_http_1_1_is_a_stream_upgrade() {
+        let stream = Ok(RequestKind::StreamUpgrade);
+        assert_eq!(kind_of(Method::GET, Version::HTTP_11, &WEBSOCKET), stream);
+        let zero = websocket_with(&[], &[("content-length", "0")]);
+        assert_eq!(kind_of(Method::GET, Version::HTTP_11, &zero), stream);
+        // Tokens in lists, in any case, across repeated headers.
+        let listed = websocket_with(
+            &[
+                ("connection", "keep-alive"),
+                ("upgrade", "foo/1, WebSocket"),
+            ],
+            &[("connection", "KEEP-ALIVE, UpGrAdE")],
         );
-        assert_eq!(
-            kind(Method::GET, Version::HTTP_11, &[("content-length", "0")]),
-            Ok(RequestKind::StreamUpgrade)
-        );
-        // Tokens in lists, any case, across repeated headers.
-        let listed = headers(&[
-            ("connection", "keep-alive"),
-            ("connection", "KEEP-ALIVE, UpGrAdE"),
-            ("upgrade", "foo/1, WebSocket"),
-        ]);
-        assert_eq!(
-            classify(&Method::GET, Version::HTTP_11, &listed).map_err(|r| r.rejection),
-            Ok(RequestKind::StreamUpgrade)
-        );
+        assert_eq!(kind_of(Method::GET, Version::HTTP_11, &listed), stream);
     }
 
     #[test]
-    fn without_both_tokens_it_is_a_webhook() {
+    fn without_an_upgrade_header_it_is_a_webhook() {
         for pairs in [
-            &[("upgrade", "websocket")][..],
-            &[("connection", "upgrade")][..],
-            &[("connection", "upgrade"), ("upgrade", "h2c")][..],
-            &[("connection", "upgraded"), ("upgrade", "websockets")][..],
             &[][..],
+            &[("connection", "upgrade")][..],
+            &[("sec-websocket-key", "x"), ("sec-websocket-version", "13")][..],
         ] {
             assert_eq!(
-                classify(&Method::POST, Version::HTTP_11, &headers(pairs)).map_err(|r| r.rejection),
+                kind_of(Method::POST, Version::HTTP_11, pairs),
                 Ok(RequestKind::Webhook),
                 "{pairs:?}"
             );
         }
     }
 
+    /// Any `Upgrade` header makes a request upgradable by hyper, whatever `Connection` says as
+    /// axum reads it (a substring of its first value): each is refused unless it is a WebSocket
+    /// handshake the stream rule verifies.
     #[test]
-    fn upgrades_the_layer_cannot_verify_are_refused() {
+    fn every_other_request_with_an_upgrade_header_is_refused() {
         let refused = Err(Rejection::UnsupportedUpgrade);
-        assert_eq!(kind(Method::POST, Version::HTTP_11, &[]), refused);
-        assert_eq!(kind(Method::GET, Version::HTTP_10, &[]), refused);
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            websocket_with(&[("connection", "")], &[]),
+            websocket_with(&[("connection", "Upgraded")], &[]),
+            websocket_with(&[("connection", "keep-alive upgrade")], &[]),
+            websocket_with(&[("connection", "upgrade;x")], &[]),
+            websocket_with(&[("connection", "xupgrade")], &[]),
+            websocket_with(&[("upgrade", "h2c")], &[]),
+            websocket_with(&[("upgrade", "websockets")], &[]),
+            websocket_with(&[("sec-websocket-key", "")], &[]),
+            websocket_with(&[("sec-websocket-version", "8")], &[]),
+            websocket_with(&[("sec-websocket-version", "")], &[]),
+            websocket_with(&[], &[("sec-websocket-version", "8")]),
+            websocket_with(&[], &[("content-length", "5")]),
+            websocket_with(&[], &[("content-length", "00")]),
+            websocket_with(&[], &[("transfer-encoding", "chunked")]),
+            websocket_with(&[], &[("transfer-encoding", "identity")]),
+        ];
+        for pairs in &cases {
+            assert_eq!(
+                kind_of(Method::GET, Version::HTTP_11, pairs),
+                refused,
+                "{pairs:?}"
+            );
+        }
+        assert_eq!(kind_of(Method::POST, Version::HTTP_11, &WEBSOCKET), refused);
+        assert_eq!(kind_of(Method::GET, Version::HTTP_10, &WEBSOCKET), refused);
+        assert_eq!(kind_of(Method::GET, Version::HTTP_2, &WEBSOCKET), refused);
+        // HTTP/2 extended CONNECT, with or without the HTTP/1 upgrade headers.
         assert_eq!(
-            kind(Method::GET, Version::HTTP_11, &[("content-length", "5")]),
+            kind_of(Method::CONNECT, Version::HTTP_2, &WEBSOCKET),
             refused
         );
-        assert_eq!(
-            kind(
-                Method::GET,
-                Version::HTTP_11,
-                &[("transfer-encoding", "chunked")]
-            ),
-            refused
-        );
-        // HTTP/2 extended CONNECT, with or without the HTTP/1 upgrade tokens.
-        assert_eq!(kind(Method::CONNECT, Version::HTTP_2, &[]), refused);
-        assert_eq!(
-            classify(&Method::CONNECT, Version::HTTP_2, &HeaderMap::new()).map_err(|r| r.rejection),
-            refused
-        );
+        assert_eq!(kind_of(Method::CONNECT, Version::HTTP_2, &[]), refused);
     }
 }
