@@ -49,27 +49,7 @@ impl Server {
 
 /// The `server` example with exactly these variables of its contract set.
 fn command_with(env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(support::examples::example_binary("server"));
-    command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
-    for var in [
-        "PLIVO_AUTH_TOKEN",
-        "PLIVO_MAIN_AUTH_TOKEN",
-        "PLIVO_PUBLIC_URL",
-        "PLIVO_TRUSTED_PROXIES",
-        "PLIVO_PROXY_HEADERS",
-        "PLIVO_SOURCE_NETWORKS",
-        "PLIVO_SIGNATURE_VERSIONS",
-        "PLIVO_REPLAY_STORE",
-        "PLIVO_REPLAY_TTL_SECS",
-        "PLIVO_DIAGNOSE",
-        "PLIVO_REPORT_ONLY",
-    ] {
-        command.env_remove(var);
-    }
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command
+    support::examples::command("server", env)
 }
 
 /// Runs the example with a configuration it must refuse; returns its exit status and stderr.

@@ -297,36 +297,30 @@ fn the_escape_hatch_takes_one_other_form_only() {
 
 /// A stream signed over one of the SDKs' forms: the doctor says which form matched, and the
 /// upgrade is still refused.
-#[test]
-fn the_doctor_names_the_stream_url_form_that_matched() {
+#[tokio::test]
+async fn the_doctor_names_the_stream_url_form_that_matched() {
     let captured = Captured::default();
     let _guard = captured.install();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let addr = server(builder().diagnose(true)).await;
-            let target = "/stream?call=7";
-            for (signed_over, form) in [
-                (format!("wss://{PUBLIC}{target}"), "websocket_scheme"),
-                (format!("https://{PUBLIC}{target}"), "https_scheme"),
-                (
-                    format!("http://{PUBLIC}{target}/websocket"),
-                    "websocket_suffix",
-                ),
-            ] {
-                let request = upgrade_request(addr, target, &signed_over, TOKEN, &fresh_nonce());
-                assert_refused(connect(request).await, "signature_mismatch");
-                let logs = captured.text();
-                assert!(
-                    logs.contains(&format!(
-                        "the signature matches {signed_over} (stream_url_form)"
-                    )) && logs.contains(&format!("signed over the {form} form")),
-                    "{logs}"
-                );
-            }
-        });
+    let addr = server(builder().diagnose(true)).await;
+    let target = "/stream?call=7";
+    for (signed_over, form) in [
+        (format!("wss://{PUBLIC}{target}"), "websocket_scheme"),
+        (format!("https://{PUBLIC}{target}"), "https_scheme"),
+        (
+            format!("http://{PUBLIC}{target}/websocket"),
+            "websocket_suffix",
+        ),
+    ] {
+        let request = upgrade_request(addr, target, &signed_over, TOKEN, &fresh_nonce());
+        assert_refused(connect(request).await, "signature_mismatch");
+        let logs = captured.text();
+        assert!(
+            logs.contains(&format!(
+                "the signature matches {signed_over} (stream_url_form)"
+            )) && logs.contains(&format!("signed over the {form} form")),
+            "{logs}"
+        );
+    }
 }
 
 /// The same layer guards webhooks and streams side by side: a webhook on the stream path is a
@@ -527,42 +521,36 @@ async fn an_upgrade_that_axum_would_switch_is_never_verified_as_a_webhook() {
 /// endpoint is verified by the stream rule (the handshake is well formed), so the handler
 /// runs: it can tell from `PlivoVerified::stream_url_form`, and the layer warns that a
 /// stream-verified request was not switched.
-#[test]
-fn a_stream_verified_request_that_a_webhook_handler_answers_is_flagged() {
+#[tokio::test]
+async fn a_stream_verified_request_that_a_webhook_handler_answers_is_flagged() {
     let captured = Captured::default();
     let _guard = captured.install();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let app =
-                Router::new()
-                    .route(
-                        "/hook",
-                        axum::routing::get(
-                            |axum::Extension(verified): axum::Extension<
-                                tower_plivo::PlivoVerified,
-                            >| async move {
-                                match verified.stream_url_form() {
-                                    Some(form) => format!("refused: verified as a stream ({form})"),
-                                    None => "webhook".to_owned(),
-                                }
-                            },
-                        ),
-                    )
-                    .layer(builder().build().unwrap());
-            let addr = serve(app).await;
-            let nonce = fresh_nonce();
-            let stream_signature = Signer::new(TOKEN)
-                .sign_v3_get(&plivo_stream_url(PUBLIC, "/hook"), &nonce)
-                .unwrap();
-            let head = handshake("/hook", "upgrade")
-                .header(V3_SIGNATURE, stream_signature)
-                .header(V3_NONCE, &nonce);
-            let reply = send_raw(addr, head.head()).await;
-            assert_eq!(reply.text(), "refused: verified as a stream (http_scheme)");
-        });
+    let app =
+        Router::new()
+            .route(
+                "/hook",
+                axum::routing::get(
+                    |axum::Extension(verified): axum::Extension<
+                        tower_plivo::PlivoVerified,
+                    >| async move {
+                        match verified.stream_url_form() {
+                            Some(form) => format!("refused: verified as a stream ({form})"),
+                            None => "webhook".to_owned(),
+                        }
+                    },
+                ),
+            )
+            .layer(builder().build().unwrap());
+    let addr = serve(app).await;
+    let nonce = fresh_nonce();
+    let stream_signature = Signer::new(TOKEN)
+        .sign_v3_get(&plivo_stream_url(PUBLIC, "/hook"), &nonce)
+        .unwrap();
+    let head = handshake("/hook", "upgrade")
+        .header(V3_SIGNATURE, stream_signature)
+        .header(V3_NONCE, &nonce);
+    let reply = send_raw(addr, head.head()).await;
+    assert_eq!(reply.text(), "refused: verified as a stream (http_scheme)");
     let logs = captured.text();
     assert!(
         logs.contains("WARN")

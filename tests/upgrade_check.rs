@@ -79,25 +79,31 @@ async fn tungstenite_server(check: SyncUpgradeCheck) -> SocketAddr {
     addr
 }
 
-#[tokio::test]
-async fn the_sync_check_guards_a_bare_tungstenite_server() {
-    let addr = tungstenite_server(layer().sync_upgrade_check().unwrap()).await;
-    let target = "/stream?call=1";
+/// Plivo's upgrade for `target` opens a stream that says what was verified and echoes; the
+/// same upgrade again is a replay, refused before any socket.
+async fn opens_once(addr: SocketAddr, target: &str, signed: &str) {
     let nonce = fresh_nonce();
-    let signed = plivo_stream_url(PUBLIC, target);
-    let mut client = connect(upgrade_request(addr, target, &signed, TOKEN, &nonce))
+    let mut client = connect(upgrade_request(addr, target, signed, TOKEN, &nonce))
         .await
         .expect("a verified upgrade is accepted");
     assert_eq!(
         next_text(&mut client).await,
-        "verified http://hooks.example.com/stream?call=1 http_scheme"
+        format!("verified {signed} http_scheme")
     );
     assert_echoes(&mut client).await;
-    // Replayed, signed over wss://, unsigned: refused in the callback, no socket.
     assert_refused(
-        connect(upgrade_request(addr, target, &signed, TOKEN, &nonce)).await,
+        connect(upgrade_request(addr, target, signed, TOKEN, &nonce)).await,
         "replayed",
     );
+}
+
+#[tokio::test]
+async fn the_sync_check_guards_a_bare_tungstenite_server() {
+    let addr = tungstenite_server(layer().sync_upgrade_check().unwrap()).await;
+    let target = "/stream?call=1";
+    let signed = plivo_stream_url(PUBLIC, target);
+    opens_once(addr, target, &signed).await;
+    // Signed over wss://, unsigned: refused in the callback, no socket.
     let wss = upgrade_request(
         addr,
         target,
@@ -172,20 +178,8 @@ async fn answer(
 async fn the_async_check_guards_a_hyper_upgrade() {
     let addr = hyper_server(layer().upgrade_check().unwrap()).await;
     let target = "/stream?call=2";
-    let nonce = fresh_nonce();
     let signed = plivo_stream_url(PUBLIC, target);
-    let mut client = connect(upgrade_request(addr, target, &signed, TOKEN, &nonce))
-        .await
-        .expect("a verified upgrade is accepted");
-    assert_eq!(
-        next_text(&mut client).await,
-        "verified http://hooks.example.com/stream?call=2 http_scheme"
-    );
-    assert_echoes(&mut client).await;
-    assert_refused(
-        connect(upgrade_request(addr, target, &signed, TOKEN, &nonce)).await,
-        "replayed",
-    );
+    opens_once(addr, target, &signed).await;
     let tampered = upgrade_request(addr, "/stream?call=3", &signed, TOKEN, &fresh_nonce());
     assert_refused(connect(tampered).await, "signature_mismatch");
 }

@@ -91,22 +91,9 @@ impl Running {
         }
     }
 
-    /// The example `name` with only these environment variables of the examples' contracts set
-    /// (`BIND` defaults to a free port).
+    /// The example `name` (see [`command`]).
     pub fn example(name: &str, env: &[(&str, &str)]) -> Running {
-        let mut command = Command::new(example_binary(name));
-        command.env("BIND", "127.0.0.1:0").env_remove("RUST_LOG");
-        for var in [
-            "PLIVO_AUTH_TOKEN",
-            "PLIVO_PUBLIC_URL",
-            "PLIVO_TRUSTED_PROXIES",
-        ] {
-            command.env_remove(var);
-        }
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        Self::start(command)
+        Self::start(command(name, env))
     }
 
     /// The next line the example printed.
@@ -131,4 +118,35 @@ impl Running {
             .unwrap();
         stderr
     }
+}
+
+/// The variables the examples read; the tests set each one they need and clear the others, so
+/// the environment the tests run in cannot change what they check.
+const CONTRACT_VARIABLES: [&str; 12] = [
+    "PLIVO_AUTH_TOKEN",
+    "PLIVO_MAIN_AUTH_TOKEN",
+    "PLIVO_PUBLIC_URL",
+    "PLIVO_TRUSTED_PROXIES",
+    "PLIVO_PROXY_HEADERS",
+    "PLIVO_SOURCE_NETWORKS",
+    "PLIVO_SIGNATURE_VERSIONS",
+    "PLIVO_REPLAY_STORE",
+    "PLIVO_REPLAY_TTL_SECS",
+    "PLIVO_DIAGNOSE",
+    "PLIVO_REPORT_ONLY",
+    "RUST_LOG",
+];
+
+/// The example `name` with exactly these variables of the examples' contracts set (`BIND`
+/// defaults to a free port on 127.0.0.1).
+pub fn command(name: &str, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(example_binary(name));
+    command.env("BIND", "127.0.0.1:0");
+    for var in CONTRACT_VARIABLES {
+        command.env_remove(var);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
 }
