@@ -52,13 +52,7 @@ type StartError = String;
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    demo::exit_code(run().await)
 }
 
 async fn run() -> Result<(), StartError> {

@@ -14,10 +14,11 @@ use crate::observe::Metrics;
 use crate::observe::doctor::Doctor;
 use crate::observe::events;
 use crate::pipeline::route::is_skippable_prefix;
-use crate::pipeline::settings::{ReplaySettings, Responder, Settings};
+use crate::pipeline::settings::{ReplaySettings, Responder, Settings, Tokens};
 use crate::rejection::Rejection;
 use crate::replay::{MemoryNonceStore, NonceStore};
 use crate::signature::{AuthTokens, StreamUrlForm, Verifier};
+use crate::tenants::TenantCache;
 use crate::url_policy::{ProxyHeader, ProxyHeaders, TrustedProxies, UrlPolicy, parse_networks};
 
 /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
@@ -39,7 +40,8 @@ impl PlivoSignatureLayer {
 /// | setting | default |
 /// |---|---|
 /// | [`auth_tokens`](Self::auth_tokens) / [`auth_token`](Self::auth_token) | none (at least one token, or a main-account token, is required) |
-/// | [`main_account_token`](Self::main_account_token) | none: `-Ma-` headers never match |
+/// | [`main_account_tokens`](Self::main_account_tokens) / [`main_account_token`](Self::main_account_token) | none: `-Ma-` headers never match |
+/// | [`tenants`](Self::tenants) | none: the static tokens above verify every request (one or the other is required) |
 /// | [`url_policy`](Self::url_policy) | none: **required** (see [`UrlPolicy`]) |
 /// | [`trusted_proxies`](Self::trusted_proxies) | none: forwarding headers are never believed |
 /// | [`proxy_headers`](Self::proxy_headers) | [`ProxyHeader::XForwardedProto`] alone, when proxies are trusted |
@@ -71,7 +73,8 @@ impl PlivoSignatureLayer {
 #[must_use]
 pub struct PlivoSignatureLayerBuilder {
     account_tokens: Vec<String>,
-    main_account_token: Option<String>,
+    main_account_tokens: Vec<String>,
+    tenants: Option<TenantCache>,
     url_policy: Option<UrlPolicy>,
     trusted_proxies: Option<Vec<String>>,
     proxy_headers: Option<Vec<ProxyHeader>>,
@@ -102,7 +105,8 @@ impl Default for PlivoSignatureLayerBuilder {
     fn default() -> Self {
         Self {
             account_tokens: Vec::new(),
-            main_account_token: None,
+            main_account_tokens: Vec::new(),
+            tenants: None,
             url_policy: None,
             trusted_proxies: None,
             proxy_headers: None,
@@ -143,9 +147,40 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// The main account's auth token, checked against the `-Ma-` headers.
+    /// Adds one of the main account's auth tokens, checked against the `-Ma-` headers. Call
+    /// again, or use [`main_account_tokens`](Self::main_account_tokens), to accept several
+    /// during a rotation of the main account's token.
     pub fn main_account_token(mut self, token: impl Into<String>) -> Self {
-        self.main_account_token = Some(token.into());
+        self.main_account_tokens.push(token.into());
+        self
+    }
+
+    /// Adds several main-account tokens (a rotation: the new one and the one it replaces).
+    ///
+    /// ```
+    /// let layer = tower_plivo::PlivoSignatureLayer::builder()
+    ///     .auth_token("account-token")
+    ///     .main_account_tokens(["main-new", "main-old"])
+    ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn main_account_tokens<I, T>(mut self, tokens: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.main_account_tokens
+            .extend(tokens.into_iter().map(Into::into));
+        self
+    }
+
+    /// Many Plivo accounts behind one endpoint: each request is verified with the tokens of
+    /// the tenant its URL names, from your store through `cache` (see [`tenants`](crate::tenants)
+    /// for an example). Instead of the static tokens: configuring both is an error. Keep a
+    /// clone of `cache` to [`invalidate`](TenantCache::invalidate) a tenant you changed.
+    pub fn tenants(mut self, cache: TenantCache) -> Self {
+        self.tenants = Some(cache);
         self
     }
 
@@ -502,7 +537,19 @@ impl PlivoSignatureLayerBuilder {
     /// (no URL policy, trusted proxies that nothing would read, a header named for nothing) is
     /// an error here rather than a surprise in production.
     pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
-        let tokens = AuthTokens::new(&self.account_tokens, self.main_account_token.as_deref())?;
+        let tokens = match self.tenants {
+            None => Tokens::Static(Verifier::new(AuthTokens::new(
+                &self.account_tokens,
+                &self.main_account_tokens,
+            )?)),
+            Some(_) if !self.account_tokens.is_empty() || !self.main_account_tokens.is_empty() => {
+                return Err(ConfigError::Ineffective {
+                    setting: "auth_token / main_account_token",
+                    reason: "tenants are configured, and each request is verified with its                              tenant's tokens only: put these tokens in the tenant store, or                              remove .tenants(..)",
+                });
+            }
+            Some(cache) => Tokens::Tenants(cache),
+        };
         let url_policy = self.url_policy.ok_or(ConfigError::NoUrlPolicy)?;
         if let Some(bad) = self
             .skipped_prefixes
@@ -547,7 +594,7 @@ impl PlivoSignatureLayerBuilder {
             events::extra_stream_url_form_configured(form);
         }
         Ok(PlivoSignatureLayer::from_settings(Settings {
-            verifier: Verifier::new(tokens),
+            tokens,
             url_policy,
             proxies,
             source_networks,
@@ -660,7 +707,8 @@ impl fmt::Debug for PlivoSignatureLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PlivoSignatureLayerBuilder")
             .field("account_tokens", &self.account_tokens.len())
-            .field("main_account_token", &self.main_account_token.is_some())
+            .field("main_account_tokens", &self.main_account_tokens.len())
+            .field("tenants", &self.tenants)
             .field("url_policy", &self.url_policy)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("proxy_headers", &self.proxy_headers)

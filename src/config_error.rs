@@ -17,7 +17,7 @@ use crate::signature::{TokenError, TokenId};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// No auth token was configured.
+    /// No auth token was configured (and no [tenants](crate::tenants)).
     NoAuthToken,
     /// No URL policy was configured: there is no default, because the right one depends on
     /// where the app runs (see [`UrlPolicy`](crate::UrlPolicy)).
@@ -61,7 +61,10 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::NoAuthToken => TokenError::None.fmt(f),
+            ConfigError::NoAuthToken => f.write_str(
+                "no Plivo auth token configured: give .auth_token(..) (one account), or \
+                 .tenants(..) (many accounts, tokens from your store)",
+            ),
             ConfigError::NoUrlPolicy => f.write_str(
                 "no URL policy configured: choose .url_policy(UrlPolicy::public_base(\"https://your.public.host\")) \
                  (the URL configured in Plivo; safest), or UrlPolicy::from_request(Scheme::Https).allow_hosts([..]) \

@@ -1,5 +1,5 @@
-//! [`ResponseFuture`]: moves a guarded request from stage to stage (read the body, verify,
-//! reserve its replay key, call the inner service) or to its refusal. The decisions are the
+//! [`ResponseFuture`]: moves a guarded request from stage to stage (look its tenant up, read the
+//! body, verify, reserve its replay key, call the inner service) or to its refusal. The decisions are the
 //! stages' own (`pipeline/`); this file only carries the request between them.
 
 use std::future::Future;
@@ -21,11 +21,14 @@ use crate::observe::events::{self, Rejected};
 use crate::pipeline::head::Head;
 use crate::pipeline::read_body::ReadBody;
 use crate::pipeline::replay::{self, Decision};
-use crate::pipeline::respond::{Disposition, dispose, render};
+use crate::pipeline::respond::{Disposition, Refusal, dispose, render};
 use crate::pipeline::settings::Settings;
+use crate::pipeline::tokens::{self, Pending};
+use crate::pipeline::upgrade::RequestKind;
 use crate::pipeline::verify::{self, Accepted, Failed, Verdict};
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
+use crate::tenants::Resolved;
 use crate::verified::PlivoVerified;
 
 pin_project! {
@@ -52,6 +55,8 @@ pin_project! {
         B: Body,
     {
         Refused { response: Option<Response<Full<Bytes>>> },
+        // With tenants, on a cache miss: the store is asked before the body is read.
+        ResolvingTokens { waiting: Option<WaitingForTokens<S, B>> },
         ReadingBody {
             #[pin]
             read: ReadBody<B>,
@@ -69,6 +74,16 @@ pin_project! {
             stream: bool,
         },
     }
+}
+
+/// What a request waits with while its tenant is looked up: its body still unread.
+struct WaitingForTokens<S, B> {
+    head: Head,
+    pending: Pending,
+    parts: Parts,
+    body: B,
+    inner: S,
+    settings: Arc<Settings>,
 }
 
 /// What a request waits with while its body is read.
@@ -100,7 +115,7 @@ where
     }
 
     /// A request already handed to the inner service.
-    pub(crate) fn handed_on(future: S::Future, span: Span) -> Self {
+    fn handed_on(future: S::Future, span: Span) -> Self {
         Self::new(
             span,
             State::Calling {
@@ -111,53 +126,56 @@ where
         )
     }
 
-    pub(crate) fn refused(response: Response<Full<Bytes>>, span: Span) -> Self {
-        Self::new(
-            span,
-            State::Refused {
-                response: Some(response),
-            },
-        )
-    }
-
-    pub(crate) fn reading(
-        read: ReadBody<B>,
+    /// A request whose head was checked and whose tokens are known: its body is read, or (a
+    /// stream upgrade) it is verified from its head alone.
+    pub(crate) fn after_head(
         head: Head,
         parts: Parts,
+        body: B,
         inner: S,
         settings: Arc<Settings>,
         span: Span,
     ) -> Self {
-        let waiting = WaitingForBody {
+        let state = after_head(head, parts, body, inner, settings, &span);
+        Self::new(span, state)
+    }
+
+    /// A request waiting for its tenant's tokens from the store.
+    pub(crate) fn resolving(
+        head: Head,
+        pending: Pending,
+        parts: Parts,
+        body: B,
+        inner: S,
+        settings: Arc<Settings>,
+        span: Span,
+    ) -> Self {
+        let waiting = WaitingForTokens {
             head,
+            pending,
             parts,
+            body,
             inner,
             settings,
         };
         Self::new(
             span,
-            State::ReadingBody {
-                read,
+            State::ResolvingTokens {
                 waiting: Some(waiting),
             },
         )
     }
 
-    /// A stream upgrade, verified from its head alone: no body is read.
-    pub(crate) fn from_head_alone(
-        head: Head,
+    /// A request refused from its head (or its tenant's lookup), body unread.
+    pub(crate) fn refused_unread(
+        refusal: Refusal,
         parts: Parts,
+        body: B,
         inner: S,
-        settings: Arc<Settings>,
+        settings: &Settings,
         span: Span,
     ) -> Self {
-        let waiting = WaitingForBody {
-            head,
-            parts,
-            inner,
-            settings,
-        };
-        let state = span.in_scope(|| after_body(waiting, Ok(Bytes::new()), &span));
+        let state = refuse_unread(refusal, parts, body, inner, settings, &span);
         Self::new(span, state)
     }
 
@@ -182,6 +200,16 @@ where
                 StateProj::Refused { response } => {
                     let response = response.take().expect(POLLED_AFTER_COMPLETION);
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                }
+                StateProj::ResolvingTokens { waiting } => {
+                    let lookup = &mut waiting
+                        .as_mut()
+                        .expect(POLLED_AFTER_COMPLETION)
+                        .pending
+                        .lookup;
+                    let resolved = ready!(lookup.as_mut().poll(cx));
+                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
+                    after_tokens(waiting, resolved, this.span)
                 }
                 StateProj::ReadingBody { read, waiting } => {
                     let body = ready!(read.poll(cx));
@@ -213,6 +241,113 @@ where
                 }
             };
             state.set(next);
+        }
+    }
+}
+
+/// From a checked head with its tokens known: read the body, or verify a stream upgrade from
+/// its head alone.
+fn after_head<S, B>(
+    head: Head,
+    parts: Parts,
+    body: B,
+    inner: S,
+    settings: Arc<Settings>,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    match head.kind {
+        RequestKind::Webhook => State::ReadingBody {
+            read: ReadBody::new(body, settings.body_limit, settings.body_timeout),
+            waiting: Some(WaitingForBody {
+                head,
+                parts,
+                inner,
+                settings,
+            }),
+        },
+        // Verified from its head alone: it declared no body, and none is read (what the
+        // upgrade needs travels in the extensions, which go on with the head).
+        RequestKind::StreamUpgrade => {
+            let waiting = WaitingForBody {
+                head,
+                parts,
+                inner,
+                settings,
+            };
+            span.in_scope(|| after_body(waiting, Ok(Bytes::new()), span))
+        }
+    }
+}
+
+/// From the store's answer about the tenant: read the body, or refuse it unread.
+fn after_tokens<S, B>(
+    waiting: WaitingForTokens<S, B>,
+    resolved: Resolved,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    let WaitingForTokens {
+        mut head,
+        pending,
+        parts,
+        body,
+        inner,
+        settings,
+    } = waiting;
+    match tokens::after_lookup(&mut head, &pending, resolved) {
+        Ok(()) => after_head(head, parts, body, inner, settings, span),
+        Err(refusal) => refuse_unread(refusal, parts, body, inner, &settings, span),
+    }
+}
+
+/// Answers a refusal made before the body was read, or in report-only mode hands the request
+/// on unread with its rejection.
+fn refuse_unread<S, B>(
+    refusal: Refusal,
+    mut parts: Parts,
+    body: B,
+    mut inner: S,
+    settings: &Settings,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    let rejection = refusal.rejection;
+    let disposition = dispose(settings, rejection, &parts.headers);
+    events::rejected(
+        span,
+        settings.metrics.as_deref(),
+        Rejected {
+            rejection,
+            method: &parts.method,
+            url: None,
+            detail: refusal.detail.as_deref(),
+            reported_only: matches!(disposition, Disposition::HandOn),
+        },
+    );
+    match disposition {
+        Disposition::Answer(response) => State::Refused {
+            response: Some(response),
+        },
+        // Report-only: on, unread, with the rejection it would have had.
+        Disposition::HandOn => {
+            parts.extensions.insert(rejection);
+            let request = Request::from_parts(parts, RequestBody::passthrough(body));
+            let future = span.in_scope(|| inner.call(request));
+            State::Calling {
+                future,
+                guard: None,
+                stream: false,
+            }
         }
     }
 }

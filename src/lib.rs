@@ -43,7 +43,7 @@
 //! Handlers see only verified requests, once each (replay protection is on by default), with
 //! the body intact (`Form`, `Bytes` and `String` extractors work) and a [`PlivoVerified`]
 //! extension. Everything else gets 403 (413 for a body over the limit, 400 for a broken body
-//! stream, 408 for a body too slow, 503 while the replay store cannot answer); the typed [`Rejection`] is in the log, the metrics and the
+//! stream, 408 for a body too slow, 503 while the replay store or a tenant store cannot answer); the typed [`Rejection`] is in the log, the metrics and the
 //! response's extensions, never in its body.
 //!
 //! ## Behind a proxy or load balancer
@@ -83,6 +83,13 @@
 //! unsigned socket is never opened. axum's `WebSocketUpgrade` works behind it. Servers that
 //! upgrade without tower use [`PlivoSignatureLayer::upgrade_check`] or
 //! [`PlivoSignatureLayer::sync_upgrade_check`] on the request head.
+//!
+//! ## Many accounts
+//!
+//! A platform that answers Plivo for many customers gives the layer a
+//! [`TokenSource`](tenants::TokenSource) over its own store instead of a token list: each request
+//! is verified with the tokens of the tenant its URL names, cached in a
+//! [`TenantCache`](tenants::TenantCache). See [`tenants`].
 //!
 //! ## Replays, rollout, diagnosis
 //!
@@ -124,6 +131,7 @@ pub mod replay;
 mod request_info;
 mod service;
 pub mod signature;
+pub mod tenants;
 mod upgrade_check;
 mod url_policy;
 mod verified;

@@ -69,17 +69,27 @@ pub enum Rejection {
     /// The nonce store could not answer, so a replay could not be ruled out (503, so Plivo
     /// retries later).
     ReplayStoreUnavailable,
+    /// With [tenants](crate::tenants): the request names no tenant the token store knows (or
+    /// none at all). 403 with the same body as every other refusal, so tenants cannot be
+    /// enumerated; the log line names the tenant.
+    UnknownTenant,
+    /// With [tenants](crate::tenants): the token store could not answer for a tenant not in the
+    /// cache (503, so Plivo retries later; logged at ERROR). Never a pass.
+    TenantStoreUnavailable,
 }
 
 impl Rejection {
     /// The HTTP status of the default response: 413 for [`BodyTooLarge`](Self::BodyTooLarge),
     /// 400 for [`BodyReadFailed`](Self::BodyReadFailed), 408 for
     /// [`BodyTimeout`](Self::BodyTimeout), 503 for
-    /// [`ReplayStoreUnavailable`](Self::ReplayStoreUnavailable), 403 for every other reason.
+    /// [`ReplayStoreUnavailable`](Self::ReplayStoreUnavailable) and
+    /// [`TenantStoreUnavailable`](Self::TenantStoreUnavailable), 403 for every other reason.
     pub fn status(self) -> StatusCode {
         match self {
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::ReplayStoreUnavailable | Rejection::TenantStoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::BodyReadFailed => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
@@ -106,6 +116,8 @@ impl Rejection {
             Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
             Rejection::SignatureVersionNotAccepted => "signature_version_not_accepted",
             Rejection::SourceNotAllowed => "source_not_allowed",
+            Rejection::UnknownTenant => "unknown_tenant",
+            Rejection::TenantStoreUnavailable => "tenant_store_unavailable",
         }
     }
 }

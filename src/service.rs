@@ -1,5 +1,5 @@
 //! [`PlivoSignature`]: the service the layer wraps around the inner one. `call` routes the
-//! request, checks its head, and starts the [`ResponseFuture`] that reads, verifies and calls.
+//! request, checks its head, resolves its tokens, and starts the [`ResponseFuture`] that reads, verifies and calls.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,12 +11,9 @@ use tower_service::Service;
 
 use crate::body::{RequestBody, ResponseBody};
 use crate::future::ResponseFuture;
-use crate::observe::events::{self, Rejected};
 use crate::observe::span::request_span;
-use crate::pipeline::read_body::ReadBody;
-use crate::pipeline::respond::{Disposition, dispose};
 use crate::pipeline::settings::Settings;
-use crate::pipeline::upgrade::RequestKind;
+use crate::pipeline::tokens::{self, Resolution};
 use crate::pipeline::{head, route};
 use crate::request_info::RequestHead;
 
@@ -84,57 +81,32 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let settings = &self.settings;
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         if route::skips(&settings.skipped_prefixes, parts.uri.path()) {
             let request = Request::from_parts(parts, RequestBody::passthrough(body));
             return ResponseFuture::passthrough(self.inner.call(request));
         }
-        let (span, checked) = {
+        let (span, resolution) = {
             let request = RequestHead::from(&parts);
             let span = request_span(&parts.method, request.original_uri());
-            (span, head::check(settings, &request, request.peer_addr()))
-        };
-        let head = match checked {
-            Ok(head) => head,
-            Err(refusal) => {
-                let rejection = refusal.rejection;
-                let disposition = dispose(settings, rejection, &parts.headers);
-                events::rejected(
-                    &span,
-                    settings.metrics.as_deref(),
-                    Rejected {
-                        rejection,
-                        method: &parts.method,
-                        url: None,
-                        detail: refusal.detail.as_deref(),
-                        reported_only: matches!(disposition, Disposition::HandOn),
-                    },
-                );
-                return match disposition {
-                    Disposition::Answer(response) => ResponseFuture::refused(response, span),
-                    // Report-only: on, unread, with the rejection it would have had.
-                    Disposition::HandOn => {
-                        parts.extensions.insert(rejection);
-                        let request = Request::from_parts(parts, RequestBody::passthrough(body));
-                        let future = span.in_scope(|| self.inner.call(request));
-                        ResponseFuture::handed_on(future, span)
-                    }
-                };
-            }
+            let resolution = head::check(settings, &request, request.peer_addr())
+                .map(|mut head| (tokens::resolve(settings, &mut head, &request), head));
+            (span, resolution)
         };
         // The instance `poll_ready` prepared goes with this request; a fresh clone stays for
         // the next one.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        match head.kind {
-            RequestKind::Webhook => {
-                let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
-                ResponseFuture::reading(read, head, parts, inner, settings.clone(), span)
+        let settings = settings.clone();
+        match resolution {
+            Ok((Resolution::Ready(Ok(())), head)) => {
+                ResponseFuture::after_head(head, parts, body, inner, settings, span)
             }
-            // Verified from its head alone: it declared no body, and none is read (what the
-            // upgrade needs travels in the extensions, which go on with the head).
-            RequestKind::StreamUpgrade => {
-                ResponseFuture::from_head_alone(head, parts, inner, settings.clone(), span)
+            Err(refusal) | Ok((Resolution::Ready(Err(refusal)), _)) => {
+                ResponseFuture::refused_unread(refusal, parts, body, inner, &settings, span)
+            }
+            Ok((Resolution::Pending(pending), head)) => {
+                ResponseFuture::resolving(head, pending, parts, body, inner, settings, span)
             }
         }
     }

@@ -14,10 +14,11 @@ use crate::config_error::ConfigError;
 use crate::layer::PlivoSignatureLayer;
 use crate::observe::events::{self, Rejected};
 use crate::observe::span::request_span;
-use crate::pipeline::head;
+use crate::pipeline::head::{self, Head};
 use crate::pipeline::replay::{self, Decision};
 use crate::pipeline::respond::Refusal;
-use crate::pipeline::settings::Settings;
+use crate::pipeline::settings::{Settings, Tokens};
+use crate::pipeline::tokens::{self, Pending, Resolution};
 use crate::pipeline::upgrade::{self, RequestKind};
 use crate::pipeline::verify::{self, Checked, Unchecked};
 use crate::rejection::Rejection;
@@ -111,7 +112,8 @@ pub struct UpgradeCheck {
 /// [`UpgradeCheck`] for a synchronous callback such as `tokio_tungstenite::accept_hdr_async`'s
 /// (which sees the request head but not the peer address: capture it from `accept()`). Made by
 /// [`PlivoSignatureLayer::sync_upgrade_check`], only for a layer whose replay store answers at
-/// once (the default in-memory store, or none): a store that needs I/O is a build error here.
+/// once (the default in-memory store, or none): a store that needs I/O is a build error here,
+/// and so are [tenants](crate::tenants) (a tenant not in the cache needs a lookup).
 ///
 /// It accepts only a WebSocket handshake (HTTP/1.1 `GET`, `Connection: upgrade`,
 /// `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, no body).
@@ -160,6 +162,13 @@ impl PlivoSignatureLayer {
                          whose check is async",
             });
         }
+        if matches!(self.settings.tokens, Tokens::Tenants(_)) {
+            return Err(ConfigError::Ineffective {
+                setting: "sync_upgrade_check",
+                reason: "tenants are configured, and a tenant not in the cache needs a lookup in \
+                         the store: use upgrade_check, whose check is async",
+            });
+        }
         Ok(SyncUpgradeCheck {
             settings: self.settings.clone(),
         })
@@ -187,23 +196,19 @@ impl UpgradeCheck {
         head: impl Into<RequestHead<'a>>,
         peer: Option<SocketAddr>,
     ) -> UpgradeFuture {
-        let state = match start(&self.settings, &head.into(), peer) {
+        let request = head.into();
+        let state = match begin(&self.settings, &request, peer) {
             Err(rejection) => Waiting::Done(Err(rejection)),
-            Ok(Started {
-                verified,
+            Ok(Begun::Resolved(head, span)) => waiting_for_store(
+                &self.settings,
+                verify_head(&self.settings, head, &request, span),
+            ),
+            Ok(Begun::LookingUp(head, pending, span)) => Waiting::Tenant(Box::new(LookingUp {
+                head,
+                pending,
+                request: OwnedHead::of(&request),
                 span,
-                reservation: None,
-            }) => Waiting::Done(finish(&self.settings, verified, None, &span)),
-            Ok(Started {
-                verified,
-                span,
-                reservation: Some((reserve, guard)),
-            }) => Waiting::Store {
-                verified,
-                span,
-                reserve,
-                guard,
-            },
+            })),
         };
         UpgradeFuture {
             settings: self.settings.clone(),
@@ -221,6 +226,8 @@ pub struct UpgradeFuture {
 
 enum Waiting {
     Done(Result<PlivoVerified, Rejection>),
+    /// With tenants, on a cache miss: the store is asked.
+    Tenant(Box<LookingUp>),
     Store {
         verified: PlivoVerified,
         span: Span,
@@ -234,34 +241,74 @@ impl Future for UpgradeFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        match this
-            .state
-            .take()
-            .expect("UpgradeFuture polled after completion")
-        {
-            Waiting::Done(verdict) => Poll::Ready(verdict),
-            Waiting::Store {
-                verified,
-                span,
-                mut reserve,
-                guard,
-            } => match Pin::new(&mut reserve).poll(cx) {
-                Poll::Pending => {
-                    this.state = Some(Waiting::Store {
-                        verified,
-                        span,
-                        reserve,
-                        guard,
-                    });
-                    Poll::Pending
+        loop {
+            let state = this
+                .state
+                .take()
+                .expect("UpgradeFuture polled after completion");
+            let next = match state {
+                Waiting::Done(verdict) => return Poll::Ready(verdict),
+                Waiting::Tenant(mut looking_up) => {
+                    match looking_up.pending.lookup.as_mut().poll(cx) {
+                        Poll::Pending => {
+                            this.state = Some(Waiting::Tenant(looking_up));
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(resolved) => {
+                            let LookingUp {
+                                mut head,
+                                pending,
+                                request,
+                                span,
+                            } = *looking_up;
+                            let found = {
+                                let _entered = span.enter();
+                                tokens::after_lookup(&mut head, &pending, resolved).map_err(
+                                    |refusal| {
+                                        refused(
+                                            &this.settings,
+                                            &span,
+                                            &request.head(),
+                                            refusal,
+                                            None,
+                                        )
+                                    },
+                                )
+                            };
+                            match found {
+                                Err(rejection) => Waiting::Done(Err(rejection)),
+                                Ok(()) => waiting_for_store(
+                                    &this.settings,
+                                    verify_head(&this.settings, head, &request.head(), span),
+                                ),
+                            }
+                        }
+                    }
                 }
-                Poll::Ready(answer) => Poll::Ready(finish(
-                    &this.settings,
+                Waiting::Store {
                     verified,
-                    Some((answer, guard)),
-                    &span,
-                )),
-            },
+                    span,
+                    mut reserve,
+                    guard,
+                } => match Pin::new(&mut reserve).poll(cx) {
+                    Poll::Pending => {
+                        this.state = Some(Waiting::Store {
+                            verified,
+                            span,
+                            reserve,
+                            guard,
+                        });
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(answer) => Waiting::Done(finish(
+                        &this.settings,
+                        verified,
+                        Some((answer, guard)),
+                        &span,
+                    )),
+                },
+            };
+            this.state = Some(next);
         }
     }
 }
@@ -279,11 +326,17 @@ impl SyncUpgradeCheck {
         head: impl Into<RequestHead<'a>>,
         peer: Option<SocketAddr>,
     ) -> Result<PlivoVerified, Rejection> {
+        let request = head.into();
+        let (head, span) = match begin(&self.settings, &request, peer)? {
+            Begun::Resolved(head, span) => (head, span),
+            // `sync_upgrade_check` refuses to be made with tenants.
+            Begun::LookingUp(..) => return Err(Rejection::TenantStoreUnavailable),
+        };
         let Started {
             verified,
             span,
             reservation,
-        } = start(&self.settings, &head.into(), peer)?;
+        } = verify_head(&self.settings, head, &request, span)?;
         let answer = reservation.map(|(reserve, guard)| {
             let answer = reserve.now().unwrap_or_else(|| {
                 Err(StoreError::new(
@@ -303,34 +356,124 @@ struct Started {
     reservation: Option<(StoreFuture<Reservation>, ReleaseGuard)>,
 }
 
-/// The head and signature stages, then the reservation asked for.
-fn start(
+/// An upgrade waiting for its tenant's lookup, with what verification will read of it.
+struct LookingUp {
+    head: Head,
+    pending: Pending,
+    request: OwnedHead,
+    span: Span,
+}
+
+/// Where an upgrade stands after its head: its tokens known, or being looked up.
+enum Begun {
+    Resolved(Head, Span),
+    LookingUp(Head, Pending, Span),
+}
+
+/// The head stage, then the tokens stage.
+fn begin(
     settings: &Settings,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
-) -> Result<Started, Rejection> {
+) -> Result<Begun, Rejection> {
     let span = request_span(request.method, request.original_uri());
-    let _entered = span.enter();
+    let entered = span.enter();
     let peer = peer.or_else(|| request.peer_addr());
-    let head = upgrade::classify(request.method, request.version, request.headers)
+    let resolution = upgrade::classify(request.method, request.version, request.headers)
         .and_then(require_upgrade)
         .and_then(|()| head::check(settings, request, peer))
-        .map_err(|refusal| refused(settings, &span, request, refusal, None))?;
-    let Checked { verified, key } = verify::check(settings, &head, request, &[], &span).map_err(
-        |Unchecked { rejection, url }| {
+        .map(|mut head| (tokens::resolve(settings, &mut head, request), head));
+    let resolution = match resolution {
+        Err(refusal) | Ok((Resolution::Ready(Err(refusal)), _)) => {
+            Err(refused(settings, &span, request, refusal, None))
+        }
+        Ok((Resolution::Ready(Ok(())), head)) => Ok((head, None)),
+        Ok((Resolution::Pending(pending), head)) => Ok((head, Some(pending))),
+    };
+    drop(entered);
+    Ok(match resolution? {
+        (head, None) => Begun::Resolved(head, span),
+        (head, Some(pending)) => Begun::LookingUp(head, pending, span),
+    })
+}
+
+/// The signature stage, then the reservation asked for.
+fn verify_head(
+    settings: &Settings,
+    head: Head,
+    request: &RequestHead<'_>,
+    span: Span,
+) -> Result<Started, Rejection> {
+    let entered = span.enter();
+    let Checked { mut verified, key } = verify::check(settings, &head, request, &[], &span)
+        .map_err(|Unchecked { rejection, url }| {
             refused(settings, &span, request, rejection.into(), Some(&url))
-        },
-    )?;
+        })?;
     let reservation = match (&settings.replay, key) {
         (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
         _ => None,
     };
-    drop(_entered);
+    verified.set_tenant(head.tenant);
+    drop(entered);
     Ok(Started {
         verified,
         span,
         reservation,
     })
+}
+
+/// What an upgrade waits for once verified: the store's answer, or nothing.
+fn waiting_for_store(settings: &Settings, started: Result<Started, Rejection>) -> Waiting {
+    match started {
+        Err(rejection) => Waiting::Done(Err(rejection)),
+        Ok(Started {
+            verified,
+            span,
+            reservation: None,
+        }) => Waiting::Done(finish(settings, verified, None, &span)),
+        Ok(Started {
+            verified,
+            span,
+            reservation: Some((reserve, guard)),
+        }) => Waiting::Store {
+            verified,
+            span,
+            reserve,
+            guard,
+        },
+    }
+}
+
+/// An upgrade's head, kept while its tenant is looked up: what verification reads of it (the
+/// path as received, the headers).
+struct OwnedHead {
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+    headers: http::HeaderMap,
+    extensions: http::Extensions,
+}
+
+impl OwnedHead {
+    fn of(request: &RequestHead<'_>) -> Self {
+        Self {
+            method: request.method.clone(),
+            uri: request.original_uri().clone(),
+            version: request.version,
+            headers: request.headers.clone(),
+            extensions: http::Extensions::new(),
+        }
+    }
+
+    fn head(&self) -> RequestHead<'_> {
+        RequestHead {
+            method: &self.method,
+            uri: &self.uri,
+            version: self.version,
+            headers: &self.headers,
+            extensions: &self.extensions,
+        }
+    }
 }
 
 /// Only a stream upgrade goes through this check.

@@ -1,6 +1,10 @@
 //! The proof of verification attached to each verified request.
 
+use std::fmt;
+use std::sync::Arc;
+
 use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
+use crate::tenants::Tenant;
 
 /// Put in the extensions of every request the layer verified. Read it in a handler with axum's
 /// `Extension<PlivoVerified>` or `request.extensions().get::<PlivoVerified>()`.
@@ -13,7 +17,7 @@ use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
 /// use tower_plivo::{PlivoVerified, TokenId};
 ///
 /// async fn answer(Extension(verified): Extension<PlivoVerified>) -> String {
-///     let from_main_account = verified.token() == TokenId::MainAccount;
+///     let from_main_account = matches!(verified.token(), TokenId::MainAccount(_));
 ///     format!("{} nonce {} (main account: {from_main_account})", verified.version().as_str(), verified.nonce())
 /// }
 /// let app: Router = Router::new().route("/answer", post(answer));
@@ -25,7 +29,27 @@ pub struct PlivoVerified {
     nonce: String,
     url: String,
     stream_url_form: Option<StreamUrlForm>,
+    tenant: Option<VerifiedTenant>,
 }
+
+/// The tenant a request verified as: shown and compared by name (its keyed states are not for
+/// display).
+#[derive(Clone)]
+struct VerifiedTenant(Arc<Tenant>);
+
+impl fmt::Debug for VerifiedTenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.name.fmt(f)
+    }
+}
+
+impl PartialEq for VerifiedTenant {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for VerifiedTenant {}
 
 impl PlivoVerified {
     pub(crate) fn new(
@@ -41,7 +65,22 @@ impl PlivoVerified {
             nonce,
             url,
             stream_url_form,
+            tenant: None,
         }
+    }
+
+    pub(crate) fn set_tenant(&mut self, tenant: Option<Arc<Tenant>>) {
+        self.tenant = tenant.map(VerifiedTenant);
+    }
+
+    /// With [tenants](crate::tenants) configured, the tenant whose tokens verified the request
+    /// (as the token source named it); [`token`](Self::token) says which of that tenant's
+    /// tokens. `None` with the layer's static token list.
+    ///
+    /// Trust this, not a header or path your handler parses again: the request verified with
+    /// this tenant's tokens and no other's.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_ref().map(|tenant| &*tenant.0.name)
     }
 
     /// The signature version that verified (V3 or V2).
@@ -49,8 +88,9 @@ impl PlivoVerified {
         self.version
     }
 
-    /// The configured token that matched, and so the header that carried the signature (an
-    /// account token: `X-Plivo-Signature-V3` / `-V2`; the main account's: the `-Ma-` header).
+    /// The configured token that matched (with tenants, among the tenant's), and so the header
+    /// that carried the signature (an account token: `X-Plivo-Signature-V3` / `-V2`; the main
+    /// account's: the `-Ma-` header).
     pub fn token(&self) -> TokenId {
         self.token
     }

@@ -84,7 +84,7 @@ async fn rotation_main_account_and_comma_lists() {
     .await;
     assert_eq!(
         (reply.status, reply.header("x-verified-token").as_deref()),
-        (200, Some("main"))
+        (200, Some("main:0"))
     );
 
     // The main token in the plain header, or an account token in the -Ma- header: wrong family.

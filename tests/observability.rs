@@ -411,7 +411,7 @@ async fn spans_carry_the_fields_and_counters_see_every_verdict() {
         "target=/a",
         "url=\"https://hooks.example.com/a\"",
         "version=\"v3\"",
-        "token=main",
+        "token=main:0",
         "nonce=\"30000000000000000001\"",
         "body_bytes=3",
         "verify_ns=",

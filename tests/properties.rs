@@ -279,7 +279,7 @@ impl Signed {
 
     fn expected_token(&self) -> TokenId {
         if self.main_account {
-            TokenId::MainAccount
+            TokenId::MainAccount(0)
         } else {
             let first = self.tokens.iter().position(|t| t == self.token()).unwrap();
             TokenId::Account(first)

@@ -8,6 +8,17 @@ use tower_plivo::{ConfigError, PlivoSignatureLayer, Scheme, UrlPolicy};
 /// with it. Never a real token.
 pub const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 
+/// The exit of an example's `main`: success, or the start-up error on stderr and status 2.
+pub fn exit_code(result: Result<(), impl std::fmt::Display>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// An environment variable, unless unset or blank.
 pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())

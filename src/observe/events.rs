@@ -19,6 +19,9 @@ pub(crate) fn accepted(
     span.record("verdict", "accepted");
     span.record("version", verified.version().as_str());
     span.record("token", tracing::field::display(verified.token()));
+    if let Some(tenant) = verified.tenant() {
+        span.record("tenant", tenant);
+    }
     span.record("nonce", verified.nonce());
     span.record("url", verified.url());
     tracing::debug!(
@@ -26,6 +29,7 @@ pub(crate) fn accepted(
         verdict = "accepted",
         version = verified.version().as_str(),
         token = %verified.token(),
+        tenant = verified.tenant(),
         nonce = %verified.nonce(),
         url = %verified.url(),
         stream_url_form = verified.stream_url_form().map(StreamUrlForm::as_str),
@@ -69,7 +73,18 @@ pub(crate) fn rejected(span: &Span, metrics: Option<&dyn Metrics>, event: Reject
         span.record("url", url);
     }
     match rejection {
+        // The operator must act (Plivo is being told to retry).
+        Rejection::TenantStoreUnavailable => tracing::error!(
+            target: "tower_plivo",
+            verdict,
+            reason = rejection.code(),
+            method = %method,
+            url,
+            detail,
+            "Plivo request rejected: the tenant token store cannot answer"
+        ),
         Rejection::SignatureMismatch
+        | Rejection::UnknownTenant
         | Rejection::UntrustedHost
         | Rejection::UnknownOrigin
         | Rejection::Replayed

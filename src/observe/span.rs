@@ -8,7 +8,8 @@ use tracing::field::Empty;
 
 /// The span of one guarded request. Its fields are filled in as they become known:
 /// `method`, `target` (path and query as received), `url` (the URL verified, once known),
-/// `version`, `token` (`account:N` or `main`, never the token), `nonce`, `verdict`,
+/// `version`, `token` (`account:N` or `main:N`, never the token), `tenant` (with tenants),
+/// `nonce`, `verdict`,
 /// `reason`, `body_bytes` and `verify_ns` (time spent computing and comparing signatures).
 pub(crate) fn request_span(method: &Method, target: &http::Uri) -> Span {
     // DEBUG: a subscriber at INFO does not pay for formatting ten fields per request.
@@ -20,6 +21,7 @@ pub(crate) fn request_span(method: &Method, target: &http::Uri) -> Span {
         url = Empty,
         version = Empty,
         token = Empty,
+        tenant = Empty,
         nonce = Empty,
         verdict = Empty,
         reason = Empty,

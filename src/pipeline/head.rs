@@ -4,11 +4,12 @@
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
 
 use super::respond::Refusal;
-use super::settings::Settings;
+use super::settings::{Settings, Tokens};
 use super::source::{self, Client};
 use super::upgrade::{self, RequestKind};
 use crate::rejection::Rejection;
@@ -16,8 +17,9 @@ use crate::request_info::RequestHead;
 use crate::signature::{
     Claim, SignatureHeaders, SignatureVersion, SignedUrl, StreamUrlForm, StreamUrlPieces,
     V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
-    V3_SIGNATURE, is_form_content_type,
+    V3_SIGNATURE, Verifier, is_form_content_type,
 };
+use crate::tenants::{Tenant, TenantRequest};
 use crate::url_policy::{Origin, origin_of};
 
 /// The two methods that carry Plivo signatures.
@@ -40,6 +42,9 @@ pub(crate) struct Head {
     account: Option<HeaderValue>,
     main_account: Option<HeaderValue>,
     nonce: HeaderValue,
+    /// The tenant whose tokens verify the request, once the `tokens` stage resolved it (with
+    /// tenants configured).
+    pub(crate) tenant: Option<Arc<Tenant>>,
 }
 
 /// The log line's explanation of a V2 request on a V3-only route.
@@ -112,6 +117,7 @@ pub(crate) fn check(
         account: kept(account),
         main_account: kept(main_account),
         nonce: kept(nonce).expect("the claim has a nonce"),
+        tenant: None,
     })
 }
 
@@ -168,6 +174,29 @@ impl Head {
             account: self.account.as_ref().map(HeaderValue::as_bytes),
             main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
             nonce: self.nonce.as_bytes(),
+        }
+    }
+
+    /// The request as a token source sees it: the URL being verified, and the headers.
+    pub(crate) fn tenant_request<'a>(&'a self, request: &RequestHead<'a>) -> TenantRequest<'a> {
+        let uri = request.original_uri();
+        TenantRequest::new(
+            request.method,
+            &self.origin.authority,
+            uri.path(),
+            uri.query(),
+            request.headers,
+        )
+    }
+
+    /// The tokens that verify this request: its tenant's, else the layer's list. `None` only
+    /// if tenants are configured and none was resolved (refused, never verified with another's
+    /// tokens).
+    pub(crate) fn verifier<'a>(&'a self, settings: &'a Settings) -> Option<&'a Verifier> {
+        match (&self.tenant, &settings.tokens) {
+            (Some(tenant), _) => Some(&tenant.verifier),
+            (None, Tokens::Static(verifier)) => Some(verifier),
+            (None, Tokens::Tenants(_)) => None,
         }
     }
 

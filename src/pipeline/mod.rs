@@ -5,6 +5,8 @@
 //! 2. [`head`]: webhook or audio-stream upgrade ([`upgrade`]), method, client network
 //!    ([`source`]), signature headers and version, declared body, and which URL is verified
 //!    (the URL policy). A stream upgrade skips stage 3: it is verified from its head alone.
+//!    [`tokens`]: whose tokens verify it (the layer's list, or its tenant's from the cache or
+//!    the store).
 //! 3. [`read_body`]: the whole body, under the limit and the timeout.
 //! 4. [`verify`]: the signature over the URL and body.
 //! 5. [`replay`]: whether the signed message was already accepted.
@@ -19,5 +21,6 @@ pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod settings;
 pub(crate) mod source;
+pub(crate) mod tokens;
 pub(crate) mod upgrade;
 pub(crate) mod verify;

@@ -14,13 +14,14 @@ use crate::observe::doctor::Doctor;
 use crate::rejection::Rejection;
 use crate::replay::NonceStore;
 use crate::signature::{StreamUrlForm, Verifier};
+use crate::tenants::TenantCache;
 use crate::url_policy::{Cidr, TrustedProxies, UrlPolicy};
 
 /// Turns a [`Rejection`] into the response sent to the caller.
 pub(crate) type Responder = Arc<dyn Fn(Rejection) -> Response<Full<Bytes>> + Send + Sync>;
 
 pub(crate) struct Settings {
-    pub(crate) verifier: Verifier,
+    pub(crate) tokens: Tokens,
     pub(crate) url_policy: UrlPolicy,
     /// The user's proxies, when configured.
     pub(crate) proxies: Option<TrustedProxies>,
@@ -43,6 +44,15 @@ pub(crate) struct Settings {
     pub(crate) metrics: Option<Arc<dyn Metrics>>,
 }
 
+/// Whose tokens verify a request.
+#[derive(Debug)]
+pub(crate) enum Tokens {
+    /// The layer's own list, for every request.
+    Static(Verifier),
+    /// Each request's tenant's, resolved by the `tokens` stage.
+    Tenants(TenantCache),
+}
+
 /// Replay protection settings.
 pub(crate) struct ReplaySettings {
     pub(crate) store: Arc<dyn NonceStore>,
@@ -55,7 +65,7 @@ pub(crate) struct ReplaySettings {
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
-            .field("verifier", &self.verifier)
+            .field("tokens", &self.tokens)
             .field("url_policy", &self.url_policy)
             .field("proxies", &self.proxies)
             .field("source_networks", &self.source_networks)

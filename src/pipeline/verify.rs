@@ -17,7 +17,7 @@ use crate::observe::span::record_verify_time;
 use crate::rejection::Rejection;
 use crate::replay::ReplayKey;
 use crate::request_info::RequestHead;
-use crate::signature::{SignedRequest, SignedUrl, StreamUrlForm, VerifyError};
+use crate::signature::{SignedRequest, SignedUrl, StreamUrlForm, Verifier, VerifyError};
 use crate::verified::PlivoVerified;
 
 /// What verification made of a request.
@@ -53,11 +53,15 @@ pub(crate) fn verify(
     span: &Span,
 ) -> Verdict {
     match check(settings, &head, &RequestHead::from(&parts), &body, span) {
-        Ok(Checked { verified, key }) => Verdict::Accepted(Accepted {
-            request: Request::from_parts(parts, body),
-            verified,
-            key,
-        }),
+        Ok(Checked { mut verified, key }) => {
+            // Moved, not cloned: the request keeps its tenant for as long as it lives.
+            verified.set_tenant(head.tenant);
+            Verdict::Accepted(Accepted {
+                request: Request::from_parts(parts, body),
+                verified,
+                key,
+            })
+        }
         Err(Unchecked { rejection, url }) => Verdict::Failed(Failed {
             request: Request::from_parts(parts, body),
             rejection,
@@ -66,7 +70,7 @@ pub(crate) fn verify(
     }
 }
 
-/// A signature that verified.
+/// A signature that verified (its tenant, if any, is for the caller to move in).
 pub(crate) struct Checked {
     pub(crate) verified: PlivoVerified,
     pub(crate) key: Option<ReplayKey>,
@@ -89,11 +93,17 @@ pub(crate) fn check(
     span: &Span,
 ) -> Result<Checked, Unchecked> {
     let url = head.signed_url(request);
+    let Some(verifier) = head.verifier(settings) else {
+        return Err(Unchecked {
+            rejection: Rejection::UnknownTenant,
+            url: url.to_string(),
+        });
+    };
     let default_form =
         (head.kind == RequestKind::StreamUpgrade).then_some(StreamUrlForm::HttpScheme);
     let started = Instant::now();
-    let mut outcome =
-        check_url(settings, head, request, url, body).map(|matched| (matched, default_form));
+    let mut outcome = check_url(settings, verifier, head, request, url, body)
+        .map(|matched| (matched, default_form));
     // The one other stream form the user opted into, tried only after the default failed.
     if let (Err(VerifyError::SignatureMismatch), RequestKind::StreamUpgrade, Some(form)) =
         (&outcome, head.kind, settings.extra_stream_url_form)
@@ -105,7 +115,7 @@ pub(crate) fn check(
             &pieces.path,
             pieces.query.as_deref(),
         );
-        if let Ok(matched) = check_url(settings, head, request, extra, body) {
+        if let Ok(matched) = check_url(settings, verifier, head, request, extra, body) {
             outcome = Ok((matched, Some(form)));
         }
     }
@@ -136,7 +146,7 @@ pub(crate) fn check(
                     body,
                     url: &url,
                 };
-                doctor.examine(&settings.verifier, &mismatch);
+                doctor.examine(verifier, &mismatch);
             }
             Err(Unchecked { rejection, url })
         }
@@ -153,6 +163,7 @@ struct MatchedUrl {
 /// The signature over one URL.
 fn check_url(
     settings: &Settings,
+    verifier: &Verifier,
     head: &Head,
     request: &RequestHead<'_>,
     url: SignedUrl<'_>,
@@ -170,8 +181,7 @@ fn check_url(
     };
     // The digest of the matched message is the replay key: computed only when a store will
     // need it.
-    settings
-        .verifier
+    verifier
         .verify_claim(&head.claim(), &signed, settings.replay.is_some())
         .map(|matched| MatchedUrl {
             token: matched.token,

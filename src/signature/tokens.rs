@@ -1,34 +1,35 @@
-//! The configured auth tokens: account/sub-account tokens (several, for rotation) and an
-//! optional main-account token. Only keyed HMAC states are kept, never the token text, and
-//! `Debug` shows counts only.
+//! The configured auth tokens: account/sub-account tokens and main-account tokens (several of
+//! each, for rotation). Only keyed HMAC states are kept, never the token text, and `Debug`
+//! shows counts only.
 
 use std::fmt;
 
 use super::mac::KeyedMac;
 
-/// Which configured token verified a request (shown as `account:N` or `main`), and so which
-/// header carried the signature: an account token matches `X-Plivo-Signature-V3` / `-V2`, the
+/// Which configured token verified a request (shown as `account:N` or `main:N`), and so which
+/// header carried the signature: an account token matches `X-Plivo-Signature-V3` / `-V2`, a
 /// main account's matches the `-Ma-` headers.
 ///
 /// ```
 /// use tower_plivo::TokenId;
 /// assert_eq!(TokenId::Account(1).to_string(), "account:1");
-/// assert_eq!(TokenId::MainAccount.to_string(), "main");
+/// assert_eq!(TokenId::MainAccount(0).to_string(), "main:0");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenId {
     /// The account or sub-account token at this index, in the order they were configured.
     Account(usize),
-    /// The main account's token (matched through an `-Ma-` header).
-    MainAccount,
+    /// The main account's token at this index, in the order they were configured (matched
+    /// through an `-Ma-` header).
+    MainAccount(usize),
 }
 
 impl fmt::Display for TokenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenId::Account(index) => write!(f, "account:{index}"),
-            TokenId::MainAccount => f.write_str("main"),
+            TokenId::MainAccount(index) => write!(f, "main:{index}"),
         }
     }
 }
@@ -71,39 +72,43 @@ impl std::error::Error for TokenError {}
 /// use tower_plivo::signature::AuthTokens;
 ///
 /// let tokens = AuthTokens::new(["current-token", "previous-token"], Some("main-token"))?;
-/// assert_eq!(format!("{tokens:?}"), "AuthTokens { account_tokens: 2, main_account_token: true }");
+/// assert_eq!(format!("{tokens:?}"), "AuthTokens { account_tokens: 2, main_account_tokens: 1 }");
+/// // Rotating the main account's token too:
+/// let rotating = AuthTokens::new(["current-token"], ["main-new", "main-old"])?;
 /// assert!(AuthTokens::new([" padded "], None::<&str>).is_err());
 /// # Ok::<(), tower_plivo::signature::TokenError>(())
 /// ```
 #[derive(Clone)]
 pub struct AuthTokens {
     pub(crate) account: Vec<KeyedMac>,
-    pub(crate) main_account: Option<KeyedMac>,
+    pub(crate) main_account: Vec<KeyedMac>,
 }
 
 impl AuthTokens {
-    /// Account/sub-account tokens (checked against the plain headers, in order) and an optional
-    /// main-account token (checked against the `-Ma-` headers).
+    /// Account/sub-account tokens (checked against the plain headers, in order) and
+    /// main-account tokens (checked against the `-Ma-` headers, in order): any iterable of
+    /// each, an `Option` included (`Some("main-token")`, or `None::<&str>` for none).
     ///
     /// An empty token, or one with whitespace around it (a copy-paste slip that would make
     /// every signature fail), is an error; so is configuring no token at all.
-    pub fn new<I, T>(
-        account_tokens: I,
-        main_account_token: Option<impl AsRef<str>>,
-    ) -> Result<Self, TokenError>
+    pub fn new<I, T, M, U>(account_tokens: I, main_account_tokens: M) -> Result<Self, TokenError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
+        M: IntoIterator<Item = U>,
+        U: AsRef<str>,
     {
         let account = account_tokens
             .into_iter()
             .enumerate()
             .map(|(index, token)| checked(token.as_ref(), TokenId::Account(index)))
             .collect::<Result<Vec<_>, _>>()?;
-        let main_account = main_account_token
-            .map(|token| checked(token.as_ref(), TokenId::MainAccount))
-            .transpose()?;
-        if account.is_empty() && main_account.is_none() {
+        let main_account = main_account_tokens
+            .into_iter()
+            .enumerate()
+            .map(|(index, token)| checked(token.as_ref(), TokenId::MainAccount(index)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if account.is_empty() && main_account.is_empty() {
             return Err(TokenError::None);
         }
         Ok(Self {
@@ -124,7 +129,7 @@ impl fmt::Debug for AuthTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthTokens")
             .field("account_tokens", &self.account.len())
-            .field("main_account_token", &self.main_account.is_some())
+            .field("main_account_tokens", &self.main_account.len())
             .finish()
     }
 }
@@ -141,7 +146,7 @@ mod tests {
         );
         assert_eq!(
             AuthTokens::new(["ok"], Some("tok\n")).unwrap_err(),
-            TokenError::Invalid(TokenId::MainAccount)
+            TokenError::Invalid(TokenId::MainAccount(0))
         );
         assert_eq!(
             AuthTokens::new(Vec::<String>::new(), None::<&str>).unwrap_err(),

@@ -53,7 +53,7 @@ impl Verifier {
 
     /// Whether a main-account token is configured (the `-Ma-` headers are checked).
     pub(crate) fn has_main_account_token(&self) -> bool {
-        self.tokens.main_account.is_some()
+        !self.tokens.main_account.is_empty()
     }
 
     /// Checks the headers' signature against the request. On success, says which token matched
@@ -91,7 +91,7 @@ impl Verifier {
         let account = ReceivedSignatures::decode(claim.account);
         let main_account = ReceivedSignatures::decode(claim.main_account);
         let could_match = (!account.is_empty() && !self.tokens.account.is_empty())
-            || (!main_account.is_empty() && self.tokens.main_account.is_some());
+            || (!main_account.is_empty() && !self.tokens.main_account.is_empty());
         if !could_match {
             return Err(VerifyError::SignatureMismatch);
         }
@@ -132,7 +132,7 @@ impl Verifier {
 
     /// The first token whose tag of the message (computed by `tag`) is among the decoded
     /// signatures: account tokens in order against the plain header, then the main-account
-    /// token against the `-Ma-` header.
+    /// tokens in order against the `-Ma-` header.
     fn check(
         &self,
         (account, main_account): (&ReceivedSignatures, &ReceivedSignatures),
@@ -145,11 +145,13 @@ impl Verifier {
                 }
             }
         }
-        match &self.tokens.main_account {
-            Some(mac) if !main_account.is_empty() && main_account.any_matches(&tag(mac)) => {
-                Some(TokenId::MainAccount)
+        if !main_account.is_empty() {
+            for (index, mac) in self.tokens.main_account.iter().enumerate() {
+                if main_account.any_matches(&tag(mac)) {
+                    return Some(TokenId::MainAccount(index));
+                }
             }
-            _ => None,
         }
+        None
     }
 }

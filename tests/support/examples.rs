@@ -62,6 +62,8 @@ pub struct Running {
     child: std::process::Child,
     pub addr: std::net::SocketAddr,
     stdout: std::io::BufReader<std::process::ChildStdout>,
+    // Read as it comes, so a chatty example never blocks on a full pipe.
+    stderr: std::thread::JoinHandle<String>,
 }
 
 impl Running {
@@ -74,6 +76,13 @@ impl Running {
             .spawn()
             .unwrap();
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut text = Vec::new();
+            let _ = stderr_pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
         let addr = first
@@ -88,6 +97,7 @@ impl Running {
             child,
             addr,
             stdout,
+            stderr,
         }
     }
 
@@ -106,23 +116,15 @@ impl Running {
 
     /// Stops the example and returns what it logged on stderr.
     pub fn stop(mut self) -> String {
-        use std::io::Read;
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        stderr
+        self.stderr.join().unwrap()
     }
 }
 
 /// The variables the examples read; the tests set each one they need and clear the others, so
 /// the environment the tests run in cannot change what they check.
-const CONTRACT_VARIABLES: [&str; 12] = [
+const CONTRACT_VARIABLES: [&str; 14] = [
     "PLIVO_AUTH_TOKEN",
     "PLIVO_MAIN_AUTH_TOKEN",
     "PLIVO_PUBLIC_URL",
@@ -134,6 +136,8 @@ const CONTRACT_VARIABLES: [&str; 12] = [
     "PLIVO_REPLAY_TTL_SECS",
     "PLIVO_DIAGNOSE",
     "PLIVO_REPORT_ONLY",
+    "TENANTS_DB",
+    "TENANT_CACHE_SECS",
     "RUST_LOG",
 ];
 

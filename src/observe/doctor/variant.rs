@@ -273,7 +273,7 @@ impl Variant {
                  pass the path unchanged or configure Plivo with the URL the app receives"
             ),
             Variant::TokenFamily {
-                matched: TokenId::MainAccount,
+                matched: TokenId::MainAccount(_),
                 headers,
             } => format!(
                 "the {} header is signed with the main account's token: this resource belongs to \
@@ -351,7 +351,7 @@ mod tests {
             Variant::RouterPrefix,
             Variant::ProxyPrefix,
             Variant::TokenFamily {
-                matched: TokenId::MainAccount,
+                matched: TokenId::MainAccount(0),
                 headers: SignatureVersion::V3,
             },
             Variant::TokenFamily {

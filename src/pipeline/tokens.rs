@@ -1,0 +1,133 @@
+//! Stage 2b, tokens: whose tokens verify the request. With a static list, the layer's own;
+//! with [tenants](crate::tenants), those of the tenant the request's URL names, from the cache
+//! or (on a miss) from the store, before the body is read.
+
+use std::sync::Arc;
+
+use super::head::Head;
+use super::respond::Refusal;
+use super::settings::{Settings, Tokens};
+use crate::rejection::Rejection;
+use crate::request_info::RequestHead;
+use crate::tenants::{MAX_TENANT_NAME_LEN, PendingLookup, Resolved, Tenant};
+
+/// Where a request's tokens stand once its head is checked.
+pub(crate) enum Resolution {
+    /// Known now (the static list, or a cache hit: in the head), or refused.
+    Ready(Result<(), Refusal>),
+    /// The store is being asked.
+    Pending(Pending),
+}
+
+/// A lookup a request waits for.
+pub(crate) struct Pending {
+    pub(crate) tenant: Box<str>,
+    pub(crate) lookup: PendingLookup,
+}
+
+/// Resolves the tokens of the request whose checked head is `head` (a hit puts the tenant in
+/// it). The head is borrowed, not moved: on the static path this stage costs one branch.
+pub(crate) fn resolve(
+    settings: &Settings,
+    head: &mut Head,
+    request: &RequestHead<'_>,
+) -> Resolution {
+    let Tokens::Tenants(cache) = &settings.tokens else {
+        return Resolution::Ready(Ok(()));
+    };
+    let decided = {
+        let target = head.tenant_request(request);
+        match cache.tenant_of(&target) {
+            None => Ok(Err(unknown(None))),
+            Some(name) if name.len() > MAX_TENANT_NAME_LEN => Ok(Err(unknown(None))),
+            Some(name) => match cache.cached(&name) {
+                Some(resolved) => Ok(settle(resolved, &name)),
+                None => Err(name.into_owned().into_boxed_str()),
+            },
+        }
+    };
+    match decided {
+        Ok(decided) => Resolution::Ready(decided.map(|tenant| head.tenant = Some(tenant))),
+        Err(tenant) => Resolution::Pending(Pending {
+            lookup: cache.lookup(&tenant),
+            tenant,
+        }),
+    }
+}
+
+/// Puts the tenant a lookup found in the head, or refuses.
+pub(crate) fn after_lookup(
+    head: &mut Head,
+    pending: &Pending,
+    resolved: Resolved,
+) -> Result<(), Refusal> {
+    head.tenant = Some(settle(resolved, &pending.tenant)?);
+    Ok(())
+}
+
+/// What the cache's or the store's answer means for the request: its tenant, or a refusal
+/// (unknown: 403 like any other; store unavailable: 503, so Plivo retries; never fail-open).
+pub(crate) fn settle(resolved: Resolved, tenant: &str) -> Result<Arc<Tenant>, Refusal> {
+    match resolved {
+        Resolved::Known(known) => Ok(known),
+        Resolved::Unknown => Err(unknown(Some(tenant))),
+        Resolved::Unavailable(error) => Err(Refusal {
+            rejection: Rejection::TenantStoreUnavailable,
+            detail: Some(format!("tenant {tenant:?}: {error}")),
+        }),
+    }
+}
+
+fn unknown(tenant: Option<&str>) -> Refusal {
+    Refusal {
+        rejection: Rejection::UnknownTenant,
+        detail: Some(match tenant {
+            Some(tenant) => format!("no tenant {tenant:?} in the token store"),
+            None => format!(
+                "the request names no tenant (by the token source's rule), or one longer than \
+                 {MAX_TENANT_NAME_LEN} bytes"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::{AuthTokens, Verifier};
+    use crate::tenants::LookupError;
+
+    fn tenant() -> Arc<Tenant> {
+        Arc::new(Tenant {
+            name: "acme".into(),
+            verifier: Verifier::new(AuthTokens::new(["t"], None::<&str>).unwrap()),
+        })
+    }
+
+    #[test]
+    fn a_known_tenant_is_its_own() {
+        let known = tenant();
+        let settled = settle(Resolved::Known(known.clone()), "acme").unwrap();
+        assert!(Arc::ptr_eq(&settled, &known));
+    }
+
+    #[test]
+    fn unknown_is_403_and_names_the_tenant_in_the_log_only() {
+        let refusal = settle(Resolved::Unknown, "acme").unwrap_err();
+        assert_eq!(refusal.rejection, Rejection::UnknownTenant);
+        assert_eq!(refusal.rejection.status(), http::StatusCode::FORBIDDEN);
+        assert!(refusal.detail.unwrap().contains("\"acme\""));
+    }
+
+    #[test]
+    fn a_store_error_is_503_never_a_pass() {
+        let error = Arc::new(LookupError::new("database is locked"));
+        let refusal = settle(Resolved::Unavailable(error), "acme").unwrap_err();
+        assert_eq!(refusal.rejection, Rejection::TenantStoreUnavailable);
+        assert_eq!(
+            refusal.rejection.status(),
+            http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert!(refusal.detail.unwrap().contains("database is locked"));
+    }
+}

@@ -1,0 +1,489 @@
+//! [`TenantCache`]: each tenant's keyed HMAC states for a TTL, unknown tenants for a shorter
+//! one, bounded, with concurrent misses for one tenant sharing one lookup.
+//!
+//! Made for this job rather than taken from a general cache crate: a hit is on every request
+//! of a platform, and must cost well under the 100 ns the static token list is allowed to
+//! differ by (`benches/tenants.rs`). A hit is one read lock, one hash of the tenant name and
+//! one clock read; the store is asked only on a miss.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::{LookupError, TenantRequest, TokenSource};
+use crate::config_error::ConfigError;
+use crate::signature::Verifier;
+
+/// How long a tenant's tokens are used before the store is asked again, by default.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// How long "no such tenant" is remembered, by default: shorter, so a tenant just created
+/// starts verifying soon, long enough that a flood of unknown names does not reach the store
+/// once per request.
+pub const DEFAULT_UNKNOWN_TTL: Duration = Duration::from_secs(10);
+
+/// How many tenants (known and unknown) are remembered at most, by default.
+pub const DEFAULT_MAX_TENANTS: usize = 10_000;
+
+/// The longest tenant name looked up. A longer one is refused as unknown without a lookup, so
+/// a flood of long made-up names costs neither store queries nor memory.
+pub const MAX_TENANT_NAME_LEN: usize = 255;
+
+/// A tenant the store knows: its name and a verifier over its tokens (keyed HMAC states only).
+pub(crate) struct Tenant {
+    pub(crate) name: Box<str>,
+    pub(crate) verifier: Verifier,
+}
+
+impl fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tenant")
+            .field("name", &self.name)
+            .field("verifier", &self.verifier)
+            .finish()
+    }
+}
+
+/// What the cache or the store said about a tenant.
+#[derive(Clone, Debug)]
+pub(crate) enum Resolved {
+    Known(Arc<Tenant>),
+    Unknown,
+    /// The store could not answer (never cached: the next request asks again).
+    Unavailable(Arc<LookupError>),
+}
+
+/// A lookup on its way (shared with every concurrent miss for the same tenant).
+pub(crate) type PendingLookup = Pin<Box<dyn Future<Output = Resolved> + Send + 'static>>;
+
+/// The tokens of many tenants, from a [`TokenSource`], kept for a TTL. Clone it to keep a
+/// handle for [`invalidate`](Self::invalidate): clones share one cache.
+///
+/// - A tenant's tokens are used for [`ttl`](TenantCacheBuilder::ttl) (60 s by default)
+///   after they were looked up, then looked up again: a token removed from the store stops
+///   verifying within the TTL. While the store is down, a cached tenant is served until its
+///   TTL runs out (no grace beyond it); a tenant not in the cache gets 503.
+/// - "No such tenant" is remembered for [`unknown_ttl`](TenantCacheBuilder::unknown_ttl)
+///   (10 s by default); a store error is never remembered.
+/// - At most [`max_tenants`](TenantCacheBuilder::max_tenants) (10,000 by default) are kept;
+///   when full, expired entries go first, then unknown tenants, then the tenant closest to
+///   expiry.
+/// - Concurrent requests for a tenant not in the cache share one lookup.
+/// - Only keyed HMAC states are kept, never a token's text; `Debug` shows settings only.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use std::time::Duration;
+/// use tower_plivo::signature::AuthTokens;
+/// use tower_plivo::tenants::{TenantCache, TenantRequest, TokenLookup, TokenSource};
+///
+/// struct OneTenant;
+/// impl TokenSource for OneTenant {
+///     fn tenant<'a>(&self, request: &TenantRequest<'a>) -> Option<Cow<'a, str>> {
+///         Some(Cow::Borrowed(request.host()))
+///     }
+///     fn tokens(&self, _tenant: &str) -> TokenLookup {
+///         Box::pin(async { Ok(Some(AuthTokens::new(["token"], None::<&str>).unwrap())) })
+///     }
+/// }
+///
+/// let cache = TenantCache::builder(OneTenant)
+///     .ttl(Duration::from_secs(300))
+///     .unknown_ttl(Duration::from_secs(30))
+///     .max_tenants(50_000)
+///     .build()?;
+/// // After a rotation you know about, without waiting for the TTL:
+/// cache.invalidate("hooks.example.com");
+/// # Ok::<(), tower_plivo::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct TenantCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    source: Box<dyn TokenSource>,
+    entries: RwLock<HashMap<Box<str>, Entry>>,
+    /// Lookups on their way, by tenant: a miss joins the one already running.
+    flights: Mutex<HashMap<Box<str>, Arc<OnceCell<Resolved>>>>,
+    /// Bumped by every invalidation: a lookup that started before one does not fill the cache
+    /// (it may have read the store before the change the invalidation announced).
+    generation: AtomicU64,
+    ttl: Duration,
+    unknown_ttl: Duration,
+    max_tenants: usize,
+}
+
+struct Entry {
+    expires: Instant,
+    /// `None`: no such tenant.
+    tenant: Option<Arc<Tenant>>,
+}
+
+/// Settings of a [`TenantCache`]; made by [`TenantCache::builder`].
+#[must_use]
+pub struct TenantCacheBuilder {
+    source: Box<dyn TokenSource>,
+    ttl: Duration,
+    unknown_ttl: Duration,
+    max_tenants: usize,
+}
+
+impl TenantCache {
+    /// A cache over `source` with the default TTLs and bound.
+    pub fn new(source: impl TokenSource) -> Self {
+        Self::from_builder(Self::builder(source))
+    }
+
+    /// A cache over `source` with settings of your own.
+    pub fn builder(source: impl TokenSource) -> TenantCacheBuilder {
+        TenantCacheBuilder {
+            source: Box::new(source),
+            ttl: DEFAULT_TTL,
+            unknown_ttl: DEFAULT_UNKNOWN_TTL,
+            max_tenants: DEFAULT_MAX_TENANTS,
+        }
+    }
+
+    fn from_builder(builder: TenantCacheBuilder) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                source: builder.source,
+                entries: RwLock::new(HashMap::new()),
+                flights: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
+                ttl: builder.ttl,
+                unknown_ttl: builder.unknown_ttl,
+                max_tenants: builder.max_tenants,
+            }),
+        }
+    }
+
+    /// Forgets what is cached for `tenant` (its tokens, or that it is unknown): its next
+    /// request looks it up again. Call it when you change a tenant's tokens. A lookup already
+    /// on its way still answers the requests waiting for it, but does not fill the cache.
+    pub fn invalidate(&self, tenant: &str) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        write(&self.inner.entries).remove(tenant);
+    }
+
+    /// Forgets every tenant.
+    pub fn invalidate_all(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        write(&self.inner.entries).clear();
+    }
+
+    /// The tenant a request is for, by the source's rule.
+    pub(crate) fn tenant_of<'a>(
+        &self,
+        request: &TenantRequest<'a>,
+    ) -> Option<std::borrow::Cow<'a, str>> {
+        self.inner.source.tenant(request)
+    }
+
+    /// What the cache holds for `tenant`, if it has not expired: the hit path.
+    pub(crate) fn cached(&self, tenant: &str) -> Option<Resolved> {
+        self.inner.cached(tenant)
+    }
+
+    /// Looks `tenant` up in the store (joining a lookup already on its way) and caches the
+    /// answer.
+    pub(crate) fn lookup(&self, tenant: &str) -> PendingLookup {
+        let inner = self.inner.clone();
+        let name: Box<str> = tenant.into();
+        Box::pin(async move { inner.lookup(name).await })
+    }
+}
+
+impl Inner {
+    fn cached(&self, tenant: &str) -> Option<Resolved> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.get(tenant)?;
+        if entry.expires <= Instant::now() {
+            return None;
+        }
+        Some(match &entry.tenant {
+            Some(known) => Resolved::Known(known.clone()),
+            None => Resolved::Unknown,
+        })
+    }
+
+    async fn lookup(self: Arc<Self>, name: Box<str>) -> Resolved {
+        let cell = lock(&self.flights)
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let flight = Flight {
+            inner: &self,
+            name: &name,
+            cell,
+        };
+        flight
+            .cell
+            .get_or_init(|| self.ask_store(&name))
+            .await
+            .clone()
+    }
+
+    async fn ask_store(&self, name: &str) -> Resolved {
+        // A flight that just ended may have filled the cache after this request missed it.
+        if let Some(resolved) = self.cached(name) {
+            return resolved;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let resolved = match self.source.tokens(name).await {
+            Ok(Some(tokens)) => Resolved::Known(Arc::new(Tenant {
+                name: name.into(),
+                verifier: Verifier::new(tokens),
+            })),
+            Ok(None) => Resolved::Unknown,
+            Err(error) => return Resolved::Unavailable(Arc::new(error)),
+        };
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.remember(name, &resolved);
+        }
+        resolved
+    }
+
+    fn remember(&self, name: &str, resolved: &Resolved) {
+        let now = Instant::now();
+        let (tenant, ttl) = match resolved {
+            Resolved::Known(tenant) => (Some(tenant.clone()), self.ttl),
+            Resolved::Unknown => (None, self.unknown_ttl),
+            Resolved::Unavailable(_) => return,
+        };
+        let mut entries = write(&self.entries);
+        if !entries.contains_key(name) && entries.len() >= self.max_tenants {
+            make_room(&mut entries, now);
+        }
+        entries.insert(
+            name.into(),
+            Entry {
+                expires: now + ttl,
+                tenant,
+            },
+        );
+    }
+}
+
+/// One request's share of a lookup. Dropped when the request has its answer or is abandoned;
+/// the flight leaves the map when it has answered or when no request waits for it any more, so
+/// requests abandoned mid-lookup (a client that hangs up) leave nothing behind.
+struct Flight<'a> {
+    inner: &'a Inner,
+    name: &'a str,
+    cell: Arc<OnceCell<Resolved>>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut flights = lock(&self.inner.flights);
+        let current = flights
+            .get(self.name)
+            .is_some_and(|cell| Arc::ptr_eq(cell, &self.cell));
+        // Two references: the map's and this one. Counted under the map's lock, which every
+        // new waiter takes to join.
+        let last_waiter = Arc::strong_count(&self.cell) <= 2;
+        if current && (self.cell.initialized() || last_waiter) {
+            flights.remove(self.name);
+        }
+    }
+}
+
+/// Frees one place at least: every expired entry, else the unknown tenant, else the known
+/// one, closest to expiry.
+fn make_room(entries: &mut HashMap<Box<str>, Entry>, now: Instant) {
+    let before = entries.len();
+    entries.retain(|_, entry| entry.expires > now);
+    if entries.len() < before {
+        return;
+    }
+    let victim = entries
+        .iter()
+        .min_by_key(|(_, entry)| (entry.tenant.is_some(), entry.expires))
+        .map(|(name, _)| name.clone());
+    if let Some(victim) = victim {
+        entries.remove(&victim);
+    }
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl TenantCacheBuilder {
+    /// How long a tenant's tokens are used before the store is asked again (60 s by default):
+    /// the longest a token removed from the store keeps verifying, and the longest a cached
+    /// tenant is served while the store is down. Zero asks the store on every request
+    /// (concurrent requests still share one lookup).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long "no such tenant" is remembered (10 s by default): the longest a tenant just
+    /// added to the store keeps being refused.
+    pub fn unknown_ttl(mut self, ttl: Duration) -> Self {
+        self.unknown_ttl = ttl;
+        self
+    }
+
+    /// How many tenants are remembered at most (10,000 by default).
+    pub fn max_tenants(mut self, max: usize) -> Self {
+        self.max_tenants = max;
+        self
+    }
+
+    /// The cache. A bound of zero tenants is an error (it could remember nothing: use a zero
+    /// TTL to ask the store every time).
+    pub fn build(self) -> Result<TenantCache, ConfigError> {
+        if self.max_tenants == 0 {
+            return Err(ConfigError::Ineffective {
+                setting: "TenantCacheBuilder::max_tenants",
+                reason: "a cache of zero tenants remembers nothing; for a lookup on every \
+                         request keep a bound and set .ttl(Duration::ZERO)",
+            });
+        }
+        Ok(TenantCache::from_builder(self))
+    }
+}
+
+impl fmt::Debug for TenantCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("TenantCache")
+            .field(
+                "cached_tenants",
+                &inner
+                    .entries
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len(),
+            )
+            .field("ttl", &inner.ttl)
+            .field("unknown_ttl", &inner.unknown_ttl)
+            .field("max_tenants", &inner.max_tenants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for TenantCacheBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantCacheBuilder")
+            .field("ttl", &self.ttl)
+            .field("unknown_ttl", &self.unknown_ttl)
+            .field("max_tenants", &self.max_tenants)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::signature::AuthTokens;
+    use crate::tenants::{TenantRequest, TokenLookup};
+
+    /// Answers `known` for the tenant `known` after `delay`, unknown for anything else; counts.
+    struct Slow {
+        delay: Duration,
+        lookups: Arc<AtomicUsize>,
+    }
+
+    impl TokenSource for Slow {
+        fn tenant<'a>(&self, request: &TenantRequest<'a>) -> Option<Cow<'a, str>> {
+            request.path_segment(0).map(Cow::Borrowed)
+        }
+
+        fn tokens(&self, tenant: &str) -> TokenLookup {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            let (delay, known) = (self.delay, tenant == "known");
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(known.then(|| AuthTokens::new(["t"], None::<&str>).unwrap()))
+            })
+        }
+    }
+
+    fn cache(delay: Duration, max_tenants: usize) -> (TenantCache, Arc<AtomicUsize>) {
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let source = Slow {
+            delay,
+            lookups: lookups.clone(),
+        };
+        let cache = TenantCache::builder(source)
+            .max_tenants(max_tenants)
+            .build()
+            .unwrap();
+        (cache, lookups)
+    }
+
+    fn flights(cache: &TenantCache) -> usize {
+        lock(&cache.inner.flights).len()
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_lookup_leaves_no_flight_behind() {
+        let (cache, lookups) = cache(Duration::from_secs(3600), 10);
+        for i in 0..50 {
+            let pending = cache.lookup(&format!("made-up-{i}"));
+            assert!(
+                tokio::time::timeout(Duration::from_millis(1), pending)
+                    .await
+                    .is_err()
+            );
+        }
+        assert_eq!(lookups.load(Ordering::SeqCst), 50);
+        assert_eq!(flights(&cache), 0);
+    }
+
+    #[tokio::test]
+    async fn waiters_share_a_flight_and_it_ends_with_the_answer() {
+        let (cache, lookups) = cache(Duration::from_millis(50), 10);
+        let waiters = (0..20).map(|_| cache.lookup("known"));
+        let answers = futures_util::future::join_all(waiters).await;
+        assert!(answers.iter().all(|a| matches!(a, Resolved::Known(_))));
+        assert_eq!(lookups.load(Ordering::SeqCst), 1);
+        assert_eq!(flights(&cache), 0);
+        assert!(matches!(cache.cached("known"), Some(Resolved::Known(_))));
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_unknown_names_evicts_at_most_one_known_tenant() {
+        let (cache, _) = cache(Duration::ZERO, 3);
+        for name in ["known", "unknown-a", "unknown-b"] {
+            cache.lookup(name).await;
+        }
+        for i in 0..100 {
+            cache.lookup(&format!("flood-{i}")).await;
+        }
+        assert!(matches!(cache.cached("known"), Some(Resolved::Known(_))));
+        assert_eq!(read_len(&cache), 3);
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_during_a_lookup_keeps_its_answer_out_of_the_cache() {
+        let (cache, _) = cache(Duration::from_millis(50), 10);
+        let pending = tokio::spawn(cache.lookup("known"));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        cache.invalidate("known");
+        assert!(matches!(pending.await.unwrap(), Resolved::Known(_)));
+        assert!(cache.cached("known").is_none());
+    }
+
+    fn read_len(cache: &TenantCache) -> usize {
+        cache.inner.entries.read().unwrap().len()
+    }
+}

@@ -1,0 +1,85 @@
+//! [`TenantRequest`]: what a [`TokenSource`](super::TokenSource) sees of a request to choose
+//! its tenant.
+
+use http::{HeaderMap, Method};
+
+/// A signed request as a [`TokenSource`](super::TokenSource) sees it, before its body is read:
+/// the URL that will be verified (host, path and query, all covered by the signature) and the
+/// headers (not covered).
+///
+/// ```
+/// use tower_plivo::tenants::TenantRequest;
+///
+/// let headers = http::HeaderMap::new();
+/// let request = TenantRequest::new(&http::Method::POST, "hooks.example.com", "/acme/answer", None, &headers);
+/// assert_eq!(request.path_segment(0), Some("acme"));
+/// assert_eq!(request.path_segment(1), Some("answer"));
+/// assert_eq!(request.path_segment(2), None);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct TenantRequest<'a> {
+    method: &'a Method,
+    host: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> TenantRequest<'a> {
+    /// A request with these parts (the layer makes them; this is for testing a
+    /// [`TokenSource`](super::TokenSource)).
+    pub fn new(
+        method: &'a Method,
+        host: &'a str,
+        path: &'a str,
+        query: Option<&'a str>,
+        headers: &'a HeaderMap,
+    ) -> Self {
+        Self {
+            method,
+            host,
+            path,
+            query,
+            headers,
+        }
+    }
+
+    /// The method (`GET` or `POST`).
+    pub fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The authority of the URL verified (`hooks.example.com`, with the port when it is not the
+    /// scheme's default), as the URL policy established it: with
+    /// [`UrlPolicy::public_base`](crate::UrlPolicy::public_base) it is the same for every
+    /// request, so it cannot tell tenants apart.
+    pub fn host(&self) -> &'a str {
+        self.host
+    }
+
+    /// The path as received (before any router stripped a prefix), not percent-decoded.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The `index`th segment of the path (`0` is `acme` in `/acme/answer`), not decoded;
+    /// `None` if there is none or it is empty.
+    pub fn path_segment(&self, index: usize) -> Option<&'a str> {
+        self.path
+            .strip_prefix('/')?
+            .split('/')
+            .nth(index)
+            .filter(|segment| !segment.is_empty())
+    }
+
+    /// The query as received, without `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The request headers. They are not signed: see
+    /// [`TokenSource::tenant`](super::TokenSource::tenant) before choosing a tenant from one.
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+}
