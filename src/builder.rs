@@ -545,7 +545,9 @@ impl PlivoSignatureLayerBuilder {
             Some(_) if !self.account_tokens.is_empty() || !self.main_account_tokens.is_empty() => {
                 return Err(ConfigError::Ineffective {
                     setting: "auth_token / main_account_token",
-                    reason: "tenants are configured, and each request is verified with its                              tenant's tokens only: put these tokens in the tenant store, or                              remove .tenants(..)",
+                    reason: "tenants are configured, and each request is verified with its tenant's \
+                             tokens only: put these tokens in the tenant store, or remove \
+                             .tenants(..)",
                 });
             }
             Some(cache) => Tokens::Tenants(cache),

@@ -399,7 +399,16 @@ where
             request,
             rejection,
             url,
-        }) => refuse_or_report(inner, request, None, rejection, Some(&url), &settings, span),
+            detail,
+        }) => refuse_or_report(
+            inner,
+            request,
+            None,
+            Refusal { rejection, detail },
+            Some(&url),
+            &settings,
+            span,
+        ),
         Verdict::Accepted(accepted) => match (&settings.replay, accepted.key) {
             (Some(replay_settings), Some(key)) => {
                 let (reserve, guard) = replay::reserve(replay_settings, key);
@@ -456,7 +465,7 @@ where
                 inner,
                 request,
                 Some(verified),
-                rejection,
+                rejection.into(),
                 Some(&url),
                 &settings,
                 span,
@@ -499,7 +508,7 @@ fn refuse_or_report<S, B>(
     inner: S,
     mut request: Request<Bytes>,
     verified: Option<PlivoVerified>,
-    rejection: Rejection,
+    refusal: Refusal,
     url: Option<&str>,
     settings: &Settings,
     span: &Span,
@@ -508,6 +517,7 @@ where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
+    let rejection = refusal.rejection;
     let disposition = dispose(settings, rejection, request.headers());
     events::rejected(
         span,
@@ -516,7 +526,7 @@ where
             rejection,
             method: request.method(),
             url,
-            detail: None,
+            detail: refusal.detail.as_deref(),
             reported_only: matches!(disposition, Disposition::HandOn),
         },
     );

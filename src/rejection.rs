@@ -70,8 +70,8 @@ pub enum Rejection {
     /// retries later).
     ReplayStoreUnavailable,
     /// With [tenants](crate::tenants): the request names no tenant the token store knows (or
-    /// none at all). 403 with the same body as every other refusal, so tenants cannot be
-    /// enumerated; the log line names the tenant.
+    /// none at all). Refused after its body is read, as a forgery is, with the same 403 and
+    /// body, so tenants cannot be enumerated; the log line names the tenant.
     UnknownTenant,
     /// With [tenants](crate::tenants): the token store could not answer for a tenant not in the
     /// cache (503, so Plivo retries later; logged at ERROR). Never a pass.

@@ -190,7 +190,8 @@ impl UpgradeCheck {
     /// Checks an upgrade's head. `peer` is the TCP peer address (`None`: read from the
     /// extensions, as the layer does, else unknown, so forwarding headers are not believed).
     /// All the head's work is done before the future is returned; the future waits only for
-    /// the replay store.
+    /// the tenant's lookup (with [tenants](crate::tenants), on a cache miss) and the replay
+    /// store.
     pub fn check<'a>(
         &self,
         head: impl Into<RequestHead<'a>>,
@@ -406,9 +407,21 @@ fn verify_head(
 ) -> Result<Started, Rejection> {
     let entered = span.enter();
     let Checked { mut verified, key } = verify::check(settings, &head, request, &[], &span)
-        .map_err(|Unchecked { rejection, url }| {
-            refused(settings, &span, request, rejection.into(), Some(&url))
-        })?;
+        .map_err(
+            |Unchecked {
+                 rejection,
+                 url,
+                 detail,
+             }| {
+                refused(
+                    settings,
+                    &span,
+                    request,
+                    Refusal { rejection, detail },
+                    Some(&url),
+                )
+            },
+        )?;
     let reservation = match (&settings.replay, key) {
         (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
         _ => None,

@@ -308,6 +308,50 @@ async fn a_lookup_abandoned_by_its_request_does_not_wedge_the_next() {
     assert_answered(&reply, "acme", TokenId::Account(0));
 }
 
+/// A request with made-up signature headers for `/{tenant}/answer` and this chunked body (no
+/// declared length, so only reading it shows its size).
+fn made_up(addr: SocketAddr, tenant: &str, body: &[u8]) -> Vec<u8> {
+    use support::raw::{Raw, chunk};
+    let mut bytes = Raw::new("POST", &format!("/{tenant}/answer"))
+        .header("host", addr.to_string())
+        .header(FORM.0, FORM.1)
+        .header("transfer-encoding", "chunked")
+        .header(
+            "x-plivo-signature-v3",
+            "bm90IGEgc2lnbmF0dXJlIGF0IGFsbCwgbm90IG9uZQ==",
+        )
+        .header("x-plivo-signature-v3-nonce", "12345678901234567890")
+        .head();
+    bytes.extend(chunk(body));
+    bytes.extend_from_slice(b"0\r\n\r\n");
+    bytes
+}
+
+#[tokio::test]
+async fn a_sender_cannot_tell_a_known_tenant_from_an_unknown_one() {
+    use support::raw::send_raw;
+    let store = Store::with(&[("acme", ACME)]);
+    let addr = server(cache(&store).build().unwrap()).await;
+    // The oracle a refusal before the body would give: 413 for a known tenant, 403 else.
+    let oversized = vec![b'a'; tower_plivo::DEFAULT_BODY_LIMIT + 1];
+    for body in [&oversized[..], b"CallUUID=1"] {
+        let known = send_raw(addr, made_up(addr, "acme", body)).await;
+        let unknown = send_raw(addr, made_up(addr, "initech", body)).await;
+        assert_eq!(
+            (known.status, known.text()),
+            (unknown.status, unknown.text())
+        );
+        let expected = if body.len() > 100 {
+            "body_too_large"
+        } else {
+            "signature_mismatch"
+        };
+        assert_eq!(known.reason().as_deref(), Some(expected));
+    }
+    let unknown = send_raw(addr, made_up(addr, "initech", b"CallUUID=1")).await;
+    assert_eq!(unknown.reason().as_deref(), Some("unknown_tenant"));
+}
+
 #[tokio::test]
 async fn a_tenant_name_over_the_limit_is_refused_without_a_lookup() {
     let long = "a".repeat(tower_plivo::tenants::MAX_TENANT_NAME_LEN + 1);

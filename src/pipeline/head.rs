@@ -45,6 +45,9 @@ pub(crate) struct Head {
     /// The tenant whose tokens verify the request, once the `tokens` stage resolved it (with
     /// tenants configured).
     pub(crate) tenant: Option<Arc<Tenant>>,
+    /// With tenants configured, why none was resolved (the tenant is unknown): the request is
+    /// refused once its body is read, as a forgery is.
+    pub(crate) unknown_tenant: Option<String>,
 }
 
 /// The log line's explanation of a V2 request on a V3-only route.
@@ -118,6 +121,7 @@ pub(crate) fn check(
         main_account: kept(main_account),
         nonce: kept(nonce).expect("the claim has a nonce"),
         tenant: None,
+        unknown_tenant: None,
     })
 }
 
@@ -184,7 +188,6 @@ impl Head {
             request.method,
             &self.origin.authority,
             uri.path(),
-            uri.query(),
             request.headers,
         )
     }

@@ -47,12 +47,27 @@ pub(crate) fn resolve(
         }
     };
     match decided {
-        Ok(decided) => Resolution::Ready(decided.map(|tenant| head.tenant = Some(tenant))),
+        Ok(settled) => Resolution::Ready(apply(head, settled)),
         Err(tenant) => Resolution::Pending(Pending {
             lookup: cache.lookup(&tenant),
             tenant,
         }),
     }
+}
+
+/// Puts a settled tenant in the head. An unknown tenant is not refused yet: its body is read
+/// and the verify stage refuses it, as it refuses a forgery, so that a sender cannot tell a
+/// known tenant from an unknown one (by a body over the limit, a slow body, or the time taken).
+fn apply(head: &mut Head, settled: Result<Arc<Tenant>, Refusal>) -> Result<(), Refusal> {
+    match settled {
+        Ok(tenant) => head.tenant = Some(tenant),
+        Err(Refusal {
+            rejection: Rejection::UnknownTenant,
+            detail,
+        }) => head.unknown_tenant = detail,
+        Err(refusal) => return Err(refusal),
+    }
+    Ok(())
 }
 
 /// Puts the tenant a lookup found in the head, or refuses.
@@ -61,8 +76,7 @@ pub(crate) fn after_lookup(
     pending: &Pending,
     resolved: Resolved,
 ) -> Result<(), Refusal> {
-    head.tenant = Some(settle(resolved, &pending.tenant)?);
-    Ok(())
+    apply(head, settle(resolved, &pending.tenant))
 }
 
 /// What the cache's or the store's answer means for the request: its tenant, or a refusal

@@ -41,6 +41,8 @@ pub(crate) struct Failed {
     pub(crate) rejection: Rejection,
     /// The URL verified, for the log line.
     pub(crate) url: String,
+    /// Why, when the reason alone does not say (which tenant is unknown).
+    pub(crate) detail: Option<String>,
 }
 
 /// Verifies the request whose head is `head` over its whole `body`, and gives the request
@@ -62,10 +64,15 @@ pub(crate) fn verify(
                 key,
             })
         }
-        Err(Unchecked { rejection, url }) => Verdict::Failed(Failed {
+        Err(Unchecked {
+            rejection,
+            url,
+            detail,
+        }) => Verdict::Failed(Failed {
             request: Request::from_parts(parts, body),
             rejection,
             url,
+            detail,
         }),
     }
 }
@@ -81,6 +88,8 @@ pub(crate) struct Unchecked {
     pub(crate) rejection: Rejection,
     /// The URL verified.
     pub(crate) url: String,
+    /// Why, when the reason alone does not say (which tenant is unknown).
+    pub(crate) detail: Option<String>,
 }
 
 /// Checks the signature of a request (its head and its whole body); on a mismatch, lets the
@@ -93,10 +102,13 @@ pub(crate) fn check(
     span: &Span,
 ) -> Result<Checked, Unchecked> {
     let url = head.signed_url(request);
+    // No tenant: one the store does not know (refused here, after the body was read like a
+    // forgery's, so the sender cannot tell a known tenant from an unknown one).
     let Some(verifier) = head.verifier(settings) else {
         return Err(Unchecked {
             rejection: Rejection::UnknownTenant,
             url: url.to_string(),
+            detail: head.unknown_tenant.clone(),
         });
     };
     let default_form =
@@ -148,7 +160,11 @@ pub(crate) fn check(
                 };
                 doctor.examine(verifier, &mismatch);
             }
-            Err(Unchecked { rejection, url })
+            Err(Unchecked {
+                rejection,
+                url,
+                detail: None,
+            })
         }
     }
 }

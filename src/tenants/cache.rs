@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -72,8 +71,8 @@ pub(crate) type PendingLookup = Pin<Box<dyn Future<Output = Resolved> + Send + '
 /// - "No such tenant" is remembered for [`unknown_ttl`](TenantCacheBuilder::unknown_ttl)
 ///   (10 s by default); a store error is never remembered.
 /// - At most [`max_tenants`](TenantCacheBuilder::max_tenants) (10,000 by default) are kept;
-///   when full, expired entries go first, then unknown tenants, then the tenant closest to
-///   expiry.
+///   when full, expired entries go first, then the tenant closest to expiry; an unknown tenant
+///   is not remembered while the cache is full of unexpired entries.
 /// - Concurrent requests for a tenant not in the cache share one lookup.
 /// - Only keyed HMAC states are kept, never a token's text; `Debug` shows settings only.
 ///
@@ -112,16 +111,14 @@ struct Inner {
     entries: RwLock<HashMap<Box<str>, Entry>>,
     /// Lookups on their way, by tenant: a miss joins the one already running.
     flights: Mutex<HashMap<Box<str>, Arc<OnceCell<Resolved>>>>,
-    /// Bumped by every invalidation: a lookup that started before one does not fill the cache
-    /// (it may have read the store before the change the invalidation announced).
-    generation: AtomicU64,
     ttl: Duration,
     unknown_ttl: Duration,
     max_tenants: usize,
 }
 
 struct Entry {
-    expires: Instant,
+    /// `None`: never (a TTL too long for the clock).
+    expires: Option<Instant>,
     /// `None`: no such tenant.
     tenant: Option<Arc<Tenant>>,
 }
@@ -157,7 +154,6 @@ impl TenantCache {
                 source: builder.source,
                 entries: RwLock::new(HashMap::new()),
                 flights: Mutex::new(HashMap::new()),
-                generation: AtomicU64::new(0),
                 ttl: builder.ttl,
                 unknown_ttl: builder.unknown_ttl,
                 max_tenants: builder.max_tenants,
@@ -167,15 +163,21 @@ impl TenantCache {
 
     /// Forgets what is cached for `tenant` (its tokens, or that it is unknown): its next
     /// request looks it up again. Call it when you change a tenant's tokens. A lookup already
-    /// on its way still answers the requests waiting for it, but does not fill the cache.
+    /// on its way still answers the requests that were waiting for it before this call, but
+    /// does not fill the cache, and no later request joins it.
     pub fn invalidate(&self, tenant: &str) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        // The lookup on its way leaves the map first, under the lock its answer is cached
+        // under: it can no longer fill the cache, and a request arriving from now on starts a
+        // new one.
+        let mut flights = lock(&self.inner.flights);
+        flights.remove(tenant);
         write(&self.inner.entries).remove(tenant);
     }
 
-    /// Forgets every tenant.
+    /// Forgets every tenant (and every lookup on its way, as [`invalidate`](Self::invalidate)).
     pub fn invalidate_all(&self) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        let mut flights = lock(&self.inner.flights);
+        flights.clear();
         write(&self.inner.entries).clear();
     }
 
@@ -205,7 +207,10 @@ impl Inner {
     fn cached(&self, tenant: &str) -> Option<Resolved> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(tenant)?;
-        if entry.expires <= Instant::now() {
+        if entry
+            .expires
+            .is_some_and(|expires| expires <= Instant::now())
+        {
             return None;
         }
         Some(match &entry.tenant {
@@ -226,17 +231,16 @@ impl Inner {
         };
         flight
             .cell
-            .get_or_init(|| self.ask_store(&name))
+            .get_or_init(|| self.ask_store(&name, &flight.cell))
             .await
             .clone()
     }
 
-    async fn ask_store(&self, name: &str) -> Resolved {
+    async fn ask_store(&self, name: &str, flight: &Arc<OnceCell<Resolved>>) -> Resolved {
         // A flight that just ended may have filled the cache after this request missed it.
         if let Some(resolved) = self.cached(name) {
             return resolved;
         }
-        let generation = self.generation.load(Ordering::Acquire);
         let resolved = match self.source.tokens(name).await {
             Ok(Some(tokens)) => Resolved::Known(Arc::new(Tenant {
                 name: name.into(),
@@ -245,30 +249,43 @@ impl Inner {
             Ok(None) => Resolved::Unknown,
             Err(error) => return Resolved::Unavailable(Arc::new(error)),
         };
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.remember(name, &resolved);
-        }
+        self.remember(name, &resolved, flight);
         resolved
     }
 
-    fn remember(&self, name: &str, resolved: &Resolved) {
+    /// Caches an answer, unless its lookup was invalidated while on its way (checked under the
+    /// flights lock, which `invalidate` holds while it forgets).
+    fn remember(&self, name: &str, resolved: &Resolved, flight: &Arc<OnceCell<Resolved>>) {
         let now = Instant::now();
         let (tenant, ttl) = match resolved {
             Resolved::Known(tenant) => (Some(tenant.clone()), self.ttl),
             Resolved::Unknown => (None, self.unknown_ttl),
             Resolved::Unavailable(_) => return,
         };
+        let flights = lock(&self.flights);
+        if !flights
+            .get(name)
+            .is_some_and(|current| Arc::ptr_eq(current, flight))
+        {
+            return;
+        }
         let mut entries = write(&self.entries);
         if !entries.contains_key(name) && entries.len() >= self.max_tenants {
+            // Full: made-up names are not worth a scan of the cache under its write lock (a
+            // flood of them would hold up every hit); a real tenant is.
+            if tenant.is_none() {
+                return;
+            }
             make_room(&mut entries, now);
         }
         entries.insert(
             name.into(),
             Entry {
-                expires: now + ttl,
+                expires: now.checked_add(ttl),
                 tenant,
             },
         );
+        drop(flights);
     }
 }
 
@@ -300,13 +317,19 @@ impl Drop for Flight<'_> {
 /// one, closest to expiry.
 fn make_room(entries: &mut HashMap<Box<str>, Entry>, now: Instant) {
     let before = entries.len();
-    entries.retain(|_, entry| entry.expires > now);
+    entries.retain(|_, entry| entry.expires.is_none_or(|expires| expires > now));
     if entries.len() < before {
         return;
     }
     let victim = entries
         .iter()
-        .min_by_key(|(_, entry)| (entry.tenant.is_some(), entry.expires))
+        .min_by_key(|(_, entry)| {
+            (
+                entry.tenant.is_some(),
+                entry.expires.is_none(),
+                entry.expires,
+            )
+        })
         .map(|(name, _)| name.clone());
     if let Some(victim) = victim {
         entries.remove(&victim);
@@ -325,7 +348,9 @@ impl TenantCacheBuilder {
     /// How long a tenant's tokens are used before the store is asked again (60 s by default):
     /// the longest a token removed from the store keeps verifying, and the longest a cached
     /// tenant is served while the store is down. Zero asks the store on every request
-    /// (concurrent requests still share one lookup).
+    /// (concurrent requests still share one lookup); a TTL too long for the clock
+    /// (`Duration::MAX`) never expires: then [`invalidate`](TenantCache::invalidate) is the only
+    /// way a removed token stops verifying.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
@@ -390,7 +415,7 @@ impl fmt::Debug for TenantCacheBuilder {
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::signature::AuthTokens;
@@ -461,7 +486,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_flood_of_unknown_names_evicts_at_most_one_known_tenant() {
+    async fn a_flood_of_unknown_names_evicts_no_known_tenant() {
         let (cache, _) = cache(Duration::ZERO, 3);
         for name in ["known", "unknown-a", "unknown-b"] {
             cache.lookup(name).await;
@@ -470,7 +495,42 @@ mod tests {
             cache.lookup(&format!("flood-{i}")).await;
         }
         assert!(matches!(cache.cached("known"), Some(Resolved::Known(_))));
+        assert!(matches!(cache.cached("unknown-a"), Some(Resolved::Unknown)));
+        assert!(cache.cached("flood-99").is_none());
         assert_eq!(read_len(&cache), 3);
+    }
+
+    #[tokio::test]
+    async fn a_ttl_too_long_for_the_clock_never_expires_and_never_panics() {
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let source = Slow {
+            delay: Duration::ZERO,
+            lookups: lookups.clone(),
+        };
+        let cache = TenantCache::builder(source)
+            .ttl(Duration::MAX)
+            .unknown_ttl(Duration::MAX)
+            .build()
+            .unwrap();
+        assert!(matches!(cache.lookup("known").await, Resolved::Known(_)));
+        assert!(matches!(cache.lookup("nobody").await, Resolved::Unknown));
+        assert!(matches!(cache.cached("known"), Some(Resolved::Known(_))));
+        assert!(matches!(cache.cached("nobody"), Some(Resolved::Unknown)));
+        assert_eq!(lookups.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_request_after_an_invalidation_does_not_join_the_lookup_before_it() {
+        let (cache, lookups) = cache(Duration::from_millis(50), 10);
+        let before = tokio::spawn(cache.lookup("known"));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        cache.invalidate("known");
+        let after = tokio::spawn(cache.lookup("known"));
+        assert!(matches!(before.await.unwrap(), Resolved::Known(_)));
+        assert!(matches!(after.await.unwrap(), Resolved::Known(_)));
+        assert_eq!(lookups.load(Ordering::SeqCst), 2);
+        // The later lookup, not invalidated, fills the cache.
+        assert!(matches!(cache.cached("known"), Some(Resolved::Known(_))));
     }
 
     #[tokio::test]

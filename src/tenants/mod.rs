@@ -81,8 +81,8 @@ pub trait TokenSource: Send + Sync + 'static {
     /// from the request where you can.
     ///
     /// Choose the tenant from the URL that is verified ([`host`](TenantRequest::host),
-    /// [`path`](TenantRequest::path), [`query`](TenantRequest::query)): the signature covers
-    /// it, so a request signed for one tenant cannot be sent as another's. Headers are not
+    /// [`path`](TenantRequest::path)): every signature covers them, so a request signed for one
+    /// tenant cannot be sent as another's. Headers are not
     /// signed: a tenant chosen from a header is one the sender picks, and two tenants that
     /// share a token (sub-accounts under one main account, both listing its token) could then
     /// each pass for the other.
@@ -90,7 +90,11 @@ pub trait TokenSource: Send + Sync + 'static {
 
     /// The tokens of `tenant` from your store: `Ok(Some(tokens))` (account and sub-account
     /// tokens, main-account tokens, several of each during a rotation), `Ok(None)` if there is
-    /// no such tenant, or an error if the store cannot answer.
+    /// no such tenant, or an error if the store cannot answer. Bound it with a timeout of your
+    /// own (your database client's): the requests waiting for a lookup wait as long as it takes.
+    /// Each distinct name a signed-looking request carries costs one lookup per unknown TTL,
+    /// so a flood of made-up names reaches your store: keep lookups cheap, or refuse names
+    /// your rule knows cannot exist in `tenant`.
     fn tokens(&self, tenant: &str) -> TokenLookup;
 }
 

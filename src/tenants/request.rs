@@ -4,14 +4,18 @@
 use http::{HeaderMap, Method};
 
 /// A signed request as a [`TokenSource`](super::TokenSource) sees it, before its body is read:
-/// the URL that will be verified (host, path and query, all covered by the signature) and the
-/// headers (not covered).
+/// the host and path of the URL that will be verified (covered by every signature, exactly as
+/// shown) and the headers (not covered).
+///
+/// The query is not shown: a V2 signature does not cover it, and a V3 signature covers its
+/// decoded, sorted parameters rather than the text (`a=1&b=2` and `b=2&a=1` verify alike), so a
+/// tenant read from it could differ between two requests under one signature.
 ///
 /// ```
 /// use tower_plivo::tenants::TenantRequest;
 ///
 /// let headers = http::HeaderMap::new();
-/// let request = TenantRequest::new(&http::Method::POST, "hooks.example.com", "/acme/answer", None, &headers);
+/// let request = TenantRequest::new(&http::Method::POST, "hooks.example.com", "/acme/answer", &headers);
 /// assert_eq!(request.path_segment(0), Some("acme"));
 /// assert_eq!(request.path_segment(1), Some("answer"));
 /// assert_eq!(request.path_segment(2), None);
@@ -21,25 +25,17 @@ pub struct TenantRequest<'a> {
     method: &'a Method,
     host: &'a str,
     path: &'a str,
-    query: Option<&'a str>,
     headers: &'a HeaderMap,
 }
 
 impl<'a> TenantRequest<'a> {
     /// A request with these parts (the layer makes them; this is for testing a
     /// [`TokenSource`](super::TokenSource)).
-    pub fn new(
-        method: &'a Method,
-        host: &'a str,
-        path: &'a str,
-        query: Option<&'a str>,
-        headers: &'a HeaderMap,
-    ) -> Self {
+    pub fn new(method: &'a Method, host: &'a str, path: &'a str, headers: &'a HeaderMap) -> Self {
         Self {
             method,
             host,
             path,
-            query,
             headers,
         }
     }
@@ -70,11 +66,6 @@ impl<'a> TenantRequest<'a> {
             .split('/')
             .nth(index)
             .filter(|segment| !segment.is_empty())
-    }
-
-    /// The query as received, without `?`.
-    pub fn query(&self) -> Option<&'a str> {
-        self.query
     }
 
     /// The request headers. They are not signed: see
