@@ -322,19 +322,14 @@ where
     B: Body,
 {
     let rejection = refusal.rejection;
-    let disposition = dispose(settings, rejection, &parts.headers);
-    events::rejected(
+    match logged_disposition(
+        settings,
+        &refusal,
+        &parts.method,
+        None,
+        &parts.headers,
         span,
-        settings.metrics.as_deref(),
-        Rejected {
-            rejection,
-            method: &parts.method,
-            url: None,
-            detail: refusal.detail.as_deref(),
-            reported_only: matches!(disposition, Disposition::HandOn),
-        },
-    );
-    match disposition {
+    ) {
         Disposition::Answer(response) => State::Refused {
             response: Some(response),
         },
@@ -518,17 +513,13 @@ where
     B: Body,
 {
     let rejection = refusal.rejection;
-    let disposition = dispose(settings, rejection, request.headers());
-    events::rejected(
+    let disposition = logged_disposition(
+        settings,
+        &refusal,
+        request.method(),
+        url,
+        request.headers(),
         span,
-        settings.metrics.as_deref(),
-        Rejected {
-            rejection,
-            method: request.method(),
-            url,
-            detail: refusal.detail.as_deref(),
-            reported_only: matches!(disposition, Disposition::HandOn),
-        },
     );
     match disposition {
         Disposition::Answer(response) => State::Refused {
@@ -542,6 +533,31 @@ where
             call(inner, request, None, false)
         }
     }
+}
+
+/// What becomes of a refused request (answered, or handed on in report-only mode), logged and
+/// counted.
+fn logged_disposition(
+    settings: &Settings,
+    refusal: &Refusal,
+    method: &http::Method,
+    url: Option<&str>,
+    headers: &http::HeaderMap,
+    span: &Span,
+) -> Disposition {
+    let disposition = dispose(settings, refusal.rejection, headers);
+    events::rejected(
+        span,
+        settings.metrics.as_deref(),
+        Rejected {
+            rejection: refusal.rejection,
+            method,
+            url,
+            detail: refusal.detail.as_deref(),
+            reported_only: matches!(disposition, Disposition::HandOn),
+        },
+    );
+    disposition
 }
 
 fn call<S, B>(
