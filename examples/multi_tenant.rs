@@ -19,10 +19,11 @@
 //! down, a tenant already cached is served until its cache time runs out. Replay protection is
 //! on (in memory).
 
-#[path = "../shared/demo.rs"]
+#[path = "shared/demo.rs"]
 mod demo;
-#[path = "../shared/logging.rs"]
+#[path = "shared/logging.rs"]
 mod logging;
+#[path = "multi_tenant/store.rs"]
 mod store;
 
 use std::net::SocketAddr;
