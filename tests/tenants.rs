@@ -115,18 +115,41 @@ async fn post_as(addr: SocketAddr, tenant: &str, token: &str) -> Reply {
     let path = format!("/{tenant}/answer");
     let nonce = fresh_nonce();
     let signature = sign_v3(token, "POST", &format!("http://{addr}{path}"), BODY, &nonce);
+    send_signed(addr, &path, &signature, &nonce).await
+}
+
+/// A POST to `path` carrying this signature and nonce (a captured one, sent again).
+async fn send_signed(addr: SocketAddr, path: &str, signature: &str, nonce: &str) -> Reply {
     send(
         addr,
         "POST",
-        &path,
+        path,
         &[
-            ("x-plivo-signature-v3", &signature),
-            ("x-plivo-signature-v3-nonce", &nonce),
+            ("x-plivo-signature-v3", signature),
+            ("x-plivo-signature-v3-nonce", nonce),
             FORM,
         ],
         BODY,
     )
     .await
+}
+
+#[tokio::test]
+async fn a_captured_tenant_request_sent_again_is_a_replay_on_every_route() {
+    let store = Store::with(&[("acme", ACME), ("globex", GLOBEX)]);
+    let addr = server(cache(&store).build().unwrap()).await;
+    let nonce = fresh_nonce();
+    let url = format!("http://{addr}/acme/answer");
+    let captured = sign_v3(ACME, "POST", &url, BODY, &nonce);
+    let genuine = send_signed(addr, "/acme/answer", &captured, &nonce).await;
+    assert_answered(&genuine, "acme", TokenId::Account(0));
+    send_signed(addr, "/acme/answer", &captured, &nonce)
+        .await
+        .assert_refused(403, "replayed");
+    // The same capture on another tenant's route verifies with nobody's tokens there.
+    send_signed(addr, "/globex/answer", &captured, &nonce)
+        .await
+        .assert_refused(403, "signature_mismatch");
 }
 
 #[track_caller]
@@ -332,6 +355,11 @@ async fn a_sender_cannot_tell_a_known_tenant_from_an_unknown_one() {
     use support::raw::send_raw;
     let store = Store::with(&[("acme", ACME)]);
     let addr = server(cache(&store).build().unwrap()).await;
+    assert_answered(
+        &post_as(addr, "acme", ACME).await,
+        "acme",
+        TokenId::Account(0),
+    );
     // The oracle a refusal before the body would give: 413 for a known tenant, 403 else.
     let oversized = vec![b'a'; tower_plivo::DEFAULT_BODY_LIMIT + 1];
     for body in [&oversized[..], b"CallUUID=1"] {
