@@ -20,7 +20,7 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::observe::events::{self, Rejected};
 use crate::pipeline::head::Head;
 use crate::pipeline::read_body::ReadBody;
-use crate::pipeline::replay::{self, Decision};
+use crate::pipeline::replay;
 use crate::pipeline::respond::{Disposition, Refusal, dispose, render};
 use crate::pipeline::settings::Settings;
 use crate::pipeline::tokens::{self, Pending};
@@ -28,6 +28,7 @@ use crate::pipeline::upgrade::RequestKind;
 use crate::pipeline::verify::{self, Accepted, Failed, Verdict};
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
+use crate::request_info::RequestHead;
 use crate::tenants::Resolved;
 use crate::verified::PlivoVerified;
 
@@ -367,23 +368,13 @@ where
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let url = head
-                .signed_url(&crate::request_info::RequestHead::from(&parts))
-                .to_string();
+            let url = head.signed_url(&RequestHead::from(&parts)).to_string();
             // A body not read whole is never handed on: these rejections are enforced in every
             // mode (`respond::enforces`).
             let response = render(&settings, rejection, &parts.headers);
-            events::rejected(
-                span,
-                settings.metrics.as_deref(),
-                Rejected {
-                    rejection,
-                    method: &parts.method,
-                    url: Some(&url),
-                    detail: None,
-                    reported_only: false,
-                },
-            );
+            let refusal = Refusal::from(rejection);
+            let event = Rejected::of(&refusal, &parts.method, Some(&url), false);
+            events::rejected(span, settings.metrics.as_deref(), event);
             return State::Refused {
                 response: Some(response),
             };
@@ -438,20 +429,9 @@ where
         settings,
         guard,
     } = waiting;
-    let fail_open = settings.replay.as_ref().is_some_and(|r| r.fail_open);
-    if let Err(error) = &answer {
-        events::store_unavailable(&accepted.verified, error, fail_open);
-    }
-    match replay::decide(&answer, fail_open) {
-        Decision::Call | Decision::CallUnprotected => {
-            accept(inner, accepted, Some(guard), &settings, span)
-        }
-        Decision::Refuse { rejection, release } => {
-            if release {
-                drop(guard);
-            } else {
-                guard.keep();
-            }
+    match replay::settle(settings.replay.as_ref(), &accepted.verified, answer, guard) {
+        Ok(guard) => accept(inner, accepted, Some(guard), &settings, span),
+        Err(rejection) => {
             let Accepted {
                 request, verified, ..
             } = accepted;
@@ -546,17 +526,9 @@ fn logged_disposition(
     span: &Span,
 ) -> Disposition {
     let disposition = dispose(settings, refusal.rejection, headers);
-    events::rejected(
-        span,
-        settings.metrics.as_deref(),
-        Rejected {
-            rejection: refusal.rejection,
-            method,
-            url,
-            detail: refusal.detail.as_deref(),
-            reported_only: matches!(disposition, Disposition::HandOn),
-        },
-    );
+    let reported_only = matches!(disposition, Disposition::HandOn);
+    let event = Rejected::of(refusal, method, url, reported_only);
+    events::rejected(span, settings.metrics.as_deref(), event);
     disposition
 }
 

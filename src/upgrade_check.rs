@@ -15,7 +15,7 @@ use crate::layer::PlivoSignatureLayer;
 use crate::observe::events::{self, Rejected};
 use crate::observe::span::request_span;
 use crate::pipeline::head::{self, Head};
-use crate::pipeline::replay::{self, Decision};
+use crate::pipeline::replay;
 use crate::pipeline::respond::Refusal;
 use crate::pipeline::settings::{Settings, Tokens};
 use crate::pipeline::tokens::{self, Pending, Resolution};
@@ -24,6 +24,7 @@ use crate::pipeline::verify::{self, Checked, Unchecked};
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
 use crate::request_info::RequestHead;
+use crate::tenants::Resolved;
 use crate::verified::PlivoVerified;
 
 /// Verifies an audio-stream upgrade (a Plivo `<Stream>` WebSocket) from its head, outside a
@@ -256,33 +257,7 @@ impl Future for UpgradeFuture {
                             return Poll::Pending;
                         }
                         Poll::Ready(resolved) => {
-                            let LookingUp {
-                                mut head,
-                                pending,
-                                request,
-                                span,
-                            } = *looking_up;
-                            let found = {
-                                let _entered = span.enter();
-                                tokens::after_lookup(&mut head, &pending, resolved).map_err(
-                                    |refusal| {
-                                        refused(
-                                            &this.settings,
-                                            &span,
-                                            &request.head(),
-                                            refusal,
-                                            None,
-                                        )
-                                    },
-                                )
-                            };
-                            match found {
-                                Err(rejection) => Waiting::Done(Err(rejection)),
-                                Ok(()) => waiting_for_store(
-                                    &this.settings,
-                                    verify_head(&this.settings, head, &request.head(), span),
-                                ),
-                            }
+                            after_lookup(&this.settings, *looking_up, resolved)
                         }
                     }
                 }
@@ -357,6 +332,25 @@ struct Started {
     reservation: Option<(StoreFuture<Reservation>, ReleaseGuard)>,
 }
 
+/// From the store's answer about the tenant: verify, or refuse.
+fn after_lookup(settings: &Settings, looking_up: LookingUp, resolved: Resolved) -> Waiting {
+    let LookingUp {
+        mut head,
+        pending,
+        request,
+        span,
+    } = looking_up;
+    let found = {
+        let _entered = span.enter();
+        tokens::after_lookup(&mut head, &pending, resolved)
+            .map_err(|refusal| refused(settings, &span, &request.method, refusal, None))
+    };
+    match found {
+        Err(rejection) => Waiting::Done(Err(rejection)),
+        Ok(()) => waiting_for_store(settings, verify_head(settings, head, &request.head(), span)),
+    }
+}
+
 /// An upgrade waiting for its tenant's lookup, with what verification will read of it.
 struct LookingUp {
     head: Head,
@@ -382,11 +376,11 @@ fn begin(
     let peer = peer.or_else(|| request.peer_addr());
     let resolution = upgrade::classify(request.method, request.version, request.headers)
         .and_then(require_upgrade)
-        .and_then(|()| head::check(settings, request, peer))
+        .and_then(|kind| head::check_classified(settings, kind, request, peer))
         .map(|mut head| (tokens::resolve(settings, &mut head, request), head));
     let resolution = match resolution {
         Err(refusal) | Ok((Resolution::Ready(Err(refusal)), _)) => {
-            Err(refused(settings, &span, request, refusal, None))
+            Err(refused(settings, &span, request.method, refusal, None))
         }
         Ok((Resolution::Ready(Ok(())), head)) => Ok((head, None)),
         Ok((Resolution::Pending(pending), head)) => Ok((head, Some(pending))),
@@ -416,7 +410,7 @@ fn verify_head(
                 refused(
                     settings,
                     &span,
-                    request,
+                    request.method,
                     Refusal { rejection, detail },
                     Some(&url),
                 )
@@ -426,7 +420,7 @@ fn verify_head(
         (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
         _ => None,
     };
-    verified.set_tenant(head.tenant);
+    verified.set_tenant(head.tenant.known());
     drop(entered);
     Ok(Started {
         verified,
@@ -490,9 +484,9 @@ impl OwnedHead {
 }
 
 /// Only a stream upgrade goes through this check.
-fn require_upgrade(kind: RequestKind) -> Result<(), Refusal> {
+fn require_upgrade(kind: RequestKind) -> Result<RequestKind, Refusal> {
     match kind {
-        RequestKind::StreamUpgrade => Ok(()),
+        RequestKind::StreamUpgrade => Ok(kind),
         RequestKind::Webhook => Err(Refusal {
             rejection: Rejection::UnsupportedUpgrade,
             detail: Some(
@@ -512,31 +506,13 @@ fn finish(
 ) -> Result<PlivoVerified, Rejection> {
     let _entered = span.enter();
     if let Some((answer, guard)) = answer {
-        let fail_open = settings.replay.as_ref().is_some_and(|r| r.fail_open);
-        if let Err(error) = &answer {
-            events::store_unavailable(&verified, error, fail_open);
-        }
-        match replay::decide(&answer, fail_open) {
+        match replay::settle(settings.replay.as_ref(), &verified, answer, guard) {
             // The handshake goes on: whatever happens to it, the key stays taken.
-            Decision::Call | Decision::CallUnprotected => guard.keep(),
-            Decision::Refuse { rejection, release } => {
-                if release {
-                    drop(guard);
-                } else {
-                    guard.keep();
-                }
-                events::rejected(
-                    span,
-                    settings.metrics.as_deref(),
-                    Rejected {
-                        rejection,
-                        method: &http::Method::GET,
-                        url: Some(verified.url()),
-                        detail: None,
-                        reported_only: false,
-                    },
-                );
-                return Err(rejection);
+            Ok(guard) => guard.keep(),
+            Err(rejection) => {
+                let url = verified.url();
+                let method = &http::Method::GET;
+                return Err(refused(settings, span, method, rejection.into(), Some(url)));
             }
         }
     }
@@ -548,21 +524,12 @@ fn finish(
 fn refused(
     settings: &Settings,
     span: &Span,
-    request: &RequestHead<'_>,
+    method: &http::Method,
     refusal: Refusal,
     url: Option<&str>,
 ) -> Rejection {
-    events::rejected(
-        span,
-        settings.metrics.as_deref(),
-        Rejected {
-            rejection: refusal.rejection,
-            method: request.method,
-            url,
-            detail: refusal.detail.as_deref(),
-            reported_only: false,
-        },
-    );
+    let event = Rejected::of(&refusal, method, url, false);
+    events::rejected(span, settings.metrics.as_deref(), event);
     refusal.rejection
 }
 

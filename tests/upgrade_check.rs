@@ -31,12 +31,14 @@ use tower_plivo::{PlivoSignatureLayer, Rejection, SyncUpgradeCheck, UpgradeCheck
 const TOKEN: &str = "upgradeTESTtokenNOTaSECRET000000";
 const PUBLIC: &str = "hooks.example.com";
 
-fn layer() -> PlivoSignatureLayer {
+fn builder() -> tower_plivo::PlivoSignatureLayerBuilder {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::public_base(&format!("https://{PUBLIC}")).unwrap())
-        .build()
-        .unwrap()
+}
+
+fn layer() -> PlivoSignatureLayer {
+    builder().build().unwrap()
 }
 
 /// The refusal a server sends instead of upgrading (with the reason exposed for the test).
@@ -186,12 +188,7 @@ async fn the_async_check_guards_a_hyper_upgrade() {
 
 #[test]
 fn checks_that_could_not_do_what_they_say_are_errors() {
-    let report_only = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::public_base(&format!("https://{PUBLIC}")).unwrap())
-        .report_only(true)
-        .build()
-        .unwrap();
+    let report_only = builder().report_only(true).build().unwrap();
     assert!(report_only.upgrade_check().is_err());
     assert!(report_only.sync_upgrade_check().is_err());
     // A store that answers later cannot serve a synchronous callback.
@@ -213,12 +210,7 @@ fn checks_that_could_not_do_what_they_say_are_errors() {
         ) {
         }
     }
-    let later = PlivoSignatureLayer::builder()
-        .auth_token(TOKEN)
-        .url_policy(UrlPolicy::public_base(&format!("https://{PUBLIC}")).unwrap())
-        .replay_store(Later)
-        .build()
-        .unwrap();
+    let later = builder().replay_store(Later).build().unwrap();
     assert!(later.sync_upgrade_check().is_err());
     assert!(later.upgrade_check().is_ok());
 }

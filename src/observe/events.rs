@@ -4,6 +4,7 @@ use http::Method;
 use tracing::Span;
 
 use super::Metrics;
+use crate::pipeline::respond::Refusal;
 use crate::rejection::Rejection;
 use crate::replay::StoreError;
 use crate::signature::StreamUrlForm;
@@ -51,6 +52,24 @@ pub(crate) struct Rejected<'a> {
     pub(crate) detail: Option<&'a str>,
     /// Report-only mode: the request goes on.
     pub(crate) reported_only: bool,
+}
+
+impl<'a> Rejected<'a> {
+    /// The event of a refusal (its reason and detail).
+    pub(crate) fn of(
+        refusal: &'a Refusal,
+        method: &'a Method,
+        url: Option<&'a str>,
+        reported_only: bool,
+    ) -> Self {
+        Self {
+            rejection: refusal.rejection,
+            method,
+            url,
+            detail: refusal.detail.as_deref(),
+            reported_only,
+        }
+    }
 }
 
 /// A request was refused, or would have been in report-only mode.

@@ -15,9 +15,9 @@ use super::upgrade::{self, RequestKind};
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::{
-    Claim, SignatureHeaders, SignatureVersion, SignedUrl, StreamUrlForm, StreamUrlPieces,
-    V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
-    V3_SIGNATURE, Verifier, is_form_content_type,
+    Claim, SIGNED_STREAM_SCHEME, SignatureHeaders, SignatureVersion, SignedUrl, StreamUrlForm,
+    StreamUrlPieces, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE,
+    V3_NONCE, V3_SIGNATURE, Verifier, is_form_content_type,
 };
 use crate::tenants::{Tenant, TenantRequest};
 use crate::url_policy::{Origin, origin_of};
@@ -42,12 +42,30 @@ pub(crate) struct Head {
     account: Option<HeaderValue>,
     main_account: Option<HeaderValue>,
     nonce: HeaderValue,
-    /// The tenant whose tokens verify the request, once the `tokens` stage resolved it (with
-    /// tenants configured).
-    pub(crate) tenant: Option<Arc<Tenant>>,
-    /// With tenants configured, why none was resolved (the tenant is unknown): the request is
-    /// refused once its body is read, as a forgery is.
-    pub(crate) unknown_tenant: Option<String>,
+    /// Whose tokens verify the request, as the `tokens` stage found.
+    pub(crate) tenant: TenantState,
+}
+
+/// Whose tokens verify a request.
+#[derive(Debug)]
+pub(crate) enum TenantState {
+    /// The layer's static list (or, with tenants, not resolved yet).
+    Layer,
+    /// This tenant's.
+    Known(Arc<Tenant>),
+    /// Nobody's: the tenant is unknown (why, for the log line). The request is refused once
+    /// its body is read, as a forgery is.
+    Unknown(String),
+}
+
+impl TenantState {
+    /// The tenant, if one was resolved.
+    pub(crate) fn known(self) -> Option<Arc<Tenant>> {
+        match self {
+            TenantState::Known(tenant) => Some(tenant),
+            TenantState::Layer | TenantState::Unknown(_) => None,
+        }
+    }
 }
 
 /// The log line's explanation of a V2 request on a V3-only route.
@@ -69,6 +87,17 @@ pub(crate) fn check(
     peer: Option<SocketAddr>,
 ) -> Result<Head, Refusal> {
     let kind = upgrade::classify(request.method, request.version, request.headers)?;
+    check_classified(settings, kind, request, peer)
+}
+
+/// [`check`] for a request already classified (the upgrade check classifies first, to refuse
+/// anything but an upgrade before its signature headers are read).
+pub(crate) fn check_classified(
+    settings: &Settings,
+    kind: RequestKind,
+    request: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+) -> Result<Head, Refusal> {
     let method = match request.method.as_str() {
         "GET" => SignedMethod::Get,
         "POST" => SignedMethod::Post,
@@ -120,8 +149,7 @@ pub(crate) fn check(
         account: kept(account),
         main_account: kept(main_account),
         nonce: kept(nonce).expect("the claim has a nonce"),
-        tenant: None,
-        unknown_tenant: None,
+        tenant: TenantState::Layer,
     })
 }
 
@@ -155,7 +183,7 @@ impl Head {
         let uri = request.original_uri();
         let scheme = match self.kind {
             RequestKind::Webhook => self.origin.scheme.as_str(),
-            RequestKind::StreamUpgrade => "http",
+            RequestKind::StreamUpgrade => SIGNED_STREAM_SCHEME,
         };
         SignedUrl::from_parts(scheme, &self.origin.authority, uri.path(), uri.query())
     }
@@ -192,14 +220,14 @@ impl Head {
         )
     }
 
-    /// The tokens that verify this request: its tenant's, else the layer's list. `None` only
-    /// if tenants are configured and none was resolved (refused, never verified with another's
-    /// tokens).
-    pub(crate) fn verifier<'a>(&'a self, settings: &'a Settings) -> Option<&'a Verifier> {
+    /// The tokens that verify this request: its tenant's, else the layer's list; or, when no
+    /// tenant's tokens apply, why (it is refused, never verified with another's tokens).
+    pub(crate) fn verifier<'a>(&'a self, settings: &'a Settings) -> Result<&'a Verifier, &'a str> {
         match (&self.tenant, &settings.tokens) {
-            (Some(tenant), _) => Some(&tenant.verifier),
-            (None, Tokens::Static(verifier)) => Some(verifier),
-            (None, Tokens::Tenants(_)) => None,
+            (TenantState::Known(tenant), _) => Ok(&tenant.verifier),
+            (TenantState::Layer, Tokens::Static(verifier)) => Ok(verifier),
+            (TenantState::Unknown(why), _) => Err(why),
+            (TenantState::Layer, Tokens::Tenants(_)) => Err("no tenant was resolved"),
         }
     }
 

@@ -1,9 +1,11 @@
 //! Stage 5, replay: whether a verified request's signed message was already accepted.
 
+use crate::observe::events;
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};
 
 use super::settings::ReplaySettings;
+use crate::verified::PlivoVerified;
 
 /// Asks the store to reserve `key`, with the guard that undoes it if the request ends before
 /// the handler could act (armed from before the store is asked, so a request dropped while the
@@ -45,6 +47,31 @@ pub(crate) fn decide(answer: &Result<Reservation, StoreError>, fail_open: bool) 
             rejection: Rejection::ReplayStoreUnavailable,
             release: true,
         },
+    }
+}
+
+/// Carries out the decision for a verified request: the guard to hold while it goes on, or its
+/// rejection (the guard released or kept, as the decision says). A store failure is logged.
+pub(crate) fn settle(
+    settings: Option<&ReplaySettings>,
+    verified: &PlivoVerified,
+    answer: Result<Reservation, StoreError>,
+    guard: ReleaseGuard,
+) -> Result<ReleaseGuard, Rejection> {
+    let fail_open = settings.is_some_and(|replay| replay.fail_open);
+    if let Err(error) = &answer {
+        events::store_unavailable(verified, error, fail_open);
+    }
+    match decide(&answer, fail_open) {
+        Decision::Call | Decision::CallUnprotected => Ok(guard),
+        Decision::Refuse { rejection, release } => {
+            if release {
+                drop(guard);
+            } else {
+                guard.keep();
+            }
+            Err(rejection)
+        }
     }
 }
 

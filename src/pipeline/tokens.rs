@@ -2,14 +2,12 @@
 //! with [tenants](crate::tenants), those of the tenant the request's URL names, from the cache
 //! or (on a miss) from the store, before the body is read.
 
-use std::sync::Arc;
-
-use super::head::Head;
+use super::head::{Head, TenantState};
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
-use crate::tenants::{MAX_TENANT_NAME_LEN, PendingLookup, Resolved, Tenant};
+use crate::tenants::{MAX_TENANT_NAME_LEN, PendingLookup, Resolved};
 
 /// Where a request's tokens stand once its head is checked.
 pub(crate) enum Resolution {
@@ -35,39 +33,23 @@ pub(crate) fn resolve(
     let Tokens::Tenants(cache) = &settings.tokens else {
         return Resolution::Ready(Ok(()));
     };
-    let decided = {
+    let looked_up = {
         let target = head.tenant_request(request);
         match cache.tenant_of(&target) {
-            None => Ok(Err(unknown(None))),
-            Some(name) if name.len() > MAX_TENANT_NAME_LEN => Ok(Err(unknown(None))),
-            Some(name) => match cache.cached(&name) {
+            Some(name) if name.len() <= MAX_TENANT_NAME_LEN => match cache.cached(&name) {
                 Some(resolved) => Ok(settle(resolved, &name)),
                 None => Err(name.into_owned().into_boxed_str()),
             },
+            _ => Ok(Ok(TenantState::Unknown(unknown(None)))),
         }
     };
-    match decided {
-        Ok(settled) => Resolution::Ready(apply(head, settled)),
+    match looked_up {
+        Ok(settled) => Resolution::Ready(settled.map(|state| head.tenant = state)),
         Err(tenant) => Resolution::Pending(Pending {
             lookup: cache.lookup(&tenant),
             tenant,
         }),
     }
-}
-
-/// Puts a settled tenant in the head. An unknown tenant is not refused yet: its body is read
-/// and the verify stage refuses it, as it refuses a forgery, so that a sender cannot tell a
-/// known tenant from an unknown one (by a body over the limit, a slow body, or the time taken).
-fn apply(head: &mut Head, settled: Result<Arc<Tenant>, Refusal>) -> Result<(), Refusal> {
-    match settled {
-        Ok(tenant) => head.tenant = Some(tenant),
-        Err(Refusal {
-            rejection: Rejection::UnknownTenant,
-            detail,
-        }) => head.unknown_tenant = detail,
-        Err(refusal) => return Err(refusal),
-    }
-    Ok(())
 }
 
 /// Puts the tenant a lookup found in the head, or refuses.
@@ -76,15 +58,19 @@ pub(crate) fn after_lookup(
     pending: &Pending,
     resolved: Resolved,
 ) -> Result<(), Refusal> {
-    apply(head, settle(resolved, &pending.tenant))
+    head.tenant = settle(resolved, &pending.tenant)?;
+    Ok(())
 }
 
-/// What the cache's or the store's answer means for the request: its tenant, or a refusal
-/// (unknown: 403 like any other; store unavailable: 503, so Plivo retries; never fail-open).
-pub(crate) fn settle(resolved: Resolved, tenant: &str) -> Result<Arc<Tenant>, Refusal> {
+/// What the cache's or the store's answer means for the request: whose tokens verify it, or a
+/// refusal now (store unavailable: 503, so Plivo retries; never fail-open). An unknown tenant
+/// is not refused yet: its body is read and the verify stage refuses it, as it refuses a
+/// forgery, so that a sender cannot tell a known tenant from an unknown one (by a body over
+/// the limit, a slow body, or the time taken).
+pub(crate) fn settle(resolved: Resolved, tenant: &str) -> Result<TenantState, Refusal> {
     match resolved {
-        Resolved::Known(known) => Ok(known),
-        Resolved::Unknown => Err(unknown(Some(tenant))),
+        Resolved::Known(known) => Ok(TenantState::Known(known)),
+        Resolved::Unknown => Ok(TenantState::Unknown(unknown(Some(tenant)))),
         Resolved::Unavailable(error) => Err(Refusal {
             rejection: Rejection::TenantStoreUnavailable,
             detail: Some(format!("tenant {tenant:?}: {error}")),
@@ -92,24 +78,25 @@ pub(crate) fn settle(resolved: Resolved, tenant: &str) -> Result<Arc<Tenant>, Re
     }
 }
 
-fn unknown(tenant: Option<&str>) -> Refusal {
-    Refusal {
-        rejection: Rejection::UnknownTenant,
-        detail: Some(match tenant {
-            Some(tenant) => format!("no tenant {tenant:?} in the token store"),
-            None => format!(
-                "the request names no tenant (by the token source's rule), or one longer than \
-                 {MAX_TENANT_NAME_LEN} bytes"
-            ),
-        }),
+/// Why a tenant is unknown, for the log line.
+fn unknown(tenant: Option<&str>) -> String {
+    match tenant {
+        Some(tenant) => format!("no tenant {tenant:?} in the token store"),
+        None => format!(
+            "the request names no tenant (by the token source's rule), or one longer than \
+             {MAX_TENANT_NAME_LEN} bytes"
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::signature::{AuthTokens, Verifier};
     use crate::tenants::LookupError;
+    use crate::tenants::Tenant;
 
     fn tenant() -> Arc<Tenant> {
         Arc::new(Tenant {
@@ -122,15 +109,19 @@ mod tests {
     fn a_known_tenant_is_its_own() {
         let known = tenant();
         let settled = settle(Resolved::Known(known.clone()), "acme").unwrap();
-        assert!(Arc::ptr_eq(&settled, &known));
+        assert!(Arc::ptr_eq(&settled.known().unwrap(), &known));
     }
 
     #[test]
     fn unknown_is_403_and_names_the_tenant_in_the_log_only() {
-        let refusal = settle(Resolved::Unknown, "acme").unwrap_err();
-        assert_eq!(refusal.rejection, Rejection::UnknownTenant);
-        assert_eq!(refusal.rejection.status(), http::StatusCode::FORBIDDEN);
-        assert!(refusal.detail.unwrap().contains("\"acme\""));
+        let TenantState::Unknown(why) = settle(Resolved::Unknown, "acme").unwrap() else {
+            panic!("an unknown tenant is refused by the verify stage, after its body");
+        };
+        assert_eq!(
+            Rejection::UnknownTenant.status(),
+            http::StatusCode::FORBIDDEN
+        );
+        assert!(why.contains("\"acme\""));
     }
 
     #[test]

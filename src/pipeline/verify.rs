@@ -57,7 +57,7 @@ pub(crate) fn verify(
     match check(settings, &head, &RequestHead::from(&parts), &body, span) {
         Ok(Checked { mut verified, key }) => {
             // Moved, not cloned: the request keeps its tenant for as long as it lives.
-            verified.set_tenant(head.tenant);
+            verified.set_tenant(head.tenant.known());
             Verdict::Accepted(Accepted {
                 request: Request::from_parts(parts, body),
                 verified,
@@ -104,12 +104,15 @@ pub(crate) fn check(
     let url = head.signed_url(request);
     // No tenant: one the store does not know (refused here, after the body was read like a
     // forgery's, so the sender cannot tell a known tenant from an unknown one).
-    let Some(verifier) = head.verifier(settings) else {
-        return Err(Unchecked {
-            rejection: Rejection::UnknownTenant,
-            url: url.to_string(),
-            detail: head.unknown_tenant.clone(),
-        });
+    let verifier = match head.verifier(settings) {
+        Ok(verifier) => verifier,
+        Err(why) => {
+            return Err(Unchecked {
+                rejection: Rejection::UnknownTenant,
+                url: url.to_string(),
+                detail: Some(why.to_owned()),
+            });
+        }
     };
     let default_form =
         (head.kind == RequestKind::StreamUpgrade).then_some(StreamUrlForm::HttpScheme);
@@ -121,12 +124,7 @@ pub(crate) fn check(
         (&outcome, head.kind, settings.extra_stream_url_form)
     {
         let pieces = head.stream_url_pieces(form, request);
-        let extra = SignedUrl::from_parts(
-            pieces.scheme,
-            &head.origin.authority,
-            &pieces.path,
-            pieces.query.as_deref(),
-        );
+        let extra = pieces.signed_url(&head.origin.authority);
         if let Ok(matched) = check_url(settings, verifier, head, request, extra, body) {
             outcome = Ok((matched, Some(form)));
         }

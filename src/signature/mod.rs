@@ -30,7 +30,7 @@ pub use request::SignedRequest;
 pub(crate) use request::is_form_content_type;
 pub use signer::Signer;
 pub use stream::StreamUrlForm;
-pub(crate) use stream::StreamUrlPieces;
+pub(crate) use stream::{SIGNED_STREAM_SCHEME, StreamUrlPieces};
 pub use tokens::{AuthTokens, TokenError, TokenId};
 pub use url::{SignedUrl, UrlError};
 pub use verifier::Verifier;

@@ -103,12 +103,7 @@ impl Signer {
             return Err(UrlError::NotAWebSocketUrl);
         };
         let pieces = StreamUrlForm::HttpScheme.pieces(tls, dialled.path(), dialled.query());
-        let signed = SignedUrl::from_parts(
-            pieces.scheme,
-            dialled.authority(),
-            &pieces.path,
-            pieces.query.as_deref(),
-        );
+        let signed = pieces.signed_url(dialled.authority());
         Ok(self
             .mac
             .tag(V3Message::build(&signed, None, nonce.as_bytes()).bytes())

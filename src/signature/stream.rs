@@ -4,6 +4,12 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::url::SignedUrl;
+
+/// The scheme Plivo signs an audio stream's URL with, whatever it dialled (`ws` or `wss`): the
+/// default stream form's, and the one the head and the doctor verify a stream upgrade over.
+pub(crate) const SIGNED_STREAM_SCHEME: &str = "http";
+
 /// The URL form a stream upgrade's signature is computed over. Plivo dials `wss://host/path`
 /// (or `ws://`) and signs the V3 GET message of that URL **with its scheme replaced by
 /// `http`** ([`HttpScheme`](Self::HttpScheme)): that is the only form accepted by default.
@@ -68,7 +74,7 @@ impl StreamUrlForm {
             (StreamUrlForm::WebSocketScheme, true) => "wss",
             (StreamUrlForm::WebSocketScheme, false) => "ws",
             (StreamUrlForm::HttpsScheme, true) => "https",
-            _ => "http",
+            _ => SIGNED_STREAM_SCHEME,
         };
         let (path, query) = match (self, query) {
             (StreamUrlForm::WebSocketSuffix, Some(query)) => (
@@ -89,13 +95,9 @@ impl StreamUrlForm {
 
     /// The whole URL in this form: for documentation and the doctor's log lines.
     pub fn url(self, tls: bool, authority: &str, path: &str, query: Option<&str>) -> String {
-        let pieces = self.pieces(tls, path, query);
-        let mut url = format!("{}://{authority}{}", pieces.scheme, pieces.path);
-        if let Some(query) = &pieces.query {
-            url.push('?');
-            url.push_str(query);
-        }
-        url
+        self.pieces(tls, path, query)
+            .signed_url(authority)
+            .to_string()
     }
 }
 
@@ -111,6 +113,13 @@ pub(crate) struct StreamUrlPieces<'a> {
     pub(crate) scheme: &'static str,
     pub(crate) path: Cow<'a, str>,
     pub(crate) query: Option<Cow<'a, str>>,
+}
+
+impl StreamUrlPieces<'_> {
+    /// The URL of these pieces at `authority`.
+    pub(crate) fn signed_url<'b>(&'b self, authority: &'b str) -> SignedUrl<'b> {
+        SignedUrl::from_parts(self.scheme, authority, &self.path, self.query.as_deref())
+    }
 }
 
 #[cfg(test)]

@@ -34,19 +34,12 @@ pub const DEFAULT_MAX_TENANTS: usize = 10_000;
 /// a flood of long made-up names costs neither store queries nor memory.
 pub const MAX_TENANT_NAME_LEN: usize = 255;
 
-/// A tenant the store knows: its name and a verifier over its tokens (keyed HMAC states only).
+/// A tenant the store knows: its name and a verifier over its tokens (keyed HMAC states only;
+/// `Verifier`'s `Debug` shows counts).
+#[derive(Debug)]
 pub(crate) struct Tenant {
     pub(crate) name: Box<str>,
     pub(crate) verifier: Verifier,
-}
-
-impl fmt::Debug for Tenant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tenant")
-            .field("name", &self.name)
-            .field("verifier", &self.verifier)
-            .finish()
-    }
 }
 
 /// What the cache or the store said about a tenant.
@@ -205,7 +198,7 @@ impl TenantCache {
 
 impl Inner {
     fn cached(&self, tenant: &str) -> Option<Resolved> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let entries = read(&self.entries);
         let entry = entries.get(tenant)?;
         if entry
             .expires
@@ -336,6 +329,10 @@ fn make_room(entries: &mut HashMap<Box<str>, Entry>, now: Instant) {
     }
 }
 
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
@@ -387,14 +384,7 @@ impl fmt::Debug for TenantCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.inner;
         f.debug_struct("TenantCache")
-            .field(
-                "cached_tenants",
-                &inner
-                    .entries
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .len(),
-            )
+            .field("cached_tenants", &read(&inner.entries).len())
             .field("ttl", &inner.ttl)
             .field("unknown_ttl", &inner.unknown_ttl)
             .field("max_tenants", &inner.max_tenants)
@@ -544,6 +534,6 @@ mod tests {
     }
 
     fn read_len(cache: &TenantCache) -> usize {
-        cache.inner.entries.read().unwrap().len()
+        read(&cache.inner.entries).len()
     }
 }

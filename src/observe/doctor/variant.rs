@@ -97,7 +97,7 @@ pub(crate) fn candidates(
     // The scheme a variant of `origin_scheme` is signed with.
     let signed = |origin_scheme: Scheme| {
         if stream {
-            "http"
+            crate::signature::SIGNED_STREAM_SCHEME
         } else {
             origin_scheme.as_str()
         }
@@ -176,7 +176,8 @@ pub(crate) fn candidates(
             let pieces = form.pieces(tls, path, query);
             // The default form was verified; `https` over plain `http` is the default again.
             if form == StreamUrlForm::HttpScheme
-                || pieces.scheme == "http" && form == StreamUrlForm::HttpsScheme
+                || pieces.scheme == crate::signature::SIGNED_STREAM_SCHEME
+                    && form == StreamUrlForm::HttpsScheme
             {
                 continue;
             }
