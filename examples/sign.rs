@@ -1,47 +1,73 @@
 //! Signs a request the way Plivo does and prints a ready-to-run `curl` command carrying the
 //! signature headers, to try a server guarded by `PlivoSignatureLayer` by hand. Given a
 //! `wss://` or `ws://` URL, signs an audio-stream upgrade instead and prints a `websocat`
-//! command.
+//! command. With `--to http://HOST:PORT`, sends the signed request there itself and prints the
+//! response: signed for the public URL Plivo calls, sent to a local plain-http server.
 //!
 //! ```text
 //! cargo run --example sign -- --token TOKEN --url URL [--method GET|POST] [--data 'a=1&b=2']
-//!     [--v2] [--main-account] [--nonce N]
+//!     [--v2] [--main-account] [--nonce N] [--to http://HOST:PORT]
 //! cargo run --example sign -- --token TOKEN --url ws://127.0.0.1:3000/stream
+//! cargo run --example sign -- --token TOKEN --url https://hooks.example.com/answer \
+//!     --to http://127.0.0.1:3000 --data 'CallUUID=1'
 //! ```
 //!
 //! The token comes from `--token` or, if that is absent, from `PLIVO_AUTH_TOKEN`. The printed
 //! command contains signatures, never the token. Only the standard library and the crate's own
-//! `Signer` are used, so the signature is made by the same canonicalisation the layer verifies.
+//! `Signer` are used (the request `--to` sends goes over a bare `std::net::TcpStream`), so the
+//! signature is made by the same canonicalisation the layer verifies.
+
+#[path = "shared/try_it.rs"]
+mod try_it;
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_plivo::signature::{
-    Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
-    V3_SIGNATURE,
+    SignedUrl, Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE,
+    V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE,
 };
 
+use try_it::quote;
+
 const USAGE: &str = "\
-Prints a curl command carrying a valid Plivo signature.
+Signs a request the way Plivo does, then prints a curl command carrying the signature, or with
+--to sends the request itself and prints the response.
 
 usage: sign --token TOKEN --url URL [options]
 
   --token TOKEN     auth token to sign with (default: $PLIVO_AUTH_TOKEN)
-  --url URL         the URL Plivo calls, with any query (http:// or https://); a
-                    wss:// or ws:// URL is an audio stream: its upgrade is signed (a V3
-                    GET over the same URL with http://) and a websocat command printed
+  --url URL         the URL Plivo calls, with any query (http:// or https://): what is
+                    signed; a wss:// or ws:// URL is an audio stream: its upgrade is signed
+                    (a V3 GET over the same URL with http://) and a websocat command printed
+  --to URL          send the signed request to this plain http:// address instead of
+                    printing a command, e.g. --to http://127.0.0.1:3000 for the local server
+                    behind the public --url; the request keeps --url's path and query (a
+                    path in --to is sent instead, as a proxy that rewrites paths would) and
+                    its Host header is --url's host; prints the response's status line and
+                    body (a stream: sends the upgrade, prints the status line, 101
+                    expected, and closes)
   --method M        GET or POST (default POST)
   --data FORM       form parameters, e.g. 'From=14155550100&To=14155550199';
                     POST: sent as an application/x-www-form-urlencoded body;
                     GET: appended to the URL's query (Plivo sends GET parameters there)
   --v2              sign with V2 (X-Plivo-Signature-V2: URL and nonce only) instead of V3
   --main-account    the token is the main account's: use the -Ma- signature header
-  --nonce N         nonce to sign with (default: 20 digits derived from the clock)
+  --nonce N         nonce to sign with (default: 20 digits derived from the clock, so each
+                    run is a new request, not a replay)
   -h, --help        this text
 
-The signed URL is also the URL curl (or websocat) calls. To reach a server behind a proxy, add
-curl's own options to the printed command (--connect-to, --resolve), which do not change the URL.
+Without --to, the printed command calls --url itself: run it where --url reaches your server.
+When Plivo calls an https:// URL whose TLS ends at a proxy or tunnel in front of a plain-http
+server, use --to with the server's own address: curl cannot send an https:// URL to a plain
+http port. --to speaks HTTP/1.1 without TLS: to reach an https:// (wss://) server, leave --to
+out and run the printed curl (websocat) command.
+
+exit status: 0 when signed (with --to: the response was 2xx, or 101 for a stream); 1 with --to
+when the response was anything else or none came; 2 for a usage error.
 ";
 
 /// What the command line asked for.
@@ -53,6 +79,8 @@ struct Options {
     v2: bool,
     main_account: bool,
     nonce: String,
+    /// Where to send the request (`--to`, checked to be `http://`); `None`: print a command.
+    to: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -67,14 +95,40 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match curl_command(&options) {
-        Ok(command) => {
-            println!("{command}");
-            ExitCode::SUCCESS
+    let request = match sign(&options) {
+        Ok(request) => request,
+        Err(message) => {
+            eprintln!("sign: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(to) = &options.to else {
+        println!("{}", request.command());
+        return ExitCode::SUCCESS;
+    };
+    match request.send(to) {
+        Ok(response) => {
+            println!("{}", response.status_line);
+            let body = String::from_utf8_lossy(&response.body);
+            print!("{body}");
+            if !body.is_empty() && !body.ends_with('\n') {
+                println!();
+            }
+            // A stream is only open on 101; any other answer, 2xx included, did not upgrade.
+            let succeeded = if request.stream {
+                response.status == 101
+            } else {
+                (200..300).contains(&response.status)
+            };
+            if succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(message) => {
             eprintln!("sign: {message}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }
@@ -89,6 +143,7 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
     let mut v2 = false;
     let mut main_account = false;
     let mut nonce = None;
+    let mut to = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -116,6 +171,7 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
             }
             "--data" => data = Some(value("--data")?),
             "--nonce" => nonce = Some(value("--nonce")?),
+            "--to" => to = Some(value("--to")?),
             "--v2" | "--main-account" if inline.is_some() => {
                 return Err(format!("{flag} takes no value"));
             }
@@ -151,6 +207,9 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
                 .to_owned(),
         );
     }
+    if let Some(to) = &to {
+        check_to(to, stream)?;
+    }
     let method = match (method, stream) {
         (Some(method), _) => method,
         (None, true) => Method::Get,
@@ -164,7 +223,39 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
         v2,
         main_account,
         nonce,
+        to,
     }))
+}
+
+/// `--to` must name a plain-http server: `sign` has no TLS (the standard library has none).
+fn check_to(to: &str, stream: bool) -> Result<(), String> {
+    let printed = if stream { "websocat" } else { "curl" };
+    let parsed = SignedUrl::parse(to)
+        .map_err(|_| format!("--to must be an http://HOST:PORT address, not {to:?}"))?;
+    match parsed.scheme().to_ascii_lowercase().as_str() {
+        "http" => {}
+        "https" | "wss" => {
+            return Err(format!(
+                "--to {to}: sign sends plain HTTP only (no TLS); to reach an {} server, leave \
+                 --to out and run the {printed} command sign prints",
+                parsed.scheme()
+            ));
+        }
+        "ws" => {
+            return Err(format!(
+                "--to {to}: a stream's upgrade is an HTTP request: write --to http://{}{}",
+                parsed.authority(),
+                parsed.path()
+            ));
+        }
+        other => return Err(format!("--to must be an http:// address, not {other}://")),
+    }
+    if parsed.query().is_some() {
+        return Err(format!(
+            "--to {to}: no query here: the query sent is --url's, which is the one signed"
+        ));
+    }
+    Ok(())
 }
 
 /// The two methods Plivo signs.
@@ -174,47 +265,49 @@ enum Method {
     Post,
 }
 
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
 /// Whether `url` is an audio stream's (`wss://` or `ws://`).
 fn is_stream_url(url: &str) -> bool {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
     scheme.eq_ignore_ascii_case("wss") || scheme.eq_ignore_ascii_case("ws")
 }
 
-/// Signs the stream upgrade and renders it as one shell-safe `websocat` command line.
-fn websocat_command(options: &Options) -> Result<String, String> {
-    let signature = Signer::new(&options.token)
-        .sign_stream(&options.url, &options.nonce)
-        .map_err(|error| format!("cannot sign {:?}: {error}", options.url))?;
-    let signature_header = if options.main_account {
-        V3_MAIN_ACCOUNT_SIGNATURE
-    } else {
-        V3_SIGNATURE
-    };
-    let mut command = String::from("websocat");
-    for header in [
-        format!("{}: {signature}", canonical_case(signature_header)),
-        format!("{}: {}", canonical_case(V3_NONCE), options.nonce),
-    ] {
-        write!(command, " -H {}", quote(&header)).expect("writing to a String");
-    }
-    write!(command, " {}", quote(&options.url)).expect("writing to a String");
-    Ok(command)
+/// A request signed as Plivo signs it, to print as a command or to send.
+struct Outgoing {
+    method: Method,
+    /// The URL signed: `--url`, with a GET's `--data` in its query.
+    url: String,
+    /// A POST's form body (empty for a GET).
+    body: String,
+    /// The signature and nonce headers, names as Plivo's requests show them.
+    headers: [(String, String); 2],
+    /// An audio-stream upgrade (`--url` is `ws://` or `wss://`).
+    stream: bool,
 }
 
-/// Signs the request and renders it as one shell-safe `curl` command line (a `websocat` one for
-/// an audio stream).
-fn curl_command(options: &Options) -> Result<String, String> {
-    if is_stream_url(&options.url) {
-        return websocat_command(options);
-    }
+/// Signs the request `options` describe.
+fn sign(options: &Options) -> Result<Outgoing, String> {
+    let stream = is_stream_url(&options.url);
     let data = options.data.as_deref().filter(|d| !d.is_empty());
     let (url, body) = match options.method {
+        // A stream's URL is signed as dialled (`sign_stream` turns it into its http:// form).
+        _ if stream => (options.url.clone(), ""),
         // Plivo sends GET parameters in the query string, so that is where they are signed.
         Method::Get => (with_query(&options.url, data), ""),
         Method::Post => (options.url.clone(), data.unwrap_or("")),
     };
     let signer = Signer::new(&options.token);
-    let signature = if options.v2 {
+    let signature = if stream {
+        signer.sign_stream(&url, &options.nonce)
+    } else if options.v2 {
         signer.sign_v2(&url, &options.nonce)
     } else {
         match options.method {
@@ -229,26 +322,261 @@ fn curl_command(options: &Options) -> Result<String, String> {
         (true, false) => (V2_SIGNATURE, V2_NONCE),
         (true, true) => (V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE),
     };
+    Ok(Outgoing {
+        method: options.method,
+        url,
+        body: body.to_owned(),
+        headers: [
+            (canonical_case(signature_header), signature),
+            (canonical_case(nonce_header), options.nonce.clone()),
+        ],
+        stream,
+    })
+}
 
-    let mut command = format!("curl -i {}", quote(&url));
-    for header in [
-        format!("{}: {signature}", canonical_case(signature_header)),
-        format!("{}: {}", canonical_case(nonce_header), options.nonce),
-    ] {
-        write!(command, " -H {}", quote(&header)).expect("writing to a String");
+/// The form content type: V3 signs a POST's body only as a form.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+impl Outgoing {
+    /// One shell-safe command line: `curl`, or `websocat` for an audio stream.
+    fn command(&self) -> String {
+        let mut command = if self.stream {
+            String::from("websocat")
+        } else {
+            format!("curl -i {}", quote(&self.url))
+        };
+        for (name, value) in &self.headers {
+            write!(command, " -H {}", quote(&format!("{name}: {value}")))
+                .expect("writing to a String");
+        }
+        if self.stream {
+            write!(command, " {}", quote(&self.url)).expect("writing to a String");
+        } else if self.method == Method::Post {
+            // `--data-raw`, not `--data`: a body starting with `@` must stay a body, not name a
+            // file. The content type is spelled out because V3 signs the body only as a form.
+            write!(
+                command,
+                " -H {} --data-raw {}",
+                quote(&format!("Content-Type: {FORM}")),
+                quote(&self.body)
+            )
+            .expect("writing to a String");
+        }
+        command
     }
-    if options.method == Method::Post {
-        // `--data-raw`, not `--data`: a body starting with `@` must stay a body, not name a
-        // file. The content type is spelled out because V3 signs the body only as a form.
-        write!(
-            command,
-            " -H {} --data-raw {}",
-            quote("Content-Type: application/x-www-form-urlencoded"),
-            quote(body)
-        )
-        .expect("writing to a String");
+
+    /// Sends the request to the plain-http server `to` over one HTTP/1.1 connection and reads
+    /// its answer (for a stream, the upgrade's answer only, then the connection is closed).
+    fn send(&self, to: &str) -> Result<Response, String> {
+        let signed = SignedUrl::parse(&self.url).map_err(|e| format!("--url: {e}"))?;
+        let server = SignedUrl::parse(to).map_err(|e| format!("--to: {e}"))?;
+        // The target Plivo would request: the signed URL's path and query, unless `--to` names
+        // another path (a proxy that rewrites it). A bare `/` is taken as no path: a habit when
+        // writing an address, not a request for the root.
+        let path = match server.path() {
+            "" | "/" => signed.path(),
+            path => path,
+        };
+        let mut target = if path.is_empty() { "/" } else { path }.to_owned();
+        if let Some(query) = signed.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        // The Host the public URL carries, so a server that takes its origin from `Host`
+        // verifies the URL Plivo signed, not the address the request was sent to.
+        let host = signed.authority();
+        for (what, text) in [("the request target", target.as_str()), ("the host", host)] {
+            if !text.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "{what} {text:?} has spaces or non-ASCII characters: percent-encode them"
+                ));
+            }
+        }
+
+        let mut head = format!(
+            "{} {target} HTTP/1.1\r\nHost: {host}\r\n",
+            self.method.as_str()
+        );
+        for (name, value) in &self.headers {
+            write!(head, "{name}: {value}\r\n").expect("writing to a String");
+        }
+        if self.stream {
+            write!(
+                head,
+                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                 Sec-WebSocket-Key: {}\r\n",
+                websocket_key()
+            )
+            .expect("writing to a String");
+        } else {
+            if self.method == Method::Post {
+                write!(
+                    head,
+                    "Content-Type: {FORM}\r\nContent-Length: {}\r\n",
+                    self.body.len()
+                )
+                .expect("writing to a String");
+            }
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str("\r\n");
+
+        let address = with_default_port(server.authority());
+        let mut connection = connect(&address)?;
+        let io = |e: std::io::Error| format!("{address}: {e}");
+        connection.write_all(head.as_bytes()).map_err(io)?;
+        connection.write_all(self.body.as_bytes()).map_err(io)?;
+        eprintln!(
+            "sent {} {target} to {address} (Host: {host}), signed for {}",
+            self.method.as_str(),
+            self.url
+        );
+        read_response(&mut BufReader::new(connection)).map_err(io)
     }
-    Ok(command)
+}
+
+/// `host:port`, with port 80 (plain http's) when the authority has none.
+fn with_default_port(authority: &str) -> String {
+    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
+        !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            // `[::1]` alone has colons but no port; `[::1]:3000` has one.
+            && (host.ends_with(']') || !host.contains(':'))
+    });
+    if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    }
+}
+
+/// How long `sign` waits to connect, and then for each read or write: a server that never
+/// answers fails the run instead of hanging it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection to the first of `address`'s addresses that accepts one.
+fn connect(address: &str) -> Result<TcpStream, String> {
+    let mut last_error = None;
+    let candidates = address
+        .to_socket_addrs()
+        .map_err(|e| format!("{address}: {e}"))?;
+    for candidate in candidates {
+        match TcpStream::connect_timeout(&candidate, CONNECT_TIMEOUT) {
+            Ok(connection) => {
+                let io = |e: std::io::Error| format!("{address}: {e}");
+                connection.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+                connection.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+                return Ok(connection);
+            }
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(match last_error {
+        Some(error) => format!("cannot connect to {address}: {error}"),
+        None => format!("{address} has no address"),
+    })
+}
+
+/// A server's answer, as `sign` reports it.
+struct Response {
+    /// `HTTP/1.1 200 OK`, without its line end.
+    status_line: String,
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// Reads one response: the head, then the body by `Content-Length`, chunks, or until the server
+/// closes. A `101` has no body here: what follows it is the WebSocket, which `sign` closes.
+fn read_response(reader: &mut impl BufRead) -> std::io::Result<Response> {
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    loop {
+        let status_line = read_line(reader)?;
+        if status_line.is_empty() {
+            return Err(invalid(
+                "the server closed the connection without answering".into(),
+            ));
+        }
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .filter(|_| status_line.starts_with("HTTP/"))
+            .ok_or_else(|| invalid(format!("not an HTTP response: {status_line:?}")))?;
+        let mut content_length = None;
+        let mut chunked = false;
+        loop {
+            let line = read_line(reader)?;
+            if line.is_empty() {
+                break;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.to_ascii_lowercase().contains("chunked");
+            }
+        }
+        // An interim answer (`100 Continue`) is followed by the real one.
+        if (100..200).contains(&status) && status != 101 {
+            continue;
+        }
+        let body = if status == 101 || status == 204 || status == 304 {
+            Vec::new()
+        } else if chunked {
+            read_chunks(reader)?
+        } else if let Some(length) = content_length {
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body)?;
+            body
+        } else {
+            let mut body = Vec::new();
+            reader.read_to_end(&mut body)?;
+            body
+        };
+        return Ok(Response {
+            status_line,
+            status,
+            body,
+        });
+    }
+}
+
+/// One line of a response head, without its line end (empty at the end of the head, or when the
+/// connection closed).
+fn read_line(reader: &mut impl BufRead) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    Ok(String::from_utf8_lossy(&line)
+        .trim_end_matches(['\r', '\n'])
+        .to_owned())
+}
+
+/// A `Transfer-Encoding: chunked` body, decoded.
+fn read_chunks(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line = read_line(reader)?;
+        let size = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size, 16).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad chunk size {line:?}"),
+            )
+        })?;
+        if size == 0 {
+            // Trailers, up to the blank line that ends the body.
+            while !read_line(reader)?.is_empty() {}
+            return Ok(body);
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        read_line(reader)?; // the CRLF after the chunk
+    }
 }
 
 /// `url` with `data` appended to its query (before any fragment, which curl drops anyway).
@@ -292,22 +620,46 @@ fn canonical_case(name: &str) -> String {
         .join("-")
 }
 
-/// POSIX shell single quoting: everything is literal inside `'...'`, and an embedded `'` is
-/// closed, escaped and reopened as `'\''`.
-fn quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
-
 /// 20 decimal digits, like Plivo's nonces, mixed from the clock and the process id. Not
 /// cryptographic: a nonce only has to differ between requests, and a test can pass `--nonce`.
 fn clock_nonce() -> String {
+    format!("{:020}", clock_bits() % 10u128.pow(20))
+}
+
+/// A `Sec-WebSocket-Key`: 16 bytes, base64. The key only guards against caches answering an
+/// upgrade, so bits from the clock do; `sign` closes the socket after the `101` anyway.
+fn websocket_key() -> String {
+    base64(&clock_bits().to_be_bytes())
+}
+
+/// 128 bits mixed from the clock and the process id.
+fn clock_bits() -> u128 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let high = splitmix64(nanos as u64 ^ u64::from(std::process::id()));
     let low = splitmix64(high ^ (nanos >> 64) as u64);
-    let value = (u128::from(high) << 64 | u128::from(low)) % 10u128.pow(20);
-    format!("{value:020}")
+    u128::from(high) << 64 | u128::from(low)
+}
+
+/// Standard base64 with padding (RFC 4648), what `Sec-WebSocket-Key` is written in.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let bits = chunk.iter().enumerate().fold(0u32, |bits, (i, byte)| {
+            bits | u32::from(*byte) << (16 - 8 * i)
+        });
+        // n bytes make n + 1 characters; `=` pads the group to four.
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(bits >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// One step of SplitMix64: spreads nearby clock readings over all 64 bits.
