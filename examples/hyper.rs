@@ -9,22 +9,26 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token (never printed); unset: the public demo token, printed |
 //! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-Proto` is believed (the origin is the request's `Host`, over `http` unless that header says `https`); default `127.0.0.1,::1` (a local tunnel such as ngrok or cloudflared, which ends TLS) |
 //! | `BIND` | listen address, default `127.0.0.1:3001` |
 //!
 //! Every verified request gets its body echoed back as `text/plain`, with what the layer
-//! verified in `x-plivo-verified-*` response headers. Sign a request to try it:
+//! verified in `x-plivo-verified-*` response headers. At start it prints a `sign` command that
+//! gets 200 and one that gets 403, aimed at its own address (with the demo token, which it
+//! prints; with your token, read from `$PLIVO_AUTH_TOKEN` in your shell, never printed):
 //!
 //! ```text
-//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 \
-//!     --url http://127.0.0.1:3001/answer --data 'CallUUID=1&From=14155550100'
+//! cargo run --example sign -- --token 'MAdemoTOKENdoNOTuseINproduction0' \
+//!     --url 'http://127.0.0.1:3001/answer' --to 'http://127.0.0.1:3001' --data 'CallUUID=…'
 //! ```
 
 #[path = "shared/demo.rs"]
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/try_it.rs"]
+mod try_it;
 
 use std::convert::Infallible;
 
@@ -39,6 +43,8 @@ use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 use tower_plivo::{PeerAddr, PlivoVerified, RequestBody};
 
+use try_it::{DEMO_CALL, ShellWord, TryIt};
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
@@ -47,12 +53,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3001".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    if demo_token {
-        // Say which token is in use without printing it: the demo token is public anyway, but a
-        // habit of never echoing tokens is the one worth copying.
-        println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
-    }
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    let answer = ShellWord::literal(&format!("http://{addr}/answer"));
+    TryIt::demo_or_user_token(demo_token.then_some(demo::DEMO_TOKEN), addr)
+        .signed(
+            "a signed call gets 200, its body echoed back:",
+            answer.clone(),
+            Some(DEMO_CALL),
+        )
+        .unknown_token(answer, Some(DEMO_CALL))
+        .print();
 
     loop {
         let (stream, peer) = listener.accept().await?;

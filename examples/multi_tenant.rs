@@ -1,12 +1,13 @@
 //! One endpoint for many Plivo accounts: each tenant's tokens from an SQLite database.
 //!
 //! ```text
-//! TENANTS_DB=tenants.db cargo run --example multi_tenant
+//! cargo run --example multi_tenant                          # a demo database, one tenant
+//! TENANTS_DB=tenants.db cargo run --example multi_tenant    # your tenants
 //! ```
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TENANTS_DB` | path of the SQLite file (required), with table `tenants(name TEXT PRIMARY KEY, auth_tokens TEXT NOT NULL, main_auth_tokens TEXT)`; each tokens column a comma-separated list |
+//! | `TENANTS_DB` | path of the SQLite file, with table `tenants(name TEXT PRIMARY KEY, auth_tokens TEXT NOT NULL, main_auth_tokens TEXT)`; each tokens column a comma-separated list. Only read, never written. Unset: a demo database is created in the temporary directory (removed on Ctrl-C) with one tenant, `demo`, whose token is the public demo token |
 //! | `TENANT_CACHE_SECS` | how long a tenant's tokens are cached, so how soon a changed row takes effect (default 60) |
 //! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; unset: `http://` + the request's `Host` |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
@@ -18,6 +19,11 @@
 //! without a usable token) gets 503 so Plivo retries, and an ERROR line. While the database is
 //! down, a tenant already cached is served until its cache time runs out. Replay protection is
 //! on (in memory).
+//!
+//! At start it prints a `sign` command that gets 200 from a tenant's answer URL and one that
+//! gets 403, aimed at its own address: with the demo database, for tenant `demo` with the demo
+//! token; with yours, templates that read a tenant's name and token from `$TENANT` and `$TOKEN`
+//! in your shell (a token from your database is never printed).
 
 #[path = "shared/demo.rs"]
 mod demo;
@@ -25,8 +31,11 @@ mod demo;
 mod logging;
 #[path = "multi_tenant/store.rs"]
 mod store;
+#[path = "shared/try_it.rs"]
+mod try_it;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,8 +46,12 @@ use axum::{Extension, Router};
 use tower_plivo::tenants::TenantCache;
 use tower_plivo::{PlivoSignatureLayer, PlivoVerified, Scheme, UrlPolicy};
 
-use demo::env;
+use demo::{DEMO_TOKEN, env};
 use store::SqliteTenants;
+use try_it::{DEMO_CALL, ShellWord, TryIt};
+
+/// The one tenant of the demo database.
+const DEMO_TENANT: &str = "demo";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -47,19 +60,33 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let db = env("TENANTS_DB").ok_or("TENANTS_DB: required (the SQLite file of tenants)")?;
+    // The user's database is only read; the demo one is the example's own, so its token (the
+    // public demo token) may be printed.
+    let (db, demo_db) = match env("TENANTS_DB") {
+        Some(path) => (PathBuf::from(path), None),
+        None => {
+            let path = std::env::temp_dir().join(format!(
+                "tower-plivo-demo-tenants-{}.db",
+                std::process::id()
+            ));
+            store::create_demo(&path, DEMO_TENANT, DEMO_TOKEN)
+                .map_err(|e| format!("the demo database {}: {e}", path.display()))?;
+            (path.clone(), Some(path))
+        }
+    };
     let secs = match env("TENANT_CACHE_SECS") {
         None => 60,
         Some(secs) => secs.trim().parse().map_err(|_| {
             format!("TENANT_CACHE_SECS: must be a whole number of seconds, not {secs:?}")
         })?,
     };
-    let policy = match env("PLIVO_PUBLIC_URL") {
-        Some(url) => UrlPolicy::public_base(&url).map_err(|e| format!("PLIVO_PUBLIC_URL: {e}"))?,
+    let public_url = env("PLIVO_PUBLIC_URL");
+    let policy = match &public_url {
+        Some(url) => UrlPolicy::public_base(url).map_err(|e| format!("PLIVO_PUBLIC_URL: {e}"))?,
         None => UrlPolicy::from_request(Scheme::Http),
     };
     let cache_time = Duration::from_secs(secs);
-    let tenants = TenantCache::builder(SqliteTenants { path: db.into() })
+    let tenants = TenantCache::builder(SqliteTenants { path: db })
         .ttl(cache_time)
         .unknown_ttl(cache_time.min(Duration::from_secs(10)))
         .build()
@@ -88,12 +115,60 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("BIND: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("BIND: {e}"))?;
     println!("listening on http://{addr}");
-    axum::serve(
+    let origin = public_url
+        .as_deref()
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{addr}"));
+    print_try_it(&origin, addr, demo_db.as_deref());
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    // On Ctrl-C, stop so the demo database can be removed.
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
     .await
-    .map_err(|e| format!("server: {e}"))
+    .map_err(|e| format!("server: {e}"));
+    if let Some(path) = demo_db {
+        let _ = std::fs::remove_file(path);
+    }
+    served
+}
+
+/// Prints a request to a tenant's answer URL that gets 200 and one that gets 403, sent to the
+/// bound address and signed for `origin`. With the demo database (`demo_db`), for its tenant and
+/// the demo token; with the user's, templates for a tenant and token the user exports.
+fn print_try_it(origin: &str, addr: SocketAddr, demo_db: Option<&std::path::Path>) {
+    let (mut try_it, answer) = match demo_db {
+        Some(path) => {
+            let mut try_it = TryIt::demo_token(DEMO_TOKEN, "TENANTS_DB", addr);
+            try_it.note(&format!(
+                "TENANTS_DB unset: serving a demo database, {}, with one tenant, {DEMO_TENANT} \
+                 (removed on Ctrl-C)",
+                path.display()
+            ));
+            let answer = format!("{origin}/{DEMO_TENANT}/answer");
+            (try_it, ShellWord::literal(&answer))
+        }
+        None => (
+            TryIt::token_variable(
+                "TOKEN",
+                "tenants from TENANTS_DB, whose tokens are never printed: export TENANT (a \
+                 tenant's name) and TOKEN (its auth token) in the shell you run these from",
+                addr,
+            ),
+            ShellWord::with_variable(&format!("{origin}/"), "TENANT", "/answer"),
+        ),
+    };
+    try_it
+        .signed(
+            "a tenant's answer URL gets 200 and tenant=<its name>:",
+            answer.clone(),
+            Some(DEMO_CALL),
+        )
+        .unknown_token(answer, Some(DEMO_CALL))
+        .print();
 }
 
 /// The tenant the request verified as: from the layer, never parsed again from the path.

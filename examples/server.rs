@@ -6,7 +6,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `PLIVO_AUTH_TOKEN` | comma-separated account/sub-account tokens; unset: a demo token, and ready-to-paste `curl` commands are printed |
+//! | `PLIVO_AUTH_TOKEN` | comma-separated account/sub-account tokens; unset: the demo token, printed with ready-to-run `sign`, `curl` and `websocat` commands aimed at this server |
 //! | `PLIVO_MAIN_AUTH_TOKEN` | main-account token (checks the `-Ma-` headers) |
 //! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; when set, always the origin verified |
 //! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs of your proxies; without `PLIVO_PUBLIC_URL` their `PLIVO_PROXY_HEADERS` correct the request's origin, with it they serve only to find the client for `PLIVO_SOURCE_NETWORKS` |
@@ -31,6 +31,8 @@
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/try_it.rs"]
+mod try_it;
 #[path = "shared/webhook_app.rs"]
 mod webhook_app;
 
@@ -45,6 +47,7 @@ use tower_plivo::{
 };
 
 use demo::{DEMO_TOKEN, env};
+use try_it::{DEMO_CALL, ShellWord, TryIt};
 
 /// A start-up failure, naming the variable at fault.
 type StartError = String;
@@ -114,7 +117,7 @@ async fn run() -> Result<(), StartError> {
             .as_deref()
             .map(|url| url.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{addr}"));
-        print_demo_curls(&origin, addr, &tokens[0]);
+        print_demo_commands(&origin, addr, &tokens[0]);
     }
     axum::serve(
         listener,
@@ -247,12 +250,23 @@ fn redis_store(
     ))
 }
 
-/// Prints one request that verifies and one that does not, both aimed at the bound address.
-fn print_demo_curls(origin: &str, addr: SocketAddr, token: &str) {
-    let body = "CallUUID=4c8e3f2a-demo&From=14155550100&To=14155550199&Direction=inbound";
+/// Prints the demo token and requests to try, all aimed at the bound address and signed for
+/// `origin` (the public URL when set, where Plivo calls): with `sign`, which needs nothing
+/// installed and signs afresh on each run, then as `curl` and `websocat` lines.
+fn print_demo_commands(origin: &str, addr: SocketAddr, token: &str) {
+    let speak = format!("{origin}/speak/");
+    let mut try_it = TryIt::demo_token(token, "PLIVO_AUTH_TOKEN", addr);
+    try_it
+        .signed(
+            "a signed call to /speak/ gets 200 (run it again: each run signs with a new nonce):",
+            ShellWord::literal(&speak),
+            Some(DEMO_CALL),
+        )
+        .unknown_token(ShellWord::literal(&speak), Some(DEMO_CALL));
+
     let nonce = "12345678901234567890";
     let signature = Signer::new(token)
-        .sign_v3_post(&format!("{origin}/speak/"), body.as_bytes(), nonce)
+        .sign_v3_post(&speak, DEMO_CALL.as_bytes(), nonce)
         .expect("the origin is a URL");
     let curl = |body: &str| {
         format!(
@@ -260,23 +274,30 @@ fn print_demo_curls(origin: &str, addr: SocketAddr, token: &str) {
              -H 'X-Plivo-Signature-V3-Nonce: {nonce}' --data '{body}'"
         )
     };
-    println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
-    println!(
-        "this request is signed and gets 200 (once: replay protection refuses its nonce after that):\n  {}",
-        curl(body)
-    );
-    println!(
-        "this one has a tampered body and gets 403:\n  {}",
-        curl(&body.replace("14155550100", "14155550666"))
-    );
+    try_it
+        .command(
+            "with curl, this request is signed and gets 200 (once: replay protection refuses \
+             its nonce after that):",
+            &curl(DEMO_CALL),
+        )
+        .command(
+            "this one has a tampered body and gets 403:",
+            &curl(&DEMO_CALL.replace("14155550100", "14155550666")),
+        );
     // Plivo dials the stream at the public origin over wss:// (ws:// for http://).
     let dialled = format!("{}/stream", origin.replacen("http", "ws", 1));
     let stream_signature = Signer::new(token)
         .sign_stream(&dialled, nonce)
         .expect("the origin is a URL");
-    println!(
-        "an audio stream (a WebSocket upgrade, signed as Plivo signs {dialled}) gets 101 and echoes \
-         what you type:\n  websocat -H 'X-Plivo-Signature-V3: {stream_signature}' \
-         -H 'X-Plivo-Signature-V3-Nonce: {nonce}' ws://{addr}/stream"
+    try_it.command(
+        &format!(
+            "an audio stream (a WebSocket upgrade, signed as Plivo signs {dialled}) gets 101 \
+             and echoes what you type:"
+        ),
+        &format!(
+            "websocat -H 'X-Plivo-Signature-V3: {stream_signature}' \
+             -H 'X-Plivo-Signature-V3-Nonce: {nonce}' ws://{addr}/stream"
+        ),
     );
+    try_it.print();
 }

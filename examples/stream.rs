@@ -9,8 +9,8 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
-//! | `PLIVO_PUBLIC_URL` | `https://host[:port]` Plivo calls (the stream is dialled at `wss://host[:port]/stream`); default `http://127.0.0.1:3003` |
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token (never printed); unset: the public demo token, printed |
+//! | `PLIVO_PUBLIC_URL` | `https://host[:port]` Plivo calls (the stream is dialled at `wss://host[:port]/stream`); default `http://` + the bound address |
 //! | `BIND` | listen address, default `127.0.0.1:3003` |
 //!
 //! Routes:
@@ -22,16 +22,16 @@
 //!   same audio (an echo), logs `dtmf` digits and `stop`;
 //! - `POST /stream-status`: Plivo's stream status callbacks (ordinary V3 webhooks).
 //!
-//! Try the stream without Plivo (the printed command is signed as Plivo signs it):
-//!
-//! ```text
-//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 --url ws://127.0.0.1:3003/stream
-//! ```
+//! At start it prints `sign` commands to try it without Plivo, aimed at its own address and
+//! signed for the public URL as Plivo signs: the answer webhook (200, the `<Stream>` XML), the
+//! stream's upgrade (101) and the upgrade signed with a token it does not know (403).
 
 #[path = "shared/demo.rs"]
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/try_it.rs"]
+mod try_it;
 
 use std::net::SocketAddr;
 
@@ -44,26 +44,51 @@ use axum::{Router, extract::State};
 use serde_json::{Value, json};
 use tower_plivo::{PlivoSignatureLayer, PlivoVerified, UrlPolicy};
 
+use try_it::{DEMO_CALL, ShellWord, TryIt};
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3003".to_owned());
-    let public = demo::env("PLIVO_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
-    let token = demo::env("PLIVO_AUTH_TOKEN").unwrap_or_else(|| demo::DEMO_TOKEN.to_owned());
+    // Bound first: without a public URL, the origin is the address actually bound (`BIND` may
+    // ask for port 0).
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    let addr = listener.local_addr()?;
+    let public = Public(
+        demo::env("PLIVO_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned(),
+    );
+    let token = demo::env("PLIVO_AUTH_TOKEN");
+    let demo_token = token.is_none().then_some(demo::DEMO_TOKEN);
     let plivo = PlivoSignatureLayer::builder()
-        .auth_token(token)
+        .auth_token(token.as_deref().unwrap_or(demo::DEMO_TOKEN))
         // The public URL Plivo calls: the same policy verifies webhooks over it and the stream
         // over its http:// form.
-        .url_policy(UrlPolicy::public_base(&public)?)
+        .url_policy(UrlPolicy::public_base(&public.0)?)
         .build()?;
     let app = Router::new()
         .route("/answer", post(answer))
         .route("/stream", get(stream))
         .route("/stream-status", post(stream_status))
-        .with_state(Public(public.trim_end_matches('/').to_owned()))
+        .with_state(public.clone())
         .layer(plivo);
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    println!("listening on http://{addr}");
+    let stream_url = ShellWord::literal(&public.stream_url());
+    TryIt::demo_or_user_token(demo_token, addr)
+        .signed(
+            "the answer webhook gets 200 and the <Stream> XML:",
+            ShellWord::literal(&format!("{}/answer", public.0)),
+            Some(DEMO_CALL),
+        )
+        .signed(
+            "the audio stream's upgrade, signed as Plivo dials it, gets 101:",
+            stream_url.clone(),
+            None,
+        )
+        .unknown_token(stream_url, None)
+        .print();
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

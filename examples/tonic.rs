@@ -10,23 +10,25 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
+//! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token (never printed); unset: the public demo token, printed |
 //! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-Proto` is believed (the origin is the request's `Host`); default `127.0.0.1,::1` (the peer address comes from tonic's `TcpConnectInfo`) |
 //! | `BIND` | listen address, default `127.0.0.1:50051` |
 //!
 //! `GET|POST /plivo/answer` answers Plivo XML; any other verified `/plivo/...` request gets its
-//! body echoed. Try it:
+//! body echoed. At start it prints a `sign` command that gets 200 from `/plivo/answer` (over
+//! HTTP/1.1, as Plivo calls) and one that gets 403, aimed at its own address. gRPC needs no
+//! signature:
 //!
 //! ```text
-//! grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check       # no signature needed
-//! cargo run --example sign -- --token MAdemoTOKENdoNOTuseINproduction0 \
-//!     --url http://127.0.0.1:50051/plivo/answer --data 'CallUUID=1&From=14155550100'
+//! grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check
 //! ```
 
 #[path = "shared/demo.rs"]
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/try_it.rs"]
+mod try_it;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -36,6 +38,8 @@ use axum::routing::{any, get};
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+
+use try_it::{DEMO_CALL, ShellWord, TryIt};
 
 const ANSWER_XML: &str = r#"<Response><Speak>Hello, from Plivo</Speak></Response>"#;
 
@@ -53,10 +57,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:50051".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    if demo_token {
-        println!("demo token in use (set PLIVO_AUTH_TOKEN for real traffic)");
-    }
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    let answer = ShellWord::literal(&format!("http://{addr}/plivo/answer"));
+    TryIt::demo_or_user_token(demo_token.then_some(demo::DEMO_TOKEN), addr)
+        .signed(
+            "a signed call to the webhook route gets 200 and Plivo XML:",
+            answer.clone(),
+            Some(DEMO_CALL),
+        )
+        .unknown_token(answer, Some(DEMO_CALL))
+        .print();
 
     // The gRPC service and the webhooks in one router. Starting from tonic's own `Routes`
     // keeps its fallback, so an unknown gRPC method still gets a proper `UNIMPLEMENTED`. The

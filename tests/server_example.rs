@@ -21,16 +21,13 @@ struct Server {
     stdout_lines: Vec<String>,
 }
 
-/// The lines the demo mode prints after the address: the demo notice, and a description and a
-/// command for each of the accepted curl, the refused curl and the stream.
-const DEMO_LINES: usize = 7;
-
 impl Server {
     fn start(env: &[(&str, &str)]) -> Server {
         let mut running = support::examples::Running::start(command_with(env));
         let demo = !env.iter().any(|(name, _)| *name == "PLIVO_AUTH_TOKEN");
+        // The demo mode prints the demo token and commands to try after the address.
         let stdout_lines = if demo {
-            (0..DEMO_LINES).map(|_| running.stdout_line()).collect()
+            running.start_up_lines()
         } else {
             Vec::new()
         };

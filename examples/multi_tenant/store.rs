@@ -3,7 +3,7 @@
 //! tokens column a comma-separated list.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tower_plivo::signature::AuthTokens;
@@ -70,4 +70,20 @@ fn items(list: &str) -> impl Iterator<Item = &str> {
     list.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
+}
+
+/// Creates the database at `path`, replacing any file there, with one tenant whose only token is
+/// `token`: what the example serves when no database of the user's is given.
+pub fn create_demo(path: &Path, tenant: &str, token: &str) -> rusqlite::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let db = Connection::open(path)?;
+    db.execute_batch(
+        "CREATE TABLE tenants (name TEXT PRIMARY KEY, auth_tokens TEXT NOT NULL, \
+         main_auth_tokens TEXT)",
+    )?;
+    db.execute(
+        "INSERT INTO tenants (name, auth_tokens) VALUES (?1, ?2)",
+        [tenant, token],
+    )?;
+    Ok(())
 }

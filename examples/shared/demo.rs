@@ -4,8 +4,9 @@
 
 use tower_plivo::{ConfigError, PlivoSignatureLayer, Scheme, UrlPolicy};
 
-/// The token the examples use when `PLIVO_AUTH_TOKEN` is unset: printed curl commands are signed
-/// with it. Never a real token.
+/// The token the examples use when `PLIVO_AUTH_TOKEN` is unset. Public (it is here, in the
+/// source), so the examples print it and sign the commands they print with it; a token of the
+/// user's is never printed. Never a real token.
 pub const DEMO_TOKEN: &str = "MAdemoTOKENdoNOTuseINproduction0";
 
 /// The exit of an example's `main`: success, or the start-up error on stderr and status 2.

@@ -114,6 +114,19 @@ impl Running {
         line.trim().to_owned()
     }
 
+    /// The lines the example prints at start after its address, up to the blank line that ends
+    /// them (the "try it" block of `examples/shared/try_it.rs`), trimmed.
+    pub fn start_up_lines(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.stdout_line();
+            if line.is_empty() {
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
     /// Stops the example and returns what it logged on stderr.
     pub fn stop(mut self) -> String {
         self.child.kill().unwrap();
