@@ -15,11 +15,26 @@ pub fn available() -> bool {
 }
 
 /// POSIX shell words for the subset the examples print: bare words and single-quoted
-/// strings, where `'\''` is an escaped quote.
+/// strings, where `'\''` is an escaped quote (and double-quoted ones without variables, see
+/// [`shell_words_with`]).
 pub fn shell_words(line: &str) -> Vec<String> {
+    shell_words_with(line, &[])
+}
+
+/// As [`shell_words`], also with double-quoted strings, in which `\` escapes `"`, `\`, `$` and
+/// a backquote, and `$NAME` or `${NAME}` is the value `vars` gives NAME, as the shell of a user
+/// who exported it would expand it. A variable missing from `vars` panics: the test did not
+/// supply what the printed command says the user must export.
+pub fn shell_words_with(line: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let value = |name: &str| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .unwrap_or_else(|| panic!("${name} is not supplied, in {line}"))
+            .1
+    };
     let mut words = Vec::new();
     let mut current: Option<String> = None;
-    let mut chars = line.chars();
+    let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\'' => {
@@ -29,6 +44,35 @@ pub fn shell_words(line: &str) -> Vec<String> {
                         break;
                     }
                     word.push(c);
+                }
+            }
+            '"' => {
+                let word = current.get_or_insert_with(String::new);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            let escaped = chars.next().unwrap();
+                            if !matches!(escaped, '"' | '\\' | '$' | '`') {
+                                word.push('\\');
+                            }
+                            word.push(escaped);
+                        }
+                        '$' => {
+                            let braced = chars.next_if_eq(&'{').is_some();
+                            let mut name = String::new();
+                            while let Some(c) =
+                                chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            {
+                                name.push(c);
+                            }
+                            if braced {
+                                assert_eq!(chars.next(), Some('}'), "${{{name} in {line}");
+                            }
+                            word.push_str(value(&name));
+                        }
+                        c => word.push(c),
+                    }
                 }
             }
             '\\' => current

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod raw;
 pub mod reference;
 pub mod replay_app;
+pub mod sign;
 pub mod tenants_db;
 pub mod vectors;
 pub mod websocket;
