@@ -16,7 +16,7 @@
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
 //! | `PLIVO_REPLAY_STORE` | `memory` (default), `off`, or `redis://…` (needs `--features redis`) |
 //! | `PLIVO_REPLAY_TTL_SECS` | how long a nonce is remembered (default 3600) |
-//! | `PLIVO_DIAGNOSE` | `1`: on a signature mismatch, log which URL/token variant would have matched and the fix |
+//! | `PLIVO_DIAGNOSE` | `1` (default): the signature doctor logs what Plivo signed and the fix, for refusals a configuration could explain; `0`: off |
 //! | `PLIVO_REPORT_ONLY` | `1`: verify and log, but let every request through (rollout) |
 //!
 //! Without `PLIVO_PUBLIC_URL` the origin is the request's `Host` over `http`
@@ -82,8 +82,8 @@ async fn run() -> Result<(), StartError> {
         .auth_tokens(tokens.iter().cloned())
         .url_policy(policy)
         .accept_v2(accept_v2)
-        .diagnose(flag("PLIVO_DIAGNOSE")?)
-        .report_only(flag("PLIVO_REPORT_ONLY")?);
+        .diagnose(flag("PLIVO_DIAGNOSE", true)?)
+        .report_only(flag("PLIVO_REPORT_ONLY", false)?);
     if let Some(main) = env("PLIVO_MAIN_AUTH_TOKEN") {
         builder = builder.main_account_token(main);
     }
@@ -177,9 +177,10 @@ fn accepts_v2() -> Result<bool, StartError> {
 }
 
 /// A `0`/`1` switch, off when unset.
-fn flag(variable: &str) -> Result<bool, StartError> {
+fn flag(variable: &str, default: bool) -> Result<bool, StartError> {
     match env(variable).as_deref() {
-        None | Some("0") => Ok(false),
+        None => Ok(default),
+        Some("0") => Ok(false),
         Some("1") => Ok(true),
         Some(other) => Err(named(variable, format!("must be 0 or 1, not {other:?}"))),
     }

@@ -56,7 +56,7 @@ impl PlivoSignatureLayer {
 /// | [`replay_fail_open`](Self::replay_fail_open) | `false`: 503 when the store cannot answer |
 /// | [`replay_release_on_drop`](Self::replay_release_on_drop) | `false`: a request abandoned after its handler started keeps its nonce |
 /// | [`report_only`](Self::report_only) | `false`: rejections are enforced |
-/// | [`diagnose`](Self::diagnose) | `false`: no signature doctor |
+/// | [`diagnose`](Self::diagnose) | `true`: the signature doctor examines refusals a configuration could explain, within its budget |
 /// | [`metrics`](Self::metrics) | none |
 ///
 /// ```
@@ -121,7 +121,7 @@ impl Default for PlivoSignatureLayerBuilder {
             replay_fail_open: false,
             replay_release_on_drop: false,
             report_only: false,
-            diagnose: false,
+            diagnose: true,
             metrics: None,
         }
     }
@@ -393,25 +393,47 @@ impl PlivoSignatureLayerBuilder {
     /// extensions whatever this returns. Keep the default's discretion: a body that names the
     /// reason tells a forger which of its variants verified.
     ///
+    /// The body is any of `&'static str`, `String`, `Vec<u8>`, `&'static [u8]`, [`Bytes`] (or
+    /// the `Full<Bytes>` of [`Rejection::default_response`], to change a default response), so
+    /// a plain function can name its type without naming `http_body_util`.
+    ///
     /// ```
-    /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+    /// use http::{Response, header};
+    /// use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
+    ///
+    /// fn json_refusal(rejection: Rejection) -> Response<&'static str> {
+    ///     Response::builder()
+    ///         .status(rejection.status())
+    ///         .header(header::CONTENT_TYPE, "application/json")
+    ///         .body("{\"error\":\"refused\"}")
+    ///         .unwrap()
+    /// }
     ///
     /// let layer = PlivoSignatureLayer::builder()
     ///     .auth_token("token")
     ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
+    ///     .on_rejection(json_refusal)
+    ///     .build()?;
+    /// // Or the default response with a header added.
+    /// let layer = PlivoSignatureLayer::builder()
+    ///     .auth_token("token")
+    ///     .url_policy(UrlPolicy::public_base("https://hooks.example.com")?)
     ///     .on_rejection(|rejection| {
-    ///         let mut response = http::Response::new("{\"error\":\"refused\"}".into());
-    ///         *response.status_mut() = rejection.status();
+    ///         let mut response = rejection.default_response();
+    ///         response.headers_mut().insert("x-refused-by", "tower-plivo".parse().unwrap());
     ///         response
     ///     })
     ///     .build()?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
-    pub fn on_rejection<F>(mut self, responder: F) -> Self
+    pub fn on_rejection<F, B>(mut self, responder: F) -> Self
     where
-        F: Fn(Rejection) -> Response<Full<Bytes>> + Send + Sync + 'static,
+        F: Fn(Rejection) -> Response<B> + Send + Sync + 'static,
+        B: Into<Full<Bytes>>,
     {
-        self.responder = Some(Arc::new(responder));
+        self.responder = Some(Arc::new(move |rejection| {
+            responder(rejection).map(Into::into)
+        }));
         self
     }
 
@@ -501,24 +523,36 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// The signature doctor: when a signature does not match, also try the URL and token
-    /// variants a misconfiguration produces (other scheme, default port, trailing slash,
-    /// forwarded host vs `Host`, a path prefix, main vs account token, V2 vs V3) and log which
-    /// one matches with the change that fixes it (target `tower_plivo::doctor`). Variants never
-    /// accept a request.
+    /// The signature doctor, on by default. When a refusal could be a configuration mistake (a
+    /// signature that does not match, an untrusted host, an unknown origin, a V2 signature
+    /// where only V3 is accepted), it recomputes the signature for what a misconfiguration
+    /// would have made Plivo sign instead (the other scheme, the default port added or
+    /// removed, the hosts in `Host` and in forwarding headers whoever sent them, a forwarded
+    /// port, the trailing slash, a path prefix stripped by a router or added by a proxy, the
+    /// other token family, the other signature version, the other stream URL forms), alone and
+    /// combined, and logs one line (target `tower_plivo::doctor`, after the refusal's own line)
+    /// naming what differs and the change that fixes it; "the token is wrong or the request is
+    /// forged" only when nothing matches. Candidates never accept a request, and the answer is
+    /// the one the request would have had without the doctor.
     ///
     /// Its cost is bounded whatever the traffic, so a flood of forged requests cannot turn it
-    /// into work or log volume: per layer it examines at most 10 mismatches a minute (in bursts
-    /// of at most 5), each by trying at most 18 URL and token variants (so at most 180 variant
-    /// checks a minute, each one HMAC per configured token), and it logs at most 3 lines per
-    /// mismatch examined (at most 30 lines a minute). The mismatches it skipped are counted in
-    /// its next line.
+    /// into work or log volume: per layer it examines at most 10 refusals a minute (in bursts
+    /// of at most 5), each by trying at most 256 candidates (each one HMAC per configured token
+    /// of the header's family), and logs one line per refusal examined. A POST refused from its
+    /// head (untrusted host, unknown origin, V2 not accepted) has its body read first (within
+    /// the body limit and timeout), because its signature covers the body; in report-only mode
+    /// such a request goes on unread and is not examined. The refusals it skipped are counted
+    /// in its next line (`refusals_skipped`).
+    ///
+    /// On by default because the first cause of "the signature never matches" is
+    /// configuration, and the log is the only place to see it; its lines name URLs and headers,
+    /// never a token. `.diagnose(false)` turns it off.
     ///
     /// ```
     /// let layer = tower_plivo::PlivoSignatureLayer::builder()
     ///     .auth_token("t")
     ///     .url_policy(tower_plivo::UrlPolicy::public_base("https://hooks.example.com")?)
-    ///     .diagnose(true)
+    ///     .diagnose(false)
     ///     .build()?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```

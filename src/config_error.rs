@@ -7,14 +7,19 @@ use crate::signature::{TokenError, TokenId};
 /// Why a [`PlivoSignatureLayer`](crate::PlivoSignatureLayer) (or one of its parts) could not be
 /// built. Never contains a token.
 ///
+/// Each message names the setting and what to do. `Debug` prints the same sentence as
+/// `Display`, so `main() -> Result<(), Box<dyn Error>>` shows it (`Error: UrlPolicy::public_base
+/// ...`) rather than the variant's fields; match on the variants to tell them apart.
+///
 /// ```
 /// use tower_plivo::{ConfigError, UrlPolicy};
 ///
 /// let err = UrlPolicy::public_base("hooks.example.com").unwrap_err();
 /// assert!(matches!(err, ConfigError::InvalidPublicBase { .. }));
 /// assert!(err.to_string().contains("scheme"));
+/// assert_eq!(format!("{err:?}"), err.to_string());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No auth token was configured (and no [tenants](crate::tenants)).
@@ -74,18 +79,41 @@ impl fmt::Display for ConfigError {
             ConfigError::Ineffective { setting, reason } => {
                 write!(f, "{setting} would do nothing here: {reason}")
             }
-            ConfigError::InvalidAuthToken(id) => TokenError::Invalid(*id).fmt(f),
+            ConfigError::InvalidAuthToken(id) => {
+                let (setting, index) = match id {
+                    TokenId::Account(index) => (".auth_token / .auth_tokens", index),
+                    TokenId::MainAccount(index) => {
+                        (".main_account_token / .main_account_tokens", index)
+                    }
+                };
+                write!(
+                    f,
+                    "{setting}: token {} of that list ({id}) is empty or has whitespace around \
+                     it: check how it was copied (a trailing newline from a file or an \
+                     environment variable is the usual cause)",
+                    index + 1
+                )
+            }
             ConfigError::InvalidPublicBase { url, reason } => {
                 write!(
                     f,
-                    "public base URL {url:?} must be scheme://host[:port]: {reason}"
+                    "UrlPolicy::public_base: {url:?} must be scheme://host[:port], the origin of \
+                     the URL configured in Plivo (such as \"https://hooks.example.com\"): {reason}"
                 )
             }
             ConfigError::InvalidCidr { setting, value } if value.is_empty() => {
-                write!(f, "{setting}: the list is empty, so it would match nothing")
+                write!(
+                    f,
+                    "{setting}: the list is empty, so it would match nothing: give at least one \
+                     address or CIDR block, or leave {setting} out"
+                )
             }
             ConfigError::InvalidCidr { setting, value } => {
-                write!(f, "{setting}: {value:?} is not an IP address or CIDR block")
+                write!(
+                    f,
+                    "{setting}: {value:?} is not an IP address or CIDR block (such as \
+                     \"10.0.0.0/8\", \"127.0.0.1\" or \"fd00::/8\")"
+                )
             }
             ConfigError::InvalidScheme(value) => {
                 write!(f, "scheme {value:?} must be \"http\" or \"https\"")
@@ -94,6 +122,13 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid {setting}: {value:?}")
             }
         }
+    }
+}
+
+/// The same sentence as `Display`: what `main` prints when it returns the error.
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

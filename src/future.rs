@@ -17,7 +17,9 @@ use tower_service::Service;
 use tracing::Span;
 
 use crate::body::{RequestBody, ResponseBody};
+use crate::observe::doctor::Ticket;
 use crate::observe::events::{self, Rejected};
+use crate::pipeline::diagnose;
 use crate::pipeline::head::Head;
 use crate::pipeline::read_body::ReadBody;
 use crate::pipeline::replay;
@@ -25,7 +27,7 @@ use crate::pipeline::respond::{Disposition, Refusal, dispose, render};
 use crate::pipeline::settings::Settings;
 use crate::pipeline::tokens::{self, Pending};
 use crate::pipeline::upgrade::RequestKind;
-use crate::pipeline::verify::{self, Accepted, Failed, Verdict};
+use crate::pipeline::verify::{self, Accepted, Failed, Unchecked, Verdict};
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
 use crate::request_info::RequestHead;
@@ -63,6 +65,12 @@ pin_project! {
             read: ReadBody<B>,
             waiting: Option<WaitingForBody<S>>,
         },
+        // A refusal the doctor examines once the body its signature covers is read.
+        ReadingForDoctor {
+            #[pin]
+            read: ReadBody<B>,
+            waiting: Option<WaitingForDoctor<S>>,
+        },
         Reserving {
             reserve: StoreFuture<Reservation>,
             waiting: Option<WaitingForReservation<S>>,
@@ -90,6 +98,15 @@ struct WaitingForTokens<S, B> {
 /// What a request waits with while its body is read.
 struct WaitingForBody<S> {
     head: Head,
+    parts: Parts,
+    inner: S,
+    settings: Arc<Settings>,
+}
+
+/// A refused request waiting for its body, for the doctor.
+struct WaitingForDoctor<S> {
+    refusal: Refusal,
+    ticket: Ticket,
     parts: Parts,
     inner: S,
     settings: Arc<Settings>,
@@ -180,6 +197,34 @@ where
         Self::new(span, state)
     }
 
+    /// A request refused from its head, whose body is read for the doctor before it is
+    /// answered.
+    pub(crate) fn refused_after_doctor(
+        refusal: Refusal,
+        ticket: Ticket,
+        parts: Parts,
+        body: B,
+        inner: S,
+        settings: Arc<Settings>,
+        span: Span,
+    ) -> Self {
+        let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
+        let waiting = WaitingForDoctor {
+            refusal,
+            ticket,
+            parts,
+            inner,
+            settings,
+        };
+        Self::new(
+            span,
+            State::ReadingForDoctor {
+                read,
+                waiting: Some(waiting),
+            },
+        )
+    }
+
     fn new(span: Span, state: State<S, B>) -> Self {
         Self { span, state }
     }
@@ -216,6 +261,11 @@ where
                     let body = ready!(read.poll(cx));
                     let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
                     after_body(waiting, body, this.span)
+                }
+                StateProj::ReadingForDoctor { read, waiting } => {
+                    let body = ready!(read.poll(cx));
+                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
+                    after_body_for_doctor(waiting, body, this.span)
                 }
                 StateProj::Reserving { reserve, waiting } => {
                     let answer = ready!(Pin::new(reserve).poll(cx));
@@ -323,14 +373,7 @@ where
     B: Body,
 {
     let rejection = refusal.rejection;
-    match logged_disposition(
-        settings,
-        &refusal,
-        &parts.method,
-        None,
-        &parts.headers,
-        span,
-    ) {
+    match logged_disposition(settings, &refusal, &RequestHead::from(&parts), None, span) {
         Disposition::Answer(response) => State::Refused {
             response: Some(response),
         },
@@ -368,13 +411,20 @@ where
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let url = head.signed_url(&RequestHead::from(&parts)).to_string();
+            let request = RequestHead::from(&parts);
+            let url = head.signed_url(&request).to_string();
             // A body not read whole is never handed on: these rejections are enforced in every
             // mode (`respond::enforces`).
             let response = render(&settings, rejection, &parts.headers);
             let refusal = Refusal::from(rejection);
-            let event = Rejected::of(&refusal, &parts.method, Some(&url), false);
-            events::rejected(span, settings.metrics.as_deref(), event);
+            let event = Rejected {
+                refusal: &refusal,
+                request: Some(&request),
+                peer: head.peer,
+                url: Some(&url),
+                reported_only: false,
+            };
+            events::rejected(span, &settings, event);
             return State::Refused {
                 response: Some(response),
             };
@@ -383,18 +433,8 @@ where
     match verify::verify(&settings, head, parts, body, span) {
         Verdict::Failed(Failed {
             request,
-            rejection,
-            url,
-            detail,
-        }) => refuse_or_report(
-            inner,
-            request,
-            None,
-            Refusal { rejection, detail },
-            Some(&url),
-            &settings,
-            span,
-        ),
+            unchecked: Unchecked { refusal, url },
+        }) => refuse_or_report(inner, request, None, refusal, Some(&url), &settings, span),
         Verdict::Accepted(accepted) => match (&settings.replay, accepted.key) {
             (Some(replay_settings), Some(key)) => {
                 let (reserve, guard) = replay::reserve(replay_settings, key);
@@ -411,6 +451,40 @@ where
             _ => accept(inner, accepted, None, &settings, span),
         },
     }
+}
+
+/// From the body read for the doctor: its examination, then the refusal the head made (the
+/// answer is the one the request would have had without the doctor).
+fn after_body_for_doctor<S, B>(
+    waiting: WaitingForDoctor<S>,
+    body: Result<Bytes, Rejection>,
+    span: &Span,
+) -> State<S, B>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    let WaitingForDoctor {
+        mut refusal,
+        ticket,
+        parts,
+        inner,
+        settings,
+    } = waiting;
+    let request = RequestHead::from(&parts);
+    let read = body.as_deref().map_err(|rejection| *rejection);
+    span.in_scope(|| {
+        diagnose::after_body(
+            &settings,
+            ticket,
+            &mut refusal,
+            &request,
+            request.peer_addr(),
+            read,
+        )
+    });
+    let request = Request::from_parts(parts, body.unwrap_or_default());
+    refuse_or_report(inner, request, None, refusal, None, &settings, span)
 }
 
 /// From the store's answer: call the inner service holding the reservation, or refuse.
@@ -431,7 +505,7 @@ where
     } = waiting;
     match replay::settle(settings.replay.as_ref(), &accepted.verified, answer, guard) {
         Ok(guard) => accept(inner, accepted, Some(guard), &settings, span),
-        Err(rejection) => {
+        Err(refusal) => {
             let Accepted {
                 request, verified, ..
             } = accepted;
@@ -440,7 +514,7 @@ where
                 inner,
                 request,
                 Some(verified),
-                rejection.into(),
+                refusal,
                 Some(&url),
                 &settings,
                 span,
@@ -493,14 +567,8 @@ where
     B: Body,
 {
     let rejection = refusal.rejection;
-    let disposition = logged_disposition(
-        settings,
-        &refusal,
-        request.method(),
-        url,
-        request.headers(),
-        span,
-    );
+    let disposition =
+        logged_disposition(settings, &refusal, &RequestHead::from(&request), url, span);
     match disposition {
         Disposition::Answer(response) => State::Refused {
             response: Some(response),
@@ -520,15 +588,19 @@ where
 fn logged_disposition(
     settings: &Settings,
     refusal: &Refusal,
-    method: &http::Method,
+    request: &RequestHead<'_>,
     url: Option<&str>,
-    headers: &http::HeaderMap,
     span: &Span,
 ) -> Disposition {
-    let disposition = dispose(settings, refusal.rejection, headers);
-    let reported_only = matches!(disposition, Disposition::HandOn);
-    let event = Rejected::of(refusal, method, url, reported_only);
-    events::rejected(span, settings.metrics.as_deref(), event);
+    let disposition = dispose(settings, refusal.rejection, request.headers);
+    let event = Rejected {
+        refusal,
+        request: Some(request),
+        peer: request.peer_addr(),
+        url,
+        reported_only: matches!(disposition, Disposition::HandOn),
+    };
+    events::rejected(span, settings, event);
     disposition
 }
 

@@ -97,8 +97,8 @@
 //!   default; shared through Redis with the `redis` feature for several replicas).
 //! - [`report_only`](PlivoSignatureLayerBuilder::report_only): verify and log without refusing,
 //!   to roll out on a live endpoint.
-//! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose): when a signature does not match, log
-//!   which URL or token Plivo actually signed and the configuration change that fixes it.
+//! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose) (on by default): when a refusal could be
+//!   a configuration mistake, log what Plivo actually signed and the change that fixes it.
 //! - Every guarded request gets a `plivo_webhook` tracing span; [`Metrics`] counts verdicts.
 //!
 //! ## Features

@@ -14,7 +14,7 @@ use crate::future::ResponseFuture;
 use crate::observe::span::request_span;
 use crate::pipeline::settings::Settings;
 use crate::pipeline::tokens::{self, Resolution};
-use crate::pipeline::{head, route};
+use crate::pipeline::{diagnose, head, route};
 use crate::request_info::RequestHead;
 
 /// Verifies Plivo signatures before calling the inner service. Made by
@@ -89,8 +89,16 @@ where
         let (span, resolution) = {
             let request = RequestHead::from(&parts);
             let span = request_span(&parts.method, request.original_uri());
-            let resolution = head::check(settings, &request, request.peer_addr())
-                .map(|mut head| (tokens::resolve(settings, &mut head, &request), head));
+            let peer = request.peer_addr();
+            let resolution = match head::check(settings, &request, peer) {
+                Ok(mut head) => Ok((tokens::resolve(settings, &mut head, &request), head)),
+                Err(mut refusal) => {
+                    let ticket = span.in_scope(|| {
+                        diagnose::head_refusal(settings, &mut refusal, &request, peer)
+                    });
+                    Err((refusal, ticket))
+                }
+            };
             (span, resolution)
         };
         // The instance `poll_ready` prepared goes with this request; a fresh clone stays for
@@ -102,7 +110,10 @@ where
             Ok((Resolution::Ready(Ok(())), head)) => {
                 ResponseFuture::after_head(head, parts, body, inner, settings, span)
             }
-            Err(refusal) | Ok((Resolution::Ready(Err(refusal)), _)) => {
+            Err((refusal, Some(ticket))) => ResponseFuture::refused_after_doctor(
+                refusal, ticket, parts, body, inner, settings, span,
+            ),
+            Err((refusal, None)) | Ok((Resolution::Ready(Err(refusal)), _)) => {
                 ResponseFuture::refused_unread(refusal, parts, body, inner, &settings, span)
             }
             Ok((Resolution::Pending(pending), head)) => {

@@ -14,6 +14,7 @@ use crate::config_error::ConfigError;
 use crate::layer::PlivoSignatureLayer;
 use crate::observe::events::{self, Rejected};
 use crate::observe::span::request_span;
+use crate::pipeline::diagnose;
 use crate::pipeline::head::{self, Head};
 use crate::pipeline::replay;
 use crate::pipeline::respond::Refusal;
@@ -342,8 +343,10 @@ fn after_lookup(settings: &Settings, looking_up: LookingUp, resolved: Resolved) 
     } = looking_up;
     let found = {
         let _entered = span.enter();
-        tokens::after_lookup(&mut head, &pending, resolved)
-            .map_err(|refusal| refused(settings, &span, &request.method, refusal, None))
+        tokens::after_lookup(&mut head, &pending, resolved).map_err(|refusal| {
+            let asked = Asked::Head(&request.head(), head.peer);
+            refused(settings, &span, asked, refusal, None)
+        })
     };
     match found {
         Err(rejection) => Waiting::Done(Err(rejection)),
@@ -379,9 +382,25 @@ fn begin(
         .and_then(|kind| head::check_classified(settings, kind, request, peer))
         .map(|mut head| (tokens::resolve(settings, &mut head, request), head));
     let resolution = match resolution {
-        Err(refusal) | Ok((Resolution::Ready(Err(refusal)), _)) => {
-            Err(refused(settings, &span, request.method, refusal, None))
+        Err(mut refusal) => {
+            // A stream's signature covers no body: the doctor examines it now, if at all.
+            let held = diagnose::head_refusal(settings, &mut refusal, request, peer);
+            debug_assert!(held.is_none(), "an upgrade has no body to wait for");
+            Err(refused(
+                settings,
+                &span,
+                Asked::Head(request, peer),
+                refusal,
+                None,
+            ))
         }
+        Ok((Resolution::Ready(Err(refusal)), _)) => Err(refused(
+            settings,
+            &span,
+            Asked::Head(request, peer),
+            refusal,
+            None,
+        )),
         Ok((Resolution::Ready(Ok(())), head)) => Ok((head, None)),
         Ok((Resolution::Pending(pending), head)) => Ok((head, Some(pending))),
     };
@@ -401,21 +420,10 @@ fn verify_head(
 ) -> Result<Started, Rejection> {
     let entered = span.enter();
     let Checked { mut verified, key } = verify::check(settings, &head, request, &[], &span)
-        .map_err(
-            |Unchecked {
-                 rejection,
-                 url,
-                 detail,
-             }| {
-                refused(
-                    settings,
-                    &span,
-                    request.method,
-                    Refusal { rejection, detail },
-                    Some(&url),
-                )
-            },
-        )?;
+        .map_err(|Unchecked { refusal, url }| {
+            let asked = Asked::Head(request, head.peer);
+            refused(settings, &span, asked, refusal, Some(&url))
+        })?;
     let reservation = match (&settings.replay, key) {
         (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
         _ => None,
@@ -487,13 +495,10 @@ impl OwnedHead {
 fn require_upgrade(kind: RequestKind) -> Result<RequestKind, Refusal> {
     match kind {
         RequestKind::StreamUpgrade => Ok(kind),
-        RequestKind::Webhook => Err(Refusal {
-            rejection: Rejection::UnsupportedUpgrade,
-            detail: Some(
-                "not a WebSocket upgrade (GET with Connection: upgrade and Upgrade: websocket)"
-                    .to_owned(),
-            ),
-        }),
+        RequestKind::Webhook => Err(Refusal::explained(
+            Rejection::UnsupportedUpgrade,
+            "not a WebSocket upgrade (GET with Connection: upgrade and Upgrade: websocket)",
+        )),
     }
 }
 
@@ -509,10 +514,9 @@ fn finish(
         match replay::settle(settings.replay.as_ref(), &verified, answer, guard) {
             // The handshake goes on: whatever happens to it, the key stays taken.
             Ok(guard) => guard.keep(),
-            Err(rejection) => {
+            Err(refusal) => {
                 let url = verified.url();
-                let method = &http::Method::GET;
-                return Err(refused(settings, span, method, rejection.into(), Some(url)));
+                return Err(refused(settings, span, Asked::Gone, refusal, Some(url)));
             }
         }
     }
@@ -520,16 +524,35 @@ fn finish(
     Ok(verified)
 }
 
+/// What a refusal's log line can tell of the request.
+#[derive(Clone, Copy)]
+enum Asked<'a> {
+    /// Its head, and the TCP peer.
+    Head(&'a RequestHead<'a>, Option<SocketAddr>),
+    /// Nothing more: the caller kept the head (a replay refused once the store answered).
+    Gone,
+}
+
 /// Logs and counts a refusal, and gives its rejection.
 fn refused(
     settings: &Settings,
     span: &Span,
-    method: &http::Method,
+    asked: Asked<'_>,
     refusal: Refusal,
     url: Option<&str>,
 ) -> Rejection {
-    let event = Rejected::of(&refusal, method, url, false);
-    events::rejected(span, settings.metrics.as_deref(), event);
+    let (request, peer) = match asked {
+        Asked::Head(request, peer) => (Some(request), peer),
+        Asked::Gone => (None, None),
+    };
+    let event = Rejected {
+        refusal: &refusal,
+        request,
+        peer,
+        url,
+        reported_only: false,
+    };
+    events::rejected(span, settings, event);
     refusal.rejection
 }
 

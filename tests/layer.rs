@@ -289,8 +289,9 @@ async fn header_problems_have_typed_reasons() {
 async fn custom_responder_replaces_the_body_and_keeps_the_status_choice() {
     let plivo = layer()
         .on_rejection(|rejection: Rejection| {
+            // A String body: no http_body_util type to name.
             let mut response =
-                http::Response::new(format!("{{\"error\":\"{}\"}}", rejection.code()).into());
+                http::Response::new(format!("{{\"error\":\"{}\"}}", rejection.code()));
             *response.status_mut() = http::StatusCode::UNAUTHORIZED;
             response
         })

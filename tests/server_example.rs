@@ -273,11 +273,18 @@ async fn contract_routes_tokens_and_log_lines() {
     requests += 4;
 
     let stderr = server.stop();
+    // One line per request, and for a refusal at most one line of the doctor's (on by default).
     let lines: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("tower_plivo"))
+        .filter(|l| l.contains("tower_plivo") && !l.contains("tower_plivo::doctor"))
         .collect();
     assert_eq!(lines.len(), requests, "one log line per request:\n{stderr}");
+    let refusals = lines.iter().filter(|l| l.contains("rejected")).count();
+    let doctor = stderr
+        .lines()
+        .filter(|l| l.contains("tower_plivo::doctor"))
+        .count();
+    assert!(doctor <= refusals, "{stderr}");
     assert_eq!(
         lines
             .iter()
@@ -612,12 +619,11 @@ fn every_invalid_value_stops_the_server_naming_its_variable() {
 }
 
 #[tokio::test]
-async fn diagnose_names_the_fix_on_stderr() {
+async fn the_doctor_is_on_by_default_and_names_the_fix_on_stderr() {
     let token = "MAdiagnoseTOKENllllllllllllllllllll";
     let server = Server::start(&[
         ("PLIVO_AUTH_TOKEN", token),
         ("PLIVO_PUBLIC_URL", "http://hooks.example.com"),
-        ("PLIVO_DIAGNOSE", "1"),
     ]);
     // Plivo called https (TLS ends at a proxy); the configured public URL says http.
     let sig = Signer::new(token)
@@ -636,7 +642,7 @@ async fn diagnose_names_the_fix_on_stderr() {
     );
     let stderr = server.stop();
     assert!(
-        stderr.contains("signature doctor") && stderr.contains("variant=\"scheme\""),
+        stderr.contains("signature doctor") && stderr.contains("finding=\"scheme\""),
         "{stderr}"
     );
     // The fix in the library's terms (PLIVO_PUBLIC_URL sets `UrlPolicy::public_base`).

@@ -315,9 +315,9 @@ async fn the_doctor_names_the_stream_url_form_that_matched() {
         assert_refused(connect(request).await, "signature_mismatch");
         let logs = captured.text();
         assert!(
-            logs.contains(&format!(
-                "the signature matches {signed_over} (stream_url_form)"
-            )) && logs.contains(&format!("signed over the {form} form")),
+            logs.contains(&format!("the signature matches {signed_over}: "))
+                && logs.contains(&format!("signed over the {form} URL form"))
+                && logs.contains("finding=\"stream_url_form\""),
             "{logs}"
         );
     }

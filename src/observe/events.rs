@@ -1,30 +1,29 @@
 //! The events the layer logs, and the counters it calls, for each verdict.
 
-use http::Method;
-use tracing::Span;
+use std::net::SocketAddr;
 
-use super::Metrics;
+use tracing::{Level, Span};
+
+use super::{Metrics, doctor};
 use crate::pipeline::respond::Refusal;
+use crate::pipeline::settings::Settings;
 use crate::rejection::Rejection;
 use crate::replay::StoreError;
+use crate::request_info::RequestHead;
 use crate::signature::StreamUrlForm;
+use crate::url_policy::OriginReport;
 use crate::verified::PlivoVerified;
 
-/// A request verified (and was not a replay).
+/// A request verified (and was not a replay). The span's fields are recorded after the event,
+/// so that the event's line shows each field once.
 pub(crate) fn accepted(
     span: &Span,
     metrics: Option<&dyn Metrics>,
     verified: &PlivoVerified,
     body_bytes: usize,
 ) {
-    span.record("verdict", "accepted");
-    span.record("version", verified.version().as_str());
-    span.record("token", tracing::field::display(verified.token()));
-    if let Some(tenant) = verified.tenant() {
-        span.record("tenant", tenant);
-    }
-    span.record("nonce", verified.nonce());
-    span.record("url", verified.url());
+    // What the span already carries appears in the event only when there is no span to show.
+    let spanless = span.is_disabled();
     tracing::debug!(
         target: "tower_plivo",
         verdict = "accepted",
@@ -34,118 +33,210 @@ pub(crate) fn accepted(
         nonce = %verified.nonce(),
         url = %verified.url(),
         stream_url_form = verified.stream_url_form().map(StreamUrlForm::as_str),
-        body_bytes,
+        body_bytes = spanless.then_some(body_bytes),
         "Plivo request accepted"
     );
+    span.record("verdict", "accepted");
+    span.record("version", verified.version().as_str());
+    span.record("token", tracing::field::display(verified.token()));
+    if let Some(tenant) = verified.tenant() {
+        span.record("tenant", tenant);
+    }
+    span.record("nonce", verified.nonce());
+    span.record("url", verified.url());
     if let Some(metrics) = metrics {
         metrics.accepted(verified);
     }
 }
 
-/// What a rejection's log line says about the request.
+/// What a refusal's log line is made from.
 pub(crate) struct Rejected<'a> {
-    pub(crate) rejection: Rejection,
-    pub(crate) method: &'a Method,
-    /// The URL verified, once the origin is known (the span has the request target).
+    pub(crate) refusal: &'a Refusal,
+    /// The request's head (`None`: the caller kept it, as an upgrade check's caller does once
+    /// the replay store answers).
+    pub(crate) request: Option<&'a RequestHead<'a>>,
+    /// The TCP peer, when known.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The URL verified, once the origin is known.
     pub(crate) url: Option<&'a str>,
-    /// Why, when the reason alone does not say (how to enable V2, which client was refused).
-    pub(crate) detail: Option<&'a str>,
     /// Report-only mode: the request goes on.
     pub(crate) reported_only: bool,
 }
 
-impl<'a> Rejected<'a> {
-    /// The event of a refusal (its reason and detail).
-    pub(crate) fn of(
-        refusal: &'a Refusal,
-        method: &'a Method,
-        url: Option<&'a str>,
-        reported_only: bool,
-    ) -> Self {
-        Self {
-            rejection: refusal.rejection,
-            method,
+/// The fields of a refusal's line: each once (what the span shows is left out when it is
+/// shown), enough to fix a configuration without another log level: the reason and why, the
+/// URL verified, the TCP peer and whether it is trusted, the `Host` and each forwarding header
+/// with whether it was believed, and the signature headers seen. Never a token.
+struct Line {
+    verdict: &'static str,
+    reason: &'static str,
+    detail: Option<String>,
+    method: Option<String>,
+    target: Option<String>,
+    url: Option<String>,
+    peer: Option<String>,
+    host: Option<String>,
+    forwarded: Option<String>,
+    signature: Option<String>,
+    message: &'static str,
+}
+
+impl Line {
+    fn new(span: &Span, settings: &Settings, event: &Rejected<'_>) -> Self {
+        let Rejected {
+            refusal,
+            request,
+            peer,
             url,
-            detail: refusal.detail.as_deref(),
             reported_only,
+        } = *event;
+        let rejection = refusal.rejection;
+        let spanless = span.is_disabled();
+        let origin_related = shows_origin(rejection);
+        let report = request.map(|request| {
+            OriginReport::new(
+                &settings.url_policy,
+                settings.proxies.as_ref(),
+                settings.source_networks.is_some(),
+                request.original_uri(),
+                request.headers,
+                peer,
+            )
+        });
+        let origin = report.as_ref().filter(|_| origin_related);
+        Self {
+            verdict: if reported_only {
+                "rejected (report-only)"
+            } else {
+                "rejected"
+            },
+            reason: rejection.code(),
+            detail: refusal
+                .detail
+                .clone()
+                .or_else(|| origin.and_then(|r| r.problem.clone())),
+            method: request.filter(|_| spanless).map(|r| r.method.to_string()),
+            target: request
+                .filter(|_| spanless)
+                .map(|r| r.original_uri().to_string()),
+            url: url.map(str::to_owned),
+            peer: report.as_ref().map(|r| r.peer.to_string()),
+            host: origin.and_then(|r| r.host.clone()),
+            forwarded: origin.and_then(OriginReport::forwarding_field),
+            signature: request.map(|r| signature_headers_seen(r.headers)),
+            message: if reported_only {
+                "Plivo request rejected (report-only: let through)"
+            } else {
+                "Plivo request rejected"
+            },
         }
     }
 }
 
-/// A request was refused, or would have been in report-only mode.
-pub(crate) fn rejected(span: &Span, metrics: Option<&dyn Metrics>, event: Rejected<'_>) {
-    let Rejected {
+/// The refusals whose line describes how the origin came about.
+fn shows_origin(rejection: Rejection) -> bool {
+    matches!(
         rejection,
-        method,
-        url,
-        detail,
-        reported_only,
-    } = event;
-    let verdict = if reported_only {
-        "rejected (report-only)"
+        Rejection::SignatureMismatch
+            | Rejection::UntrustedHost
+            | Rejection::UnknownOrigin
+            | Rejection::UnknownTenant
+            | Rejection::SourceNotAllowed
+            | Rejection::SignatureVersionNotAccepted
+    )
+}
+
+/// The signature headers a request carries, by name (`none` when it has none).
+fn signature_headers_seen(headers: &http::HeaderMap) -> String {
+    const NAMES: [&str; 6] = [
+        "X-Plivo-Signature-V3",
+        "X-Plivo-Signature-Ma-V3",
+        "X-Plivo-Signature-V3-Nonce",
+        "X-Plivo-Signature-V2",
+        "X-Plivo-Signature-Ma-V2",
+        "X-Plivo-Signature-V2-Nonce",
+    ];
+    let seen: Vec<&str> = NAMES
+        .into_iter()
+        .filter(|name| headers.contains_key(*name))
+        .collect();
+    if seen.is_empty() {
+        "none".to_owned()
     } else {
-        "rejected"
-    };
-    span.record("verdict", verdict);
-    span.record("reason", rejection.code());
-    if let Some(url) = url {
-        span.record("url", url);
+        seen.join(", ")
     }
+}
+
+/// Logs one refusal at `$level` (its fields computed only when the line is wanted).
+macro_rules! refusal_line {
+    ($level:expr, $span:expr, $settings:expr, $event:expr) => {
+        if tracing::enabled!(target: "tower_plivo", $level) {
+            let line = Line::new($span, $settings, $event);
+            tracing::event!(
+                target: "tower_plivo",
+                $level,
+                verdict = line.verdict,
+                reason = line.reason,
+                detail = line.detail,
+                method = line.method,
+                target = line.target,
+                url = line.url,
+                peer = line.peer,
+                host = line.host,
+                forwarded = line.forwarded,
+                signature = line.signature,
+                "{}",
+                line.message
+            );
+        }
+    };
+}
+
+/// A request was refused, or would have been in report-only mode: its line, then the doctor's
+/// when it examined the refusal, then the span's fields and the counters.
+pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
+    let rejection = event.refusal.rejection;
     match rejection {
         // The operator must act (Plivo is being told to retry).
-        Rejection::TenantStoreUnavailable => tracing::error!(
-            target: "tower_plivo",
-            verdict,
-            reason = rejection.code(),
-            method = %method,
-            url,
-            detail,
-            "Plivo request rejected: the tenant token store cannot answer"
-        ),
+        Rejection::TenantStoreUnavailable | Rejection::ReplayStoreUnavailable => {
+            refusal_line!(Level::ERROR, span, settings, &event)
+        }
         Rejection::SignatureMismatch
         | Rejection::UnknownTenant
         | Rejection::UntrustedHost
         | Rejection::UnknownOrigin
         | Rejection::Replayed
         | Rejection::SignatureVersionNotAccepted
-        | Rejection::SourceNotAllowed => tracing::warn!(
-            target: "tower_plivo",
-            verdict,
-            reason = rejection.code(),
-            method = %method,
-            url,
-            detail,
-            "Plivo request rejected"
-        ),
-        _ => tracing::info!(
-            target: "tower_plivo",
-            verdict,
-            reason = rejection.code(),
-            method = %method,
-            url,
-            detail,
-            "Plivo request rejected"
-        ),
+        | Rejection::SourceNotAllowed => refusal_line!(Level::WARN, span, settings, &event),
+        _ => refusal_line!(Level::INFO, span, settings, &event),
     }
-    if let Some(metrics) = metrics {
+    if let Some(examined) = &event.refusal.examined {
+        doctor::log(examined);
+    }
+    let verdict = if event.reported_only {
+        "rejected (report-only)"
+    } else {
+        "rejected"
+    };
+    span.record("verdict", verdict);
+    span.record("reason", rejection.code());
+    if let Some(url) = event.url {
+        span.record("url", url);
+    }
+    if let Some(metrics) = &settings.metrics {
         metrics.rejected(rejection);
     }
 }
 
-/// The nonce store could not answer.
-pub(crate) fn store_unavailable(verified: &PlivoVerified, error: &StoreError, fail_open: bool) {
+/// The nonce store could not answer, and the layer fails open: the request goes on unprotected.
+/// (Failing closed, the refusal's own line says why.)
+pub(crate) fn store_unavailable_fail_open(verified: &PlivoVerified, error: &StoreError) {
     tracing::error!(
         target: "tower_plivo",
         nonce = %verified.nonce(),
         url = %verified.url(),
         error = %error,
-        fail_open,
-        "nonce store unavailable: {}",
-        if fail_open {
-            "letting the request through (fail-open)"
-        } else {
-            "refusing with 503"
-        }
+        "nonce store unavailable: letting the request through unprotected (fail-open)"
     );
 }
 

@@ -44,6 +44,8 @@ pub(crate) struct Head {
     nonce: HeaderValue,
     /// Whose tokens verify the request, as the `tokens` stage found.
     pub(crate) tenant: TenantState,
+    /// The TCP peer, when known (for the log line and the doctor).
+    pub(crate) peer: Option<SocketAddr>,
 }
 
 /// Whose tokens verify a request.
@@ -105,10 +107,8 @@ pub(crate) fn check_classified(
     };
     if let Some(networks) = &settings.source_networks {
         let client = Client::of(peer, settings.proxies.as_ref(), request.headers);
-        source::check(networks, client).map_err(|why| Refusal {
-            rejection: Rejection::SourceNotAllowed,
-            detail: Some(why),
-        })?;
+        source::check(networks, client)
+            .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
     let headers = signature_headers(request.headers)?;
     let claim = headers.claim().map_err(Rejection::from)?;
@@ -119,10 +119,10 @@ pub(crate) fn check_classified(
             RequestKind::Webhook => None,
         };
         if let Some(detail) = detail {
-            return Err(Refusal {
-                rejection: Rejection::SignatureVersionNotAccepted,
-                detail: Some(detail.to_owned()),
-            });
+            return Err(Refusal::explained(
+                Rejection::SignatureVersionNotAccepted,
+                detail,
+            ));
         }
     }
     // An upgrade's body was ruled out by `classify`.
@@ -150,6 +150,7 @@ pub(crate) fn check_classified(
         main_account: kept(main_account),
         nonce: kept(nonce).expect("the claim has a nonce"),
         tenant: TenantState::Layer,
+        peer,
     })
 }
 
@@ -235,6 +236,12 @@ impl Head {
     pub(crate) fn nonce_text(&self) -> String {
         String::from_utf8_lossy(self.nonce.as_bytes()).into_owned()
     }
+}
+
+/// What the signature headers of a refused request claim, when they are readable (for the
+/// doctor, which examines refusals made before the claim was kept).
+pub(crate) fn claim_of(headers: &HeaderMap) -> Option<Claim<'_>> {
+    signature_headers(headers).ok()?.claim().ok()
 }
 
 /// Reads the six signature headers. A header sent several times must repeat the same value:

@@ -6,7 +6,8 @@
 //!    ([`source`]), signature headers and version, declared body, and which URL is verified
 //!    (the URL policy). A stream upgrade skips stage 3: it is verified from its head alone.
 //!    [`tokens`]: whose tokens verify it (the layer's list, or its tenant's from the cache or
-//!    the store).
+//!    the store). [`diagnose`]: a head refusal that a configuration mistake could explain is
+//!    shown to the signature doctor (after its body is read, when the signature covers one).
 //! 3. [`read_body`]: the whole body, under the limit and the timeout.
 //! 4. [`verify`]: the signature over the URL and body.
 //! 5. [`replay`]: whether the signed message was already accepted.
@@ -14,6 +15,7 @@
 //!
 //! [`settings`] is the plain data every stage reads.
 
+pub(crate) mod diagnose;
 pub(crate) mod head;
 pub(crate) mod read_body;
 pub(crate) mod replay;

@@ -4,6 +4,7 @@ use crate::observe::events;
 use crate::rejection::Rejection;
 use crate::replay::{ReleaseGuard, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};
 
+use super::respond::Refusal;
 use super::settings::ReplaySettings;
 use crate::verified::PlivoVerified;
 
@@ -51,26 +52,34 @@ pub(crate) fn decide(answer: &Result<Reservation, StoreError>, fail_open: bool) 
 }
 
 /// Carries out the decision for a verified request: the guard to hold while it goes on, or its
-/// rejection (the guard released or kept, as the decision says). A store failure is logged.
+/// refusal (the guard released or kept, as the decision says). A store failure is logged: by
+/// its own line when failing open, by the refusal's line (its detail) when failing closed.
 pub(crate) fn settle(
     settings: Option<&ReplaySettings>,
     verified: &PlivoVerified,
     answer: Result<Reservation, StoreError>,
     guard: ReleaseGuard,
-) -> Result<ReleaseGuard, Rejection> {
+) -> Result<ReleaseGuard, Refusal> {
     let fail_open = settings.is_some_and(|replay| replay.fail_open);
-    if let Err(error) = &answer {
-        events::store_unavailable(verified, error, fail_open);
-    }
-    match decide(&answer, fail_open) {
-        Decision::Call | Decision::CallUnprotected => Ok(guard),
+    let decision = decide(&answer, fail_open);
+    match decision {
+        Decision::Call => Ok(guard),
+        Decision::CallUnprotected => {
+            if let Err(error) = &answer {
+                events::store_unavailable_fail_open(verified, error);
+            }
+            Ok(guard)
+        }
         Decision::Refuse { rejection, release } => {
             if release {
                 drop(guard);
             } else {
                 guard.keep();
             }
-            Err(rejection)
+            Err(match answer {
+                Err(error) => Refusal::explained(rejection, error.to_string()),
+                Ok(_) => Refusal::from(rejection),
+            })
         }
     }
 }

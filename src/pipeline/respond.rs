@@ -6,14 +6,28 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
 use super::settings::Settings;
+use crate::observe::doctor::Examined;
 use crate::rejection::Rejection;
 
-/// A refusal, and what its log line adds to the reason.
+/// A refusal, and what its log lines add to the reason.
 #[derive(Debug)]
 pub(crate) struct Refusal {
     pub(crate) rejection: Rejection,
     /// Why, when the reason alone does not say (how to enable V2, which client was refused).
     pub(crate) detail: Option<String>,
+    /// What the signature doctor made of it, when it examined it.
+    pub(crate) examined: Option<Examined>,
+}
+
+impl Refusal {
+    /// A refusal whose log line says why.
+    pub(crate) fn explained(rejection: Rejection, detail: impl Into<String>) -> Self {
+        Self {
+            rejection,
+            detail: Some(detail.into()),
+            examined: None,
+        }
+    }
 }
 
 impl From<Rejection> for Refusal {
@@ -21,6 +35,7 @@ impl From<Rejection> for Refusal {
         Self {
             rejection,
             detail: None,
+            examined: None,
         }
     }
 }

@@ -71,10 +71,10 @@ pub(crate) fn settle(resolved: Resolved, tenant: &str) -> Result<TenantState, Re
     match resolved {
         Resolved::Known(known) => Ok(TenantState::Known(known)),
         Resolved::Unknown => Ok(TenantState::Unknown(unknown(Some(tenant)))),
-        Resolved::Unavailable(error) => Err(Refusal {
-            rejection: Rejection::TenantStoreUnavailable,
-            detail: Some(format!("tenant {tenant:?}: {error}")),
-        }),
+        Resolved::Unavailable(error) => Err(Refusal::explained(
+            Rejection::TenantStoreUnavailable,
+            format!("tenant {tenant:?}: {error}"),
+        )),
     }
 }
 

@@ -36,12 +36,7 @@ pub(crate) fn classify(
     version: Version,
     headers: &HeaderMap,
 ) -> Result<RequestKind, Refusal> {
-    let refuse = |why: &str| {
-        Err(Refusal {
-            rejection: Rejection::UnsupportedUpgrade,
-            detail: Some(why.to_owned()),
-        })
-    };
+    let refuse = |why: &str| Err(Refusal::explained(Rejection::UnsupportedUpgrade, why));
     if method == Method::CONNECT && version >= Version::HTTP_2 {
         return refuse(
             "an HTTP/2 WebSocket (extended CONNECT, RFC 8441): Plivo opens audio streams as \

@@ -10,9 +10,10 @@ use http::{HeaderValue, Request};
 use tracing::Span;
 
 use super::head::{Head, SignedMethod};
+use super::respond::Refusal;
 use super::settings::Settings;
 use super::upgrade::RequestKind;
-use crate::observe::doctor::Mismatch;
+use crate::observe::doctor::{Doctor, Suspect};
 use crate::observe::span::record_verify_time;
 use crate::rejection::Rejection;
 use crate::replay::ReplayKey;
@@ -38,11 +39,7 @@ pub(crate) struct Accepted {
 /// still hand it on.
 pub(crate) struct Failed {
     pub(crate) request: Request<Bytes>,
-    pub(crate) rejection: Rejection,
-    /// The URL verified, for the log line.
-    pub(crate) url: String,
-    /// Why, when the reason alone does not say (which tenant is unknown).
-    pub(crate) detail: Option<String>,
+    pub(crate) unchecked: Unchecked,
 }
 
 /// Verifies the request whose head is `head` over its whole `body`, and gives the request
@@ -64,15 +61,9 @@ pub(crate) fn verify(
                 key,
             })
         }
-        Err(Unchecked {
-            rejection,
-            url,
-            detail,
-        }) => Verdict::Failed(Failed {
+        Err(unchecked) => Verdict::Failed(Failed {
             request: Request::from_parts(parts, body),
-            rejection,
-            url,
-            detail,
+            unchecked,
         }),
     }
 }
@@ -83,17 +74,15 @@ pub(crate) struct Checked {
     pub(crate) key: Option<ReplayKey>,
 }
 
-/// A signature that did not.
+/// A signature that did not verify: the refusal (with the doctor's findings, when it looked),
+/// and the URL verified.
 pub(crate) struct Unchecked {
-    pub(crate) rejection: Rejection,
-    /// The URL verified.
+    pub(crate) refusal: Refusal,
     pub(crate) url: String,
-    /// Why, when the reason alone does not say (which tenant is unknown).
-    pub(crate) detail: Option<String>,
 }
 
 /// Checks the signature of a request (its head and its whole body); on a mismatch, lets the
-/// signature doctor (when on) look at it.
+/// signature doctor (when on, and within its budget) look at it.
 pub(crate) fn check(
     settings: &Settings,
     head: &Head,
@@ -108,9 +97,8 @@ pub(crate) fn check(
         Ok(verifier) => verifier,
         Err(why) => {
             return Err(Unchecked {
-                rejection: Rejection::UnknownTenant,
+                refusal: Refusal::explained(Rejection::UnknownTenant, why),
                 url: url.to_string(),
-                detail: Some(why.to_owned()),
             });
         }
     };
@@ -142,26 +130,24 @@ pub(crate) fn check(
             key: matched.digest.map(ReplayKey::from_digest),
         }),
         Err(error) => {
-            let rejection = Rejection::from(error);
-            let url = url.to_string();
-            if rejection == Rejection::SignatureMismatch
-                && let Some(doctor) = &settings.doctor
+            let mut refusal = Refusal::from(Rejection::from(error));
+            if refusal.rejection == Rejection::SignatureMismatch
+                && let Some(ticket) = settings.doctor.as_ref().and_then(Doctor::admit)
             {
-                let mismatch = Mismatch {
-                    origin: &head.origin,
+                let suspect = Suspect {
+                    rejection: refusal.rejection,
                     kind: head.kind,
                     claim: head.claim(),
                     post: head.method == SignedMethod::Post,
                     request,
+                    peer: head.peer,
                     body,
-                    url: &url,
                 };
-                doctor.examine(verifier, &mismatch);
+                refusal.examined = Some(ticket.examine(settings, verifier, &suspect));
             }
             Err(Unchecked {
-                rejection,
-                url,
-                detail: None,
+                refusal,
+                url: url.to_string(),
             })
         }
     }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use http::header::FORWARDED;
 
+use super::ProxyHeader;
 use crate::rejection::Rejection;
 
 /// The rightmost non-empty comma-separated value of `name` across all its lines (the nearest
@@ -59,26 +60,76 @@ pub(crate) fn client_in_x_forwarded_for(
     Some(None)
 }
 
-/// Every host the forwarding headers name, whoever sent them: the rightmost
-/// `X-Forwarded-Host`, then each `Forwarded` element's `host`. Only the signature doctor reads
-/// these (to report a host a proxy named that was not believed); nothing is verified with them.
-pub(crate) fn hosts(headers: &HeaderMap) -> Vec<String> {
-    let mut hosts: Vec<String> = rightmost(headers, "x-forwarded-host")
-        .ok()
-        .flatten()
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    if let Ok(chain) = chain(headers) {
-        hosts.extend(
-            chain
-                .elements
-                .into_iter()
-                .filter_map(|element| element.host),
-        );
+/// What the URL forwarding headers say, whoever sent them: the rightmost `X-Forwarded-Proto`,
+/// `X-Forwarded-Host` and `X-Forwarded-Port`, and each `Forwarded` element's `proto` and `host`.
+/// Only refusals' descriptions read these (the doctor tries the URLs they name); nothing is
+/// verified with them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Claimed {
+    pub(crate) schemes: Vec<String>,
+    pub(crate) hosts: Vec<String>,
+    pub(crate) ports: Vec<String>,
+}
+
+pub(crate) fn claimed(headers: &HeaderMap) -> Claimed {
+    let mut all = Claimed::default();
+    for header in [
+        ProxyHeader::XForwardedProto,
+        ProxyHeader::XForwardedHost,
+        ProxyHeader::XForwardedPort,
+        ProxyHeader::Forwarded,
+    ] {
+        let one = claimed_by(headers, header);
+        for (values, more) in [
+            (&mut all.schemes, one.schemes),
+            (&mut all.hosts, one.hosts),
+            (&mut all.ports, one.ports),
+        ] {
+            for value in more {
+                if !values.contains(&value) {
+                    values.push(value);
+                }
+            }
+        }
     }
-    hosts.dedup();
-    hosts
+    all
+}
+
+/// What one forwarding header says about the URL, whoever sent it.
+pub(crate) fn claimed_by(headers: &HeaderMap, header: ProxyHeader) -> Claimed {
+    let last = || {
+        rightmost(headers, header.name())
+            .ok()
+            .flatten()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    };
+    match header {
+        ProxyHeader::XForwardedProto => Claimed {
+            schemes: last(),
+            ..Claimed::default()
+        },
+        ProxyHeader::XForwardedHost => Claimed {
+            hosts: last(),
+            ..Claimed::default()
+        },
+        ProxyHeader::XForwardedPort => Claimed {
+            ports: last(),
+            ..Claimed::default()
+        },
+        ProxyHeader::Forwarded => {
+            let mut claimed = Claimed::default();
+            if let Ok(chain) = chain(headers) {
+                for element in chain.elements {
+                    claimed.schemes.extend(element.proto);
+                    claimed.hosts.extend(element.host);
+                }
+            }
+            claimed
+        }
+        ProxyHeader::XForwardedFor => Claimed::default(),
+    }
 }
 
 /// The elements of every `Forwarded` line after the last one that could not be read, in order

@@ -7,6 +7,7 @@ mod authority;
 mod cidr;
 mod forwarded;
 mod proxies;
+mod report;
 mod scheme;
 
 use std::fmt;
@@ -16,10 +17,10 @@ use http::{HeaderMap, Uri, header::HOST};
 
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
-pub(crate) use authority::split_authority;
-use authority::{AllowedHost, host_of, is_authority};
+use authority::{AllowedHost, host_of};
+pub(crate) use authority::{is_authority, split_authority};
 pub(crate) use cidr::Cidr;
-pub(crate) use forwarded::hosts as forwarded_hosts;
+pub(crate) use forwarded::{Claimed, claimed as claimed_by_forwarding, claimed_by};
 pub use scheme::Scheme;
 
 /// A header map of these pairs, in order (for the unit tests of this module's parts).
@@ -33,6 +34,7 @@ pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 }
 pub use proxies::ProxyHeader;
 pub(crate) use proxies::{ProxyHeaders, TrustedProxies, parse_networks};
+pub(crate) use report::{Ignored, OriginReport, Peer};
 
 /// Where the scheme and authority of the URL Plivo called come from. There is no default: the
 /// layer cannot be built without one.
@@ -189,6 +191,32 @@ impl UrlPolicy {
         matches!(self.mode, Mode::FromRequest { .. })
     }
 
+    /// The scheme the policy names (the fixed one, or the one assumed for the request's `Host`).
+    pub(crate) fn scheme(&self) -> Scheme {
+        match &self.mode {
+            Mode::PublicBase { scheme, .. } | Mode::FromRequest { scheme, .. } => *scheme,
+        }
+    }
+
+    /// This policy without its allow-list (to tell operators which host it refused).
+    pub(crate) fn without_allow_list(&self) -> Self {
+        match &self.mode {
+            Mode::FromRequest { scheme, .. } => Self::from_request(*scheme),
+            Mode::PublicBase { .. } => self.clone(),
+        }
+    }
+
+    /// Whether the allow-list (if any) admits this authority.
+    pub(crate) fn admits(&self, authority: &str) -> bool {
+        match &self.mode {
+            Mode::FromRequest {
+                allowed_hosts: Some(allowed),
+                ..
+            } => allowed.iter().any(|entry| entry.admits(authority)),
+            _ => true,
+        }
+    }
+
     /// The scheme and authority of the URL Plivo called, for this request. `trusted` is the
     /// user's proxies when the TCP peer is one of them (their named headers are then read).
     pub(crate) fn resolve(
@@ -265,7 +293,11 @@ impl fmt::Display for Origin {
     }
 }
 
-fn request_origin(scheme: Scheme, uri: &Uri, headers: &HeaderMap) -> Result<Origin, Rejection> {
+pub(crate) fn request_origin(
+    scheme: Scheme,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Origin, Rejection> {
     let authority = match uri.authority() {
         Some(authority) => authority.as_str(),
         None => single_header(headers, HOST.as_str()).ok_or(Rejection::UnknownOrigin)?,

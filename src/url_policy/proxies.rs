@@ -52,7 +52,7 @@ pub enum ProxyHeader {
 }
 
 impl ProxyHeader {
-    const ALL: [ProxyHeader; 5] = [
+    pub(crate) const ALL: [ProxyHeader; 5] = [
         ProxyHeader::XForwardedProto,
         ProxyHeader::XForwardedHost,
         ProxyHeader::XForwardedPort,
@@ -172,6 +172,11 @@ impl TrustedProxies {
     {
         let networks = parse_networks("trusted_proxies", networks)?;
         Ok(Self { networks, headers })
+    }
+
+    /// The headers these proxies are believed for.
+    pub(crate) fn named(&self) -> ProxyHeaders {
+        self.headers
     }
 
     /// Whether every address of a family is trusted (`0.0.0.0/0`, `::/0`).

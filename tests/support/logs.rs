@@ -18,10 +18,20 @@ impl Captured {
 
     /// Captures everything `tower_plivo` logs at TRACE, span closes included.
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        self.install_as("tower_plivo=trace", FmtSpan::CLOSE)
+    }
+
+    /// Captures what a user's subscriber with this filter prints (no span events), as the
+    /// README suggests setting it up.
+    pub fn install_with(&self, filter: &str) -> tracing::subscriber::DefaultGuard {
+        self.install_as(filter, FmtSpan::NONE)
+    }
+
+    fn install_as(&self, filter: &str, spans: FmtSpan) -> tracing::subscriber::DefaultGuard {
         let sink = self.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("tower_plivo=trace")
-            .with_span_events(FmtSpan::CLOSE)
+            .with_env_filter(filter)
+            .with_span_events(spans)
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();

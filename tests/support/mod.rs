@@ -91,6 +91,20 @@ pub async fn serve_on(bind: &str, app: Router) -> SocketAddr {
     addr
 }
 
+/// As [`serve`], without `ConnectInfo`: the layer never learns the TCP peer (the mistake of
+/// serving axum with `into_make_service()` behind a proxy).
+pub async fn serve_without_peer(app: Router) -> SocketAddr {
+    let app = expose_rejection(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .await
+            .unwrap();
+    });
+    addr
+}
+
 /// A response as the client saw it.
 #[derive(Debug)]
 pub struct Reply {

@@ -1,30 +1,37 @@
-//! The signature doctor: when a signature does not match, try the URLs and tokens a
-//! misconfiguration would have produced, and log which one Plivo actually signed, with the
-//! configuration change that fixes it.
+//! The signature doctor: when a refusal could be a configuration mistake (a signature that
+//! does not match, an untrusted host, an unknown origin, a V2 signature where only V3 is
+//! accepted), try the URLs and readings a misconfiguration would have produced, and say which one
+//! the signature matches, with the change that fixes it: exactly one finding per difference,
+//! each with its own fix, and "wrong token or forged" only when nothing matches.
 //!
-//! The variants are used only for the log line, never to accept a request. The doctor runs only
-//! on a [`SignatureMismatch`](crate::Rejection::SignatureMismatch), and its cost is bounded
+//! The candidates feed the log line only, never a verdict. The doctor's cost is bounded
 //! whatever the traffic (a flood of forgeries must not become a flood of work or of log lines):
-//! per layer it examines at most [`RUNS_PER_MINUTE`] mismatches a minute, in bursts of at most
-//! [`BURST`], each with at most 18 variants, and logs at most [`LINES_PER_RUN`] lines for each.
+//! per layer it examines at most [`RUNS_PER_MINUTE`] refusals a minute, in bursts of at most
+//! [`BURST`], each with at most [`MAX_CANDIDATES`](candidates::MAX_CANDIDATES) candidates, and logs one line for each.
 
-mod variant;
+mod candidates;
+mod explain;
+mod finding;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use http::header::CONTENT_TYPE;
 
+use crate::pipeline::settings::Settings;
 use crate::pipeline::upgrade::RequestKind;
+use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
-use crate::signature::{Claim, SignedRequest, SignedUrl, Verifier};
-use crate::url_policy::Origin;
-use variant::{Reading, Variant, candidates};
+use crate::signature::{Claim, SignedRequest, Verifier};
+use crate::url_policy::{OriginReport, claimed_by_forwarding};
+use candidates::{Reading, candidates};
+use explain::{Context, findings};
+pub(crate) use finding::Finding;
 
-/// A request whose signature did not match, as the doctor looks at it.
-pub(crate) struct Mismatch<'a> {
-    /// The origin it was verified against.
-    pub(crate) origin: &'a Origin,
+/// A refused request, as the doctor looks at it.
+pub(crate) struct Suspect<'a> {
+    pub(crate) rejection: Rejection,
     /// A webhook or a stream upgrade.
     pub(crate) kind: RequestKind,
     /// What its signature headers claim.
@@ -32,25 +39,22 @@ pub(crate) struct Mismatch<'a> {
     /// A POST (its body is a form), or a GET.
     pub(crate) post: bool,
     pub(crate) request: &'a RequestHead<'a>,
+    /// The TCP peer, when known.
+    pub(crate) peer: Option<SocketAddr>,
     pub(crate) body: &'a [u8],
-    /// The URL verified.
-    pub(crate) url: &'a str,
 }
 
-/// Mismatches examined per minute at most, on average.
+/// Refusals examined per minute at most, on average.
 pub(crate) const RUNS_PER_MINUTE: u64 = 10;
-/// Mismatches examined back to back at most.
+/// Refusals examined back to back at most.
 pub(crate) const BURST: u64 = 5;
-/// Log lines per mismatch examined at most.
-pub(crate) const LINES_PER_RUN: usize = 3;
-
 /// The doctor of one layer: the variants, and the budget that bounds them.
 pub(crate) struct Doctor {
     epoch: Instant,
     /// The budget, as a generic cell rate: the theoretical time of the next run, in
     /// nanoseconds since `epoch`.
     next_run_ns: AtomicU64,
-    /// Mismatches not examined since the last run.
+    /// Refusals not examined since the last run.
     skipped: AtomicU64,
 }
 
@@ -88,49 +92,114 @@ impl Doctor {
             })
             .is_ok()
     }
+}
 
-    /// Examines a mismatch when the budget allows, and logs what it finds.
-    pub(crate) fn examine(&self, verifier: &Verifier, mismatch: &Mismatch<'_>) {
+/// A run taken from the budget: the refusal it is for will be examined.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    /// Refusals not examined since the last run (the budget was spent).
+    skipped: u64,
+}
+
+/// What the doctor made of one refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Examined {
+    pub(crate) diagnosis: Diagnosis,
+    /// Refusals not examined before this one (the budget was spent).
+    pub(crate) skipped: u64,
+}
+
+/// The doctor's conclusion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Diagnosis {
+    /// The signature matches this URL once these differences are undone.
+    Found {
+        findings: Vec<Finding>,
+        matched_url: String,
+    },
+    /// No candidate matches.
+    NoMatch {
+        tried: usize,
+        /// An `-Ma-` header was sent and no main-account token is configured.
+        main_account_unchecked: bool,
+    },
+    /// The body could not be read, so the signature could not be checked.
+    BodyUnread,
+}
+
+impl Doctor {
+    /// Takes a run from the budget, if one is left (otherwise the refusal is counted as
+    /// skipped).
+    pub(crate) fn admit(&self) -> Option<Ticket> {
         if !self.take_run() {
             self.skipped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return None;
         }
-        let skipped = self.skipped.swap(0, Ordering::Relaxed);
-        let findings = diagnose(verifier, mismatch);
-        let unchecked_main_account_header =
-            mismatch.claim.main_account.is_some() && !verifier.has_main_account_token();
-        report(
-            &findings,
-            skipped,
-            unchecked_main_account_header,
-            mismatch.url,
-        );
+        Some(Ticket {
+            skipped: self.skipped.swap(0, Ordering::Relaxed),
+        })
     }
 }
 
-/// One plausible variant that matches.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Finding {
-    pub(crate) variant: Variant,
-    /// The URL that the signature does match.
-    pub(crate) matched_url: String,
+impl Ticket {
+    /// The run's conclusion when the body it needed could not be read.
+    pub(crate) fn unread(self) -> Examined {
+        Examined {
+            diagnosis: Diagnosis::BodyUnread,
+            skipped: self.skipped,
+        }
+    }
+
+    /// Examines the refused request with the tokens that would verify it.
+    pub(crate) fn examine(
+        self,
+        settings: &Settings,
+        verifier: &Verifier,
+        suspect: &Suspect<'_>,
+    ) -> Examined {
+        Examined {
+            diagnosis: diagnose(settings, verifier, suspect),
+            skipped: self.skipped,
+        }
+    }
 }
 
-/// Tries the variants and returns those that match, at most one per variant and URL.
-pub(crate) fn diagnose(verifier: &Verifier, mismatch: &Mismatch<'_>) -> Vec<Finding> {
-    let Mismatch {
-        origin,
-        kind,
-        claim: sent,
-        post,
-        request,
-        body,
-        ..
-    } = *mismatch;
+/// Tries every candidate and keeps the one that matches with the fewest findings.
+pub(crate) fn diagnose(
+    settings: &Settings,
+    verifier: &Verifier,
+    suspect: &Suspect<'_>,
+) -> Diagnosis {
+    let request = suspect.request;
+    let report = OriginReport::new(
+        &settings.url_policy,
+        settings.proxies.as_ref(),
+        settings.source_networks.is_some(),
+        request.original_uri(),
+        request.headers,
+        suspect.peer,
+    );
+    let claimed = claimed_by_forwarding(request.headers);
     let content_type = request.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
-    let peer = request.peer_addr().map(|p| p.ip());
-    let mut findings: Vec<Finding> = Vec::new();
-    for candidate in candidates(origin, request, kind) {
+    let context = Context {
+        rejection: suspect.rejection,
+        report: &report,
+        policy: &settings.url_policy,
+        headers: request.headers,
+        version: suspect.claim.version,
+    };
+    let sent = suspect.claim;
+    let tried = candidates(
+        &report,
+        &claimed,
+        request,
+        suspect.kind,
+        settings.url_policy.scheme(),
+    );
+    let mut best: Option<(Vec<Finding>, String)> = None;
+    // Every candidate is tried, whatever matched before: the time taken does not depend on
+    // what matched.
+    for candidate in &tried {
         let claim = match candidate.reading {
             Reading::AsSent => sent,
             Reading::SwappedFamilies => Claim {
@@ -143,65 +212,96 @@ pub(crate) fn diagnose(verifier: &Verifier, mismatch: &Mismatch<'_>) -> Vec<Find
                 ..sent
             },
         };
-        let url = SignedUrl::from_parts(
-            candidate.signed_scheme,
-            &candidate.authority,
-            &candidate.path,
-            candidate.query.as_deref(),
-        );
-        let request = match post {
-            false => SignedRequest::get(url),
-            true => SignedRequest::post(url, content_type, body),
-        };
-        let Ok(matched) = verifier.verify_claim(&claim, &request, false) else {
+        let matched = candidate.with_signed_url(|url| {
+            let signed = match suspect.post {
+                false => SignedRequest::get(url),
+                true => SignedRequest::post(url, content_type, suspect.body),
+            };
+            verifier.verify_claim(&claim, &signed, false)
+        });
+        let Ok(matched) = matched else { continue };
+        let found = findings(&context, candidate, matched.token);
+        if found.is_empty() {
+            // What was refused verifies as it is: nothing a configuration change would fix.
             continue;
-        };
-        let finding = Finding {
-            variant: candidate.variant(matched.token, sent.version, peer),
-            matched_url: url.to_string(),
-        };
-        if !findings.contains(&finding) {
-            findings.push(finding);
+        }
+        if best.as_ref().is_none_or(|(b, _)| found.len() < b.len()) {
+            best = Some((found, candidate.url()));
         }
     }
-    findings
+    match best {
+        Some((findings, matched_url)) => Diagnosis::Found {
+            findings,
+            matched_url,
+        },
+        None => Diagnosis::NoMatch {
+            tried: tried.len(),
+            main_account_unchecked: sent.main_account.is_some()
+                && !verifier.has_main_account_token(),
+        },
+    }
 }
 
-/// Logs the findings (at most [`LINES_PER_RUN`] lines), or that nothing matched.
-fn report(
-    findings: &[Finding],
-    skipped: u64,
-    unchecked_main_account_header: bool,
-    verified_url: &str,
-) {
-    let shown = findings.len().min(LINES_PER_RUN);
-    for finding in &findings[..shown] {
-        let fix = finding.variant.fix(&finding.matched_url);
-        tracing::warn!(
+/// Logs what the doctor concluded: one line.
+pub(crate) fn log(examined: &Examined) {
+    let skipped = (examined.skipped > 0).then_some(examined.skipped);
+    match &examined.diagnosis {
+        Diagnosis::Found {
+            findings,
+            matched_url,
+        } => {
+            let names: Vec<&str> = findings.iter().map(Finding::name).collect();
+            let finding = names.join("+");
+            let text = match findings.as_slice() {
+                [one] => format!("{}; fix: {}", one.sentence(), one.fix(matched_url)),
+                several => {
+                    let each: Vec<String> = several
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| {
+                            format!("({}) {}; fix: {}", i + 1, f.sentence(), f.fix(matched_url))
+                        })
+                        .collect();
+                    format!(
+                        "{} things differ, and every fix is needed: {}",
+                        several.len(),
+                        each.join(". ")
+                    )
+                }
+            };
+            tracing::warn!(
+                target: "tower_plivo::doctor",
+                finding,
+                refusals_skipped = skipped,
+                "signature doctor: the signature matches {matched_url}: {text}"
+            );
+        }
+        Diagnosis::NoMatch {
+            tried,
+            main_account_unchecked,
+        } => tracing::info!(
             target: "tower_plivo::doctor",
-            variant = finding.variant.name(),
-            url_verified = %verified_url,
-            matched_url = %finding.matched_url,
-            more_findings = findings.len() - shown,
-            mismatches_skipped = skipped,
-            "signature doctor: the signature matches {} ({}); fix: {fix}",
-            finding.matched_url,
-            finding.variant.name(),
-        );
-    }
-    if findings.is_empty() {
-        tracing::info!(
-            target: "tower_plivo::doctor",
-            url_verified = %verified_url,
-            main_account_header_unchecked = unchecked_main_account_header,
-            mismatches_skipped = skipped,
-            "signature doctor: no plausible URL or token variant matches; the auth token is wrong (a sub-account's resource is signed with the sub-account's token) or the request is forged{}",
-            if unchecked_main_account_header {
-                "; an -Ma- header was sent but no main-account token is configured (.main_account_token)"
+            finding = "none",
+            refusals_skipped = skipped,
+            "signature doctor: no configuration mistake explains it: the signature matches none \
+             of the {tried} variants tried (scheme, port, the hosts in Host and forwarding \
+             headers, trailing slash, path prefixes, header families, signature version); the \
+             auth token is wrong (a sub-account's resource is signed with the sub-account's \
+             token), or Plivo signed a host or path that appears nowhere in the request, or it \
+             is forged{}",
+            if *main_account_unchecked {
+                "; an -Ma- header was sent and no main-account token is configured \
+                 (.main_account_token)"
             } else {
                 ""
             }
-        );
+        ),
+        Diagnosis::BodyUnread => tracing::info!(
+            target: "tower_plivo::doctor",
+            finding = "none",
+            refusals_skipped = skipped,
+            "signature doctor: the body could not be read whole, so the refusal was not examined"
+        ),
     }
 }
 

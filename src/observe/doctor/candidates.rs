@@ -1,0 +1,238 @@
+//! The doctor's candidates: the URLs and readings of the signature that a misconfiguration
+//! would have made differ from what the layer verified. Each dimension (origin, path, reading,
+//! stream URL form) has its alternatives; the candidates are their combinations, fewest changes
+//! first, so that two mistakes at once are found as well as one.
+
+use crate::pipeline::upgrade::RequestKind;
+use crate::request_info::RequestHead;
+use crate::signature::{SignedUrl, StreamUrlForm};
+use crate::url_policy::{Claimed, Origin, OriginReport, Scheme, is_authority, split_authority};
+
+/// Candidates tried per refusal examined, at most (the budget's unit of work).
+pub(crate) const MAX_CANDIDATES: usize = 256;
+
+/// Origins tried per refusal examined, at most.
+const MAX_ORIGINS: usize = 16;
+
+/// How a candidate's path differs from the request target's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PathChange {
+    AsReceived,
+    /// The trailing `/` added or removed.
+    TrailingSlash,
+    /// The path the wrapped service sees (a router or rewrite in front of the layer).
+    RouterPath,
+    /// The first path segment dropped (a proxy that adds a prefix).
+    ProxyPrefix,
+}
+
+/// How a candidate reads the signature headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reading {
+    AsSent,
+    /// The plain and `-Ma-` headers swapped (each checked with the other family's tokens).
+    SwappedFamilies,
+    /// As the other signature version (webhooks only).
+    OtherVersion,
+}
+
+/// One candidate: what Plivo might have signed instead.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    /// The origin it stands for (what a URL policy would name).
+    pub(crate) origin: Origin,
+    pub(crate) path_change: PathChange,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) reading: Reading,
+    /// For a stream upgrade, the URL form (`HttpScheme` is the one Plivo signs).
+    pub(crate) form: Option<StreamUrlForm>,
+}
+
+impl Candidate {
+    /// The URL this candidate is signed over.
+    pub(crate) fn url(&self) -> String {
+        self.with_signed_url(|url| url.to_string())
+    }
+
+    /// Calls `f` with the URL this candidate is signed over.
+    pub(crate) fn with_signed_url<R>(&self, f: impl FnOnce(SignedUrl<'_>) -> R) -> R {
+        match self.form {
+            None => f(SignedUrl::from_parts(
+                self.origin.scheme.as_str(),
+                &self.origin.authority,
+                &self.path,
+                self.query.as_deref(),
+            )),
+            Some(form) => {
+                let tls = self.origin.scheme == Scheme::Https;
+                let pieces = form.pieces(tls, &self.path, self.query.as_deref());
+                f(pieces.signed_url(&self.origin.authority))
+            }
+        }
+    }
+
+    /// How many dimensions differ from what was verified (`verified`: the origin verified, if
+    /// one was established).
+    fn changes(&self, verified: Option<&Origin>) -> usize {
+        usize::from(verified != Some(&self.origin))
+            + usize::from(self.path_change != PathChange::AsReceived)
+            + usize::from(self.reading != Reading::AsSent)
+            + usize::from(self.form.is_some_and(|f| f != StreamUrlForm::HttpScheme))
+    }
+}
+
+/// The candidates for a refused request, fewest changes first, each URL and reading once, at
+/// most [`MAX_CANDIDATES`].
+pub(crate) fn candidates(
+    report: &OriginReport,
+    claimed: &Claimed,
+    request: &RequestHead<'_>,
+    kind: RequestKind,
+    policy_scheme: Scheme,
+) -> Vec<Candidate> {
+    let verified = report.considered.as_ref();
+    let uri = request.original_uri();
+    let query = uri.query().map(str::to_owned);
+    let stream = kind == RequestKind::StreamUpgrade;
+    let readings: &[Reading] = if stream {
+        &[Reading::AsSent, Reading::SwappedFamilies]
+    } else {
+        &[
+            Reading::AsSent,
+            Reading::SwappedFamilies,
+            Reading::OtherVersion,
+        ]
+    };
+    let forms: Vec<Option<StreamUrlForm>> = if stream {
+        StreamUrlForm::ALL.into_iter().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut all = Vec::new();
+    for origin in origins(report, claimed, policy_scheme) {
+        for (path_change, path) in paths(request) {
+            for &reading in readings {
+                for &form in &forms {
+                    all.push(Candidate {
+                        origin: origin.clone(),
+                        path_change,
+                        path: path.clone(),
+                        query: query.clone(),
+                        reading,
+                        form,
+                    });
+                }
+            }
+        }
+    }
+    all.sort_by_key(|candidate| candidate.changes(verified));
+    let mut seen: Vec<(String, Reading)> = Vec::new();
+    all.retain(|candidate| {
+        let key = (candidate.url(), candidate.reading);
+        let new = !seen.contains(&key);
+        if new {
+            seen.push(key);
+        }
+        new
+    });
+    all.truncate(MAX_CANDIDATES);
+    all
+}
+
+/// The origins to try: the one verified first, then every authority the request names (its
+/// `Host`, the forwarding headers' hosts, whoever sent them) under both schemes, each also with
+/// the default port added or removed and with a forwarded port.
+fn origins(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> Vec<Origin> {
+    let mut authorities: Vec<String> = Vec::new();
+    let mut add = |authority: &str| {
+        if is_authority(authority) && !authorities.iter().any(|a| a == authority) {
+            authorities.push(authority.to_owned());
+        }
+    };
+    if let Some(origin) = &report.considered {
+        add(&origin.authority);
+    }
+    if let Some(host) = &report.host {
+        add(host);
+    }
+    for host in &claimed.hosts {
+        add(host);
+    }
+    let first_scheme = report
+        .considered
+        .as_ref()
+        .map_or(policy_scheme, |o| o.scheme);
+    let mut origins: Vec<Origin> = Vec::new();
+    let mut push = |scheme: Scheme, authority: String| {
+        let origin = Origin { scheme, authority };
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    };
+    for scheme in [first_scheme, first_scheme.other()] {
+        for authority in &authorities {
+            push(scheme, authority.clone());
+        }
+    }
+    for scheme in [first_scheme, first_scheme.other()] {
+        for authority in &authorities {
+            let (host, port) = split_authority(authority);
+            let default = scheme.default_port();
+            match port {
+                Some(_) => push(scheme, host.to_owned()),
+                None => push(scheme, format!("{host}:{default}")),
+            }
+            for port in &claimed.ports {
+                match port.parse::<u16>() {
+                    Ok(port) if port == default => push(scheme, host.to_owned()),
+                    Ok(port) => push(scheme, format!("{host}:{port}")),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    origins.truncate(MAX_ORIGINS);
+    origins
+}
+
+/// The paths to try: as received, the trailing slash toggled, the path the wrapped service
+/// sees, and without the first segment.
+fn paths(request: &RequestHead<'_>) -> Vec<(PathChange, String)> {
+    let path = request.original_uri().path();
+    let mut paths = vec![(PathChange::AsReceived, path.to_owned())];
+    let toggled = match path.strip_suffix('/') {
+        Some(stripped) if !stripped.is_empty() => stripped.to_owned(),
+        Some(_) => String::new(),
+        None => format!("{path}/"),
+    };
+    if !toggled.is_empty() {
+        paths.push((PathChange::TrailingSlash, toggled));
+    }
+    let inner = request.uri.path();
+    if inner != path {
+        paths.push((PathChange::RouterPath, inner.to_owned()));
+    }
+    if let Some(shorter) = drop_first_segment(path) {
+        paths.push((PathChange::ProxyPrefix, shorter.to_owned()));
+    }
+    paths
+}
+
+fn drop_first_segment(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix('/')?;
+    let next = rest.find('/')?;
+    Some(&rest[next..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_segment_is_dropped_only_when_a_second_follows() {
+        assert_eq!(drop_first_segment("/api/answer"), Some("/answer"));
+        assert_eq!(drop_first_segment("/answer"), None);
+        assert_eq!(drop_first_segment("answer"), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! From a candidate that matched to the findings it means: each difference between what was
+//! verified and what Plivo signed, explained by the facts of the request (which header carried
+//! Plivo's URL, and why it was not believed), never by how the candidate was made. Two candidates
+//! that sign the same URL therefore get the same explanation.
+
+use http::HeaderMap;
+
+use super::candidates::{Candidate, PathChange, Reading};
+use super::finding::{Finding, Part};
+use crate::rejection::Rejection;
+use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
+use crate::url_policy::{
+    Ignored, Origin, OriginReport, ProxyHeader, Scheme, UrlPolicy, claimed_by, split_authority,
+};
+
+/// What the explanation of one refused request needs.
+pub(crate) struct Context<'a> {
+    pub(crate) rejection: Rejection,
+    pub(crate) report: &'a OriginReport,
+    pub(crate) policy: &'a UrlPolicy,
+    pub(crate) headers: &'a HeaderMap,
+    /// The version of the signature headers sent.
+    pub(crate) version: SignatureVersion,
+}
+
+/// The findings a matching candidate means, one per difference (several differences with one
+/// cause are one finding).
+pub(crate) fn findings(
+    context: &Context<'_>,
+    candidate: &Candidate,
+    token: TokenId,
+) -> Vec<Finding> {
+    let mut findings = origin_findings(context, &candidate.origin);
+    // Under an allow-list, Plivo's host must be on it too, or the other fixes would not do.
+    if !context.policy.admits(&candidate.origin.authority) {
+        findings.push(Finding::HostNotAllowed {
+            authority: candidate.origin.authority.clone(),
+        });
+    }
+    match candidate.path_change {
+        PathChange::AsReceived => {}
+        PathChange::TrailingSlash => findings.push(Finding::TrailingSlash),
+        PathChange::RouterPath => findings.push(Finding::RouterPrefix {
+            path: candidate.path.clone(),
+        }),
+        PathChange::ProxyPrefix => findings.push(Finding::ProxyPrefix {
+            path: candidate.path.clone(),
+        }),
+    }
+    match candidate.reading {
+        Reading::AsSent => {
+            if context.rejection == Rejection::SignatureVersionNotAccepted
+                && context.version == SignatureVersion::V2
+            {
+                findings.push(Finding::V2NotAccepted);
+            }
+        }
+        Reading::SwappedFamilies => findings.push(Finding::TokenFamily {
+            matched: token,
+            headers: context.version,
+        }),
+        Reading::OtherVersion => findings.push(Finding::SignatureVersion {
+            headers: context.version,
+        }),
+    }
+    if let Some(form) = candidate.form.filter(|&f| f != StreamUrlForm::HttpScheme) {
+        findings.push(Finding::StreamUrlForm { form });
+    }
+    findings
+}
+
+/// Why Plivo's origin `matched` is not the one the policy established.
+fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
+    let report = context.report;
+    let Some(verified) = &report.considered else {
+        return vec![Finding::OriginUnknown {
+            why: report.problem.clone().unwrap_or_default(),
+            matched: matched.clone(),
+        }];
+    };
+    if verified == matched {
+        return Vec::new();
+    }
+    let (verified_host, verified_port) = split_authority(&verified.authority);
+    let (matched_host, matched_port) = split_authority(&matched.authority);
+    let part = if verified_host != matched_host {
+        Part::Host
+    } else if verified_port != matched_port {
+        Part::Port
+    } else {
+        Part::Scheme
+    };
+    if !context.policy.reads_the_request() {
+        return vec![Finding::Origin {
+            part,
+            configured: verified.clone(),
+            matched: matched.clone(),
+        }];
+    }
+    let mut findings = Vec::new();
+    // The forwarding headers that carried a piece of Plivo's URL and were not believed.
+    let mut not_believed: Vec<(ProxyHeader, Ignored)> = Vec::new();
+    let mut unexplained: Option<Part> = None;
+    if verified.scheme != matched.scheme {
+        match carrier(context, |claimed| {
+            claimed
+                .schemes
+                .iter()
+                .any(|s| Scheme::parse(s) == Some(matched.scheme))
+        }) {
+            Carrier::Ignored(header, why) => not_believed.push((header, why)),
+            Carrier::None => match believed_url_header(context, |c| !c.schemes.is_empty()) {
+                Some(header) => findings.push(Finding::ProxyDisagrees {
+                    header,
+                    peer: report.peer,
+                    matched: matched.clone(),
+                }),
+                None => findings.push(Finding::PolicyScheme {
+                    matched: matched.clone(),
+                }),
+            },
+        }
+    }
+    if verified_host != matched_host {
+        let host_header_says = report
+            .host
+            .as_deref()
+            .is_some_and(|h| split_authority(h).0.eq_ignore_ascii_case(matched_host));
+        match carrier(context, |claimed| {
+            claimed
+                .hosts
+                .iter()
+                .any(|h| split_authority(h).0.eq_ignore_ascii_case(matched_host))
+        }) {
+            Carrier::Ignored(header, why) => not_believed.push((header, why)),
+            Carrier::None => match believed_url_header(context, |c| !c.hosts.is_empty()) {
+                Some(header) if host_header_says => findings.push(Finding::ProxyDisagrees {
+                    header,
+                    peer: report.peer,
+                    matched: matched.clone(),
+                }),
+                _ => unexplained = Some(Part::Host),
+            },
+        }
+    }
+    if verified_host == matched_host && verified_port != matched_port {
+        let default = matched.scheme.default_port().to_string();
+        let wanted = matched_port.unwrap_or(&default);
+        match carrier(context, |claimed| claimed.ports.iter().any(|p| p == wanted)) {
+            Carrier::Ignored(header, why) => not_believed.push((header, why)),
+            Carrier::None => unexplained = Some(Part::Port),
+        }
+    } else if let Some(port) = matched_port.filter(|_| verified_host != matched_host) {
+        // The host may have come without its port, which X-Forwarded-Port then carried: it
+        // must be believed too, or the fix would not work alone.
+        if let Carrier::Ignored(header, why) =
+            carrier(context, |claimed| claimed.ports.iter().any(|p| p == port))
+        {
+            not_believed.push((header, why));
+        }
+    }
+    if let Some(part) = unexplained {
+        findings.push(Finding::Origin {
+            part,
+            configured: verified.clone(),
+            matched: matched.clone(),
+        });
+    }
+    group_not_believed(context, not_believed, matched, &mut findings);
+    findings
+}
+
+/// Which forwarding header carried a piece of Plivo's URL.
+enum Carrier {
+    /// This one, not believed for this reason.
+    Ignored(ProxyHeader, Ignored),
+    /// None that was ignored (none carried it, or it was believed).
+    None,
+}
+
+fn carrier(
+    context: &Context<'_>,
+    carries: impl Fn(&crate::url_policy::Claimed) -> bool,
+) -> Carrier {
+    context
+        .report
+        .forwarding
+        .iter()
+        .filter(|f| f.header.describes_url())
+        .find_map(|f| {
+            let why = f.ignored?;
+            carries(&claimed_by(context.headers, f.header))
+                .then_some(Carrier::Ignored(f.header, why))
+        })
+        .unwrap_or(Carrier::None)
+}
+
+/// A believed URL header that says something `says` looks for.
+fn believed_url_header(
+    context: &Context<'_>,
+    says: impl Fn(&crate::url_policy::Claimed) -> bool,
+) -> Option<ProxyHeader> {
+    context
+        .report
+        .forwarding
+        .iter()
+        .filter(|f| f.ignored.is_none() && f.header.describes_url())
+        .find(|f| says(&claimed_by(context.headers, f.header)))
+        .map(|f| f.header)
+}
+
+/// One finding per reason the headers were not believed, with the complete `proxy_headers`
+/// list when believing them also needs naming them.
+fn group_not_believed(
+    context: &Context<'_>,
+    not_believed: Vec<(ProxyHeader, Ignored)>,
+    matched: &Origin,
+    findings: &mut Vec<Finding>,
+) {
+    let named = context.report.named;
+    let mut reasons: Vec<Ignored> = Vec::new();
+    for (_, why) in &not_believed {
+        if !reasons.contains(why) {
+            reasons.push(*why);
+        }
+    }
+    for why in reasons {
+        let mut headers: Vec<ProxyHeader> = not_believed
+            .iter()
+            .filter(|(_, w)| *w == why)
+            .map(|(h, _)| *h)
+            .collect();
+        headers.dedup();
+        let unnamed: Vec<ProxyHeader> = headers
+            .iter()
+            .copied()
+            .filter(|h| !named.contains(*h))
+            .collect();
+        let name = (!unnamed.is_empty()).then(|| {
+            let mut all: Vec<ProxyHeader> = named.iter().collect();
+            all.extend(unnamed);
+            all
+        });
+        findings.push(Finding::NotBelieved {
+            why,
+            headers,
+            peer: context.report.peer,
+            name,
+            matched: matched.clone(),
+        });
+    }
+}

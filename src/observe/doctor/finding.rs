@@ -1,0 +1,341 @@
+//! What the doctor can find: each misconfiguration is one variant, with its own sentence (what
+//! differs, and why) and its own fix, in the library's terms.
+
+use std::fmt::Write as _;
+
+use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
+use crate::url_policy::{Ignored, Origin, Peer, ProxyHeader, Scheme};
+
+/// Which part of an origin differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Scheme,
+    Port,
+    Host,
+}
+
+/// One misconfiguration, established by a signature that matches once it is undone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Finding {
+    /// The origin the policy gave (a fixed `public_base`, or the request's own `Host` with no
+    /// forwarding header to explain the difference) is not the one Plivo called.
+    Origin {
+        part: Part,
+        configured: Origin,
+        matched: Origin,
+    },
+    /// `from_request(scheme)` names the other scheme, and no forwarding header says Plivo's.
+    PolicyScheme { matched: Origin },
+    /// Forwarding headers that name Plivo's URL arrived and were not believed, all for the same
+    /// reason. `name`: the complete `proxy_headers` list the fix needs, when some are not named.
+    NotBelieved {
+        why: Ignored,
+        headers: Vec<ProxyHeader>,
+        peer: Peer,
+        name: Option<Vec<ProxyHeader>>,
+        matched: Origin,
+    },
+    /// A believed header of a trusted proxy names another origin than Plivo called.
+    ProxyDisagrees {
+        header: ProxyHeader,
+        peer: Peer,
+        matched: Origin,
+    },
+    /// The origin could not be established; Plivo called this one.
+    OriginUnknown { why: String, matched: Origin },
+    /// Plivo called a host the allow-list does not list.
+    HostNotAllowed { authority: String },
+    /// The route and the URL in Plivo disagree on the trailing slash.
+    TrailingSlash,
+    /// Plivo signed the path the wrapped service sees: a rewrite in front of the layer.
+    RouterPrefix { path: String },
+    /// Plivo signed the path without its first segment: a proxy adds a prefix.
+    ProxyPrefix { path: String },
+    /// The plain header signed with a main-account token, or the `-Ma-` header with an account
+    /// token.
+    TokenFamily {
+        matched: TokenId,
+        headers: SignatureVersion,
+    },
+    /// The signature under these headers is computed as the other version.
+    SignatureVersion { headers: SignatureVersion },
+    /// A genuine V2 signature on a route that accepts only V3.
+    V2NotAccepted,
+    /// A stream upgrade signed over another URL form than the one Plivo signs.
+    StreamUrlForm { form: StreamUrlForm },
+}
+
+impl Finding {
+    /// The finding's short name, as logged (`finding="scheme"`).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Finding::Origin {
+                part: Part::Scheme, ..
+            }
+            | Finding::PolicyScheme { .. } => "scheme",
+            Finding::Origin {
+                part: Part::Port, ..
+            } => "port",
+            Finding::Origin {
+                part: Part::Host, ..
+            } => "host",
+            Finding::NotBelieved { why, .. } => match why {
+                Ignored::PeerUnknown => "no_peer_address",
+                Ignored::NotNamed => "header_not_named",
+                _ => "untrusted_proxy",
+            },
+            Finding::ProxyDisagrees { .. } => "proxy_disagrees",
+            Finding::OriginUnknown { .. } => "unknown_origin",
+            Finding::HostNotAllowed { .. } => "host_not_allowed",
+            Finding::TrailingSlash => "trailing_slash",
+            Finding::RouterPrefix { .. } => "router_prefix",
+            Finding::ProxyPrefix { .. } => "proxy_prefix",
+            Finding::TokenFamily { .. } => "token_family",
+            Finding::SignatureVersion { .. } => "signature_version",
+            Finding::V2NotAccepted => "v2_not_enabled",
+            Finding::StreamUrlForm { .. } => "stream_url_form",
+        }
+    }
+
+    /// What differs, and why.
+    pub(crate) fn sentence(&self) -> String {
+        match self {
+            Finding::Origin {
+                part,
+                configured,
+                matched,
+            } => {
+                let part = match part {
+                    Part::Scheme => "scheme",
+                    Part::Port => "port",
+                    Part::Host => "host",
+                };
+                format!(
+                    "the layer verified the origin {configured}, and Plivo called {matched} \
+                     (another {part})"
+                )
+            }
+            Finding::PolicyScheme { matched } => format!(
+                "Plivo called {matched}; the URL policy assumes {} and no forwarding header \
+                 says {}",
+                matched.scheme.other().as_str(),
+                matched.scheme.as_str()
+            ),
+            Finding::NotBelieved {
+                why, headers, peer, ..
+            } => {
+                let (list, was, them) = match headers.as_slice() {
+                    [_] => (header_list(headers), "was", "it"),
+                    _ => (header_list(headers), "were", "them"),
+                };
+                match (why, peer.addr()) {
+                    (Ignored::PeerUnknown, _) | (_, None) => format!(
+                        "{list} named Plivo's URL and {was} not believed: no peer address \
+                         reached the layer, so no peer can be a trusted proxy"
+                    ),
+                    (Ignored::NotNamed, Some(addr)) => format!(
+                        "the trusted proxy {} sent {list}, and proxy_headers does not name {them}",
+                        addr.ip()
+                    ),
+                    (Ignored::NoProxies, Some(addr)) => format!(
+                        "{list} named Plivo's URL and came from {}, and no trusted_proxies are \
+                         configured",
+                        addr.ip()
+                    ),
+                    (_, Some(addr)) => format!(
+                        "{list} named Plivo's URL and came from {}, which is not in \
+                         trusted_proxies",
+                        addr.ip()
+                    ),
+                }
+            }
+            Finding::ProxyDisagrees {
+                header,
+                peer,
+                matched,
+            } => format!(
+                "the trusted proxy {}'s {} names another origin than the one Plivo called, \
+                 {matched}",
+                peer.addr()
+                    .map_or_else(|| "?".to_owned(), |a| a.ip().to_string()),
+                header.name()
+            ),
+            Finding::OriginUnknown { why, matched } => {
+                format!("the origin could not be established ({why}); Plivo called {matched}")
+            }
+            Finding::HostNotAllowed { authority } => {
+                format!("Plivo signed for the host {authority:?}, which allow_hosts does not list")
+            }
+            Finding::TrailingSlash => {
+                "the route and the URL configured in Plivo disagree on the trailing slash"
+                    .to_owned()
+            }
+            Finding::RouterPrefix { path } => format!(
+                "Plivo signed the path the wrapped service sees ({path}): something in front of \
+                 the layer rewrote the request target"
+            ),
+            Finding::ProxyPrefix { path } => format!(
+                "Plivo signed the path {path}, without the first segment the app receives: a \
+                 proxy adds a path prefix"
+            ),
+            Finding::TokenFamily {
+                matched: TokenId::MainAccount(_),
+                headers,
+            } => format!(
+                "the {} header is signed with the main account's token: the resource belongs \
+                 to the main account",
+                plain_header(*headers)
+            ),
+            Finding::TokenFamily {
+                matched: TokenId::Account(index),
+                ..
+            } => format!(
+                "the -Ma- header is signed with account token {index}, not with a main-account \
+                 token"
+            ),
+            Finding::SignatureVersion { headers } => format!(
+                "the signature under the {} headers is computed as {}",
+                headers.as_str().to_uppercase(),
+                headers.other().as_str().to_uppercase()
+            ),
+            Finding::V2NotAccepted => "a genuine V2 signature (Plivo's messaging and Verify sign \
+                 with V2) on a route that accepts only V3"
+                .to_owned(),
+            Finding::StreamUrlForm { form } => format!(
+                "the stream upgrade is signed over the {form} URL form, which Plivo's stream SDKs \
+                 compute, not over the http:// form Plivo signs"
+            ),
+        }
+    }
+
+    /// The change that makes Plivo's signature match (with the others of the same request,
+    /// when several differ).
+    pub(crate) fn fix(&self, matched_url: &str) -> String {
+        match self {
+            Finding::Origin { matched, .. } | Finding::ProxyDisagrees { matched, .. } => {
+                public_base(matched)
+            }
+            Finding::PolicyScheme { matched } => format!(
+                "UrlPolicy::from_request(Scheme::{}) (keeping any allow_hosts), or {}",
+                scheme_name(matched.scheme),
+                public_base(matched)
+            ),
+            Finding::NotBelieved {
+                why,
+                peer,
+                name,
+                matched,
+                ..
+            } => {
+                let mut fix = match (why, peer.addr()) {
+                    (Ignored::PeerUnknown, _) | (_, None) => "serve with the peer address (axum: \
+                         into_make_service_with_connect_info::<SocketAddr>(); plain hyper: \
+                         insert tower_plivo::PeerAddr; tonic: its TcpConnectInfo)"
+                        .to_owned(),
+                    (Ignored::NotNamed, Some(_)) => String::new(),
+                    (Ignored::NoProxies, Some(addr)) => format!(
+                        "if {} is your proxy, .trusted_proxies([\"{}\"])",
+                        addr.ip(),
+                        addr.ip()
+                    ),
+                    (_, Some(addr)) => format!(
+                        "if {} is your proxy, add it to .trusted_proxies([..])",
+                        addr.ip()
+                    ),
+                };
+                if let Some(name) = name {
+                    let named = name
+                        .iter()
+                        .map(|h| format!("ProxyHeader::{}", header_variant(*h)))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if fix.is_empty() {
+                        write!(fix, "if your proxy sets them itself (rather than passing on the client's), .proxy_headers([{named}])")
+                    } else {
+                        write!(fix, " and .proxy_headers([{named}])")
+                    }
+                    .expect("writing to a String");
+                }
+                write!(fix, "; or fix the origin with {}", public_base(matched))
+                    .expect("writing to a String");
+                fix
+            }
+            Finding::OriginUnknown { matched, .. } => public_base(matched),
+            Finding::HostNotAllowed { authority } => format!(
+                "if Plivo calls this server at {authority}, add {authority:?} to allow_hosts"
+            ),
+            Finding::TrailingSlash => format!(
+                "make the route and the URL configured in Plivo agree (Plivo's is {matched_url})"
+            ),
+            Finding::RouterPrefix { .. } => "apply the layer outside the rewrite, or configure \
+                 Plivo with the URL the layer sees"
+                .to_owned(),
+            Finding::ProxyPrefix { .. } => "make the proxy pass the path unchanged, or configure \
+                 Plivo with the URL the app receives"
+                .to_owned(),
+            Finding::TokenFamily {
+                matched: TokenId::MainAccount(_),
+                ..
+            } => "give that token to .auth_token(..) too".to_owned(),
+            Finding::TokenFamily {
+                matched: TokenId::Account(_),
+                ..
+            } => "give .main_account_token(..) the main account's token, not a sub-account's"
+                .to_owned(),
+            Finding::SignatureVersion { .. } => "Plivo never signs this way: fix the sender (a \
+                 proxy or tool that re-signs requests)"
+                .to_owned(),
+            Finding::V2NotAccepted => ".accept_v2(true) on this route only, if it serves \
+                 messaging or Verify (V2 signs neither the body nor the query)"
+                .to_owned(),
+            Finding::StreamUrlForm { form } => format!(
+                "check what signed it; if it is Plivo's own traffic, \
+                 .also_accept_stream_url_form(StreamUrlForm::{}) accepts it (an escape hatch: \
+                 read its documentation)",
+                form_variant(*form)
+            ),
+        }
+    }
+}
+
+fn public_base(origin: &Origin) -> String {
+    format!("UrlPolicy::public_base(\"{origin}\")")
+}
+
+fn header_list(headers: &[ProxyHeader]) -> String {
+    let names: Vec<&str> = headers.iter().map(|h| h.name()).collect();
+    names.join(" and ")
+}
+
+fn scheme_name(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Http => "Http",
+        Scheme::Https => "Https",
+    }
+}
+
+fn header_variant(header: ProxyHeader) -> &'static str {
+    match header {
+        ProxyHeader::XForwardedProto => "XForwardedProto",
+        ProxyHeader::XForwardedHost => "XForwardedHost",
+        ProxyHeader::XForwardedPort => "XForwardedPort",
+        ProxyHeader::Forwarded => "Forwarded",
+        ProxyHeader::XForwardedFor => "XForwardedFor",
+    }
+}
+
+fn form_variant(form: StreamUrlForm) -> &'static str {
+    match form {
+        StreamUrlForm::HttpScheme => "HttpScheme",
+        StreamUrlForm::WebSocketScheme => "WebSocketScheme",
+        StreamUrlForm::HttpsScheme => "HttpsScheme",
+        StreamUrlForm::WebSocketSuffix => "WebSocketSuffix",
+    }
+}
+
+fn plain_header(version: SignatureVersion) -> &'static str {
+    match version {
+        SignatureVersion::V3 => "X-Plivo-Signature-V3",
+        SignatureVersion::V2 => "X-Plivo-Signature-V2",
+    }
+}

@@ -1,0 +1,661 @@
+//! Every refusal explains itself, over real TCP: for each misconfiguration a new user makes (the
+//! matrix below, one row each), the refusal's line says what the layer saw, and the signature
+//! doctor (on by default) names exactly one finding, with its fix, and nothing that does not
+//! apply. A forgery, or a host that appears nowhere in the request, gets no guess.
+//!
+//! The README's "Signature never matches?" table is these rows.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::post;
+use tower_plivo::signature::{
+    Signer, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE,
+};
+use tower_plivo::{
+    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
+};
+
+use support::logs::Captured;
+use support::websocket::{connect, stream_routes, upgrade_request};
+use support::{FORM, echo, fresh_nonce, send, serve, serve_without_peer};
+
+const TOKEN: &str = "MADIAGNOSEtokenSECRETmmmmmmmmmmmmm";
+const MAIN: &str = "MADIAGNOSEmainSECRETnnnnnnnnnnnnnnn";
+const BODY: &str = "CallUUID=d1&From=14155550100";
+
+/// How the app is served.
+#[derive(Clone, Copy, PartialEq)]
+enum Serve {
+    /// Behind `into_make_service_with_connect_info` (the peer is 127.0.0.1).
+    WithPeer,
+    /// Behind `into_make_service`: the peer is unknown.
+    WithoutPeer,
+    /// The layer inside `Router::nest("/plivo", ..)`.
+    Nested,
+    /// A stream route (the request is a WebSocket upgrade).
+    Stream,
+}
+
+/// How the request is signed.
+#[derive(Clone, Copy)]
+enum Sign {
+    /// V3, plain header, with this token.
+    V3(&'static str),
+    /// V3, `-Ma-` header, with this token.
+    V3MainHeader(&'static str),
+    /// V2 headers and algorithm.
+    V2,
+    /// The V2 algorithm under V3 headers.
+    V2UnderV3,
+}
+
+/// One misconfiguration: the layer's settings, how Plivo's request arrives, what Plivo signed,
+/// and what the operator must be told.
+struct Row {
+    name: &'static str,
+    configure: fn(PlivoSignatureLayerBuilder) -> PlivoSignatureLayerBuilder,
+    serve: Serve,
+    method: &'static str,
+    target: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    signed_url: &'static str,
+    sign: Sign,
+    reason: &'static str,
+    finding: &'static str,
+    fix: &'static str,
+}
+
+fn public() -> UrlPolicy {
+    UrlPolicy::public_base("https://hooks.example.com").unwrap()
+}
+
+const HOST: (&str, &str) = ("host", "hooks.example.com");
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            name: "scheme: TLS ends in front, the policy says http",
+            configure: |b| b.url_policy(UrlPolicy::from_request(Scheme::Http)),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "scheme",
+            fix: "UrlPolicy::from_request(Scheme::Https)",
+        },
+        Row {
+            name: "default port added in Plivo's URL",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com:443/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "port",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com:443\")",
+        },
+        Row {
+            name: "default port removed from Plivo's URL",
+            configure: |b| {
+                b.url_policy(UrlPolicy::public_base("https://hooks.example.com:443").unwrap())
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "port",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com\")",
+        },
+        Row {
+            name: "explicit port in Plivo's URL, not in public_base",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[("host", "hooks.example.com:8443")],
+            signed_url: "https://hooks.example.com:8443/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "port",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com:8443\")",
+        },
+        Row {
+            name: "public_base names another host than Plivo calls",
+            configure: |b| {
+                b.url_policy(UrlPolicy::public_base("https://internal.example").unwrap())
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "host",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com\")",
+        },
+        Row {
+            name: "trailing slash",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer/",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "trailing_slash",
+            fix: "Plivo's is https://hooks.example.com/answer/",
+        },
+        Row {
+            name: "host behind an untrusted proxy (allow_hosts refuses the internal Host)",
+            configure: |b| {
+                b.url_policy(
+                    UrlPolicy::from_request(Scheme::Https)
+                        .allow_hosts(["hooks.example.com"])
+                        .unwrap(),
+                )
+                .trusted_proxies(["10.0.0.0/8"])
+                .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[
+                ("host", "10.0.0.5:8080"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "hooks.example.com"),
+            ],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "untrusted_host",
+            finding: "untrusted_proxy",
+            fix: "if 127.0.0.1 is your proxy, add it to .trusted_proxies([..])",
+        },
+        Row {
+            name: "host behind a trusted proxy whose header is not named",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Http))
+                    .trusted_proxies(["127.0.0.1"])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[
+                ("host", "internal:8080"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "hooks.example.com"),
+            ],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "header_not_named",
+            fix: ".proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])",
+        },
+        Row {
+            name: "a trusted proxy's X-Forwarded-Proto says http, Plivo called https",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Http))
+                    .trusted_proxies(["127.0.0.1"])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST, ("x-forwarded-proto", "http")],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "proxy_disagrees",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com\")",
+        },
+        Row {
+            name: "missing ConnectInfo: the peer is unknown, X-Forwarded-Proto is ignored",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Http))
+                    .trusted_proxies(["127.0.0.1"])
+            },
+            serve: Serve::WithoutPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST, ("x-forwarded-proto", "https")],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "no_peer_address",
+            fix: "into_make_service_with_connect_info::<SocketAddr>()",
+        },
+        Row {
+            name: "a forwarding header of the trusted proxy cannot be read",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Https))
+                    .trusted_proxies(["127.0.0.1"])
+                    .proxy_headers([ProxyHeader::XForwardedHost])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST, ("x-forwarded-host", "hooks example")],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "unknown_origin",
+            finding: "unknown_origin",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com\")",
+        },
+        Row {
+            name: "a host allow_hosts does not list (a GET)",
+            configure: |b| {
+                b.url_policy(
+                    UrlPolicy::from_request(Scheme::Https)
+                        .allow_hosts(["hooks.example.com"])
+                        .unwrap(),
+                )
+            },
+            serve: Serve::WithPeer,
+            method: "GET",
+            target: "/answer?CallUUID=d1",
+            headers: &[("host", "staging.example.com")],
+            signed_url: "https://staging.example.com/answer?CallUUID=d1",
+            sign: Sign::V3(TOKEN),
+            reason: "untrusted_host",
+            finding: "host_not_allowed",
+            fix: "add \"staging.example.com\" to allow_hosts",
+        },
+        Row {
+            name: "nested router: Plivo signed the inner path",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::Nested,
+            method: "POST",
+            target: "/plivo/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "router_prefix",
+            fix: "apply the layer outside the rewrite",
+        },
+        Row {
+            name: "a proxy adds a path prefix",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/api/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "proxy_prefix",
+            fix: "make the proxy pass the path unchanged",
+        },
+        Row {
+            name: "the plain header signed with the main account's token",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(MAIN),
+            reason: "signature_mismatch",
+            finding: "token_family",
+            fix: "give that token to .auth_token(..) too",
+        },
+        Row {
+            name: "the -Ma- header signed with the account token",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3MainHeader(TOKEN),
+            reason: "signature_mismatch",
+            finding: "token_family",
+            fix: "give .main_account_token(..) the main account's token",
+        },
+        Row {
+            name: "V2 signed into V3 headers",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/sms",
+            headers: &[],
+            signed_url: "https://hooks.example.com/sms",
+            sign: Sign::V2UnderV3,
+            reason: "signature_mismatch",
+            finding: "signature_version",
+            fix: "fix the sender",
+        },
+        Row {
+            name: "V2 (messaging) on a route where V2 is not enabled",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/sms",
+            headers: &[],
+            signed_url: "https://hooks.example.com/sms",
+            sign: Sign::V2,
+            reason: "signature_version_not_accepted",
+            finding: "v2_not_enabled",
+            fix: ".accept_v2(true) on this route only",
+        },
+        Row {
+            name: "a stream signed over the wss:// form",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::Stream,
+            method: "GET",
+            target: "/stream?call=7",
+            headers: &[],
+            signed_url: "wss://hooks.example.com/stream?call=7",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "stream_url_form",
+            fix: ".also_accept_stream_url_form(StreamUrlForm::WebSocketScheme)",
+        },
+        Row {
+            name: "two at once: the scheme and the trailing slash",
+            configure: |b| b.url_policy(UrlPolicy::from_request(Scheme::Http)),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST],
+            signed_url: "https://hooks.example.com/answer/",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "scheme+trailing_slash",
+            fix: "2 things differ, and every fix is needed",
+        },
+        Row {
+            name: "two at once: an untrusted proxy and its host header not named",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Http))
+                    .trusted_proxies(["10.0.0.0/8"])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[
+                ("host", "internal:8080"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "hooks.example.com"),
+            ],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "untrusted_proxy",
+            fix: "add it to .trusted_proxies([..]) and .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])",
+        },
+        Row {
+            name: "a wrong token (or a forgery): no guess",
+            configure: |b| b.url_policy(public()),
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3("MAsomeOTHERaccountTOKENxxxxxxxxxxxx"),
+            reason: "signature_mismatch",
+            finding: "none",
+            fix: "the auth token is wrong",
+        },
+        Row {
+            name: "Plivo's host appears nowhere in the request: no guess",
+            configure: |b| {
+                b.url_policy(UrlPolicy::public_base("https://internal.example").unwrap())
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[("host", "internal.example")],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "none",
+            fix: "a host or path that appears nowhere in the request",
+        },
+    ]
+}
+
+async fn start(row: &Row) -> SocketAddr {
+    let layer: PlivoSignatureLayer = (row.configure)(
+        PlivoSignatureLayer::builder()
+            .auth_token(TOKEN)
+            .main_account_token(MAIN),
+    )
+    .build()
+    .unwrap();
+    match row.serve {
+        Serve::WithPeer => serve(Router::new().fallback(echo).layer(layer)).await,
+        Serve::WithoutPeer => serve_without_peer(Router::new().fallback(echo).layer(layer)).await,
+        Serve::Nested => {
+            let inner = Router::new().route("/answer", post(echo)).layer(layer);
+            serve(Router::new().nest("/plivo", inner)).await
+        }
+        Serve::Stream => serve(stream_routes().layer(layer)).await,
+    }
+}
+
+/// Sends the row's request; returns the status and the layer's reason.
+async fn send_row(row: &Row, addr: SocketAddr) -> (u16, Option<String>) {
+    let nonce = fresh_nonce();
+    let body = if row.method == "POST" { BODY } else { "" };
+    let (name, signature) = match row.sign {
+        Sign::V3(token) => (
+            V3_SIGNATURE,
+            support::sign_v3(token, row.method, row.signed_url, body.as_bytes(), &nonce),
+        ),
+        Sign::V3MainHeader(token) => (
+            V3_MAIN_ACCOUNT_SIGNATURE,
+            support::sign_v3(token, row.method, row.signed_url, body.as_bytes(), &nonce),
+        ),
+        Sign::V2 | Sign::V2UnderV3 => {
+            let signature = Signer::new(TOKEN).sign_v2(row.signed_url, &nonce).unwrap();
+            match row.sign {
+                Sign::V2 => (V2_SIGNATURE, signature),
+                _ => (V3_SIGNATURE, signature),
+            }
+        }
+    };
+    let nonce_header = match row.sign {
+        Sign::V2 => V2_NONCE,
+        _ => V3_NONCE,
+    };
+    let mut headers: Vec<(&str, &str)> = vec![(name, &signature), (nonce_header, &nonce)];
+    headers.extend_from_slice(row.headers);
+    if row.serve == Serve::Stream {
+        let request = upgrade_request(addr, row.target, row.signed_url, TOKEN, &nonce);
+        return match connect(request).await {
+            Ok(_) => (101, None),
+            Err(refused) => (refused.status, refused.reason),
+        };
+    }
+    let mut all = vec![FORM];
+    all.extend(headers);
+    let reply = send(addr, row.method, row.target, &all, body.to_owned()).await;
+    (reply.status, reply.reason())
+}
+
+/// The lines a request left in the log: its refusal line and its doctor lines.
+fn lines_of(captured: &Captured, before: usize) -> (Vec<String>, Vec<String>) {
+    let text = captured.text()[before..].to_owned();
+    let refusals = text
+        .lines()
+        .filter(|l| l.contains("Plivo request rejected"))
+        .map(str::to_owned)
+        .collect();
+    let doctor = text
+        .lines()
+        .filter(|l| l.contains("tower_plivo::doctor"))
+        .map(str::to_owned)
+        .collect();
+    (refusals, doctor)
+}
+
+#[tokio::test]
+async fn each_misconfiguration_gets_its_one_finding_and_fix() {
+    let captured = Captured::default();
+    let _guard = captured.install_with("tower_plivo=info");
+    let rows = rows();
+    assert!(rows.len() >= 15);
+    for row in &rows {
+        let addr = start(row).await;
+        let before = captured.text().len();
+        let (status, reason) = send_row(row, addr).await;
+        assert_eq!(
+            (status, reason.as_deref()),
+            (403, Some(row.reason)),
+            "{}: the doctor never changes the answer",
+            row.name
+        );
+        let (refusals, doctor) = lines_of(&captured, before);
+        assert_eq!(refusals.len(), 1, "{}: {refusals:#?}", row.name);
+        assert_eq!(
+            doctor.len(),
+            1,
+            "{}: one doctor line: {doctor:#?}",
+            row.name
+        );
+        let (refusal, doctor) = (&refusals[0], &doctor[0]);
+        assert!(
+            refusal.contains(&format!("reason=\"{}\"", row.reason)),
+            "{}: {refusal}",
+            row.name
+        );
+        assert!(
+            doctor.contains(&format!("finding=\"{}\"", row.finding)),
+            "{}: expected finding {}: {doctor}",
+            row.name,
+            row.finding
+        );
+        assert!(
+            doctor.contains(row.fix),
+            "{}: expected the fix {:?}: {doctor}",
+            row.name,
+            row.fix
+        );
+        // A finding states its fix once.
+        if row.finding != "none" && !row.finding.contains('+') {
+            assert_eq!(doctor.matches("fix:").count(), 1, "{}: {doctor}", row.name);
+        }
+        println!("{}\n  {refusal}\n  {doctor}", row.name);
+    }
+    captured.assert_none_of(&[TOKEN, MAIN, "SECRET"]);
+}
+
+/// The first user story of the issue, at the level the README suggests: the refusal line alone
+/// names the peer and whether it is trusted, the Host, and each forwarding header and why it was
+/// ignored; each field appears once.
+#[tokio::test]
+async fn a_refusal_line_says_what_the_layer_saw() {
+    let captured = Captured::default();
+    let _guard = captured.install_with("tower_plivo=info");
+    let rows = rows();
+    let row = rows
+        .iter()
+        .find(|r| r.name.starts_with("host behind an untrusted proxy"))
+        .unwrap();
+    let addr = start(row).await;
+    send_row(row, addr).await;
+    let (refusals, _) = lines_of(&captured, 0);
+    let line = &refusals[0];
+    for expected in [
+        "reason=\"untrusted_host\"",
+        "detail=\"host \\\"10.0.0.5:8080\\\" is not in allow_hosts\"",
+        "method=\"POST\"",
+        "target=\"/answer\"",
+        "peer=\"127.0.0.1:",
+        "(not in trusted_proxies)",
+        "host=\"10.0.0.5:8080\"",
+        "x-forwarded-proto=\\\"https\\\" ignored: peer not trusted",
+        "x-forwarded-host=\\\"hooks.example.com\\\" ignored: peer not trusted",
+        "signature=\"X-Plivo-Signature-V3, X-Plivo-Signature-V3-Nonce\"",
+    ] {
+        assert!(line.contains(expected), "missing {expected} in {line}");
+    }
+    for field in [
+        "reason=",
+        "method=",
+        "target=",
+        "peer=",
+        "host=",
+        "forwarded=",
+    ] {
+        assert_eq!(
+            line.matches(&format!(" {field}")).count(),
+            1,
+            "{field} twice: {line}"
+        );
+    }
+}
+
+/// At TRACE the span shows method and target: the event does not repeat them, and a field the
+/// span gets from the verdict is recorded after the line.
+#[tokio::test]
+async fn with_the_span_shown_no_field_appears_twice() {
+    let captured = Captured::default();
+    let _guard = captured.install_with("tower_plivo=trace");
+    let rows = rows();
+    for row in rows.iter().filter(|r| r.serve == Serve::WithPeer) {
+        let addr = start(row).await;
+        let before = captured.text().len();
+        send_row(row, addr).await;
+        let (refusals, doctor) = lines_of(&captured, before);
+        for line in refusals.iter().chain(&doctor) {
+            for field in [
+                "method=", "target=", "url=", "reason=", "peer=", "host=", "verdict=",
+            ] {
+                assert!(
+                    line.matches(&format!(" {field}")).count()
+                        + line.matches(&format!("{{{field}")).count()
+                        <= 1,
+                    "{}: {field} twice: {line}",
+                    row.name
+                );
+            }
+        }
+    }
+}
+
+/// With diagnosis off, no doctor line; the refusal line still explains.
+#[tokio::test]
+async fn diagnosis_can_be_turned_off() {
+    let captured = Captured::default();
+    let _guard = captured.install_with("tower_plivo=info");
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::from_request(Scheme::Http))
+        .diagnose(false)
+        .build()
+        .unwrap();
+    let addr = serve(Router::new().fallback(echo).layer(layer)).await;
+    let nonce = fresh_nonce();
+    let signature = support::sign_v3(
+        TOKEN,
+        "POST",
+        "https://hooks.example.com/answer",
+        BODY.as_bytes(),
+        &nonce,
+    );
+    let reply = send(
+        addr,
+        "POST",
+        "/answer",
+        &[FORM, HOST, (V3_SIGNATURE, &signature), (V3_NONCE, &nonce)],
+        BODY,
+    )
+    .await;
+    reply.assert_refused(403, "signature_mismatch");
+    let (refusals, doctor) = lines_of(&captured, 0);
+    assert_eq!((refusals.len(), doctor.len()), (1, 0));
+    assert!(refusals[0].contains("url=\"http://hooks.example.com/answer\""));
+}
