@@ -1,13 +1,13 @@
 //! One endpoint for many Plivo accounts: each tenant's tokens from an SQLite database.
 //!
 //! ```text
-//! cargo run --example multi_tenant                          # a demo database, one tenant
 //! TENANTS_DB=tenants.db cargo run --example multi_tenant    # your tenants
+//! cargo run --example multi_tenant -- --demo                # a demo database, one tenant
 //! ```
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TENANTS_DB` | path of the SQLite file, with table `tenants(name TEXT PRIMARY KEY, auth_tokens TEXT NOT NULL, main_auth_tokens TEXT)`; each tokens column a comma-separated list. Only read, never written. Unset: a demo database is created in the temporary directory (removed on Ctrl-C) with one tenant, `demo`, whose token is the public demo token |
+//! | `TENANTS_DB` | path of the SQLite file, with table `tenants(name TEXT PRIMARY KEY, auth_tokens TEXT NOT NULL, main_auth_tokens TEXT)`; each tokens column a comma-separated list. Only read, never written. Required, unless the example runs with `--demo`: then a demo database is created in the temporary directory (removed on Ctrl-C) with one tenant, `demo`, whose token is the public demo token |
 //! | `TENANT_CACHE_SECS` | how long a tenant's tokens are cached, so how soon a changed row takes effect (default 60) |
 //! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; unset: `http://` + the request's `Host` |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
@@ -62,9 +62,21 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), String> {
     // The user's database is only read; the demo one is the example's own, so its token (the
     // public demo token) may be printed.
-    let (db, demo_db) = match env("TENANTS_DB") {
-        Some(path) => (PathBuf::from(path), None),
-        None => {
+    let demo = std::env::args().skip(1).any(|arg| arg == "--demo");
+    let (db, demo_db) = match (env("TENANTS_DB"), demo) {
+        (Some(path), false) => (PathBuf::from(path), None),
+        (Some(_), true) => {
+            return Err("TENANTS_DB and --demo: choose one (your database, or the demo's)".into());
+        }
+        (None, false) => {
+            return Err(
+                "TENANTS_DB is required: the path of your tenants' SQLite file (see the \
+                        example's header); to try the example with a demo database of one \
+                        tenant, run it with --demo (cargo run --example multi_tenant -- --demo)"
+                    .into(),
+            );
+        }
+        (None, true) => {
             let path = std::env::temp_dir().join(format!(
                 "tower-plivo-demo-tenants-{}.db",
                 std::process::id()
@@ -144,7 +156,7 @@ fn print_try_it(origin: &str, addr: SocketAddr, demo_db: Option<&std::path::Path
         Some(path) => {
             let mut try_it = TryIt::demo_token(DEMO_TOKEN, "TENANTS_DB", addr);
             try_it.note(&format!(
-                "TENANTS_DB unset: serving a demo database, {}, with one tenant, {DEMO_TENANT} \
+                "--demo: serving a demo database, {}, with one tenant, {DEMO_TENANT} \
                  (removed on Ctrl-C)",
                 path.display()
             ));

@@ -29,7 +29,15 @@ fn run_printed_commands(
     vars: &[(&str, &str)],
     promised: &[u16],
 ) -> (Running, Vec<String>, Vec<support::sign::Sent>) {
-    let mut example = Running::example(name, env);
+    run_printed_commands_of(Running::example(name, env), vars, promised)
+}
+
+/// As [`run_printed_commands`], for an example already started.
+fn run_printed_commands_of(
+    mut example: Running,
+    vars: &[(&str, &str)],
+    promised: &[u16],
+) -> (Running, Vec<String>, Vec<support::sign::Sent>) {
     let lines = example.start_up_lines();
     let commands = printed_sign_commands(&lines);
     assert_eq!(
@@ -154,11 +162,13 @@ fn stream_prints_the_answer_webhook_and_the_stream_upgrade() {
 }
 
 #[test]
-fn multi_tenant_without_a_database_serves_a_demo_tenant_it_can_print() {
-    let (example, lines, sent) = run_printed_commands("multi_tenant", &[], &[], &[200, 403]);
+fn multi_tenant_with_demo_serves_a_demo_tenant_it_can_print() {
+    let mut command = support::examples::command("multi_tenant", &[]);
+    command.arg("--demo");
+    let (example, lines, sent) = run_printed_commands_of(Running::start(command), &[], &[200, 403]);
     let demo_db = lines
         .iter()
-        .find_map(|line| line.strip_prefix("TENANTS_DB unset: serving a demo database, "))
+        .find_map(|line| line.strip_prefix("--demo: serving a demo database, "))
         .and_then(|rest| rest.split_once(", with one tenant"))
         .map(|(path, _)| path.to_owned())
         .unwrap_or_else(|| panic!("{lines:#?}"));

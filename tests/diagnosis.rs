@@ -25,6 +25,7 @@ use support::{FORM, echo, fresh_nonce, send, serve, serve_without_peer};
 const TOKEN: &str = "MADIAGNOSEtokenSECRETmmmmmmmmmmmmm";
 const MAIN: &str = "MADIAGNOSEmainSECRETnnnnnnnnnnnnnnn";
 const BODY: &str = "CallUUID=d1&From=14155550100";
+const README: &str = include_str!("../README.md");
 
 /// How the app is served.
 #[derive(Clone, Copy, PartialEq)]
@@ -547,6 +548,13 @@ async fn each_misconfiguration_gets_its_one_finding_and_fix() {
         if row.finding != "none" && !row.finding.contains('+') {
             assert_eq!(doctor.matches("fix:").count(), 1, "{}: {doctor}", row.name);
         }
+        // The README's table shows exactly this line (without its timestamp).
+        let shown = doctor.split_once("Z ").unwrap().1.trim_start();
+        assert!(
+            README.contains(&format!("| {} | `{shown}` |", row.name)),
+            "{}: the README's row is not the line logged:\n{shown}",
+            row.name
+        );
         println!("{}\n  {refusal}\n  {doctor}", row.name);
     }
     captured.assert_none_of(&[TOKEN, MAIN, "SECRET"]);

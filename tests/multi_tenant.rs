@@ -364,3 +364,18 @@ async fn no_token_appears_in_any_log_at_trace() {
         assert!(!log.contains(token), "a token leaked into the logs:\n{log}");
     }
 }
+
+/// `TENANTS_DB` is required: unset, the example stops at start naming it, and says how to try
+/// it with a demo database instead (never an empty database that would refuse every tenant).
+#[test]
+fn without_tenants_db_the_example_stops_and_names_it() {
+    let output = support::examples::command("multi_tenant", &[])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("TENANTS_DB is required") && stderr.contains("--demo"),
+        "{stderr}"
+    );
+}

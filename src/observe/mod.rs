@@ -4,10 +4,11 @@
 //! | event | level | target |
 //! |---|---|---|
 //! | request accepted | `DEBUG` | `tower_plivo` |
-//! | rejected: `signature_mismatch`, `untrusted_host`, `unknown_origin`, `replayed`, `signature_version_not_accepted`, `source_not_allowed` | `WARN` | `tower_plivo` |
+//! | rejected: `signature_mismatch`, `untrusted_host`, `unknown_origin`, `replayed`, `signature_version_not_accepted`, `source_not_allowed`, `unknown_tenant` | `WARN` | `tower_plivo` |
+//! | rejected: `replay_store_unavailable`, `tenant_store_unavailable` | `ERROR` | `tower_plivo` |
 //! | rejected: any other reason | `INFO` | `tower_plivo` |
-//! | nonce store unavailable | `ERROR` | `tower_plivo` |
-//! | signature doctor finding | `WARN` | `tower_plivo::doctor` |
+//! | nonce store unavailable, failing open | `ERROR` | `tower_plivo` |
+//! | signature doctor: found (`WARN`), nothing matched (`INFO`) | `WARN` / `INFO` | `tower_plivo::doctor` |
 //! | report-only mode configured | `WARN` | `tower_plivo` (once, when the layer is built) |
 //!
 //! The per-request span `plivo_webhook` is at `DEBUG`.

@@ -327,7 +327,10 @@ mod tests {
             "x-forwarded-proto=\"https\" believed; \
              x-forwarded-host=\"hooks.example.com\" ignored: not in proxy_headers"
         );
-        assert_eq!(trusted.considered.unwrap().to_string(), "https://internal:8080");
+        assert_eq!(
+            trusted.considered.unwrap().to_string(),
+            "https://internal:8080"
+        );
         let unknown = report(&policy, Some(&proxies), &sent, None);
         assert_eq!(unknown.peer, Peer::Unknown);
         assert!(unknown.forwarding_field().unwrap().contains("peer unknown"));
@@ -347,7 +350,10 @@ mod tests {
             .allow_hosts(["hooks.example.com"])
             .unwrap();
         let refused = report(&listed, None, &[("host", "10.0.0.5:8080")], None);
-        assert_eq!(refused.considered.unwrap().to_string(), "https://10.0.0.5:8080");
+        assert_eq!(
+            refused.considered.unwrap().to_string(),
+            "https://10.0.0.5:8080"
+        );
         assert_eq!(
             refused.problem.as_deref(),
             Some("host \"10.0.0.5:8080\" is not in allow_hosts")
