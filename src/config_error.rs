@@ -142,3 +142,54 @@ impl From<TokenError> for ConfigError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `main() -> Result<(), Box<dyn Error>>` prints is `Debug`: the sentence, naming
+    /// the setting and what to do, never the variant's fields.
+    #[test]
+    fn debug_is_the_sentence_that_names_the_setting() {
+        let cases = [
+            (ConfigError::NoAuthToken, ".auth_token"),
+            (ConfigError::NoUrlPolicy, ".url_policy"),
+            (ConfigError::InvalidAuthToken(TokenId::Account(0)), ".auth_token"),
+            (
+                ConfigError::InvalidAuthToken(TokenId::MainAccount(1)),
+                ".main_account_token",
+            ),
+            (
+                ConfigError::InvalidCidr {
+                    setting: "trusted_proxies",
+                    value: String::new(),
+                },
+                "leave trusted_proxies out",
+            ),
+            (
+                ConfigError::InvalidCidr {
+                    setting: "source_networks",
+                    value: "10.0.0.0/33".into(),
+                },
+                "source_networks",
+            ),
+            (
+                ConfigError::InvalidPublicBase {
+                    url: "hooks.example.com".into(),
+                    reason: "no scheme",
+                },
+                "UrlPolicy::public_base",
+            ),
+        ];
+        for (error, names) in cases {
+            let debug = format!("{error:?}");
+            assert_eq!(debug, error.to_string());
+            assert!(debug.contains(names), "{debug}");
+            assert!(!debug.contains(" { "), "no fields: {debug}");
+        }
+        let boxed: Box<dyn std::error::Error> = Box::new(ConfigError::InvalidAuthToken(
+            TokenId::Account(0),
+        ));
+        assert!(format!("Error: {boxed:?}").contains("token 1 of that list"));
+    }
+}
