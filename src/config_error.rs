@@ -154,7 +154,10 @@ mod tests {
         let cases = [
             (ConfigError::NoAuthToken, ".auth_token"),
             (ConfigError::NoUrlPolicy, ".url_policy"),
-            (ConfigError::InvalidAuthToken(TokenId::Account(0)), ".auth_token"),
+            (
+                ConfigError::InvalidAuthToken(TokenId::Account(0)),
+                ".auth_token",
+            ),
             (
                 ConfigError::InvalidAuthToken(TokenId::MainAccount(1)),
                 ".main_account_token",
@@ -187,9 +190,8 @@ mod tests {
             assert!(debug.contains(names), "{debug}");
             assert!(!debug.contains(" { "), "no fields: {debug}");
         }
-        let boxed: Box<dyn std::error::Error> = Box::new(ConfigError::InvalidAuthToken(
-            TokenId::Account(0),
-        ));
+        let boxed: Box<dyn std::error::Error> =
+            Box::new(ConfigError::InvalidAuthToken(TokenId::Account(0)));
         assert!(format!("Error: {boxed:?}").contains("token 1 of that list"));
     }
 }

@@ -667,3 +667,101 @@ async fn diagnosis_can_be_turned_off() {
     assert_eq!((refusals.len(), doctor.len()), (1, 0));
     assert!(refusals[0].contains("url=\"http://hooks.example.com/answer\""));
 }
+
+/// A POST refused from its head is read for the doctor, and still gets the answer it would
+/// have had without it: a body over the limit or one that stalls past the timeout gets the same
+/// 403 `untrusted_host` (not 413 or 408), and the doctor says it could not examine it.
+#[tokio::test]
+async fn a_head_refusal_read_for_the_doctor_keeps_its_own_answer() {
+    use std::time::{Duration, Instant};
+    use support::raw::{Raw, Step, chunk, exchange};
+    let captured = Captured::default();
+    let _guard = captured.install_with("tower_plivo=info");
+    let layer = |diagnose| {
+        PlivoSignatureLayer::builder()
+            .auth_token(TOKEN)
+            .url_policy(
+                UrlPolicy::from_request(Scheme::Https)
+                    .allow_hosts(["hooks.example.com"])
+                    .unwrap(),
+            )
+            .body_limit(1024)
+            .body_timeout(Duration::from_millis(300))
+            .diagnose(diagnose)
+            .build()
+            .unwrap()
+    };
+    let nonce = fresh_nonce();
+    let signature = support::sign_v3(
+        TOKEN,
+        "POST",
+        "https://staging.example.com/answer",
+        BODY.as_bytes(),
+        &nonce,
+    );
+    let head = Raw::new("POST", "/answer")
+        .header("host", "staging.example.com")
+        .header(FORM.0, FORM.1)
+        .header(V3_SIGNATURE, &signature)
+        .header(V3_NONCE, &nonce);
+    for diagnose in [true, false] {
+        let addr = serve(Router::new().fallback(echo).layer(layer(diagnose))).await;
+        // Over the limit, chunked (so not refused from its declared length).
+        let mut oversized = head.clone().header("transfer-encoding", "chunked").head();
+        oversized.extend(chunk(&[b'a'; 2048]));
+        oversized.extend_from_slice(b"0\r\n\r\n");
+        let reply = exchange(addr, vec![Step::Write(oversized)]).await;
+        assert_eq!(
+            (reply.status, reply.reason().as_deref()),
+            (403, Some("untrusted_host")),
+            "diagnose={diagnose}"
+        );
+        // A body that stalls.
+        let started = Instant::now();
+        let stalled = head.clone().header("content-length", "100").head();
+        let reply = exchange(
+            addr,
+            vec![
+                Step::Write(stalled),
+                Step::Write(b"CallUUID=".to_vec()),
+                Step::Sleep(Duration::from_secs(2)),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.reason().as_deref()),
+            (403, Some("untrusted_host")),
+            "diagnose={diagnose}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "bounded by the body timeout"
+        );
+        // The genuine body: examined when diagnosis is on.
+        let reply = send(
+            addr,
+            "POST",
+            "/answer",
+            &[
+                FORM,
+                ("host", "staging.example.com"),
+                (V3_SIGNATURE, &signature),
+                (V3_NONCE, &nonce),
+            ],
+            BODY,
+        )
+        .await;
+        reply.assert_refused(403, "untrusted_host");
+    }
+    let text = captured.text();
+    assert_eq!(
+        text.matches("could not be read whole").count(),
+        2,
+        "the oversized and the stalled body: {text}"
+    );
+    assert_eq!(
+        text.matches("finding=\"host_not_allowed\"").count(),
+        1,
+        "{text}"
+    );
+}

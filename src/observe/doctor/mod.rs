@@ -129,8 +129,12 @@ pub(crate) enum Diagnosis {
 
 impl Doctor {
     /// Takes a run from the budget, if one is left (otherwise the refusal is counted as
-    /// skipped).
+    /// skipped). Nothing is examined (and no budget spent) when no subscriber would show the
+    /// doctor's line.
     pub(crate) fn admit(&self) -> Option<Ticket> {
+        if !tracing::enabled!(target: "tower_plivo::doctor", tracing::Level::WARN) {
+            return None;
+        }
         if !self.take_run() {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return None;
