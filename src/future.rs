@@ -17,7 +17,6 @@ use tower_service::Service;
 use tracing::Span;
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::observe::doctor::Ticket;
 use crate::observe::events::{self, Rejected};
 use crate::pipeline::diagnose;
 use crate::pipeline::head::Head;
@@ -106,7 +105,6 @@ struct WaitingForBody<S> {
 /// A refused request waiting for its body, for the doctor.
 struct WaitingForDoctor<S> {
     refusal: Refusal,
-    ticket: Ticket,
     parts: Parts,
     inner: S,
     settings: Arc<Settings>,
@@ -197,11 +195,10 @@ where
         Self::new(span, state)
     }
 
-    /// A request refused from its head, whose body is read for the doctor before it is
-    /// answered.
-    pub(crate) fn refused_after_doctor(
+    /// A request refused from its head whose body is read for the doctor before it is
+    /// answered (with the head's refusal).
+    pub(crate) fn refused_after_body(
         refusal: Refusal,
-        ticket: Ticket,
         parts: Parts,
         body: B,
         inner: S,
@@ -211,7 +208,6 @@ where
         let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
         let waiting = WaitingForDoctor {
             refusal,
-            ticket,
             parts,
             inner,
             settings,
@@ -465,23 +461,15 @@ where
     B: Body,
 {
     let WaitingForDoctor {
-        mut refusal,
-        ticket,
+        refusal,
         parts,
         inner,
         settings,
     } = waiting;
     let request = RequestHead::from(&parts);
-    let read = body.as_deref().map_err(|rejection| *rejection);
+    let read = body.as_ref().map_err(|rejection| *rejection);
     span.in_scope(|| {
-        diagnose::after_body(
-            &settings,
-            ticket,
-            &mut refusal,
-            &request,
-            request.peer_addr(),
-            read,
-        )
+        diagnose::after_body(&settings, &refusal, &request, request.peer_addr(), read)
     });
     let request = Request::from_parts(parts, body.unwrap_or_default());
     refuse_or_report(inner, request, None, refusal, None, &settings, span)

@@ -92,11 +92,10 @@ where
             let peer = request.peer_addr();
             let resolution = match head::check(settings, &request, peer) {
                 Ok(mut head) => Ok((tokens::resolve(settings, &mut head, &request), head)),
-                Err(mut refusal) => {
-                    let ticket = span.in_scope(|| {
-                        diagnose::head_refusal(settings, &mut refusal, &request, peer)
-                    });
-                    Err((refusal, ticket))
+                Err(refusal) => {
+                    let read_body = span
+                        .in_scope(|| diagnose::head_refusal(settings, &refusal, &request, peer));
+                    Err((refusal, read_body))
                 }
             };
             (span, resolution)
@@ -110,10 +109,10 @@ where
             Ok((Resolution::Ready(Ok(())), head)) => {
                 ResponseFuture::after_head(head, parts, body, inner, settings, span)
             }
-            Err((refusal, Some(ticket))) => ResponseFuture::refused_after_doctor(
-                refusal, ticket, parts, body, inner, settings, span,
-            ),
-            Err((refusal, None)) | Ok((Resolution::Ready(Err(refusal)), _)) => {
+            Err((refusal, true)) => {
+                ResponseFuture::refused_after_body(refusal, parts, body, inner, settings, span)
+            }
+            Err((refusal, false)) | Ok((Resolution::Ready(Err(refusal)), _)) => {
                 ResponseFuture::refused_unread(refusal, parts, body, inner, &settings, span)
             }
             Ok((Resolution::Pending(pending), head)) => {

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use tracing::Span;
 
 use crate::config_error::ConfigError;
@@ -334,7 +335,7 @@ struct Started {
 }
 
 /// From the store's answer about the tenant: verify, or refuse.
-fn after_lookup(settings: &Settings, looking_up: LookingUp, resolved: Resolved) -> Waiting {
+fn after_lookup(settings: &Arc<Settings>, looking_up: LookingUp, resolved: Resolved) -> Waiting {
     let LookingUp {
         mut head,
         pending,
@@ -370,7 +371,7 @@ enum Begun {
 
 /// The head stage, then the tokens stage.
 fn begin(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
 ) -> Result<Begun, Rejection> {
@@ -382,10 +383,10 @@ fn begin(
         .and_then(|kind| head::check_classified(settings, kind, request, peer))
         .map(|mut head| (tokens::resolve(settings, &mut head, request), head));
     let resolution = match resolution {
-        Err(mut refusal) => {
-            // A stream's signature covers no body: the doctor examines it now, if at all.
-            let held = diagnose::head_refusal(settings, &mut refusal, request, peer);
-            debug_assert!(held.is_none(), "an upgrade has no body to wait for");
+        Err(refusal) => {
+            // A stream's signature covers no body: the doctor is shown it now, if at all.
+            let read_body = diagnose::head_refusal(settings, &refusal, request, peer);
+            debug_assert!(!read_body, "an upgrade has no body to wait for");
             Err(refused(
                 settings,
                 &span,
@@ -413,17 +414,19 @@ fn begin(
 
 /// The signature stage, then the reservation asked for.
 fn verify_head(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     head: Head,
     request: &RequestHead<'_>,
     span: Span,
 ) -> Result<Started, Rejection> {
     let entered = span.enter();
-    let Checked { mut verified, key } = verify::check(settings, &head, request, &[], &span)
-        .map_err(|Unchecked { refusal, url }| {
-            let asked = Asked::Head(request, head.peer);
-            refused(settings, &span, asked, refusal, Some(&url))
-        })?;
+    let Checked { mut verified, key } =
+        verify::check(settings, &head, request, &Bytes::new(), &span).map_err(
+            |Unchecked { refusal, url }| {
+                let asked = Asked::Head(request, head.peer);
+                refused(settings, &span, asked, refusal, Some(&url))
+            },
+        )?;
     let reservation = match (&settings.replay, key) {
         (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
         _ => None,

@@ -641,14 +641,17 @@ async fn the_doctor_is_bounded_under_a_flood() {
         .await
         .assert_refused(403, "signature_mismatch");
     }
+    // The doctor logs from its own thread, after the answers: let it finish.
+    assert!(captured.wait_for("signature doctor").await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let text = captured.text();
     let doctor_lines = text
         .lines()
         .filter(|l| l.contains("signature doctor"))
         .count();
-    // At most a burst of 5 examinations, at most 3 lines each, whatever the number of requests.
+    // At most a burst of 5 examinations, one line each, whatever the number of requests.
     assert!(
-        (1..=15).contains(&doctor_lines),
+        (1..=5).contains(&doctor_lines),
         "{doctor_lines} doctor lines for 200 forgeries:\n{text}"
     );
     // The genuine request is not slowed or refused.

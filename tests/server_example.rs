@@ -640,6 +640,8 @@ async fn the_doctor_is_on_by_default_and_names_the_fix_on_stderr() {
             .status,
         403
     );
+    // The doctor logs from its own thread, after the answer.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let stderr = server.stop();
     assert!(
         stderr.contains("signature doctor") && stderr.contains("finding=\"scheme\""),

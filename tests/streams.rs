@@ -313,9 +313,11 @@ async fn the_doctor_names_the_stream_url_form_that_matched() {
     ] {
         let request = upgrade_request(addr, target, &signed_over, TOKEN, &fresh_nonce());
         assert_refused(connect(request).await, "signature_mismatch");
+        let matched = format!("the signature matches {signed_over}: ");
+        captured.wait_for(&matched).await;
         let logs = captured.text();
         assert!(
-            logs.contains(&format!("the signature matches {signed_over}: "))
+            logs.contains(&matched)
                 && logs.contains(&format!("signed over the {form} URL form"))
                 && logs.contains("finding=\"stream_url_form\""),
             "{logs}"

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use tracing::{Level, Span};
 
-use super::{Metrics, doctor};
+use super::Metrics;
 use crate::pipeline::respond::Refusal;
 use crate::pipeline::settings::Settings;
 use crate::rejection::Rejection;
@@ -104,6 +104,7 @@ impl Line {
             )
         });
         let origin = report.as_ref().filter(|_| origin_related);
+        let clip = |text: String| clipped(text, FIELD_BYTES);
         Self {
             verdict: if reported_only {
                 "rejected (report-only)"
@@ -114,15 +115,16 @@ impl Line {
             detail: refusal
                 .detail
                 .clone()
-                .or_else(|| origin.and_then(|r| r.problem.clone())),
+                .or_else(|| origin.and_then(|r| r.problem.clone()))
+                .map(clip),
             method: request.filter(|_| spanless).map(|r| r.method.to_string()),
             target: request
                 .filter(|_| spanless)
-                .map(|r| r.original_uri().to_string()),
-            url: url.map(str::to_owned),
+                .map(|r| clip(r.original_uri().to_string())),
+            url: url.map(|url| clip(url.to_owned())),
             peer: report.as_ref().map(|r| r.peer.to_string()),
-            host: origin.and_then(|r| r.host.clone()),
-            forwarded: origin.and_then(OriginReport::forwarding_field),
+            host: origin.and_then(|r| r.host.clone()).map(clip),
+            forwarded: origin.and_then(OriginReport::forwarding_field).map(clip),
             signature: request.map(|r| signature_headers_seen(r.headers)),
             message: if reported_only {
                 "Plivo request rejected (report-only: let through)"
@@ -131,6 +133,25 @@ impl Line {
             },
         }
     }
+}
+
+/// Bytes of a field a refusal's line shows at most: a request cannot make its line huge (with
+/// long headers, say); what is cut says how much.
+const FIELD_BYTES: usize = 512;
+
+/// `text`, cut to at most `limit` bytes (at a character boundary) with how much was cut.
+fn clipped(mut text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("…(+{cut} bytes)"));
+    text
 }
 
 /// The refusals whose line describes how the origin came about.
@@ -192,10 +213,13 @@ macro_rules! refusal_line {
     };
 }
 
-/// A request was refused, or would have been in report-only mode: its line, then the doctor's
-/// when it examined the refusal, then the span's fields and the counters.
+/// A request was refused, or would have been in report-only mode: its line, then the span's
+/// fields and the counters. (The doctor's line, if any, comes from the doctor's thread.)
 pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
     let rejection = event.refusal.rejection;
+    // In the span, wherever the refusal is made (a head refusal is logged before the future
+    // first enters it).
+    let _entered = span.enter();
     match rejection {
         // The operator must act (Plivo is being told to retry).
         Rejection::TenantStoreUnavailable | Rejection::ReplayStoreUnavailable => {
@@ -209,9 +233,6 @@ pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
         | Rejection::SignatureVersionNotAccepted
         | Rejection::SourceNotAllowed => refusal_line!(Level::WARN, span, settings, &event),
         _ => refusal_line!(Level::INFO, span, settings, &event),
-    }
-    if let Some(examined) = &event.refusal.examined {
-        doctor::log(examined);
     }
     let verdict = if event.reported_only {
         "rejected (report-only)"

@@ -1,20 +1,29 @@
-//! Part of the head stage: a refusal made from the head that a configuration mistake could
-//! explain (an untrusted host, an unknown origin, a V2 signature where only V3 is accepted) is
-//! shown to the signature doctor, within its budget. A signature over a body needs the body:
-//! such a request is then read before it is refused (with the same answer it would have had).
-//! Mismatches are examined by the verify stage.
+//! Which refusals the signature doctor is shown, and what of them: a mismatch (from the verify
+//! stage), and a refusal made from the head that a configuration mistake could explain (an
+//! untrusted host, an unknown origin, a V2 signature where only V3 is accepted). The doctor
+//! examines an owned copy on its own thread; the request is answered at once, whatever the
+//! doctor does.
+//!
+//! A POST refused from its head under V3 carries a signature over its body: with diagnosis on,
+//! its body is read (within the body limit and timeout, as a forgery's is) before it is refused,
+//! whether or not the doctor's budget then admits it, so that the time taken says nothing about
+//! the budget. The answer stays the head's refusal.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use http::Method;
 
 use super::head::claim_of;
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
-use crate::observe::doctor::{Suspect, Ticket};
+use crate::observe::doctor::{Case, Doctor};
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
+use crate::signature::SignatureVersion;
+use crate::tenants::Tenant;
 
 /// Whether the doctor examines refusals for this reason made from the head.
 pub(crate) fn explained_by_configuration(rejection: Rejection) -> bool {
@@ -26,80 +35,120 @@ pub(crate) fn explained_by_configuration(rejection: Rejection) -> bool {
     )
 }
 
-/// Examines a head refusal now when its signature covers no body (a GET, a stream upgrade);
-/// returns the doctor's ticket when the body must be read first (a POST webhook).
+/// Shows a head refusal to the doctor now when its signature covers no body (a GET, a stream
+/// upgrade, a V2 signature); returns `true` when the body must be read first (a V3 POST).
 ///
 /// Not examined: with tenants (no tenant's tokens are known before the origin is), a V2
 /// signature on a stream upgrade (Plivo signs streams with V3: no configuration enables it),
-/// and, in report-only mode, a POST (its body goes on to the service unread).
+/// and, in report-only mode, a V3 POST (its body goes on to the service unread).
 pub(crate) fn head_refusal(
-    settings: &Settings,
-    refusal: &mut Refusal,
+    settings: &Arc<Settings>,
+    refusal: &Refusal,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
-) -> Option<Ticket> {
-    let doctor = settings.doctor.as_ref()?;
-    if !explained_by_configuration(refusal.rejection) {
-        return None;
+) -> bool {
+    let Some(kind) = examinable(settings, refusal.rejection, request) else {
+        return false;
+    };
+    let v2 = claim_of(request.headers).is_some_and(|c| c.version == SignatureVersion::V2);
+    let needs_body = request.method == Method::POST && kind == RequestKind::Webhook && !v2;
+    if needs_body {
+        return !settings.report_only;
     }
-    if !matches!(settings.tokens, Tokens::Static(_)) {
+    refer(
+        settings,
+        None,
+        refusal.rejection,
+        request,
+        peer,
+        Bytes::new(),
+    );
+    false
+}
+
+/// Shows a head refusal whose body was read to the doctor (a body that could not be read
+/// whole is not examined: its signature cannot be checked).
+pub(crate) fn after_body(
+    settings: &Arc<Settings>,
+    refusal: &Refusal,
+    request: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+    body: Result<&Bytes, Rejection>,
+) {
+    if let Ok(body) = body {
+        refer(
+            settings,
+            None,
+            refusal.rejection,
+            request,
+            peer,
+            body.clone(),
+        );
+    }
+}
+
+/// Shows a signature mismatch to the doctor, with the tokens it was verified with.
+pub(crate) fn mismatch(
+    settings: &Arc<Settings>,
+    tenant: Option<&Arc<Tenant>>,
+    request: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+    body: &Bytes,
+) {
+    refer(
+        settings,
+        tenant,
+        Rejection::SignatureMismatch,
+        request,
+        peer,
+        body.clone(),
+    );
+}
+
+/// The request's kind when the doctor would examine a head refusal for `rejection`.
+fn examinable(
+    settings: &Settings,
+    rejection: Rejection,
+    request: &RequestHead<'_>,
+) -> Option<RequestKind> {
+    settings.doctor.as_ref()?;
+    if !explained_by_configuration(rejection)
+        || !matches!(settings.tokens, Tokens::Static(_))
+        || !Doctor::listened_to()
+    {
         return None;
     }
     let kind = upgrade::classify(request.method, request.version, request.headers).ok()?;
-    let stream_v2 = kind == RequestKind::StreamUpgrade
-        && refusal.rejection == Rejection::SignatureVersionNotAccepted;
-    let post = request.method == Method::POST;
-    let needs_body = post && kind == RequestKind::Webhook;
-    if stream_v2 || (needs_body && settings.report_only) {
-        return None;
-    }
-    claim_of(request.headers)?;
-    let ticket = doctor.admit()?;
-    if needs_body {
-        return Some(ticket);
-    }
-    examine(settings, ticket, refusal, request, peer, &[]);
-    None
+    let stream_v2 =
+        kind == RequestKind::StreamUpgrade && rejection == Rejection::SignatureVersionNotAccepted;
+    (!stream_v2 && claim_of(request.headers).is_some()).then_some(kind)
 }
 
-/// Examines a head refusal whose body has been read (or could not be).
-pub(crate) fn after_body(
-    settings: &Settings,
-    ticket: Ticket,
-    refusal: &mut Refusal,
+/// Hands the doctor an owned copy of what it needs, within its budget.
+fn refer(
+    settings: &Arc<Settings>,
+    tenant: Option<&Arc<Tenant>>,
+    rejection: Rejection,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
-    body: Result<&[u8], Rejection>,
+    body: Bytes,
 ) {
-    match body {
-        Ok(body) => examine(settings, ticket, refusal, request, peer, body),
-        Err(_) => refusal.examined = Some(ticket.unread()),
-    }
-}
-
-fn examine(
-    settings: &Settings,
-    ticket: Ticket,
-    refusal: &mut Refusal,
-    request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
-    body: &[u8],
-) {
-    let (Tokens::Static(verifier), Some(claim), Ok(kind)) = (
-        &settings.tokens,
-        claim_of(request.headers),
-        upgrade::classify(request.method, request.version, request.headers),
-    ) else {
+    let Some(doctor) = &settings.doctor else {
         return;
     };
-    let suspect = Suspect {
-        rejection: refusal.rejection,
+    let Ok(kind) = upgrade::classify(request.method, request.version, request.headers) else {
+        return;
+    };
+    doctor.refer(|| Case {
+        settings: settings.clone(),
+        tenant: tenant.cloned(),
+        rejection,
         kind,
-        claim,
         post: request.method == Method::POST,
-        request,
+        target: request.original_uri().clone(),
+        inner_path: request.uri.path().to_owned(),
+        headers: request.headers.clone(),
         peer,
         body,
-    };
-    refusal.examined = Some(ticket.examine(settings, verifier, &suspect));
+    });
 }

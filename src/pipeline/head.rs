@@ -61,6 +61,14 @@ pub(crate) enum TenantState {
 }
 
 impl TenantState {
+    /// The tenant, if one was resolved, borrowed.
+    pub(crate) fn known_ref(&self) -> Option<&Arc<Tenant>> {
+        match self {
+            TenantState::Known(tenant) => Some(tenant),
+            TenantState::Layer | TenantState::Unknown(_) => None,
+        }
+    }
+
     /// The tenant, if one was resolved.
     pub(crate) fn known(self) -> Option<Arc<Tenant>> {
         match self {

@@ -6,17 +6,14 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
 use super::settings::Settings;
-use crate::observe::doctor::Examined;
 use crate::rejection::Rejection;
 
-/// A refusal, and what its log lines add to the reason.
+/// A refusal, and what its log line adds to the reason.
 #[derive(Debug)]
 pub(crate) struct Refusal {
     pub(crate) rejection: Rejection,
     /// Why, when the reason alone does not say (how to enable V2, which client was refused).
     pub(crate) detail: Option<String>,
-    /// What the signature doctor made of it, when it examined it.
-    pub(crate) examined: Option<Examined>,
 }
 
 impl Refusal {
@@ -25,7 +22,6 @@ impl Refusal {
         Self {
             rejection,
             detail: Some(detail.into()),
-            examined: None,
         }
     }
 }
@@ -35,7 +31,6 @@ impl From<Rejection> for Refusal {
         Self {
             rejection,
             detail: None,
-            examined: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Stage 4, verify: the signature over the URL and the whole body (an empty one for a stream
 //! upgrade, verified from its head alone).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -9,11 +10,11 @@ use http::request::Parts;
 use http::{HeaderValue, Request};
 use tracing::Span;
 
+use super::diagnose;
 use super::head::{Head, SignedMethod};
 use super::respond::Refusal;
 use super::settings::Settings;
 use super::upgrade::RequestKind;
-use crate::observe::doctor::{Doctor, Suspect};
 use crate::observe::span::record_verify_time;
 use crate::rejection::Rejection;
 use crate::replay::ReplayKey;
@@ -45,7 +46,7 @@ pub(crate) struct Failed {
 /// Verifies the request whose head is `head` over its whole `body`, and gives the request
 /// back with the verdict.
 pub(crate) fn verify(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     head: Head,
     parts: Parts,
     body: Bytes,
@@ -81,13 +82,13 @@ pub(crate) struct Unchecked {
     pub(crate) url: String,
 }
 
-/// Checks the signature of a request (its head and its whole body); on a mismatch, lets the
-/// signature doctor (when on, and within its budget) look at it.
+/// Checks the signature of a request (its head and its whole body); on a mismatch, shows it to
+/// the signature doctor (when on, and within its budget; the answer does not wait for it).
 pub(crate) fn check(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     head: &Head,
     request: &RequestHead<'_>,
-    body: &[u8],
+    body: &Bytes,
     span: &Span,
 ) -> Result<Checked, Unchecked> {
     let url = head.signed_url(request);
@@ -130,20 +131,9 @@ pub(crate) fn check(
             key: matched.digest.map(ReplayKey::from_digest),
         }),
         Err(error) => {
-            let mut refusal = Refusal::from(Rejection::from(error));
-            if refusal.rejection == Rejection::SignatureMismatch
-                && let Some(ticket) = settings.doctor.as_ref().and_then(Doctor::admit)
-            {
-                let suspect = Suspect {
-                    rejection: refusal.rejection,
-                    kind: head.kind,
-                    claim: head.claim(),
-                    post: head.method == SignedMethod::Post,
-                    request,
-                    peer: head.peer,
-                    body,
-                };
-                refusal.examined = Some(ticket.examine(settings, verifier, &suspect));
+            let refusal = Refusal::from(Rejection::from(error));
+            if refusal.rejection == Rejection::SignatureMismatch {
+                diagnose::mismatch(settings, head.tenant.known_ref(), request, head.peer, body);
             }
             Err(Unchecked {
                 refusal,

@@ -185,7 +185,7 @@ impl OriginReport {
             .iter()
             .map(|f| {
                 let verdict = f.ignored.map_or("believed", Ignored::as_str);
-                format!("{}={:?} {verdict}", f.header.name(), f.value)
+                format!("{}: {} ({verdict})", f.header.name(), f.value)
             })
             .collect();
         Some(parts.join("; "))
@@ -318,14 +318,14 @@ mod tests {
         );
         assert_eq!(
             untrusted.forwarding_field().unwrap(),
-            "x-forwarded-proto=\"https\" ignored: peer not trusted; \
-             x-forwarded-host=\"hooks.example.com\" ignored: peer not trusted"
+            "x-forwarded-proto: https (ignored: peer not trusted); \
+             x-forwarded-host: hooks.example.com (ignored: peer not trusted)"
         );
         let trusted = report(&policy, Some(&proxies), &sent, Some("10.0.0.1:1"));
         assert_eq!(
             trusted.forwarding_field().unwrap(),
-            "x-forwarded-proto=\"https\" believed; \
-             x-forwarded-host=\"hooks.example.com\" ignored: not in proxy_headers"
+            "x-forwarded-proto: https (believed); \
+             x-forwarded-host: hooks.example.com (ignored: not in proxy_headers)"
         );
         assert_eq!(
             trusted.considered.unwrap().to_string(),

@@ -38,6 +38,19 @@ impl Captured {
         tracing::subscriber::set_default(subscriber)
     }
 
+    /// Waits (up to 5 s) until `needle` appears in what was captured: the signature doctor logs
+    /// from its own thread, after the answer. Returns whether it appeared.
+    pub async fn wait_for(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !self.text().contains(needle) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Asserts that none of these secrets appears in anything captured.
     #[track_caller]
     pub fn assert_none_of(&self, secrets: &[&str]) {

@@ -3,8 +3,13 @@
 //! stream URL form) has its alternatives; the candidates are their combinations, fewest changes
 //! first, so that two mistakes at once are found as well as one.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use http::Uri;
+
 use crate::pipeline::upgrade::RequestKind;
-use crate::request_info::RequestHead;
 use crate::signature::{SignedUrl, StreamUrlForm};
 use crate::url_policy::{Claimed, Origin, OriginReport, Scheme, is_authority, split_authority};
 
@@ -27,7 +32,7 @@ pub(crate) enum PathChange {
 }
 
 /// How a candidate reads the signature headers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Reading {
     AsSent,
     /// The plain and `-Ma-` headers swapped (each checked with the other family's tokens).
@@ -36,20 +41,21 @@ pub(crate) enum Reading {
     OtherVersion,
 }
 
-/// One candidate: what Plivo might have signed instead.
+/// One candidate: what Plivo might have signed instead (path and query borrowed from the
+/// request, so a long query is not copied for every candidate).
 #[derive(Clone, Debug)]
-pub(crate) struct Candidate {
+pub(crate) struct Candidate<'a> {
     /// The origin it stands for (what a URL policy would name).
     pub(crate) origin: Origin,
     pub(crate) path_change: PathChange,
-    pub(crate) path: String,
-    pub(crate) query: Option<String>,
+    pub(crate) path: Cow<'a, str>,
+    pub(crate) query: Option<&'a str>,
     pub(crate) reading: Reading,
     /// For a stream upgrade, the URL form (`HttpScheme` is the one Plivo signs).
     pub(crate) form: Option<StreamUrlForm>,
 }
 
-impl Candidate {
+impl Candidate<'_> {
     /// The URL this candidate is signed over.
     pub(crate) fn url(&self) -> String {
         self.with_signed_url(|url| url.to_string())
@@ -62,11 +68,11 @@ impl Candidate {
                 self.origin.scheme.as_str(),
                 &self.origin.authority,
                 &self.path,
-                self.query.as_deref(),
+                self.query,
             )),
             Some(form) => {
                 let tls = self.origin.scheme == Scheme::Https;
-                let pieces = form.pieces(tls, &self.path, self.query.as_deref());
+                let pieces = form.pieces(tls, &self.path, self.query);
                 f(pieces.signed_url(&self.origin.authority))
             }
         }
@@ -83,17 +89,17 @@ impl Candidate {
 }
 
 /// The candidates for a refused request, fewest changes first, each URL and reading once, at
-/// most [`MAX_CANDIDATES`].
-pub(crate) fn candidates(
+/// most [`MAX_CANDIDATES`]. `target` is the request target as received, `inner_path` the path
+/// the wrapped service sees.
+pub(crate) fn candidates<'a>(
     report: &OriginReport,
     claimed: &Claimed,
-    request: &RequestHead<'_>,
+    target: &'a Uri,
+    inner_path: &'a str,
     kind: RequestKind,
     policy_scheme: Scheme,
-) -> Vec<Candidate> {
+) -> Vec<Candidate<'a>> {
     let verified = report.considered.as_ref();
-    let uri = request.original_uri();
-    let query = uri.query().map(str::to_owned);
     let stream = kind == RequestKind::StreamUpgrade;
     let readings: &[Reading] = if stream {
         &[Reading::AsSent, Reading::SwappedFamilies]
@@ -109,16 +115,17 @@ pub(crate) fn candidates(
     } else {
         vec![None]
     };
+    let paths = paths(target.path(), inner_path);
     let mut all = Vec::new();
     for origin in origins(report, claimed, policy_scheme) {
-        for (path_change, path) in paths(request) {
+        for (path_change, path) in &paths {
             for &reading in readings {
                 for &form in &forms {
                     all.push(Candidate {
                         origin: origin.clone(),
-                        path_change,
+                        path_change: *path_change,
                         path: path.clone(),
-                        query: query.clone(),
+                        query: target.query(),
                         reading,
                         form,
                     });
@@ -127,17 +134,30 @@ pub(crate) fn candidates(
         }
     }
     all.sort_by_key(|candidate| candidate.changes(verified));
-    let mut seen: Vec<(String, Reading)> = Vec::new();
+    // Each signed message once: the hash of its URL and reading, written without formatting
+    // the URL into a string.
+    let mut seen = HashSet::new();
     all.retain(|candidate| {
-        let key = (candidate.url(), candidate.reading);
-        let new = !seen.contains(&key);
-        if new {
-            seen.push(key);
-        }
-        new
+        let mut hasher = DefaultHasher::new();
+        candidate.with_signed_url(|url| {
+            use std::fmt::Write as _;
+            let _ = write!(HashWriter(&mut hasher), "{url}");
+        });
+        candidate.reading.hash(&mut hasher);
+        seen.insert(hasher.finish())
     });
     all.truncate(MAX_CANDIDATES);
     all
+}
+
+/// Feeds what is written to a hasher.
+struct HashWriter<'a>(&'a mut DefaultHasher);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.write(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// The origins to try: the one verified first, then every authority the request names (its
@@ -198,23 +218,20 @@ fn origins(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> V
 
 /// The paths to try: as received, the trailing slash toggled, the path the wrapped service
 /// sees, and without the first segment.
-fn paths(request: &RequestHead<'_>) -> Vec<(PathChange, String)> {
-    let path = request.original_uri().path();
-    let mut paths = vec![(PathChange::AsReceived, path.to_owned())];
-    let toggled = match path.strip_suffix('/') {
-        Some(stripped) if !stripped.is_empty() => stripped.to_owned(),
-        Some(_) => String::new(),
-        None => format!("{path}/"),
-    };
-    if !toggled.is_empty() {
-        paths.push((PathChange::TrailingSlash, toggled));
+fn paths<'a>(path: &'a str, inner: &'a str) -> Vec<(PathChange, Cow<'a, str>)> {
+    let mut paths = vec![(PathChange::AsReceived, Cow::Borrowed(path))];
+    match path.strip_suffix('/') {
+        Some(stripped) if !stripped.is_empty() => {
+            paths.push((PathChange::TrailingSlash, Cow::Borrowed(stripped)));
+        }
+        Some(_) => {}
+        None => paths.push((PathChange::TrailingSlash, Cow::Owned(format!("{path}/")))),
     }
-    let inner = request.uri.path();
     if inner != path {
-        paths.push((PathChange::RouterPath, inner.to_owned()));
+        paths.push((PathChange::RouterPath, Cow::Borrowed(inner)));
     }
     if let Some(shorter) = drop_first_segment(path) {
-        paths.push((PathChange::ProxyPrefix, shorter.to_owned()));
+        paths.push((PathChange::ProxyPrefix, Cow::Borrowed(shorter)));
     }
     paths
 }

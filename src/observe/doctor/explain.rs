@@ -3,14 +3,15 @@
 //! Plivo's URL, and why it was not believed), never by how the candidate was made. Two candidates
 //! that sign the same URL therefore get the same explanation.
 
-use http::HeaderMap;
+use http::{HeaderMap, Uri};
 
 use super::candidates::{Candidate, PathChange, Reading};
 use super::finding::{Finding, Part};
 use crate::rejection::Rejection;
 use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
 use crate::url_policy::{
-    Ignored, Origin, OriginReport, ProxyHeader, Scheme, UrlPolicy, claimed_by, split_authority,
+    Ignored, Origin, OriginReport, ProxyHeader, Scheme, TrustedProxies, UrlPolicy, claimed_by,
+    origin_of, split_authority,
 };
 
 /// What the explanation of one refused request needs.
@@ -21,18 +22,29 @@ pub(crate) struct Context<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// The version of the signature headers sent.
     pub(crate) version: SignatureVersion,
+    /// The stream URL form accepted besides Plivo's, when opted into.
+    pub(crate) accepted_form: Option<StreamUrlForm>,
+    /// The request target as received (to check a fix by resolving the origin again).
+    pub(crate) target: &'a Uri,
 }
 
 /// The findings a matching candidate means, one per difference (several differences with one
 /// cause are one finding).
 pub(crate) fn findings(
     context: &Context<'_>,
-    candidate: &Candidate,
+    candidate: &Candidate<'_>,
     token: TokenId,
 ) -> Vec<Finding> {
     let mut findings = origin_findings(context, &candidate.origin);
-    // Under an allow-list, Plivo's host must be on it too, or the other fixes would not do.
-    if !context.policy.admits(&candidate.origin.authority) {
+    // Under an allow-list, Plivo's host must be on it too, or the other fixes would not do;
+    // unless the origin's fix is `public_base`, which has no allow-list.
+    let fixed_by_public_base = findings.iter().any(|f| {
+        matches!(
+            f,
+            Finding::Origin { .. } | Finding::ProxyDisagrees { .. } | Finding::OriginUnknown { .. }
+        )
+    });
+    if !fixed_by_public_base && !context.policy.admits(&candidate.origin.authority) {
         findings.push(Finding::HostNotAllowed {
             authority: candidate.origin.authority.clone(),
         });
@@ -40,11 +52,11 @@ pub(crate) fn findings(
     match candidate.path_change {
         PathChange::AsReceived => {}
         PathChange::TrailingSlash => findings.push(Finding::TrailingSlash),
-        PathChange::RouterPath => findings.push(Finding::RouterPrefix {
-            path: candidate.path.clone(),
-        }),
-        PathChange::ProxyPrefix => findings.push(Finding::ProxyPrefix {
-            path: candidate.path.clone(),
+        // The layer verifies the path as received (axum's `OriginalUri` under `nest`): a
+        // signature over a shorter path means something in front of the app added the rest.
+        PathChange::RouterPath | PathChange::ProxyPrefix => findings.push(Finding::ProxyPrefix {
+            signed: candidate.path.to_string(),
+            received: context.target.path().to_owned(),
         }),
     }
     match candidate.reading {
@@ -63,7 +75,10 @@ pub(crate) fn findings(
             headers: context.version,
         }),
     }
-    if let Some(form) = candidate.form.filter(|&f| f != StreamUrlForm::HttpScheme) {
+    if let Some(form) = candidate
+        .form
+        .filter(|&f| f != StreamUrlForm::HttpScheme && Some(f) != context.accepted_form)
+    {
         findings.push(Finding::StreamUrlForm { form });
     }
     findings
@@ -166,7 +181,7 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
             matched: matched.clone(),
         });
     }
-    group_not_believed(context, not_believed, matched, &mut findings);
+    group_not_believed(context, not_believed, matched, part, &mut findings);
     findings
 }
 
@@ -215,6 +230,7 @@ fn group_not_believed(
     context: &Context<'_>,
     not_believed: Vec<(ProxyHeader, Ignored)>,
     matched: &Origin,
+    part: Part,
     findings: &mut Vec<Finding>,
 ) {
     let named = context.report.named;
@@ -225,28 +241,81 @@ fn group_not_believed(
         }
     }
     for why in reasons {
-        let mut headers: Vec<ProxyHeader> = not_believed
-            .iter()
-            .filter(|(_, w)| *w == why)
-            .map(|(h, _)| *h)
-            .collect();
-        headers.dedup();
-        let unnamed: Vec<ProxyHeader> = headers
-            .iter()
-            .copied()
-            .filter(|h| !named.contains(*h))
-            .collect();
-        let name = (!unnamed.is_empty()).then(|| {
-            let mut all: Vec<ProxyHeader> = named.iter().collect();
-            all.extend(unnamed);
-            all
-        });
-        findings.push(Finding::NotBelieved {
+        let mut headers: Vec<ProxyHeader> = Vec::new();
+        for (header, _) in not_believed.iter().filter(|(_, w)| *w == why) {
+            if !headers.contains(header) {
+                headers.push(*header);
+            }
+        }
+        let needed = headers_to_name(named.iter().collect(), &headers);
+        let name = (needed != named.iter().collect::<Vec<_>>()).then_some(needed);
+        let finding = Finding::NotBelieved {
             why,
             headers,
             peer: context.report.peer,
             name,
             matched: matched.clone(),
+        };
+        findings.push(if fix_works(context, &finding, matched) {
+            finding
+        } else {
+            // Believing those headers would not give Plivo's origin (another believed header
+            // overrides them): only fixing the origin is sure to work.
+            Finding::Origin {
+                part,
+                configured: context
+                    .report
+                    .considered
+                    .clone()
+                    .unwrap_or_else(|| matched.clone()),
+                matched: matched.clone(),
+            }
         });
     }
+}
+
+/// The complete `proxy_headers` list that names `needed` too: `Forwarded` alone when it is
+/// needed (it cannot be named with the `X-Forwarded-*` headers), else the named ones without
+/// `Forwarded`, and the needed ones.
+fn headers_to_name(named: Vec<ProxyHeader>, needed: &[ProxyHeader]) -> Vec<ProxyHeader> {
+    if needed.contains(&ProxyHeader::Forwarded) {
+        return vec![ProxyHeader::Forwarded];
+    }
+    let mut all: Vec<ProxyHeader> = named
+        .into_iter()
+        .filter(|h| *h != ProxyHeader::Forwarded)
+        .collect();
+    for header in needed {
+        if !all.contains(header) {
+            all.push(*header);
+        }
+    }
+    all
+}
+
+/// Whether the finding's fix, applied alone, makes the policy resolve Plivo's origin: the
+/// peer trusted, the headers named, and the origin resolved again. A fix that cannot be
+/// checked (no peer address) is kept: it is stated as a first step.
+fn fix_works(context: &Context<'_>, finding: &Finding, matched: &Origin) -> bool {
+    let Finding::NotBelieved { peer, name, .. } = finding else {
+        return true;
+    };
+    let Some(addr) = peer.addr() else {
+        return true;
+    };
+    let named = name
+        .clone()
+        .unwrap_or_else(|| context.report.named.iter().collect());
+    let Ok(proxies) = TrustedProxies::new([addr.ip().to_string()], named.into_iter().collect())
+    else {
+        return false;
+    };
+    origin_of(
+        &context.policy.without_allow_list(),
+        Some(&proxies),
+        context.target,
+        context.headers,
+        Some(addr),
+    )
+    .is_ok_and(|origin| origin == *matched)
 }

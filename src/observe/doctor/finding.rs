@@ -47,10 +47,9 @@ pub(crate) enum Finding {
     HostNotAllowed { authority: String },
     /// The route and the URL in Plivo disagree on the trailing slash.
     TrailingSlash,
-    /// Plivo signed the path the wrapped service sees: a rewrite in front of the layer.
-    RouterPrefix { path: String },
-    /// Plivo signed the path without its first segment: a proxy adds a prefix.
-    ProxyPrefix { path: String },
+    /// Plivo signed a shorter path than the app receives: something in front of it adds a
+    /// prefix.
+    ProxyPrefix { signed: String, received: String },
     /// The plain header signed with a main-account token, or the `-Ma-` header with an account
     /// token.
     TokenFamily {
@@ -88,7 +87,6 @@ impl Finding {
             Finding::OriginUnknown { .. } => "unknown_origin",
             Finding::HostNotAllowed { .. } => "host_not_allowed",
             Finding::TrailingSlash => "trailing_slash",
-            Finding::RouterPrefix { .. } => "router_prefix",
             Finding::ProxyPrefix { .. } => "proxy_prefix",
             Finding::TokenFamily { .. } => "token_family",
             Finding::SignatureVersion { .. } => "signature_version",
@@ -170,13 +168,9 @@ impl Finding {
                 "the route and the URL configured in Plivo disagree on the trailing slash"
                     .to_owned()
             }
-            Finding::RouterPrefix { path } => format!(
-                "Plivo signed the path the wrapped service sees ({path}): something in front of \
-                 the layer rewrote the request target"
-            ),
-            Finding::ProxyPrefix { path } => format!(
-                "Plivo signed the path {path}, without the first segment the app receives: a \
-                 proxy adds a path prefix"
+            Finding::ProxyPrefix { signed, received } => format!(
+                "Plivo signed the path {signed}, and the app receives {received}: something in \
+                 front of the app adds the prefix"
             ),
             Finding::TokenFamily {
                 matched: TokenId::MainAccount(_),
@@ -209,23 +203,29 @@ impl Finding {
     }
 
     /// The change that makes Plivo's signature match (with the others of the same request,
-    /// when several differ).
-    pub(crate) fn fix(&self, matched_url: &str) -> String {
+    /// when several differ). `alone`: this is the only finding, so an alternative that fixes
+    /// the origin at once (`public_base`) may be offered; with others (an allow-list entry,
+    /// say), it might contradict them.
+    pub(crate) fn fix(&self, matched_url: &str, alone: bool) -> String {
         match self {
             Finding::Origin { matched, .. } | Finding::ProxyDisagrees { matched, .. } => {
                 public_base(matched)
             }
-            Finding::PolicyScheme { matched } => format!(
+            Finding::PolicyScheme { matched } if alone => format!(
                 "UrlPolicy::from_request(Scheme::{}) (keeping any allow_hosts), or {}",
                 scheme_name(matched.scheme),
                 public_base(matched)
             ),
+            Finding::PolicyScheme { matched } => format!(
+                "UrlPolicy::from_request(Scheme::{}) (keeping any allow_hosts)",
+                scheme_name(matched.scheme)
+            ),
             Finding::NotBelieved {
                 why,
+                headers,
                 peer,
                 name,
                 matched,
-                ..
             } => {
                 let mut fix = match (why, peer.addr()) {
                     (Ignored::PeerUnknown, _) | (_, None) => "serve with the peer address (axum: \
@@ -243,6 +243,7 @@ impl Finding {
                         addr.ip()
                     ),
                 };
+                let list = header_list(headers);
                 if let Some(name) = name {
                     let named = name
                         .iter()
@@ -250,14 +251,20 @@ impl Finding {
                         .collect::<Vec<_>>()
                         .join(", ");
                     if fix.is_empty() {
-                        write!(fix, "if your proxy sets them itself (rather than passing on the client's), .proxy_headers([{named}])")
+                        write!(
+                            fix,
+                            "if the proxy writes {list} itself (rather than passing on the \
+                             client's), .proxy_headers([{named}])"
+                        )
                     } else {
                         write!(fix, " and .proxy_headers([{named}])")
                     }
                     .expect("writing to a String");
                 }
-                write!(fix, "; or fix the origin with {}", public_base(matched))
-                    .expect("writing to a String");
+                if alone {
+                    write!(fix, "; or fix the origin with {}", public_base(matched))
+                        .expect("writing to a String");
+                }
                 fix
             }
             Finding::OriginUnknown { matched, .. } => public_base(matched),
@@ -267,9 +274,6 @@ impl Finding {
             Finding::TrailingSlash => format!(
                 "make the route and the URL configured in Plivo agree (Plivo's is {matched_url})"
             ),
-            Finding::RouterPrefix { .. } => "apply the layer outside the rewrite, or configure \
-                 Plivo with the URL the layer sees"
-                .to_owned(),
             Finding::ProxyPrefix { .. } => "make the proxy pass the path unchanged, or configure \
                  Plivo with the URL the app receives"
                 .to_owned(),

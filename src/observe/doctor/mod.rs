@@ -4,10 +4,14 @@
 //! the signature matches, with the change that fixes it: exactly one finding per difference,
 //! each with its own fix, and "wrong token or forged" only when nothing matches.
 //!
-//! The candidates feed the log line only, never a verdict. The doctor's cost is bounded
-//! whatever the traffic (a flood of forgeries must not become a flood of work or of log lines):
-//! per layer it examines at most [`RUNS_PER_MINUTE`] refusals a minute, in bursts of at most
-//! [`BURST`], each with at most [`MAX_CANDIDATES`](candidates::MAX_CANDIDATES) candidates, and logs one line for each.
+//! The candidates feed the log line only, never a verdict, and never the response's timing: a
+//! refusal is handed to the doctor's own thread (an owned copy of what it needs) and answered
+//! at once, so a sender cannot tell from the time taken which refusals were examined. The
+//! doctor's cost is bounded whatever the traffic (a flood of forgeries must not become a flood
+//! of work or of log lines): per layer it examines at most [`RUNS_PER_MINUTE`] refusals a
+//! minute, in bursts of at most [`BURST`], each with at most
+//! [`MAX_CANDIDATES`](candidates::MAX_CANDIDATES) candidates, and logs one line for each; the
+//! thread queues at most [`QUEUED`] refusals of all layers.
 
 mod candidates;
 mod explain;
@@ -15,40 +19,54 @@ mod finding;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Uri};
 
-use crate::pipeline::settings::Settings;
+use crate::pipeline::head::claim_of;
+use crate::pipeline::settings::{Settings, Tokens};
 use crate::pipeline::upgrade::RequestKind;
 use crate::rejection::Rejection;
-use crate::request_info::RequestHead;
 use crate::signature::{Claim, SignedRequest, Verifier};
+use crate::tenants::Tenant;
 use crate::url_policy::{OriginReport, claimed_by_forwarding};
 use candidates::{Reading, candidates};
 use explain::{Context, findings};
 pub(crate) use finding::Finding;
 
-/// A refused request, as the doctor looks at it.
-pub(crate) struct Suspect<'a> {
+/// A refused request, owned, as the doctor examines it on its thread.
+pub(crate) struct Case {
+    pub(crate) settings: Arc<Settings>,
+    /// Whose tokens the request was verified with (`None`: the layer's).
+    pub(crate) tenant: Option<Arc<Tenant>>,
     pub(crate) rejection: Rejection,
     /// A webhook or a stream upgrade.
     pub(crate) kind: RequestKind,
-    /// What its signature headers claim.
-    pub(crate) claim: Claim<'a>,
     /// A POST (its body is a form), or a GET.
     pub(crate) post: bool,
-    pub(crate) request: &'a RequestHead<'a>,
+    /// The request target as received (before any router rewrote it).
+    pub(crate) target: Uri,
+    /// The path the wrapped service sees.
+    pub(crate) inner_path: String,
+    pub(crate) headers: HeaderMap,
     /// The TCP peer, when known.
     pub(crate) peer: Option<SocketAddr>,
-    pub(crate) body: &'a [u8],
+    /// The body the signature covers (empty when it covers none).
+    pub(crate) body: Bytes,
 }
 
 /// Refusals examined per minute at most, on average.
 pub(crate) const RUNS_PER_MINUTE: u64 = 10;
 /// Refusals examined back to back at most.
 pub(crate) const BURST: u64 = 5;
-/// The doctor of one layer: the variants, and the budget that bounds them.
+/// Refusals waiting for the doctor's thread at most, all layers together.
+pub(crate) const QUEUED: usize = 16;
+
+/// The doctor of one layer: its budget.
 pub(crate) struct Doctor {
     epoch: Instant,
     /// The budget, as a generic cell rate: the theoretical time of the next run, in
@@ -69,7 +87,7 @@ const INTERVAL_NS: u64 = 60_000_000_000 / RUNS_PER_MINUTE;
 /// Whether a run is allowed at `now` when the budget's next theoretical run is at `next`; if
 /// so, the new next run. A run is allowed while the budget is at most `BURST - 1` intervals
 /// ahead of `now`.
-fn admit(next: u64, now: u64) -> Option<u64> {
+fn next_run_after(next: u64, now: u64) -> Option<u64> {
     let next = next.max(now);
     (next - now <= (BURST - 1) * INTERVAL_NS).then_some(next + INTERVAL_NS)
 }
@@ -88,17 +106,85 @@ impl Doctor {
         let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.next_run_ns
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
-                admit(next, now)
+                next_run_after(next, now)
             })
             .is_ok()
     }
+
+    /// Whether a subscriber would show the doctor's line (if not, nothing is examined).
+    pub(crate) fn listened_to() -> bool {
+        tracing::enabled!(target: "tower_plivo::doctor", tracing::Level::WARN)
+    }
+
+    /// Hands a refusal to the doctor's thread, when the budget allows (`case` is made only
+    /// then); otherwise it is counted as skipped. Returns at once.
+    pub(crate) fn refer(&self, case: impl FnOnce() -> Case) {
+        if !Self::listened_to() {
+            return;
+        }
+        if !self.take_run() {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let job = Job {
+            case: case(),
+            skipped: self.skipped.swap(0, Ordering::Relaxed),
+            dispatch: tracing::dispatcher::get_default(Clone::clone),
+        };
+        if !worker::send(Box::new(job)) {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
-/// A run taken from the budget: the refusal it is for will be examined.
-#[derive(Debug)]
-pub(crate) struct Ticket {
-    /// Refusals not examined since the last run (the budget was spent).
+/// A case, with the subscriber its line goes to (the one of the refusal). The request's span
+/// is not kept: holding it would delay its close until the doctor is done.
+struct Job {
+    case: Case,
     skipped: u64,
+    dispatch: tracing::Dispatch,
+}
+
+/// The doctor's thread: one for the process, started on the first referral, examining one
+/// case at a time from a bounded queue.
+mod worker {
+    use super::*;
+
+    static QUEUE: OnceLock<Mutex<Option<SyncSender<Box<Job>>>>> = OnceLock::new();
+
+    /// Queues a job; `false` when the queue is full or the thread cannot run.
+    pub(super) fn send(job: Box<Job>) -> bool {
+        let queue = QUEUE.get_or_init(|| Mutex::new(start()));
+        let Ok(queue) = queue.lock() else {
+            return false;
+        };
+        match queue.as_ref().map(|sender| sender.try_send(job)) {
+            Some(Ok(())) => true,
+            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => false,
+        }
+    }
+
+    fn start() -> Option<SyncSender<Box<Job>>> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<Job>>(QUEUED);
+        std::thread::Builder::new()
+            .name("tower-plivo-doctor".to_owned())
+            .spawn(move || {
+                for job in receiver {
+                    let Job {
+                        case,
+                        skipped,
+                        dispatch,
+                    } = *job;
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        if let Some(diagnosis) = diagnose(&case) {
+                            log(&Examined { diagnosis, skipped });
+                        }
+                    });
+                }
+            })
+            .ok()?;
+        Some(sender)
+    }
 }
 
 /// What the doctor made of one refusal.
@@ -123,86 +209,49 @@ pub(crate) enum Diagnosis {
         /// An `-Ma-` header was sent and no main-account token is configured.
         main_account_unchecked: bool,
     },
-    /// The body could not be read, so the signature could not be checked.
-    BodyUnread,
 }
 
-impl Doctor {
-    /// Takes a run from the budget, if one is left (otherwise the refusal is counted as
-    /// skipped). Nothing is examined (and no budget spent) when no subscriber would show the
-    /// doctor's line.
-    pub(crate) fn admit(&self) -> Option<Ticket> {
-        if !tracing::enabled!(target: "tower_plivo::doctor", tracing::Level::WARN) {
-            return None;
-        }
-        if !self.take_run() {
-            self.skipped.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(Ticket {
-            skipped: self.skipped.swap(0, Ordering::Relaxed),
-        })
-    }
-}
-
-impl Ticket {
-    /// The run's conclusion when the body it needed could not be read.
-    pub(crate) fn unread(self) -> Examined {
-        Examined {
-            diagnosis: Diagnosis::BodyUnread,
-            skipped: self.skipped,
-        }
-    }
-
-    /// Examines the refused request with the tokens that would verify it.
-    pub(crate) fn examine(
-        self,
-        settings: &Settings,
-        verifier: &Verifier,
-        suspect: &Suspect<'_>,
-    ) -> Examined {
-        Examined {
-            diagnosis: diagnose(settings, verifier, suspect),
-            skipped: self.skipped,
-        }
-    }
-}
-
-/// Tries every candidate and keeps the one that matches with the fewest findings.
-pub(crate) fn diagnose(
-    settings: &Settings,
-    verifier: &Verifier,
-    suspect: &Suspect<'_>,
-) -> Diagnosis {
-    let request = suspect.request;
+/// Tries every candidate and keeps the one that matches with the fewest findings (`None`: the
+/// case cannot be examined: no tokens, no readable claim, or nothing to try).
+fn diagnose(case: &Case) -> Option<Diagnosis> {
+    let settings = &*case.settings;
+    let verifier: &Verifier = match (&case.tenant, &settings.tokens) {
+        (Some(tenant), _) => &tenant.verifier,
+        (None, Tokens::Static(verifier)) => verifier,
+        (None, Tokens::Tenants(_)) => return None,
+    };
+    let sent = claim_of(&case.headers)?;
     let report = OriginReport::new(
         &settings.url_policy,
         settings.proxies.as_ref(),
         settings.source_networks.is_some(),
-        request.original_uri(),
-        request.headers,
-        suspect.peer,
+        &case.target,
+        &case.headers,
+        case.peer,
     );
-    let claimed = claimed_by_forwarding(request.headers);
-    let content_type = request.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
+    let claimed = claimed_by_forwarding(&case.headers);
+    let content_type = case.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
     let context = Context {
-        rejection: suspect.rejection,
+        rejection: case.rejection,
         report: &report,
         policy: &settings.url_policy,
-        headers: request.headers,
-        version: suspect.claim.version,
+        headers: &case.headers,
+        version: sent.version,
+        accepted_form: settings.extra_stream_url_form,
+        target: &case.target,
     };
-    let sent = suspect.claim;
     let tried = candidates(
         &report,
         &claimed,
-        request,
-        suspect.kind,
+        &case.target,
+        &case.inner_path,
+        case.kind,
         settings.url_policy.scheme(),
     );
+    if tried.is_empty() {
+        return None;
+    }
     let mut best: Option<(Vec<Finding>, String)> = None;
-    // Every candidate is tried, whatever matched before: the time taken does not depend on
-    // what matched.
     for candidate in &tried {
         let claim = match candidate.reading {
             Reading::AsSent => sent,
@@ -217,23 +266,20 @@ pub(crate) fn diagnose(
             },
         };
         let matched = candidate.with_signed_url(|url| {
-            let signed = match suspect.post {
+            let signed = match case.post {
                 false => SignedRequest::get(url),
-                true => SignedRequest::post(url, content_type, suspect.body),
+                true => SignedRequest::post(url, content_type, &case.body),
             };
             verifier.verify_claim(&claim, &signed, false)
         });
         let Ok(matched) = matched else { continue };
         let found = findings(&context, candidate, matched.token);
-        if found.is_empty() {
-            // What was refused verifies as it is: nothing a configuration change would fix.
-            continue;
-        }
-        if best.as_ref().is_none_or(|(b, _)| found.len() < b.len()) {
+        // An empty list: what was refused verifies as it is, nothing a configuration fixes.
+        if !found.is_empty() && best.as_ref().is_none_or(|(b, _)| found.len() < b.len()) {
             best = Some((found, candidate.url()));
         }
     }
-    match best {
+    Some(match best {
         Some((findings, matched_url)) => Diagnosis::Found {
             findings,
             matched_url,
@@ -243,11 +289,11 @@ pub(crate) fn diagnose(
             main_account_unchecked: sent.main_account.is_some()
                 && !verifier.has_main_account_token(),
         },
-    }
+    })
 }
 
 /// Logs what the doctor concluded: one line.
-pub(crate) fn log(examined: &Examined) {
+fn log(examined: &Examined) {
     let skipped = (examined.skipped > 0).then_some(examined.skipped);
     match &examined.diagnosis {
         Diagnosis::Found {
@@ -257,13 +303,18 @@ pub(crate) fn log(examined: &Examined) {
             let names: Vec<&str> = findings.iter().map(Finding::name).collect();
             let finding = names.join("+");
             let text = match findings.as_slice() {
-                [one] => format!("{}; fix: {}", one.sentence(), one.fix(matched_url)),
+                [one] => format!("{}; fix: {}", one.sentence(), one.fix(matched_url, true)),
                 several => {
                     let each: Vec<String> = several
                         .iter()
                         .enumerate()
                         .map(|(i, f)| {
-                            format!("({}) {}; fix: {}", i + 1, f.sentence(), f.fix(matched_url))
+                            format!(
+                                "({}) {}; fix: {}",
+                                i + 1,
+                                f.sentence(),
+                                f.fix(matched_url, false)
+                            )
                         })
                         .collect();
                     format!(
@@ -289,22 +340,16 @@ pub(crate) fn log(examined: &Examined) {
             refusals_skipped = skipped,
             "signature doctor: no configuration mistake explains it: the signature matches none \
              of the {tried} variants tried (scheme, port, the hosts in Host and forwarding \
-             headers, trailing slash, path prefixes, header families, signature version); the \
-             auth token is wrong (a sub-account's resource is signed with the sub-account's \
-             token), or Plivo signed a host or path that appears nowhere in the request, or it \
-             is forged{}",
+             headers, trailing slash, path prefixes, header families, signature version or \
+             stream URL forms); the auth token is wrong (a sub-account's resource is signed \
+             with the sub-account's token), or Plivo signed a host or path that appears nowhere \
+             in the request, or it is forged{}",
             if *main_account_unchecked {
                 "; an -Ma- header was sent and no main-account token is configured \
                  (.main_account_token)"
             } else {
                 ""
             }
-        ),
-        Diagnosis::BodyUnread => tracing::info!(
-            target: "tower_plivo::doctor",
-            finding = "none",
-            refusals_skipped = skipped,
-            "signature doctor: the body could not be read whole, so the refusal was not examined"
         ),
     }
 }
@@ -319,7 +364,7 @@ mod tests {
         let mut runs = 0;
         // A thousand mismatches at the same instant: only the burst is examined.
         for _ in 0..1000 {
-            if let Some(after) = admit(next, 0) {
+            if let Some(after) = next_run_after(next, 0) {
                 next = after;
                 runs += 1;
             }
@@ -327,9 +372,9 @@ mod tests {
         assert_eq!(runs, BURST);
         // One interval later, exactly one more.
         let later = INTERVAL_NS;
-        assert!(admit(next, later).is_some());
-        let next = admit(next, later).unwrap();
-        assert!(admit(next, later).is_none());
+        assert!(next_run_after(next, later).is_some());
+        let next = next_run_after(next, later).unwrap();
+        assert!(next_run_after(next, later).is_none());
     }
 
     #[test]
@@ -337,7 +382,7 @@ mod tests {
         let (mut next, mut runs) = (0, 0u64);
         // One mismatch every millisecond for an hour.
         for ms in 0..3_600_000u64 {
-            if let Some(after) = admit(next, ms * 1_000_000) {
+            if let Some(after) = next_run_after(next, ms * 1_000_000) {
                 next = after;
                 runs += 1;
             }
