@@ -461,7 +461,7 @@ where
     B: Body,
 {
     let WaitingForDoctor {
-        refusal,
+        mut refusal,
         parts,
         inner,
         settings,
@@ -469,7 +469,7 @@ where
     let request = RequestHead::from(&parts);
     let read = body.as_ref().map_err(|rejection| *rejection);
     span.in_scope(|| {
-        diagnose::after_body(&settings, &refusal, &request, request.peer_addr(), read)
+        diagnose::after_body(&settings, &mut refusal, &request, request.peer_addr(), read)
     });
     let request = Request::from_parts(parts, body.unwrap_or_default());
     refuse_or_report(inner, request, None, refusal, None, &settings, span)

@@ -92,9 +92,10 @@ where
             let peer = request.peer_addr();
             let resolution = match head::check(settings, &request, peer) {
                 Ok(mut head) => Ok((tokens::resolve(settings, &mut head, &request), head)),
-                Err(refusal) => {
-                    let read_body = span
-                        .in_scope(|| diagnose::head_refusal(settings, &refusal, &request, peer));
+                Err(mut refusal) => {
+                    let read_body = span.in_scope(|| {
+                        diagnose::head_refusal(settings, &mut refusal, &request, peer)
+                    });
                     Err((refusal, read_body))
                 }
             };

@@ -383,9 +383,9 @@ fn begin(
         .and_then(|kind| head::check_classified(settings, kind, request, peer))
         .map(|mut head| (tokens::resolve(settings, &mut head, request), head));
     let resolution = match resolution {
-        Err(refusal) => {
+        Err(mut refusal) => {
             // A stream's signature covers no body: the doctor is shown it now, if at all.
-            let read_body = diagnose::head_refusal(settings, &refusal, request, peer);
+            let read_body = diagnose::head_refusal(settings, &mut refusal, request, peer);
             debug_assert!(!read_body, "an upgrade has no body to wait for");
             Err(refused(
                 settings,

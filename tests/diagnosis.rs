@@ -633,6 +633,12 @@ async fn each_misconfiguration_gets_its_one_finding_and_fix() {
             row.name
         );
         let (refusal, doctor) = (&refusals[0], &doctor[0]);
+        let text = captured.text();
+        assert!(
+            text.find(refusal.as_str()) < text.find(doctor.as_str()),
+            "{}: the doctor's line comes after the refusal's",
+            row.name
+        );
         assert!(
             refusal.contains(&format!("reason=\"{}\"", row.reason)),
             "{}: {refusal}",

@@ -214,7 +214,8 @@ macro_rules! refusal_line {
 }
 
 /// A request was refused, or would have been in report-only mode: its line, then the span's
-/// fields and the counters. (The doctor's line, if any, comes from the doctor's thread.)
+/// fields and the counters; the doctor gets the refusal, if it is to examine it, after its
+/// line (the doctor's line comes from its own thread).
 pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
     let rejection = event.refusal.rejection;
     // In the span, wherever the refusal is made (a head refusal is logged before the future
@@ -233,6 +234,9 @@ pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
         | Rejection::SignatureVersionNotAccepted
         | Rejection::SourceNotAllowed => refusal_line!(Level::WARN, span, settings, &event),
         _ => refusal_line!(Level::INFO, span, settings, &event),
+    }
+    if let Some(referral) = event.refusal.referral.take() {
+        referral.send();
     }
     let verdict = if event.reported_only {
         "rejected (report-only)"

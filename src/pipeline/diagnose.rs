@@ -43,7 +43,7 @@ pub(crate) fn explained_by_configuration(rejection: Rejection) -> bool {
 /// and, in report-only mode, a V3 POST (its body goes on to the service unread).
 pub(crate) fn head_refusal(
     settings: &Arc<Settings>,
-    refusal: &Refusal,
+    refusal: &mut Refusal,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
 ) -> bool {
@@ -55,14 +55,7 @@ pub(crate) fn head_refusal(
     if needs_body {
         return !settings.report_only;
     }
-    refer(
-        settings,
-        None,
-        refusal.rejection,
-        request,
-        peer,
-        Bytes::new(),
-    );
+    refer(settings, None, refusal, request, peer, Bytes::new());
     false
 }
 
@@ -70,20 +63,13 @@ pub(crate) fn head_refusal(
 /// whole is not examined: its signature cannot be checked).
 pub(crate) fn after_body(
     settings: &Arc<Settings>,
-    refusal: &Refusal,
+    refusal: &mut Refusal,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
     body: Result<&Bytes, Rejection>,
 ) {
     if let Ok(body) = body {
-        refer(
-            settings,
-            None,
-            refusal.rejection,
-            request,
-            peer,
-            body.clone(),
-        );
+        refer(settings, None, refusal, request, peer, body.clone());
     }
 }
 
@@ -91,18 +77,12 @@ pub(crate) fn after_body(
 pub(crate) fn mismatch(
     settings: &Arc<Settings>,
     tenant: Option<&Arc<Tenant>>,
+    refusal: &mut Refusal,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
     body: &Bytes,
 ) {
-    refer(
-        settings,
-        tenant,
-        Rejection::SignatureMismatch,
-        request,
-        peer,
-        body.clone(),
-    );
+    refer(settings, tenant, refusal, request, peer, body.clone());
 }
 
 /// The request's kind when the doctor would examine a head refusal for `rejection`.
@@ -124,11 +104,12 @@ fn examinable(
     (!stream_v2 && claim_of(request.headers).is_some()).then_some(kind)
 }
 
-/// Hands the doctor an owned copy of what it needs, within its budget.
+/// Gives the refusal an owned copy of what the doctor needs, within its budget (sent once the
+/// refusal's line is logged).
 fn refer(
     settings: &Arc<Settings>,
     tenant: Option<&Arc<Tenant>>,
-    rejection: Rejection,
+    refusal: &mut Refusal,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
     body: Bytes,
@@ -139,7 +120,8 @@ fn refer(
     let Ok(kind) = upgrade::classify(request.method, request.version, request.headers) else {
         return;
     };
-    doctor.refer(|| Case {
+    let rejection = refusal.rejection;
+    let referral = doctor.refer(|| Case {
         settings: settings.clone(),
         tenant: tenant.cloned(),
         rejection,
@@ -151,4 +133,5 @@ fn refer(
         peer,
         body,
     });
+    refusal.referral.set(referral);
 }

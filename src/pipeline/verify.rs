@@ -131,9 +131,10 @@ pub(crate) fn check(
             key: matched.digest.map(ReplayKey::from_digest),
         }),
         Err(error) => {
-            let refusal = Refusal::from(Rejection::from(error));
+            let mut refusal = Refusal::from(Rejection::from(error));
             if refusal.rejection == Rejection::SignatureMismatch {
-                diagnose::mismatch(settings, head.tenant.known_ref(), request, head.peer, body);
+                let tenant = head.tenant.known_ref();
+                diagnose::mismatch(settings, tenant, &mut refusal, request, head.peer, body);
             }
             Err(Unchecked {
                 refusal,

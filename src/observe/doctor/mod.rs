@@ -116,23 +116,42 @@ impl Doctor {
         tracing::enabled!(target: "tower_plivo::doctor", tracing::Level::WARN)
     }
 
-    /// Hands a refusal to the doctor's thread, when the budget allows (`case` is made only
-    /// then); otherwise it is counted as skipped. Returns at once.
-    pub(crate) fn refer(&self, case: impl FnOnce() -> Case) {
+    /// A referral of a refusal to the doctor, when the budget allows (`case` is made only
+    /// then); otherwise the refusal is counted as skipped. It is sent once the refusal's own
+    /// line is logged, so the doctor's line comes after it.
+    pub(crate) fn refer(&self, case: impl FnOnce() -> Case) -> Option<Referral> {
         if !Self::listened_to() {
-            return;
+            return None;
         }
         if !self.take_run() {
             self.skipped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return None;
         }
-        let job = Job {
+        Some(Referral(Box::new(Job {
             case: case(),
             skipped: self.skipped.swap(0, Ordering::Relaxed),
             dispatch: tracing::dispatcher::get_default(Clone::clone),
-        };
-        if !worker::send(Box::new(job)) {
-            self.skipped.fetch_add(1, Ordering::Relaxed);
+        })))
+    }
+}
+
+/// A refusal on its way to the doctor's thread.
+pub(crate) struct Referral(Box<Job>);
+
+impl std::fmt::Debug for Referral {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Referral").finish_non_exhaustive()
+    }
+}
+
+impl Referral {
+    /// Queues it for the doctor's thread (a full queue counts it as skipped). Returns at once.
+    pub(crate) fn send(self) {
+        let settings = self.0.case.settings.clone();
+        if !worker::send(self.0)
+            && let Some(doctor) = &settings.doctor
+        {
+            doctor.skipped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
