@@ -478,6 +478,26 @@ fn rows() -> Vec<Row> {
             fix: "UrlPolicy::public_base(\"https://hooks.example.com\")",
         },
         Row {
+            name: "an untrusted proxy ends TLS and the app listens on another port",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Http))
+                    .trusted_proxies(["10.0.0.0/8"])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[
+                ("host", "hooks.example.com:8080"),
+                ("x-forwarded-proto", "https"),
+            ],
+            signed_url: "https://hooks.example.com/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            // Trusting the proxy would not fix the port: public_base alone fixes both.
+            finding: "port",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com\")",
+        },
+        Row {
             name: "a wrong token (or a forgery): no guess",
             configure: |b| b.url_policy(public()),
             serve: Serve::WithPeer,
@@ -698,8 +718,8 @@ async fn a_refusal_line_says_what_the_layer_saw() {
         "peer=\"127.0.0.1:",
         "(not in trusted_proxies)",
         "host=\"10.0.0.5:8080\"",
-        "x-forwarded-proto: https (ignored: peer not trusted)",
-        "x-forwarded-host: hooks.example.com (ignored: peer not trusted)",
+        "x-forwarded-proto: \\\"https\\\" (ignored: peer not trusted)",
+        "x-forwarded-host: \\\"hooks.example.com\\\" (ignored: peer not trusted)",
         "signature=\"X-Plivo-Signature-V3, X-Plivo-Signature-V3-Nonce\"",
     ] {
         assert!(line.contains(expected), "missing {expected} in {line}");

@@ -140,7 +140,7 @@ impl Line {
 const FIELD_BYTES: usize = 512;
 
 /// `text`, cut to at most `limit` bytes (at a character boundary) with how much was cut.
-fn clipped(mut text: String, limit: usize) -> String {
+pub(crate) fn clipped(mut text: String, limit: usize) -> String {
     if text.len() <= limit {
         return text;
     }

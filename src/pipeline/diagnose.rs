@@ -19,7 +19,7 @@ use super::head::claim_of;
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
-use crate::observe::doctor::{Case, Doctor};
+use crate::observe::doctor::Case;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::SignatureVersion;
@@ -91,11 +91,10 @@ fn examinable(
     rejection: Rejection,
     request: &RequestHead<'_>,
 ) -> Option<RequestKind> {
+    // Whether the body is read depends on the configuration only, never on the log filter
+    // or the budget (`Doctor::refer` checks those).
     settings.doctor.as_ref()?;
-    if !explained_by_configuration(rejection)
-        || !matches!(settings.tokens, Tokens::Static(_))
-        || !Doctor::listened_to()
-    {
+    if !explained_by_configuration(rejection) || !matches!(settings.tokens, Tokens::Static(_)) {
         return None;
     }
     let kind = upgrade::classify(request.method, request.version, request.headers).ok()?;

@@ -174,6 +174,25 @@ impl TrustedProxies {
         Ok(Self { networks, headers })
     }
 
+    /// `proxies` (if any) with `peer` trusted too, believed for `headers` (to check a fix the
+    /// doctor would print before printing it).
+    pub(crate) fn extended(
+        proxies: Option<&TrustedProxies>,
+        peer: IpAddr,
+        headers: ProxyHeaders,
+    ) -> Result<Self, ConfigError> {
+        let mut networks = proxies.map_or_else(Vec::new, |p| p.networks.clone());
+        networks.push(
+            peer.to_string()
+                .parse()
+                .map_err(|()| ConfigError::InvalidCidr {
+                    setting: "trusted_proxies",
+                    value: peer.to_string(),
+                })?,
+        );
+        Ok(Self { networks, headers })
+    }
+
     /// The headers these proxies are believed for.
     pub(crate) fn named(&self) -> ProxyHeaders {
         self.headers

@@ -185,7 +185,9 @@ impl OriginReport {
             .iter()
             .map(|f| {
                 let verdict = f.ignored.map_or("believed", Ignored::as_str);
-                format!("{}: {} ({verdict})", f.header.name(), f.value)
+                // Quoted (a value cannot pass for a verdict) and cut, each on its own (a long
+                // one cannot hide the others).
+                format!("{}: {:?} ({verdict})", f.header.name(), clip(&f.value))
             })
             .collect();
         Some(parts.join("; "))
@@ -276,6 +278,19 @@ fn problem(
     }
 }
 
+/// A header value as a log line shows it: at most 160 bytes, saying how much was cut.
+fn clip(value: &str) -> String {
+    const SHOWN: usize = 160;
+    if value.len() <= SHOWN {
+        return value.to_owned();
+    }
+    let mut end = SHOWN;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…(+{} bytes)", &value[..end], value.len() - end)
+}
+
 /// Every line of `name`, joined with `, `, when it arrived and is text.
 fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
     let values: Vec<String> = headers
@@ -318,14 +333,14 @@ mod tests {
         );
         assert_eq!(
             untrusted.forwarding_field().unwrap(),
-            "x-forwarded-proto: https (ignored: peer not trusted); \
-             x-forwarded-host: hooks.example.com (ignored: peer not trusted)"
+            "x-forwarded-proto: \"https\" (ignored: peer not trusted); \
+             x-forwarded-host: \"hooks.example.com\" (ignored: peer not trusted)"
         );
         let trusted = report(&policy, Some(&proxies), &sent, Some("10.0.0.1:1"));
         assert_eq!(
             trusted.forwarding_field().unwrap(),
-            "x-forwarded-proto: https (believed); \
-             x-forwarded-host: hooks.example.com (ignored: not in proxy_headers)"
+            "x-forwarded-proto: \"https\" (believed); \
+             x-forwarded-host: \"hooks.example.com\" (ignored: not in proxy_headers)"
         );
         assert_eq!(
             trusted.considered.unwrap().to_string(),

@@ -26,6 +26,8 @@ pub(crate) struct Context<'a> {
     pub(crate) accepted_form: Option<StreamUrlForm>,
     /// The request target as received (to check a fix by resolving the origin again).
     pub(crate) target: &'a Uri,
+    /// The user's trusted proxies, when configured.
+    pub(crate) proxies: Option<&'a TrustedProxies>,
 }
 
 /// The findings a matching candidate means, one per difference (several differences with one
@@ -182,6 +184,22 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
         });
     }
     group_not_believed(context, not_believed, matched, part, &mut findings);
+    // When one part of the origin can only be fixed with `public_base`, that fix alone sets
+    // the whole origin: it is the one finding (no other origin fix is "needed" beside it).
+    if let Some(fixed) = findings
+        .iter()
+        .find(|f| matches!(f, Finding::Origin { .. } | Finding::ProxyDisagrees { .. }))
+    {
+        // `part`: the most significant difference (host, then port, then scheme).
+        return vec![match fixed {
+            Finding::ProxyDisagrees { .. } if findings.len() == 1 => fixed.clone(),
+            _ => Finding::Origin {
+                part,
+                configured: verified.clone(),
+                matched: matched.clone(),
+            },
+        }];
+    }
     findings
 }
 
@@ -306,7 +324,10 @@ fn fix_works(context: &Context<'_>, finding: &Finding, matched: &Origin) -> bool
     let named = name
         .clone()
         .unwrap_or_else(|| context.report.named.iter().collect());
-    let Ok(proxies) = TrustedProxies::new([addr.ip().to_string()], named.into_iter().collect())
+    // The user's proxies with the peer added (the fix says "add it"), believed for the
+    // headers the fix names.
+    let Ok(proxies) =
+        TrustedProxies::extended(context.proxies, addr.ip(), named.into_iter().collect())
     else {
         return false;
     };

@@ -99,18 +99,27 @@ impl Finding {
     pub(crate) fn sentence(&self) -> String {
         match self {
             Finding::Origin {
-                part,
                 configured,
                 matched,
+                ..
             } => {
-                let part = match part {
-                    Part::Scheme => "scheme",
-                    Part::Port => "port",
-                    Part::Host => "host",
-                };
+                let (host, port) = crate::url_policy::split_authority(&configured.authority);
+                let (matched_host, matched_port) =
+                    crate::url_policy::split_authority(&matched.authority);
+                let mut parts = Vec::new();
+                if host != matched_host {
+                    parts.push("host");
+                }
+                if port != matched_port {
+                    parts.push("port");
+                }
+                if configured.scheme != matched.scheme {
+                    parts.push("scheme");
+                }
                 format!(
                     "the layer verified the origin {configured}, and Plivo called {matched} \
-                     (another {part})"
+                     (another {})",
+                    parts.join(" and ")
                 )
             }
             Finding::PolicyScheme { matched } => format!(

@@ -165,25 +165,32 @@ struct Job {
 }
 
 /// The doctor's thread: one for the process, started on the first referral, examining one
-/// case at a time from a bounded queue.
+/// case at a time from a bounded queue. A case that panics costs that case only; a thread that
+/// is gone is started again on the next referral.
 mod worker {
     use super::*;
 
     static QUEUE: OnceLock<Mutex<Option<SyncSender<Box<Job>>>>> = OnceLock::new();
 
-    /// Queues a job; `false` when the queue is full or the thread cannot run.
+    /// Queues a job; `false` when the queue is full or no thread can run.
     pub(super) fn send(job: Box<Job>) -> bool {
-        let queue = QUEUE.get_or_init(|| Mutex::new(start()));
-        let Ok(queue) = queue.lock() else {
-            return false;
+        let queue = QUEUE.get_or_init(|| Mutex::new(None));
+        let mut queue = queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let job = match queue.as_ref() {
+            Some(sender) => match sender.try_send(job) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(_)) => return false,
+                // The thread is gone: start another.
+                Err(TrySendError::Disconnected(job)) => job,
+            },
+            None => job,
         };
-        match queue.as_ref().map(|sender| sender.try_send(job)) {
-            Some(Ok(())) => true,
-            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => false,
-        }
+        start(&mut queue).is_some_and(|sender| sender.try_send(job).is_ok())
     }
 
-    fn start() -> Option<SyncSender<Box<Job>>> {
+    fn start(queue: &mut Option<SyncSender<Box<Job>>>) -> Option<&SyncSender<Box<Job>>> {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<Job>>(QUEUED);
         std::thread::Builder::new()
             .name("tower-plivo-doctor".to_owned())
@@ -194,24 +201,34 @@ mod worker {
                         skipped,
                         dispatch,
                     } = *job;
-                    tracing::dispatcher::with_default(&dispatch, || {
-                        if let Some(diagnosis) = diagnose(&case) {
-                            log(&Examined { diagnosis, skipped });
-                        }
+                    let examine = std::panic::AssertUnwindSafe(|| {
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            if let Some(diagnosis) = diagnose(&case) {
+                                log(&Examined {
+                                    diagnosis,
+                                    skipped,
+                                    target: &case.target,
+                                });
+                            }
+                        })
                     });
+                    let _ = std::panic::catch_unwind(examine);
                 }
             })
             .ok()?;
-        Some(sender)
+        *queue = Some(sender);
+        queue.as_ref()
     }
 }
 
 /// What the doctor made of one refusal.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Examined {
+pub(crate) struct Examined<'a> {
     pub(crate) diagnosis: Diagnosis,
     /// Refusals not examined before this one (the budget was spent).
     pub(crate) skipped: u64,
+    /// The refused request's target (its line is logged outside the request's span).
+    pub(crate) target: &'a Uri,
 }
 
 /// The doctor's conclusion.
@@ -258,6 +275,7 @@ fn diagnose(case: &Case) -> Option<Diagnosis> {
         version: sent.version,
         accepted_form: settings.extra_stream_url_form,
         target: &case.target,
+        proxies: settings.proxies.as_ref(),
     };
     let tried = candidates(
         &report,
@@ -312,8 +330,9 @@ fn diagnose(case: &Case) -> Option<Diagnosis> {
 }
 
 /// Logs what the doctor concluded: one line.
-fn log(examined: &Examined) {
+fn log(examined: &Examined<'_>) {
     let skipped = (examined.skipped > 0).then_some(examined.skipped);
+    let target = crate::observe::events::clipped(examined.target.to_string(), 200);
     match &examined.diagnosis {
         Diagnosis::Found {
             findings,
@@ -346,6 +365,7 @@ fn log(examined: &Examined) {
             tracing::warn!(
                 target: "tower_plivo::doctor",
                 finding,
+                target = %target,
                 refusals_skipped = skipped,
                 "signature doctor: the signature matches {matched_url}: {text}"
             );
@@ -356,6 +376,7 @@ fn log(examined: &Examined) {
         } => tracing::info!(
             target: "tower_plivo::doctor",
             finding = "none",
+            target = %target,
             refusals_skipped = skipped,
             "signature doctor: no configuration mistake explains it: the signature matches none \
              of the {tried} variants tried (scheme, port, the hosts in Host and forwarding \
