@@ -280,15 +280,7 @@ fn problem(
 
 /// A header value as a log line shows it: at most 160 bytes, saying how much was cut.
 fn clip(value: &str) -> String {
-    const SHOWN: usize = 160;
-    if value.len() <= SHOWN {
-        return value.to_owned();
-    }
-    let mut end = SHOWN;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…(+{} bytes)", &value[..end], value.len() - end)
+    crate::observe::events::clipped(value.to_owned(), 160)
 }
 
 /// Every line of `name`, joined with `, `, when it arrived and is text.
