@@ -10,7 +10,7 @@ use crate::pipeline::settings::Settings;
 use crate::rejection::Rejection;
 use crate::replay::StoreError;
 use crate::request_info::RequestHead;
-use crate::signature::StreamUrlForm;
+use crate::signature::{SHOWN_NAMES, StreamUrlForm};
 use crate::url_policy::OriginReport;
 use crate::verified::PlivoVerified;
 
@@ -169,17 +169,10 @@ fn shows_origin(rejection: Rejection) -> bool {
 
 /// The signature headers a request carries, by name (`none` when it has none).
 fn signature_headers_seen(headers: &http::HeaderMap) -> String {
-    const NAMES: [&str; 6] = [
-        "X-Plivo-Signature-V3",
-        "X-Plivo-Signature-Ma-V3",
-        "X-Plivo-Signature-V3-Nonce",
-        "X-Plivo-Signature-V2",
-        "X-Plivo-Signature-Ma-V2",
-        "X-Plivo-Signature-V2-Nonce",
-    ];
-    let seen: Vec<&str> = NAMES
-        .into_iter()
-        .filter(|name| headers.contains_key(*name))
+    let seen: Vec<&str> = SHOWN_NAMES
+        .iter()
+        .filter(|(name, _)| headers.contains_key(*name))
+        .map(|(_, shown)| *shown)
         .collect();
     if seen.is_empty() {
         "none".to_owned()

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Method;
 
-use super::head::claim_of;
+use super::head::{Head, claim_of};
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
@@ -47,15 +47,16 @@ pub(crate) fn head_refusal(
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
 ) -> bool {
-    let Some(kind) = examinable(settings, refusal.rejection, request) else {
+    let Some((kind, version)) = examinable(settings, refusal.rejection, request) else {
         return false;
     };
-    let v2 = claim_of(request.headers).is_some_and(|c| c.version == SignatureVersion::V2);
-    let needs_body = request.method == Method::POST && kind == RequestKind::Webhook && !v2;
+    let needs_body = request.method == Method::POST
+        && kind == RequestKind::Webhook
+        && version == SignatureVersion::V3;
     if needs_body {
         return !settings.report_only;
     }
-    refer(settings, None, refusal, request, peer, Bytes::new());
+    refer(settings, None, refusal, kind, request, peer, Bytes::new());
     false
 }
 
@@ -68,29 +69,47 @@ pub(crate) fn after_body(
     peer: Option<SocketAddr>,
     body: Result<&Bytes, Rejection>,
 ) {
+    // Only a webhook's body is ever read for the doctor.
     if let Ok(body) = body {
-        refer(settings, None, refusal, request, peer, body.clone());
+        refer(
+            settings,
+            None,
+            refusal,
+            RequestKind::Webhook,
+            request,
+            peer,
+            body.clone(),
+        );
     }
 }
 
 /// Shows a signature mismatch to the doctor, with the tokens it was verified with.
 pub(crate) fn mismatch(
     settings: &Arc<Settings>,
-    tenant: Option<&Arc<Tenant>>,
+    head: &Head,
     refusal: &mut Refusal,
     request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
     body: &Bytes,
 ) {
-    refer(settings, tenant, refusal, request, peer, body.clone());
+    let tenant = head.tenant.known_ref();
+    refer(
+        settings,
+        tenant,
+        refusal,
+        head.kind,
+        request,
+        head.peer,
+        body.clone(),
+    );
 }
 
-/// The request's kind when the doctor would examine a head refusal for `rejection`.
+/// The request's kind and signature version when the doctor would examine a head refusal for
+/// `rejection`.
 fn examinable(
     settings: &Settings,
     rejection: Rejection,
     request: &RequestHead<'_>,
-) -> Option<RequestKind> {
+) -> Option<(RequestKind, SignatureVersion)> {
     // Whether the body is read depends on the configuration only, never on the log filter
     // or the budget (`Doctor::refer` checks those).
     settings.doctor.as_ref()?;
@@ -100,7 +119,8 @@ fn examinable(
     let kind = upgrade::classify(request.method, request.version, request.headers).ok()?;
     let stream_v2 =
         kind == RequestKind::StreamUpgrade && rejection == Rejection::SignatureVersionNotAccepted;
-    (!stream_v2 && claim_of(request.headers).is_some()).then_some(kind)
+    let version = claim_of(request.headers)?.version;
+    (!stream_v2).then_some((kind, version))
 }
 
 /// Gives the refusal an owned copy of what the doctor needs, within its budget (sent once the
@@ -109,14 +129,12 @@ fn refer(
     settings: &Arc<Settings>,
     tenant: Option<&Arc<Tenant>>,
     refusal: &mut Refusal,
+    kind: RequestKind,
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
     body: Bytes,
 ) {
     let Some(doctor) = &settings.doctor else {
-        return;
-    };
-    let Ok(kind) = upgrade::classify(request.method, request.version, request.headers) else {
         return;
     };
     let rejection = refusal.rejection;

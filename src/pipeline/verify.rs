@@ -133,8 +133,7 @@ pub(crate) fn check(
         Err(error) => {
             let mut refusal = Refusal::from(Rejection::from(error));
             if refusal.rejection == Rejection::SignatureMismatch {
-                let tenant = head.tenant.known_ref();
-                diagnose::mismatch(settings, tenant, &mut refusal, request, head.peer, body);
+                diagnose::mismatch(settings, head, &mut refusal, request, body);
             }
             Err(Unchecked {
                 refusal,

@@ -16,6 +16,25 @@ pub const V2_MAIN_ACCOUNT_SIGNATURE: &str = "x-plivo-signature-ma-v2";
 /// `X-Plivo-Signature-V2-Nonce`: the nonce both V2 headers sign.
 pub const V2_NONCE: &str = "x-plivo-signature-v2-nonce";
 
+/// The six signature headers, as received (lower case) and as shown to operators (Plivo's
+/// spelling), V3 first.
+pub(crate) const SHOWN_NAMES: [(&str, &str); 6] = [
+    (V3_SIGNATURE, "X-Plivo-Signature-V3"),
+    (V3_MAIN_ACCOUNT_SIGNATURE, "X-Plivo-Signature-Ma-V3"),
+    (V3_NONCE, "X-Plivo-Signature-V3-Nonce"),
+    (V2_SIGNATURE, "X-Plivo-Signature-V2"),
+    (V2_MAIN_ACCOUNT_SIGNATURE, "X-Plivo-Signature-Ma-V2"),
+    (V2_NONCE, "X-Plivo-Signature-V2-Nonce"),
+];
+
+/// A signature header's name as shown to operators.
+pub(crate) fn shown_name(name: &str) -> &'static str {
+    SHOWN_NAMES
+        .iter()
+        .find(|(wire, _)| *wire == name)
+        .map_or("a signature header", |(_, shown)| shown)
+}
+
 /// The raw values of the six signature headers of one request (each absent unless set).
 ///
 /// The layer fills this from the request; to verify outside a tower stack, fill it from your

@@ -6,7 +6,7 @@
 use http::{HeaderMap, Uri};
 
 use super::candidates::{Candidate, PathChange, Reading};
-use super::finding::{Finding, Part};
+use super::finding::Finding;
 use crate::rejection::Rejection;
 use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
 use crate::url_policy::{
@@ -100,16 +100,8 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
     }
     let (verified_host, verified_port) = split_authority(&verified.authority);
     let (matched_host, matched_port) = split_authority(&matched.authority);
-    let part = if verified_host != matched_host {
-        Part::Host
-    } else if verified_port != matched_port {
-        Part::Port
-    } else {
-        Part::Scheme
-    };
     if !context.policy.reads_the_request() {
         return vec![Finding::Origin {
-            part,
             configured: verified.clone(),
             matched: matched.clone(),
         }];
@@ -117,7 +109,8 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
     let mut findings = Vec::new();
     // The forwarding headers that carried a piece of Plivo's URL and were not believed.
     let mut not_believed: Vec<(ProxyHeader, Ignored)> = Vec::new();
-    let mut unexplained: Option<Part> = None;
+    // A difference no header explains: only fixing the origin does.
+    let mut unexplained = false;
     if verified.scheme != matched.scheme {
         match carrier(context, |claimed| {
             claimed
@@ -156,7 +149,7 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
                     peer: report.peer,
                     matched: matched.clone(),
                 }),
-                _ => unexplained = Some(Part::Host),
+                _ => unexplained = true,
             },
         }
     }
@@ -165,7 +158,7 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
         let wanted = matched_port.unwrap_or(&default);
         match carrier(context, |claimed| claimed.ports.iter().any(|p| p == wanted)) {
             Carrier::Ignored(header, why) => not_believed.push((header, why)),
-            Carrier::None => unexplained = Some(Part::Port),
+            Carrier::None => unexplained = true,
         }
     } else if let Some(port) = matched_port.filter(|_| verified_host != matched_host) {
         // The host may have come without its port, which X-Forwarded-Port then carried: it
@@ -176,25 +169,22 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
             not_believed.push((header, why));
         }
     }
-    if let Some(part) = unexplained {
+    if unexplained {
         findings.push(Finding::Origin {
-            part,
             configured: verified.clone(),
             matched: matched.clone(),
         });
     }
-    group_not_believed(context, not_believed, matched, part, &mut findings);
+    group_not_believed(context, not_believed, matched, &mut findings);
     // When one part of the origin can only be fixed with `public_base`, that fix alone sets
     // the whole origin: it is the one finding (no other origin fix is "needed" beside it).
     if let Some(fixed) = findings
         .iter()
         .find(|f| matches!(f, Finding::Origin { .. } | Finding::ProxyDisagrees { .. }))
     {
-        // `part`: the most significant difference (host, then port, then scheme).
         return vec![match fixed {
             Finding::ProxyDisagrees { .. } if findings.len() == 1 => fixed.clone(),
             _ => Finding::Origin {
-                part,
                 configured: verified.clone(),
                 matched: matched.clone(),
             },
@@ -248,7 +238,6 @@ fn group_not_believed(
     context: &Context<'_>,
     not_believed: Vec<(ProxyHeader, Ignored)>,
     matched: &Origin,
-    part: Part,
     findings: &mut Vec<Finding>,
 ) {
     let named = context.report.named;
@@ -280,7 +269,6 @@ fn group_not_believed(
             // Believing those headers would not give Plivo's origin (another believed header
             // overrides them): only fixing the origin is sure to work.
             Finding::Origin {
-                part,
                 configured: context
                     .report
                     .considered

@@ -3,27 +3,17 @@
 
 use std::fmt::Write as _;
 
-use crate::signature::{SignatureVersion, StreamUrlForm, TokenId};
-use crate::url_policy::{Ignored, Origin, Peer, ProxyHeader, Scheme};
-
-/// Which part of an origin differs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Part {
-    Scheme,
-    Port,
-    Host,
-}
+use crate::signature::{
+    SignatureVersion, StreamUrlForm, TokenId, V2_SIGNATURE, V3_SIGNATURE, shown_name,
+};
+use crate::url_policy::{Ignored, Origin, Peer, ProxyHeader, split_authority};
 
 /// One misconfiguration, established by a signature that matches once it is undone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Finding {
     /// The origin the policy gave (a fixed `public_base`, or the request's own `Host` with no
     /// forwarding header to explain the difference) is not the one Plivo called.
-    Origin {
-        part: Part,
-        configured: Origin,
-        matched: Origin,
-    },
+    Origin { configured: Origin, matched: Origin },
     /// `from_request(scheme)` names the other scheme, and no forwarding header says Plivo's.
     PolicyScheme { matched: Origin },
     /// Forwarding headers that name Plivo's URL arrived and were not believed, all for the same
@@ -68,16 +58,15 @@ impl Finding {
     /// The finding's short name, as logged (`finding="scheme"`).
     pub(crate) fn name(&self) -> &'static str {
         match self {
+            // Named by its most significant difference.
             Finding::Origin {
-                part: Part::Scheme, ..
-            }
-            | Finding::PolicyScheme { .. } => "scheme",
-            Finding::Origin {
-                part: Part::Port, ..
-            } => "port",
-            Finding::Origin {
-                part: Part::Host, ..
-            } => "host",
+                configured,
+                matched,
+            } => differing_parts(configured, matched)
+                .first()
+                .copied()
+                .unwrap_or("host"),
+            Finding::PolicyScheme { .. } => "scheme",
             Finding::NotBelieved { why, .. } => match why {
                 Ignored::PeerUnknown => "no_peer_address",
                 Ignored::NotNamed => "header_not_named",
@@ -101,27 +90,11 @@ impl Finding {
             Finding::Origin {
                 configured,
                 matched,
-                ..
-            } => {
-                let (host, port) = crate::url_policy::split_authority(&configured.authority);
-                let (matched_host, matched_port) =
-                    crate::url_policy::split_authority(&matched.authority);
-                let mut parts = Vec::new();
-                if host != matched_host {
-                    parts.push("host");
-                }
-                if port != matched_port {
-                    parts.push("port");
-                }
-                if configured.scheme != matched.scheme {
-                    parts.push("scheme");
-                }
-                format!(
-                    "the layer verified the origin {configured}, and Plivo called {matched} \
-                     (another {})",
-                    parts.join(" and ")
-                )
-            }
+            } => format!(
+                "the layer verified the origin {configured}, and Plivo called {matched} \
+                 (another {})",
+                differing_parts(configured, matched).join(" and ")
+            ),
             Finding::PolicyScheme { matched } => format!(
                 "Plivo called {matched}; the URL policy assumes {} and no forwarding header \
                  says {}",
@@ -187,7 +160,10 @@ impl Finding {
             } => format!(
                 "the {} header is signed with the main account's token: the resource belongs \
                  to the main account",
-                plain_header(*headers)
+                shown_name(match headers {
+                    SignatureVersion::V3 => V3_SIGNATURE,
+                    SignatureVersion::V2 => V2_SIGNATURE,
+                })
             ),
             Finding::TokenFamily {
                 matched: TokenId::Account(index),
@@ -221,13 +197,13 @@ impl Finding {
                 public_base(matched)
             }
             Finding::PolicyScheme { matched } if alone => format!(
-                "UrlPolicy::from_request(Scheme::{}) (keeping any allow_hosts), or {}",
-                scheme_name(matched.scheme),
+                "UrlPolicy::from_request(Scheme::{:?}) (keeping any allow_hosts), or {}",
+                matched.scheme,
                 public_base(matched)
             ),
             Finding::PolicyScheme { matched } => format!(
-                "UrlPolicy::from_request(Scheme::{}) (keeping any allow_hosts)",
-                scheme_name(matched.scheme)
+                "UrlPolicy::from_request(Scheme::{:?}) (keeping any allow_hosts)",
+                matched.scheme
             ),
             Finding::NotBelieved {
                 why,
@@ -256,7 +232,7 @@ impl Finding {
                 if let Some(name) = name {
                     let named = name
                         .iter()
-                        .map(|h| format!("ProxyHeader::{}", header_variant(*h)))
+                        .map(|h| format!("ProxyHeader::{h:?}"))
                         .collect::<Vec<_>>()
                         .join(", ");
                     if fix.is_empty() {
@@ -303,12 +279,28 @@ impl Finding {
                 .to_owned(),
             Finding::StreamUrlForm { form } => format!(
                 "check what signed it; if it is Plivo's own traffic, \
-                 .also_accept_stream_url_form(StreamUrlForm::{}) accepts it (an escape hatch: \
-                 read its documentation)",
-                form_variant(*form)
+                 .also_accept_stream_url_form(StreamUrlForm::{form:?}) accepts it (an escape hatch: \
+                 read its documentation)"
             ),
         }
     }
+}
+
+/// The parts of the origin that differ, most significant first (host, port, scheme).
+fn differing_parts(configured: &Origin, matched: &Origin) -> Vec<&'static str> {
+    let (host, port) = split_authority(&configured.authority);
+    let (matched_host, matched_port) = split_authority(&matched.authority);
+    let mut parts = Vec::new();
+    if host != matched_host {
+        parts.push("host");
+    }
+    if port != matched_port {
+        parts.push("port");
+    }
+    if configured.scheme != matched.scheme {
+        parts.push("scheme");
+    }
+    parts
 }
 
 fn public_base(origin: &Origin) -> String {
@@ -318,37 +310,4 @@ fn public_base(origin: &Origin) -> String {
 fn header_list(headers: &[ProxyHeader]) -> String {
     let names: Vec<&str> = headers.iter().map(|h| h.name()).collect();
     names.join(" and ")
-}
-
-fn scheme_name(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Http => "Http",
-        Scheme::Https => "Https",
-    }
-}
-
-fn header_variant(header: ProxyHeader) -> &'static str {
-    match header {
-        ProxyHeader::XForwardedProto => "XForwardedProto",
-        ProxyHeader::XForwardedHost => "XForwardedHost",
-        ProxyHeader::XForwardedPort => "XForwardedPort",
-        ProxyHeader::Forwarded => "Forwarded",
-        ProxyHeader::XForwardedFor => "XForwardedFor",
-    }
-}
-
-fn form_variant(form: StreamUrlForm) -> &'static str {
-    match form {
-        StreamUrlForm::HttpScheme => "HttpScheme",
-        StreamUrlForm::WebSocketScheme => "WebSocketScheme",
-        StreamUrlForm::HttpsScheme => "HttpsScheme",
-        StreamUrlForm::WebSocketSuffix => "WebSocketSuffix",
-    }
-}
-
-fn plain_header(version: SignatureVersion) -> &'static str {
-    match version {
-        SignatureVersion::V3 => "X-Plivo-Signature-V3",
-        SignatureVersion::V2 => "X-Plivo-Signature-V2",
-    }
 }
