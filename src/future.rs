@@ -18,9 +18,10 @@ use tracing::Span;
 
 use crate::body::{RequestBody, ResponseBody};
 use crate::observe::events::{self, Rejected};
+use crate::observe::span;
 use crate::pipeline::diagnose;
 use crate::pipeline::head::Head;
-use crate::pipeline::read_body::ReadBody;
+use crate::pipeline::read_body::{BoxError, ReadBody};
 use crate::pipeline::replay;
 use crate::pipeline::respond::{Disposition, Refusal, dispose, render};
 use crate::pipeline::settings::Settings;
@@ -230,6 +231,7 @@ impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
     S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
     B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
@@ -241,6 +243,7 @@ where
             let next = match state.as_mut().project() {
                 StateProj::Refused { response } => {
                     let response = response.take().expect(POLLED_AFTER_COMPLETION);
+                    span::record_status(this.span, response.status());
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
                 StateProj::ResolvingTokens { waiting } => {
@@ -278,6 +281,9 @@ where
                     }
                     let result = ready!(future.poll(cx));
                     let status = result.as_ref().ok().map(Response::status);
+                    if let Some(status) = status {
+                        span::record_status(this.span, status);
+                    }
                     if let Some(guard) = guard.take() {
                         guard.finish(status);
                     }

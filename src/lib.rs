@@ -118,6 +118,7 @@
 
 mod body;
 mod builder;
+mod capture;
 mod config_error;
 mod future;
 #[cfg(feature = "fuzzing")]
@@ -144,6 +145,7 @@ pub mod wire_format {}
 
 pub use body::{RequestBody, ResponseBody};
 pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerBuilder};
+pub use capture::{CaptureReceived, CaptureReceivedLayer, ReceivedRequestLine};
 pub use config_error::ConfigError;
 pub use future::ResponseFuture;
 pub use layer::PlivoSignatureLayer;

@@ -33,8 +33,9 @@ pub enum Rejection {
     InvalidNonce,
     /// A signature or nonce header appears several times with different values.
     ConflictingHeaders,
-    /// A body the signature cannot cover: under V3 a POST body that is not a form, and under
-    /// either version a GET body.
+    /// A body the signature cannot cover: under V3 a POST body that is not a form, under
+    /// either version a GET body, and a compressed body (a `Content-Encoding` other than
+    /// `identity`: put `RequestDecompressionLayer` outside the layer).
     UnsupportedBody,
     /// A request with an `Upgrade` header that is not a WebSocket handshake the layer can verify
     /// from its head (another protocol, no `upgrade` token in `Connection`, not a `GET`, not

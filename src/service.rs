@@ -12,6 +12,7 @@ use tower_service::Service;
 use crate::body::{RequestBody, ResponseBody};
 use crate::future::ResponseFuture;
 use crate::observe::span::request_span;
+use crate::pipeline::read_body::BoxError;
 use crate::pipeline::settings::Settings;
 use crate::pipeline::tokens::{self, Resolution};
 use crate::pipeline::{diagnose, head, route};
@@ -70,6 +71,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PlivoSignature<S>
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>> + Clone,
     ReqBody: Body<Data = Bytes>,
+    ReqBody::Error: Into<BoxError>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -88,8 +90,8 @@ where
         }
         let (span, resolution) = {
             let request = RequestHead::from(&parts);
-            let span = request_span(&parts.method, request.original_uri());
             let peer = request.peer_addr();
+            let span = request_span(&parts.method, request.original_uri(), peer);
             let resolution = match head::check(settings, &request, peer) {
                 Ok(mut head) => Ok((tokens::resolve(settings, &mut head, &request), head)),
                 Err(mut refusal) => {

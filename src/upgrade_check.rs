@@ -375,9 +375,9 @@ fn begin(
     request: &RequestHead<'_>,
     peer: Option<SocketAddr>,
 ) -> Result<Begun, Rejection> {
-    let span = request_span(request.method, request.original_uri());
-    let entered = span.enter();
     let peer = peer.or_else(|| request.peer_addr());
+    let span = request_span(request.method, request.original_uri(), peer);
+    let entered = span.enter();
     let resolution = upgrade::classify(request.method, request.version, request.headers)
         .and_then(require_upgrade)
         .and_then(|kind| head::check_classified(settings, kind, request, peer))

@@ -162,25 +162,41 @@ async fn spans_carry_the_fields_and_counters_see_every_verdict() {
     assert_eq!(closes.len(), 3, "one span per guarded request:\n{text}");
     let accepted = closes
         .iter()
-        .find(|l| l.contains("verdict=\"accepted\""))
+        .find(|l| l.contains("plivo.verdict=\"accepted\""))
         .expect("accepted span");
     for field in [
-        "method=POST",
-        "target=/a",
-        "url=\"https://hooks.example.com/a\"",
-        "version=\"v3\"",
-        "token=main:0",
-        "nonce=\"30000000000000000001\"",
-        "body_bytes=3",
-        "verify_ns=",
+        // OpenTelemetry's HTTP semantic conventions, then the layer's own.
+        "http.request.method=POST",
+        "url.path=\"/a\"",
+        "url.full=\"https://hooks.example.com/a\"",
+        "network.peer.address=127.0.0.1",
+        "network.peer.port=",
+        "http.request.body.size=3",
+        "http.response.status_code=200",
+        "plivo.version=\"v3\"",
+        "plivo.token=main:0",
+        "plivo.nonce=\"30000000000000000001\"",
+        "plivo.verdict=\"accepted\"",
+        "plivo.verify_ns=",
     ] {
         assert!(accepted.contains(field), "missing {field} in {accepted}");
     }
     let mismatch = closes
         .iter()
-        .find(|l| l.contains("reason=\"signature_mismatch\""))
+        .find(|l| l.contains("plivo.reason=\"signature_mismatch\""))
         .expect("rejected span");
-    assert!(mismatch.contains("verdict=\"rejected\""), "{mismatch}");
+    assert!(
+        mismatch.contains("plivo.verdict=\"rejected\""),
+        "{mismatch}"
+    );
+    assert!(
+        mismatch.contains("http.response.status_code=403"),
+        "{mismatch}"
+    );
+    assert!(
+        !mismatch.contains("url.query"),
+        "no query, no field: {mismatch}"
+    );
     assert_eq!(counts.accepted.load(Ordering::Relaxed), 1);
     assert_eq!(
         *counts.rejected.lock().unwrap(),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use tracing::{Level, Span};
 
 use super::Metrics;
+use crate::capture::ReceivedRequestLine;
 use crate::pipeline::respond::Refusal;
 use crate::pipeline::settings::Settings;
 use crate::rejection::Rejection;
@@ -36,14 +37,14 @@ pub(crate) fn accepted(
         body_bytes = spanless.then_some(body_bytes),
         "Plivo request accepted"
     );
-    span.record("verdict", "accepted");
-    span.record("version", verified.version().as_str());
-    span.record("token", tracing::field::display(verified.token()));
+    span.record("plivo.verdict", "accepted");
+    span.record("plivo.version", verified.version().as_str());
+    span.record("plivo.token", tracing::field::display(verified.token()));
     if let Some(tenant) = verified.tenant() {
-        span.record("tenant", tenant);
+        span.record("plivo.tenant", tenant);
     }
-    span.record("nonce", verified.nonce());
-    span.record("url", verified.url());
+    span.record("plivo.nonce", verified.nonce());
+    span.record("url.full", verified.url());
     if let Some(metrics) = metrics {
         metrics.accepted(verified);
     }
@@ -73,6 +74,9 @@ struct Line {
     detail: Option<String>,
     method: Option<String>,
     target: Option<String>,
+    /// The request line as the outermost `CaptureReceivedLayer` received it, when a layer in
+    /// between changed it.
+    received: Option<String>,
     url: Option<String>,
     peer: Option<String>,
     host: Option<String>,
@@ -121,6 +125,13 @@ impl Line {
             target: request
                 .filter(|_| spanless)
                 .map(|r| clip(r.original_uri().to_string())),
+            received: request
+                .and_then(|r| {
+                    r.extensions
+                        .get::<ReceivedRequestLine>()?
+                        .changed_from(r.method, r.original_uri())
+                })
+                .map(clip),
             url: url.map(|url| clip(url.to_owned())),
             peer: report.as_ref().map(|r| r.peer.to_string()),
             host: origin.and_then(|r| r.host.clone()).map(clip),
@@ -194,6 +205,7 @@ macro_rules! refusal_line {
                 detail = line.detail,
                 method = line.method,
                 target = line.target,
+                received = line.received,
                 url = line.url,
                 peer = line.peer,
                 host = line.host,
@@ -236,10 +248,10 @@ pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
     } else {
         "rejected"
     };
-    span.record("verdict", verdict);
-    span.record("reason", rejection.code());
+    span.record("plivo.verdict", verdict);
+    span.record("plivo.reason", rejection.code());
     if let Some(url) = event.url {
-        span.record("url", url);
+        span.record("url.full", url);
     }
     if let Some(metrics) = &settings.metrics {
         metrics.rejected(rejection);

@@ -19,6 +19,7 @@ use super::head::{Head, claim_of};
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
+use crate::capture::{ReceivedRequestLine, path_and_query};
 use crate::observe::doctor::Case;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
@@ -123,6 +124,14 @@ fn examinable(
     (!stream_v2).then_some((kind, version))
 }
 
+/// The target as captured in front of the layer, when its path or query differs from the one
+/// the layer verified.
+fn rewritten_in_front(request: &RequestHead<'_>) -> Option<http::Uri> {
+    let line = request.extensions.get::<ReceivedRequestLine>()?;
+    let verified = request.original_uri();
+    (path_and_query(line.uri()) != path_and_query(verified)).then(|| line.uri().clone())
+}
+
 /// Gives the refusal an owned copy of what the doctor needs, within its budget (sent once the
 /// refusal's line is logged).
 fn refer(
@@ -146,6 +155,7 @@ fn refer(
         post: request.method == Method::POST,
         target: request.original_uri().clone(),
         inner_path: request.uri.path().to_owned(),
+        received: rewritten_in_front(request),
         headers: request.headers.clone(),
         peer,
         body,

@@ -2,7 +2,7 @@
 //! audio-stream upgrade, method, client network, signature headers and version, declared body
 //! size and type), and which URL is verified.
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -136,6 +136,7 @@ pub(crate) fn check_classified(
     // An upgrade's body was ruled out by `classify`.
     if kind == RequestKind::Webhook {
         check_declared_body(settings.body_limit, claim.version, method, request.headers)?;
+        check_identity_encoding(request.headers)?;
     }
     let origin = origin_of(
         &settings.url_policy,
@@ -181,6 +182,32 @@ fn check_declared_body(
         if method == SignedMethod::Get || !form {
             return Err(Rejection::UnsupportedBody);
         }
+    }
+    Ok(())
+}
+
+/// The log line's explanation of a compressed body reaching the layer.
+const COMPRESSED_BODY: &str = "the body arrived with a Content-Encoding (compressed): Plivo \
+     signs the form it sends, not compressed bytes, and does not compress webhooks; if a client \
+     of yours compresses, put tower-http's RequestDecompressionLayer outside (in front of) \
+     PlivoSignatureLayer, so that the layer reads the body as decoded";
+
+/// A body with a `Content-Encoding` other than `identity` reached the layer: its bytes are not
+/// the form that was signed (a decompressor inside the layer would decode them only after
+/// verification, and after the body limit), so it is refused, not verified as garbage.
+fn check_identity_encoding(headers: &HeaderMap) -> Result<(), Refusal> {
+    let compressed = headers.get_all(CONTENT_ENCODING).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"))
+    });
+    if compressed {
+        return Err(Refusal::explained(
+            Rejection::UnsupportedBody,
+            COMPRESSED_BODY,
+        ));
     }
     Ok(())
 }
@@ -278,4 +305,50 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(CONTENT_ENCODING, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_an_identity_body_is_read_as_sent() {
+        for fine in [
+            &[][..],
+            &["identity"],
+            &["Identity"],
+            &[" identity , "],
+            &[""],
+        ] {
+            assert!(check_identity_encoding(&encoded(fine)).is_ok(), "{fine:?}");
+        }
+        for compressed in [
+            &["gzip"][..],
+            &["br"],
+            &["identity, gzip"],
+            &["identity", "deflate"],
+            &["x-custom"],
+        ] {
+            let refusal = check_identity_encoding(&encoded(compressed)).unwrap_err();
+            assert_eq!(
+                refusal.rejection,
+                Rejection::UnsupportedBody,
+                "{compressed:?}"
+            );
+            assert!(
+                refusal
+                    .detail
+                    .unwrap()
+                    .contains("RequestDecompressionLayer")
+            );
+        }
+    }
 }

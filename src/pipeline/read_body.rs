@@ -51,6 +51,7 @@ impl<B> ReadBody<B> {
 impl<B> Future for ReadBody<B>
 where
     B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
 {
     type Output = Result<Bytes, Rejection>;
 
@@ -75,7 +76,7 @@ where
             };
             let frame = match frame {
                 None => break,
-                Some(Err(_)) => return Poll::Ready(Err(Rejection::BodyReadFailed)),
+                Some(Err(error)) => return Poll::Ready(Err(body_error(&*error.into()))),
                 Some(Ok(frame)) => frame,
             };
             let Ok(data) = frame.into_data() else {
@@ -110,6 +111,24 @@ where
     }
 }
 
+/// The error type bodies convert theirs into (as tower-http's layers ask of a body).
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a body's error means: a size limit an outer layer enforces while streaming (tower-http's
+/// `RequestBodyLimitLayer` on a body without `Content-Length`, whose `LengthLimitError` may come
+/// wrapped, as axum wraps it) is a body too large, 413; anything else, a body that could not be
+/// read, 400.
+fn body_error(error: &(dyn std::error::Error + 'static)) -> Rejection {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return Rejection::BodyTooLarge;
+        }
+        cause = error.source();
+    }
+    Rejection::BodyReadFailed
+}
+
 /// The bytes held so far.
 fn held(first: &Option<Bytes>, rest: &Option<BytesMut>) -> usize {
     first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, BytesMut::len)
@@ -118,6 +137,7 @@ fn held(first: &Option<Bytes>, rest: &Option<BytesMut>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::{Full, Limited};
     use std::convert::Infallible;
     use std::pin::pin;
     use std::task::Waker;
@@ -153,6 +173,38 @@ mod tests {
             Poll::Ready(result) => result,
             Poll::Pending => panic!("every frame is ready"),
         }
+    }
+
+    /// An error that wraps another, as axum's body error wraps the one it was made from.
+    #[derive(Debug)]
+    struct Wrapped(BoxError);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+
+    #[test]
+    fn a_streamed_limit_is_too_large_however_wrapped_and_other_errors_are_failed_reads() {
+        // The error tower-http's limit raises: `Limited`'s, on a body over its limit.
+        let limited = Limited::new(Full::new(Bytes::from("12345")), 4);
+        let Poll::Ready(Some(Err(limit))) =
+            pin!(limited).poll_frame(&mut Context::from_waker(Waker::noop()))
+        else {
+            panic!("a five-byte body over a four-byte limit fails");
+        };
+        assert_eq!(body_error(&*limit), Rejection::BodyTooLarge);
+        assert_eq!(body_error(&Wrapped(limit)), Rejection::BodyTooLarge);
+        let io: BoxError = std::io::Error::other("connection reset").into();
+        assert_eq!(body_error(&*io), Rejection::BodyReadFailed);
+        assert_eq!(body_error(&Wrapped(io)), Rejection::BodyReadFailed);
     }
 
     #[test]

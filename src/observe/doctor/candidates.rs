@@ -27,6 +27,9 @@ pub(crate) enum PathChange {
     TrailingSlash,
     /// The path the wrapped service sees (a router or rewrite in front of the layer).
     RouterPath,
+    /// The path and query as the outermost [`CaptureReceivedLayer`](crate::CaptureReceivedLayer)
+    /// received them (a layer between them rewrote the request).
+    RewrittenInFront,
     /// The first path segment dropped (a proxy that adds a prefix).
     ProxyPrefix,
 }
@@ -61,6 +64,14 @@ impl Candidate<'_> {
         self.with_signed_url(|url| url.to_string())
     }
 
+    /// The candidate's path and query, as a request target.
+    pub(crate) fn path_and_query(&self) -> String {
+        match self.query {
+            Some(query) => format!("{}?{query}", self.path),
+            None => self.path.to_string(),
+        }
+    }
+
     /// Calls `f` with the URL this candidate is signed over.
     pub(crate) fn with_signed_url<R>(&self, f: impl FnOnce(SignedUrl<'_>) -> R) -> R {
         match self.form {
@@ -89,13 +100,14 @@ impl Candidate<'_> {
 }
 
 /// The candidates for a refused request, fewest changes first, each URL and reading once, at
-/// most [`MAX_CANDIDATES`]. `target` is the request target as received, `inner_path` the path
-/// the wrapped service sees.
+/// most [`MAX_CANDIDATES`]. `target` is the request target the layer got, `inner_path` the path
+/// the wrapped service sees, `received` the target as captured further out, when it differs.
 pub(crate) fn candidates<'a>(
     report: &OriginReport,
     claimed: &Claimed,
     target: &'a Uri,
     inner_path: &'a str,
+    received: Option<&'a Uri>,
     kind: RequestKind,
     policy_scheme: Scheme,
 ) -> Vec<Candidate<'a>> {
@@ -115,17 +127,17 @@ pub(crate) fn candidates<'a>(
     } else {
         vec![None]
     };
-    let paths = paths(target.path(), inner_path);
+    let paths = paths(target, inner_path, received);
     let mut all = Vec::new();
     for origin in origins(report, claimed, policy_scheme) {
-        for (path_change, path) in &paths {
+        for (path_change, path, query) in &paths {
             for &reading in readings {
                 for &form in &forms {
                     all.push(Candidate {
                         origin: origin.clone(),
                         path_change: *path_change,
                         path: path.clone(),
-                        query: target.query(),
+                        query: *query,
                         reading,
                         form,
                     });
@@ -216,22 +228,38 @@ fn origins(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> V
     origins
 }
 
-/// The paths to try: as received, the trailing slash toggled, the path the wrapped service
-/// sees, and without the first segment.
-fn paths<'a>(path: &'a str, inner: &'a str) -> Vec<(PathChange, Cow<'a, str>)> {
-    let mut paths = vec![(PathChange::AsReceived, Cow::Borrowed(path))];
+/// A path to try, how it differs, and the query that goes with it.
+type PathTried<'a> = (PathChange, Cow<'a, str>, Option<&'a str>);
+
+/// The paths to try: as the layer got it, as captured further out (a rewrite in front of the
+/// layer: before the guesses, so that it explains a trailing slash a normaliser trimmed), the
+/// trailing slash toggled, the path the wrapped service sees, and without the first segment.
+fn paths<'a>(target: &'a Uri, inner: &'a str, received: Option<&'a Uri>) -> Vec<PathTried<'a>> {
+    let (path, query) = (target.path(), target.query());
+    let mut paths = vec![(PathChange::AsReceived, Cow::Borrowed(path), query)];
+    if let Some(received) = received {
+        paths.push((
+            PathChange::RewrittenInFront,
+            Cow::Borrowed(received.path()),
+            received.query(),
+        ));
+    }
     match path.strip_suffix('/') {
         Some(stripped) if !stripped.is_empty() => {
-            paths.push((PathChange::TrailingSlash, Cow::Borrowed(stripped)));
+            paths.push((PathChange::TrailingSlash, Cow::Borrowed(stripped), query));
         }
         Some(_) => {}
-        None => paths.push((PathChange::TrailingSlash, Cow::Owned(format!("{path}/")))),
+        None => paths.push((
+            PathChange::TrailingSlash,
+            Cow::Owned(format!("{path}/")),
+            query,
+        )),
     }
     if inner != path {
-        paths.push((PathChange::RouterPath, Cow::Borrowed(inner)));
+        paths.push((PathChange::RouterPath, Cow::Borrowed(inner), query));
     }
     if let Some(shorter) = drop_first_segment(path) {
-        paths.push((PathChange::ProxyPrefix, Cow::Borrowed(shorter)));
+        paths.push((PathChange::ProxyPrefix, Cow::Borrowed(shorter), query));
     }
     paths
 }

@@ -54,6 +54,10 @@ pub(crate) fn findings(
     match candidate.path_change {
         PathChange::AsReceived => {}
         PathChange::TrailingSlash => findings.push(Finding::TrailingSlash),
+        PathChange::RewrittenInFront => findings.push(Finding::RewrittenInFront {
+            received: candidate.path_and_query(),
+            verified: crate::capture::path_and_query(context.target).to_owned(),
+        }),
         // The layer verifies the path as received (axum's `OriginalUri` under `nest`): a
         // signature over a shorter path means something in front of the app added the rest.
         PathChange::RouterPath | PathChange::ProxyPrefix => findings.push(Finding::ProxyPrefix {

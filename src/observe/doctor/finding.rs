@@ -37,6 +37,10 @@ pub(crate) enum Finding {
     HostNotAllowed { authority: String },
     /// The route and the URL in Plivo disagree on the trailing slash.
     TrailingSlash,
+    /// A layer between the outermost `CaptureReceivedLayer` and the signature layer rewrote the
+    /// request target (`received`) into the one verified (`verified`), and Plivo signed the
+    /// target as received.
+    RewrittenInFront { received: String, verified: String },
     /// Plivo signed a shorter path than the app receives: something in front of it adds a
     /// prefix.
     ProxyPrefix { signed: String, received: String },
@@ -76,6 +80,7 @@ impl Finding {
             Finding::OriginUnknown { .. } => "unknown_origin",
             Finding::HostNotAllowed { .. } => "host_not_allowed",
             Finding::TrailingSlash => "trailing_slash",
+            Finding::RewrittenInFront { .. } => "rewritten_in_front",
             Finding::ProxyPrefix { .. } => "proxy_prefix",
             Finding::TokenFamily { .. } => "token_family",
             Finding::SignatureVersion { .. } => "signature_version",
@@ -150,6 +155,10 @@ impl Finding {
                 "the route and the URL configured in Plivo disagree on the trailing slash"
                     .to_owned()
             }
+            Finding::RewrittenInFront { received, verified } => format!(
+                "a layer in front of PlivoSignatureLayer rewrote the request target from \
+                 {received} to {verified} (Plivo signed {received})"
+            ),
             Finding::ProxyPrefix { signed, received } => format!(
                 "Plivo signed the path {signed}, and the app receives {received}: something in \
                  front of the app adds the prefix"
@@ -259,6 +268,10 @@ impl Finding {
             Finding::TrailingSlash => format!(
                 "make the route and the URL configured in Plivo agree (Plivo's is {matched_url})"
             ),
+            Finding::RewrittenInFront { .. } => "put PlivoSignatureLayer outside (in front of) \
+                 the layer that rewrites the path (such as tower-http's NormalizePathLayer), so \
+                 it verifies the request as Plivo sent it"
+                .to_owned(),
             Finding::ProxyPrefix { .. } => "make the proxy pass the path unchanged, or configure \
                  Plivo with the URL the app receives"
                 .to_owned(),

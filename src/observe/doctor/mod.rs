@@ -52,6 +52,9 @@ pub(crate) struct Case {
     pub(crate) target: Uri,
     /// The path the wrapped service sees.
     pub(crate) inner_path: String,
+    /// The target as the outermost `CaptureReceivedLayer` received it, when a layer between
+    /// them changed its path or query.
+    pub(crate) received: Option<Uri>,
     pub(crate) headers: HeaderMap,
     /// The TCP peer, when known.
     pub(crate) peer: Option<SocketAddr>,
@@ -282,6 +285,7 @@ fn diagnose(case: &Case) -> Option<Diagnosis> {
         &claimed,
         &case.target,
         &case.inner_path,
+        case.received.as_ref(),
         case.kind,
         settings.url_policy.scheme(),
     );
