@@ -266,7 +266,10 @@ impl Finding {
                 "if Plivo calls this server at {authority}, add {authority:?} to allow_hosts"
             ),
             Finding::TrailingSlash => format!(
-                "make the route and the URL configured in Plivo agree (Plivo's is {matched_url})"
+                "make the route and the URL configured in Plivo agree (Plivo's is \
+                 {matched_url}); if a layer in front of PlivoSignatureLayer trims or adds the \
+                 slash (NormalizePathLayer), put PlivoSignatureLayer outside it \
+                 (CaptureReceivedLayer, outermost, lets the doctor tell)"
             ),
             Finding::RewrittenInFront { .. } => "put PlivoSignatureLayer outside (in front of) \
                  the layer that rewrites the path (such as tower-http's NormalizePathLayer), so \
