@@ -561,7 +561,8 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// Counters called with every verdict (see [`Metrics`]).
+    /// Counters called with every verdict (see [`Metrics`]). With the `metrics` feature, every
+    /// verdict also goes to the `metrics` facade, with or without these.
     pub fn metrics(mut self, metrics: impl Metrics) -> Self {
         self.metrics = Some(Arc::new(metrics));
         self

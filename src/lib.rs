@@ -99,7 +99,8 @@
 //!   to roll out on a live endpoint.
 //! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose) (on by default): when a refusal could be
 //!   a configuration mistake, log what Plivo actually signed and the change that fixes it.
-//! - Every guarded request gets a `plivo_webhook` tracing span; [`Metrics`] counts verdicts.
+//! - Every guarded request gets a `plivo_webhook` tracing span; [`Metrics`] counts verdicts,
+//!   and with the `metrics` feature every verdict also goes to the `metrics` facade.
 //!
 //! ## Features
 //!
@@ -107,6 +108,11 @@
 //!   `OriginalUri`, so `Router::nest` does not change what is verified.
 //! - `tonic`: reads the peer address from tonic's `TcpConnectInfo`.
 //! - `redis`: `replay::RedisNonceStore`, replay protection shared by several replicas.
+//! - `metrics`: reports every verdict through the [`metrics`](https://docs.rs/metrics) facade,
+//!   for any exporter: the counter `plivo_webhook_requests_total` (labels `verdict` =
+//!   `accepted` | `rejected` | `reported`, `reason` = the [`Rejection::code`] or `none`) and the
+//!   histogram `plivo_webhook_verify_duration_seconds` (label `version` = `v3` | `v2`), in
+//!   addition to any custom [`Metrics`].
 //!
 //! With plain hyper, insert a [`PeerAddr`] into each request's extensions.
 //!

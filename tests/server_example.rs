@@ -655,6 +655,8 @@ async fn the_doctor_is_on_by_default_and_names_the_fix_on_stderr() {
     assert!(!stderr.contains(token));
 }
 
+// The example needs the `metrics` feature (it exports through the `metrics` facade).
+#[cfg(feature = "metrics")]
 #[tokio::test]
 async fn metrics_example_counts_verdicts() {
     let metrics_example = support::examples::Running::example(
@@ -682,11 +684,18 @@ async fn metrics_example_counts_verdicts() {
     let metrics = send(addr, "GET", "/metrics", &[], "").await.text();
     metrics_example.stop();
     assert!(
-        metrics.contains("plivo_webhooks_accepted_total{version=\"v3\"} 1"),
+        metrics.contains("plivo_webhook_requests_total{verdict=\"accepted\",reason=\"none\"} 1"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("plivo_webhooks_rejected_total{reason=\"missing_signature\"} 1"),
+        metrics.contains(
+            "plivo_webhook_requests_total{verdict=\"rejected\",reason=\"missing_signature\"} 1"
+        ),
+        "{metrics}"
+    );
+    // The signed request's verification, timed (the unsigned one never got that far).
+    assert!(
+        metrics.contains("plivo_webhook_verify_duration_seconds_count{version=\"v3\"} 1"),
         "{metrics}"
     );
 }

@@ -48,6 +48,8 @@ pub(crate) fn accepted(
     if let Some(metrics) = metrics {
         metrics.accepted(verified);
     }
+    #[cfg(feature = "metrics")]
+    super::facade::accepted();
 }
 
 /// What a refusal's log line is made from.
@@ -256,6 +258,8 @@ pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
     if let Some(metrics) = &settings.metrics {
         metrics.rejected(rejection);
     }
+    #[cfg(feature = "metrics")]
+    super::facade::rejected(rejection, event.reported_only);
 }
 
 /// The nonce store could not answer, and the layer fails open: the request goes on unprotected.

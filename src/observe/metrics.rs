@@ -7,6 +7,11 @@ use crate::verified::PlivoVerified;
 /// empty default, so implement only what you count. Called once per guarded request (also in
 /// report-only mode), on the request's task: keep them cheap (atomics, not I/O).
 ///
+/// With the crate's `metrics` feature the layer also reports every verdict through the
+/// [`metrics`](https://docs.rs/metrics) facade (`plivo_webhook_requests_total` by verdict and
+/// reason, `plivo_webhook_verify_duration_seconds` by signature version), whether or not a
+/// `Metrics` is set: for Prometheus or another `metrics` exporter, that needs no code.
+///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use tower_plivo::{Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, UrlPolicy};

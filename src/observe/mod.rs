@@ -1,5 +1,6 @@
 //! What the layer tells operators: one span per guarded request, one event per verdict, the
-//! signature doctor, and counters a user can export. Tokens never appear; nonces and URLs may.
+//! signature doctor, counters a user can export, and (feature `metrics`) reports to the `metrics`
+//! facade. Tokens never appear; nonces and URLs may.
 //!
 //! | event | level | target |
 //! |---|---|---|
@@ -15,6 +16,8 @@
 
 pub(crate) mod doctor;
 pub(crate) mod events;
+#[cfg(feature = "metrics")]
+pub(crate) mod facade;
 mod metrics;
 pub(crate) mod span;
 

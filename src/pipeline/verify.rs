@@ -118,7 +118,10 @@ pub(crate) fn check(
             outcome = Ok((matched, Some(form)));
         }
     }
-    record_verify_time(span, started.elapsed(), body.len());
+    let elapsed = started.elapsed();
+    record_verify_time(span, elapsed, body.len());
+    #[cfg(feature = "metrics")]
+    crate::observe::facade::verify_time(head.version, elapsed);
     match outcome {
         Ok((matched, stream_url_form)) => Ok(Checked {
             verified: PlivoVerified::new(

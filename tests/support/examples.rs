@@ -28,6 +28,7 @@ fn build(name: &str) -> PathBuf {
         ("tonic", cfg!(feature = "tonic")),
         ("redis", cfg!(feature = "redis")),
         ("fuzzing", cfg!(feature = "fuzzing")),
+        ("metrics", cfg!(feature = "metrics")),
     ]
     .into_iter()
     .filter_map(|(feature, on)| on.then_some(feature))
