@@ -98,7 +98,7 @@ impl Rejection {
     }
 
     /// A stable `snake_case` code naming the reason.
-    pub fn code(self) -> &'static str {
+    pub const fn code(self) -> &'static str {
         match self {
             Rejection::MethodNotAllowed => "method_not_allowed",
             Rejection::MissingSignature => "missing_signature",

@@ -85,21 +85,21 @@ fn describe() {
     });
 }
 
-/// Defines `rejection_labels` with one pair of static label sets per reason, from one list of
-/// (variant, code): exhaustive over `Rejection` (a new variant fails to compile until it is
-/// listed), and a test checks each code against [`Rejection::code`].
+/// Defines `rejection_labels` with one pair of static label sets per reason, from the list of
+/// variants (each label the variant's own [`Rejection::code`], evaluated at compile time):
+/// exhaustive over `Rejection`, so a new variant fails to compile until it is listed.
 macro_rules! rejection_labels {
-    ($($variant:ident => $code:literal,)*) => {
+    ($($variant:ident,)*) => {
         fn rejection_labels(rejection: Rejection, reported_only: bool) -> &'static [Label] {
             match rejection {
                 $(Rejection::$variant => {
                     static REJECTED: [Label; 2] = [
                         Label::from_static_parts("verdict", "rejected"),
-                        Label::from_static_parts("reason", $code),
+                        Label::from_static_parts("reason", Rejection::$variant.code()),
                     ];
                     static REPORTED: [Label; 2] = [
                         Label::from_static_parts("verdict", "reported"),
-                        Label::from_static_parts("reason", $code),
+                        Label::from_static_parts("reason", Rejection::$variant.code()),
                     ];
                     if reported_only { &REPORTED } else { &REJECTED }
                 })*
@@ -112,25 +112,25 @@ macro_rules! rejection_labels {
 }
 
 rejection_labels! {
-    MethodNotAllowed => "method_not_allowed",
-    MissingSignature => "missing_signature",
-    MissingNonce => "missing_nonce",
-    InvalidNonce => "invalid_nonce",
-    ConflictingHeaders => "conflicting_headers",
-    UnsupportedBody => "unsupported_body",
-    UnsupportedUpgrade => "unsupported_upgrade",
-    SignatureMismatch => "signature_mismatch",
-    UnknownOrigin => "unknown_origin",
-    UntrustedHost => "untrusted_host",
-    BodyTooLarge => "body_too_large",
-    BodyReadFailed => "body_read_failed",
-    BodyTimeout => "body_timeout",
-    Replayed => "replayed",
-    ReplayStoreUnavailable => "replay_store_unavailable",
-    SignatureVersionNotAccepted => "signature_version_not_accepted",
-    SourceNotAllowed => "source_not_allowed",
-    UnknownTenant => "unknown_tenant",
-    TenantStoreUnavailable => "tenant_store_unavailable",
+    MethodNotAllowed,
+    MissingSignature,
+    MissingNonce,
+    InvalidNonce,
+    ConflictingHeaders,
+    UnsupportedBody,
+    UnsupportedUpgrade,
+    SignatureMismatch,
+    UnknownOrigin,
+    UntrustedHost,
+    BodyTooLarge,
+    BodyReadFailed,
+    BodyTimeout,
+    Replayed,
+    ReplayStoreUnavailable,
+    SignatureVersionNotAccepted,
+    SourceNotAllowed,
+    UnknownTenant,
+    TenantStoreUnavailable,
 }
 
 #[cfg(test)]
