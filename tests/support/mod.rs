@@ -91,6 +91,48 @@ pub async fn serve_on(bind: &str, app: Router) -> SocketAddr {
     addr
 }
 
+/// Serves a bare tower stack (not a [`Router`]) on a fresh 127.0.0.1 port with
+/// `ConnectInfo<SocketAddr>`, with the layer's reasons exposed as [`serve`] does. `axum::serve`
+/// takes only services answering `Response<axum::body::Body>`, so the answer is converted with
+/// `IntoResponse` on the way out: axum's requirement, which every body-changing layer (ours,
+/// tower-http's compression, ...) meets the same way.
+pub async fn serve_service<S, B>(service: S) -> SocketAddr
+where
+    S: tower::Service<
+            Request,
+            Response = axum::http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let service = tower::ServiceBuilder::new()
+        .map_response(|response: axum::http::Response<B>| {
+            let mut response = response.into_response();
+            if let Some(rejection) = response.extensions().get::<Rejection>().copied() {
+                response
+                    .headers_mut()
+                    .insert(REASON, rejection.code().parse().unwrap());
+            }
+            response
+        })
+        .service(service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
 /// As [`serve`], without `ConnectInfo`: the layer never learns the TCP peer (the mistake of
 /// serving axum with `into_make_service()` behind a proxy).
 pub async fn serve_without_peer(app: Router) -> SocketAddr {
