@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{Route, post};
 use tower::{Layer, Service, ServiceBuilder};
@@ -89,10 +89,14 @@ where
 
 // ---- the handlers: each records every call ----
 
-/// What the handlers share: how many times any of them ran, and the gate `/hold` waits on.
+/// What the handlers share: how many times any of them ran (and the nonces they saw), and the
+/// gate `/hold` waits on.
 #[derive(Clone)]
 struct Handlers {
     calls: Arc<AtomicUsize>,
+    /// The V3 nonce of every request a handler ran for (to tell requests sent concurrently
+    /// apart).
+    nonces: Arc<Mutex<Vec<String>>>,
     /// `/hold` waits for a permit here (the tests add one to let it finish).
     gate: Arc<tokio::sync::Semaphore>,
     /// `/hold` signals here once it is running.
@@ -103,6 +107,7 @@ impl Handlers {
     fn new() -> Self {
         Self {
             calls: Arc::default(),
+            nonces: Arc::default(),
             gate: Arc::new(tokio::sync::Semaphore::new(0)),
             entered: Arc::default(),
         }
@@ -110,6 +115,19 @@ impl Handlers {
 
     fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Counts a handler run, and the nonce of the request it ran for.
+    fn record(&self, headers: &HeaderMap) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(nonce) = headers.get("x-plivo-signature-v3-nonce") {
+            let nonce = nonce.to_str().unwrap().to_owned();
+            self.nonces.lock().unwrap().push(nonce);
+        }
+    }
+
+    fn saw_nonce(&self, nonce: &str) -> bool {
+        self.nonces.lock().unwrap().iter().any(|seen| seen == nonce)
     }
 
     /// The routes every test starts from: `/answer` echoes (body, whether verified, the
@@ -126,7 +144,7 @@ impl Handlers {
 
 /// The echo: the body it received, `x-verified: yes|no`, and `x-seen-request-id`.
 async fn answer(State(handlers): State<Handlers>, request: Request) -> Response {
-    handlers.calls.fetch_add(1, Ordering::SeqCst);
+    handlers.record(request.headers());
     echo(request).await
 }
 
@@ -148,19 +166,19 @@ async fn echo(request: Request) -> Response {
     response
 }
 
-async fn slow(State(handlers): State<Handlers>) -> &'static str {
-    handlers.calls.fetch_add(1, Ordering::SeqCst);
+async fn slow(State(handlers): State<Handlers>, headers: HeaderMap) -> &'static str {
+    handlers.record(&headers);
     tokio::time::sleep(Duration::from_secs(2)).await;
     "too late"
 }
 
-async fn panicking(State(handlers): State<Handlers>) -> &'static str {
-    handlers.calls.fetch_add(1, Ordering::SeqCst);
+async fn panicking(State(handlers): State<Handlers>, headers: HeaderMap) -> &'static str {
+    handlers.record(&headers);
     panic!("the handler panicked (on purpose)");
 }
 
-async fn hold(State(handlers): State<Handlers>) -> &'static str {
-    handlers.calls.fetch_add(1, Ordering::SeqCst);
+async fn hold(State(handlers): State<Handlers>, headers: HeaderMap) -> &'static str {
+    handlers.record(&headers);
     handlers.entered.notify_one();
     handlers.gate.acquire().await.unwrap().forget();
     "released"
@@ -211,16 +229,45 @@ impl App {
         sent: Vec<u8>,
         extra: &[(&str, &str)],
     ) -> Reply {
-        let nonce = fresh_nonce();
+        self.post_with_nonce(&fresh_nonce(), token, target, signed, sent, extra)
+            .await
+    }
+
+    async fn post_with_nonce(
+        &self,
+        nonce: &str,
+        token: &str,
+        target: &str,
+        signed: &[u8],
+        sent: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let signature =
-            support::sign_v3(token, "POST", &format!("{ORIGIN}{target}"), signed, &nonce);
+            support::sign_v3(token, "POST", &format!("{ORIGIN}{target}"), signed, nonce);
         let mut headers = vec![
             ("x-plivo-signature-v3", signature.as_str()),
-            ("x-plivo-signature-v3-nonce", nonce.as_str()),
+            ("x-plivo-signature-v3-nonce", nonce),
             FORM,
         ];
         headers.extend_from_slice(extra);
         send(self.addr, "POST", target, &headers, sent).await
+    }
+
+    /// A forged request sent while others are in flight (so the call count cannot tell): asserts
+    /// no handler ran for its nonce.
+    async fn forged_among_others(&self, target: &str) -> Reply {
+        let nonce = fresh_nonce();
+        let reply = self
+            .post_with_nonce(&nonce, FORGER, target, BODY.as_bytes(), BODY.into(), &[])
+            .await;
+        assert!(
+            !self.handlers.saw_nonce(&nonce),
+            "{}: a forged request reached the handler (answer {} {:?})",
+            self.label,
+            reply.status,
+            reply.text()
+        );
+        reply
     }
 
     /// A genuine request: [`BODY`] signed with the account's token for `target`.
@@ -982,6 +1029,70 @@ async fn concurrency_limit_and_load_shed() {
             app.label
         );
         app.assert_genuine_accepted(&[]).await;
+    }
+}
+
+/// ConcurrencyLimit(1) alone (requests wait instead of being shed), on either side, with one
+/// request held in the handler. Outside ours, a forged request waits for the permit like any
+/// other, then is refused. Inside ours (under `Router::layer`), it does not wait: axum's `Route`
+/// is always ready and polls the wrapped service's readiness only when called, which ours does
+/// only once a request verified, so a forged one is refused at once and only genuine requests
+/// queue for the permit. Either way the genuine one waits, then is accepted. (The limit is per
+/// route: see [`concurrency_limit_and_load_shed`].)
+#[tokio::test]
+async fn concurrency_limit_alone_makes_requests_wait() {
+    use tower::limit::ConcurrencyLimitLayer;
+    for side in SIDES {
+        let handlers = Handlers::new();
+        let stack = around(
+            side,
+            handlers.routes(),
+            plivo().build().unwrap(),
+            ConcurrencyLimitLayer::new(1),
+        );
+        let app = Arc::new(App::serve(format!("ConcurrencyLimit, {side}"), &handlers, stack).await);
+        let held = tokio::spawn({
+            let app = app.clone();
+            async move { app.genuine("/hold", &[]).await }
+        });
+        tokio::time::timeout(Duration::from_secs(5), handlers.entered.notified())
+            .await
+            .expect("the held request reaches the handler");
+        let forged = tokio::spawn({
+            let app = app.clone();
+            async move { app.forged_among_others("/hold").await }
+        });
+        let genuine = tokio::spawn({
+            let app = app.clone();
+            async move { app.genuine("/hold", &[]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            (forged.is_finished(), genuine.is_finished()),
+            (side == Side::Inside, false),
+            "{}: which requests wait for the permit (forged, genuine)",
+            app.label
+        );
+        assert_eq!(handlers.calls(), 1, "{}", app.label);
+        // One permit for the held request, one for the genuine one that follows (a forged
+        // request takes none from the gate: it never reaches the handler).
+        handlers.gate.add_permits(2);
+        let forged = forged.await.unwrap();
+        forged.assert_refused(403, "signature_mismatch");
+        for reply in [held.await.unwrap(), genuine.await.unwrap()] {
+            assert_eq!(
+                (reply.status, reply.text().as_str()),
+                (200, "released"),
+                "{}",
+                app.label
+            );
+        }
+        assert_eq!(
+            handlers.calls(),
+            2,
+            "{}: the held and the genuine one",
+            app.label
+        );
     }
 }
 
