@@ -677,6 +677,106 @@ async fn cors_layer() {
     }
 }
 
+/// Bare tower stacks (`ServiceBuilder` around a Router, served by `axum::serve`), where no
+/// `Router::layer` boxes the body between layers, so each neighbour meets our `ResponseBody`
+/// itself. Trace, Compression, CatchPanic, RequestDecompression and RequestBodyLimit sit
+/// directly on ours with no adapter. CorsLayer and TimeoutLayer answer with
+/// `ResBody::default()` and `ResponseBody` is not `Default`, so directly on ours they do not
+/// compile: the ADAPTER below (`map_response(IntoResponse::into_response)`) turns our body into
+/// axum's first. Everything else behaves as under `Router::layer`.
+#[tokio::test]
+async fn bare_service_builder_stacks() {
+    use tower_http::catch_panic::CatchPanicLayer;
+    use tower_http::compression::CompressionLayer;
+    use tower_http::cors::{Any, CorsLayer};
+    use tower_http::decompression::RequestDecompressionLayer;
+    use tower_http::limit::RequestBodyLimitLayer;
+    use tower_http::timeout::TimeoutLayer;
+    use tower_http::trace::TraceLayer;
+
+    let handlers = Handlers::new();
+    let stack = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::new())
+        .layer(RequestDecompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(1024))
+        .layer(plivo().build().unwrap())
+        .service(handlers.routes());
+    let app = App::serve_service(
+        "Trace+Compression+CatchPanic+RequestDecompression+RequestBodyLimit on ours, bare",
+        &handlers,
+        stack,
+    )
+    .await;
+    app.assert_genuine_accepted(&[]).await;
+    app.assert_forged_refused(&[]).await;
+    let reply = app.genuine("/answer", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(
+        gunzip(&reply.body),
+        BODY,
+        "{}: compressed answer",
+        app.label
+    );
+    let before = handlers.calls();
+    let gzipped = app
+        .post(
+            TOKEN,
+            "/answer",
+            BODY.as_bytes(),
+            gzip(BODY.as_bytes()),
+            &[("content-encoding", "gzip")],
+        )
+        .await;
+    app.assert_accepted(&gzipped, before);
+    let panicked = app.genuine("/panic", &[]).await;
+    app.assert_from_neighbour(&panicked, 500, "a panicking handler");
+    let big = format!("k={}", "v".repeat(2000));
+    let over = app
+        .forged_with(app.post(TOKEN, "/answer", big.as_bytes(), big.clone().into(), &[]))
+        .await;
+    app.assert_from_neighbour(&over, 413, "over the neighbour's limit");
+
+    let handlers = Handlers::new();
+    let stack = ServiceBuilder::new()
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(300),
+        ))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::POST]),
+        )
+        // ADAPTER: needed until `ResponseBody` implements `Default` (see above).
+        .map_response(IntoResponse::into_response)
+        .layer(plivo().build().unwrap())
+        .service(handlers.routes());
+    let app = App::serve_service(
+        "Timeout+Cors on ours (through the adapter), bare",
+        &handlers,
+        stack,
+    )
+    .await;
+    app.assert_genuine_accepted(&[]).await;
+    app.assert_forged_refused(&[]).await;
+    let preflight = app
+        .forged_with(send(
+            app.addr,
+            "OPTIONS",
+            "/answer",
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "POST"),
+            ],
+            "",
+        ))
+        .await;
+    app.assert_from_neighbour(&preflight, 200, "the preflight is the neighbour's");
+    let slow = app.genuine("/slow", &[]).await;
+    app.assert_from_neighbour(&slow, 408, "a slow handler");
+}
+
 // ---- tower ----
 
 /// ConcurrencyLimit(1) + LoadShed. Outside ours, axum needs HandleErrorLayer outermost to turn
