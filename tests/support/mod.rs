@@ -2,6 +2,7 @@
 //! client.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod compose;
 pub mod curl;
 pub mod examples;
 pub mod hyper_app;
@@ -69,6 +70,17 @@ pub fn expose_rejection(app: Router) -> Router {
     ))
 }
 
+/// Copies a refusal's [`Rejection`] into the [`REASON`] header, as [`expose_rejection`] does, for
+/// stacks that are not a [`Router`] (a bare tower stack, a tonic server's layers).
+pub fn copy_reason<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    if let Some(rejection) = response.extensions().get::<Rejection>().copied() {
+        response
+            .headers_mut()
+            .insert(REASON, rejection.code().parse().unwrap());
+    }
+    response
+}
+
 /// Serves `app` on a fresh 127.0.0.1 port with `ConnectInfo<SocketAddr>`, in the background,
 /// with the layer's reasons exposed (see [`expose_rejection`]).
 pub async fn serve(app: Router) -> SocketAddr {
@@ -84,6 +96,40 @@ pub async fn serve_on(bind: &str, app: Router) -> SocketAddr {
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+/// Serves a bare tower stack (not a [`Router`]) on a fresh 127.0.0.1 port with
+/// `ConnectInfo<SocketAddr>`, with the layer's reasons exposed as [`serve`] does. `axum::serve`
+/// takes only services answering `Response<axum::body::Body>`, so the answer is converted with
+/// `IntoResponse` on the way out: axum's requirement, which every body-changing layer (ours,
+/// tower-http's compression, ...) meets the same way.
+pub async fn serve_service<S, B>(service: S) -> SocketAddr
+where
+    S: tower::Service<
+            Request,
+            Response = axum::http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let service = tower::ServiceBuilder::new()
+        .map_response(|response: axum::http::Response<B>| copy_reason(response.into_response()))
+        .service(service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
         )
         .await
         .unwrap();
