@@ -132,6 +132,39 @@ macro_rules! delegate_body_to_either {
 
 delegate_body_to_either!(RequestBody, ResponseBody);
 
+/// An empty body, with no bound on `B`: the layers that answer with a body of their own type
+/// (tower-http's `TimeoutLayer` and `CorsLayer` answer `ResBody::default()`) compose directly on
+/// top of the layer.
+///
+/// ```
+/// use http_body::Body;
+/// use tower_plivo::ResponseBody;
+///
+/// let empty = ResponseBody::<axum::body::Body>::default();
+/// assert!(empty.is_end_stream());
+/// ```
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::rejection(Full::default())
+    }
+}
+
+/// An empty body, with no bound on `B`, for the layers inside this one that ask a request body
+/// to be `Default`.
+///
+/// ```
+/// use http_body::Body;
+/// use tower_plivo::RequestBody;
+///
+/// let empty = RequestBody::<axum::body::Body>::default();
+/// assert!(empty.is_end_stream());
+/// ```
+impl<B> Default for RequestBody<B> {
+    fn default() -> Self {
+        Self::buffered(Bytes::new())
+    }
+}
+
 impl<B> Body for Either<B>
 where
     B: Body<Data = Bytes>,

@@ -7,12 +7,10 @@
 //! neighbour. Every forged request is sent through `App::forged*` (tests/support/compose.rs),
 //! which asserts that no handler ran for it: no order may let a forged request reach a handler.
 //!
-//! Issue 14 item 5: under `Router::layer` every neighbour composes with ours with no adapter, in
-//! both orders ([`around`] takes any layer `Router::layer` takes). In a bare `ServiceBuilder`
-//! stack, CorsLayer and TimeoutLayer directly on ours need one (our `ResponseBody` is not
-//! `Default`): see [`bare_service_builder_stacks`].
-//!
-//! Tests that need behaviour not yet on this branch are in [`needs_new_behaviour`].
+//! No neighbour needs an adapter: under `Router::layer` every neighbour composes with ours in
+//! both orders ([`around`] takes any layer `Router::layer` takes), and in a bare
+//! `ServiceBuilder` stack each sits directly on ours ([`bare_service_builder_stacks`]; CorsLayer
+//! and TimeoutLayer answer `ResBody::default()`, which our `ResponseBody` implements).
 //!
 //! ```text
 //! cargo test --all-features --test composition
@@ -308,7 +306,8 @@ async fn compression_layer() {
 /// decodes it (and drops `Content-Encoding` and `Content-Length`) before ours verifies, so a
 /// gzipped genuine request is accepted with the decoded body at the handler. An uncompressed
 /// one passes on either side; a forged one, compressed or not, is refused on either side.
-/// (Compressed bytes reaching ours, the neighbour inside, is in [`needs_new_behaviour`].)
+/// (Compressed bytes reaching ours, the neighbour inside: see
+/// [`request_decompression_inside_ours_refuses_compressed_bodies`].)
 #[tokio::test]
 async fn request_decompression_layer() {
     use tower_http::decompression::RequestDecompressionLayer;
@@ -360,7 +359,8 @@ async fn request_decompression_layer() {
 /// runs); under it, accepted. Inside ours: ours reads first, so a body over our own
 /// `body_limit` is our 413, one under ours but over the neighbour's is the neighbour's 413
 /// (it reads the `Content-Length` ours passes on). A forged request never reaches the handler.
-/// (A chunked body over the neighbour's limit, outside ours, is in [`needs_new_behaviour`].)
+/// (A chunked body over the neighbour's limit, outside ours: see
+/// [`request_body_limit_outside_ours_chunked_is_413`].)
 #[tokio::test]
 async fn request_body_limit_layer() {
     use tower_http::limit::RequestBodyLimitLayer;
@@ -681,11 +681,9 @@ async fn cors_layer() {
 
 /// Bare tower stacks (`ServiceBuilder` around a Router, served by `axum::serve`), where no
 /// `Router::layer` boxes the body between layers, so each neighbour meets our `ResponseBody`
-/// itself. Trace, Compression, CatchPanic, RequestDecompression and RequestBodyLimit sit
-/// directly on ours with no adapter. CorsLayer and TimeoutLayer answer with
-/// `ResBody::default()` and `ResponseBody` is not `Default`, so directly on ours they do not
-/// compile: the ADAPTER below (`map_response(IntoResponse::into_response)`) turns our body into
-/// axum's first. Everything else behaves as under `Router::layer`.
+/// itself. Every one sits directly on ours with no adapter (CorsLayer and TimeoutLayer answer
+/// with `ResBody::default()`: our `ResponseBody` is `Default`), and behaves as under
+/// `Router::layer`.
 #[tokio::test]
 async fn bare_service_builder_stacks() {
     use tower_http::catch_panic::CatchPanicLayer;
@@ -750,16 +748,9 @@ async fn bare_service_builder_stacks() {
                 .allow_origin(Any)
                 .allow_methods([Method::POST]),
         )
-        // ADAPTER: needed until `ResponseBody` implements `Default` (see above).
-        .map_response(IntoResponse::into_response)
         .layer(plivo().build().unwrap())
         .service(handlers.routes());
-    let app = App::serve_service(
-        "Timeout+Cors on ours (through the adapter), bare",
-        &handlers,
-        stack,
-    )
-    .await;
+    let app = App::serve_service("Timeout+Cors directly on ours, bare", &handlers, stack).await;
     app.assert_genuine_accepted(&[]).await;
     app.assert_forged_refused(&[]).await;
     let preflight = app
@@ -1164,93 +1155,90 @@ async fn route_added_after_layer_fails_closed_with_the_extension_extractor() {
     assert_eq!(genuine.status, 500);
 }
 
-/// Behaviour being added on main at the time of writing: these fail on a branch without it.
-mod needs_new_behaviour {
-    use super::*;
-
-    /// RequestDecompressionLayer inside ours: the compressed bytes reach ours, which refuses
-    /// any non-identity `Content-Encoding` (`unsupported_body`) rather than verifying the
-    /// compressed bytes.
-    #[tokio::test]
-    async fn request_decompression_inside_ours_refuses_compressed_bodies_new() {
-        use tower_http::decompression::RequestDecompressionLayer;
-        let handlers = Handlers::new();
-        let stack = around(
-            Side::Inside,
-            handlers.routes(),
-            plivo().build().unwrap(),
-            RequestDecompressionLayer::new(),
-        );
-        let app = App::serve(
-            "RequestDecompressionLayer, neighbour inside ours",
-            &handlers,
-            stack,
-        )
+/// RequestDecompressionLayer inside ours: the compressed bytes reach ours, which refuses
+/// any non-identity `Content-Encoding` (403 `unsupported_body`) rather than verifying the
+/// compressed bytes, and its line tells the operator to move the decompressor outside.
+#[tokio::test]
+async fn request_decompression_inside_ours_refuses_compressed_bodies() {
+    use tower_http::decompression::RequestDecompressionLayer;
+    let captured = support::logs::Captured::default();
+    let _guard = captured.install_with("tower_plivo=info");
+    let handlers = Handlers::new();
+    let stack = around(
+        Side::Inside,
+        handlers.routes(),
+        plivo().build().unwrap(),
+        RequestDecompressionLayer::new(),
+    );
+    let app = App::serve(
+        "RequestDecompressionLayer, neighbour inside ours",
+        &handlers,
+        stack,
+    )
+    .await;
+    let gzipped = gzip(BODY.as_bytes());
+    let reply = app
+        .forged_with(app.post(
+            TOKEN,
+            "/answer",
+            BODY.as_bytes(),
+            gzipped,
+            &[("content-encoding", "gzip")],
+        ))
         .await;
-        let gzipped = gzip(BODY.as_bytes());
-        let reply = app
-            .forged_with(app.post(
-                TOKEN,
-                "/answer",
-                BODY.as_bytes(),
-                gzipped,
-                &[("content-encoding", "gzip")],
-            ))
-            .await;
-        assert!(
-            matches!(reply.status, 400 | 403)
-                && reply.reason().as_deref() == Some("unsupported_body"),
-            "{}: {} {:?}",
-            app.label,
-            reply.status,
-            reply.reason()
-        );
-    }
+    reply.assert_refused(403, "unsupported_body");
+    let text = captured.text();
+    assert!(
+        text.lines().any(|line| line.contains("reason=\"unsupported_body\"")
+            && line.contains("put tower-http's RequestDecompressionLayer outside (in front of) PlivoSignatureLayer")),
+        "{}: the refusal line names the fix:\n{text}",
+        app.label
+    );
+}
 
-    /// RequestBodyLimitLayer outside ours, a chunked body (no `Content-Length`) over its
-    /// limit: the neighbour's limit surfaces as an error from the body ours reads, which ours
-    /// maps to 413 `body_too_large` (not 400 `body_read_failed`).
-    #[tokio::test]
-    async fn request_body_limit_outside_ours_chunked_is_413_new() {
-        use tower_http::limit::RequestBodyLimitLayer;
-        let handlers = Handlers::new();
-        let stack = around(
-            Side::Outside,
-            handlers.routes(),
-            plivo().build().unwrap(),
-            RequestBodyLimitLayer::new(100),
+/// RequestBodyLimitLayer outside ours, a chunked body (no `Content-Length`) over its
+/// limit: the neighbour's limit surfaces as an error from the body ours reads, which ours
+/// maps to 413 `body_too_large` (not 400 `body_read_failed`).
+#[tokio::test]
+async fn request_body_limit_outside_ours_chunked_is_413() {
+    use tower_http::limit::RequestBodyLimitLayer;
+    let handlers = Handlers::new();
+    let stack = around(
+        Side::Outside,
+        handlers.routes(),
+        plivo().build().unwrap(),
+        RequestBodyLimitLayer::new(100),
+    );
+    let app = App::serve(
+        "RequestBodyLimitLayer(100), neighbour outside ours, chunked",
+        &handlers,
+        stack,
+    )
+    .await;
+    let body = format!("k={}", "v".repeat(198));
+    for token in [TOKEN, FORGER] {
+        let head = raw_signed_head(
+            token,
+            "/answer",
+            body.as_bytes(),
+            "transfer-encoding: chunked",
         );
-        let app = App::serve(
-            "RequestBodyLimitLayer(100), neighbour outside ours, chunked",
-            &handlers,
-            stack,
-        )
-        .await;
-        let body = format!("k={}", "v".repeat(198));
-        for token in [TOKEN, FORGER] {
-            let head = raw_signed_head(
-                token,
-                "/answer",
-                body.as_bytes(),
-                "transfer-encoding: chunked",
-            );
-            let mut request = head;
-            request.extend(raw::chunk(body.as_bytes()));
-            request.extend_from_slice(b"0\r\n\r\n");
-            let reply = raw::send_raw(app.addr, request).await;
-            assert_eq!(
-                (reply.status, reply.reason().as_deref()),
-                (413, Some("body_too_large")),
-                "{} ({token}): {}",
-                app.label,
-                reply.head
-            );
-        }
+        let mut request = head;
+        request.extend(raw::chunk(body.as_bytes()));
+        request.extend_from_slice(b"0\r\n\r\n");
+        let reply = raw::send_raw(app.addr, request).await;
         assert_eq!(
-            handlers.calls(),
-            0,
-            "{}: nothing over the limit is handled",
-            app.label
+            (reply.status, reply.reason().as_deref()),
+            (413, Some("body_too_large")),
+            "{} ({token}): {}",
+            app.label,
+            reply.head
         );
     }
+    assert_eq!(
+        handlers.calls(),
+        0,
+        "{}: nothing over the limit is handled",
+        app.label
+    );
 }

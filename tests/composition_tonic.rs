@@ -213,8 +213,8 @@ async fn concurrency_limit_and_load_shed_on_the_server() {
 }
 
 /// tower-http's TimeoutLayer (408) on the whole server, outside and inside ours: a slow webhook
-/// handler is the neighbour's 408 either way, gRPC and both verdicts are unchanged. Outside ours
-/// it needs an adapter (see the comment at the stack).
+/// handler is the neighbour's 408 either way, gRPC and both verdicts are unchanged. Directly on
+/// ours, with no adapter: the 408 is `ResBody::default()`, and our `ResponseBody` is `Default`.
 #[tokio::test]
 async fn timeout_layer_on_the_server() {
     use tower_http::timeout::TimeoutLayer;
@@ -227,17 +227,12 @@ async fn timeout_layer_on_the_server() {
             if outside { "outside" } else { "inside" }
         );
         let app = if outside {
-            // ADAPTER: tower-http's `Timeout` answers its 408 with `ResBody::default()`, and
-            // `tower_plivo::ResponseBody` does not implement `Default`, so the stack
-            // `timeout -> ours` does not compile without turning our body into another
-            // (tonic's) first. `CorsLayer` and `ValidateRequestHeaderLayer` have the same
-            // bound. Under axum's `Router::layer` no adapter is needed (axum boxes the body
-            // between layers: see tests/composition.rs).
-            let stack = ServiceBuilder::new()
-                .layer(timeout())
-                .map_response(|response: http::Response<_>| response.map(tonic::body::Body::new))
-                .layer(ours());
-            serve(label, &handlers, stack).await
+            serve(
+                label,
+                &handlers,
+                ServiceBuilder::new().layer(timeout()).layer(ours()),
+            )
+            .await
         } else {
             serve(
                 label,
