@@ -20,7 +20,7 @@ use tower_plivo::{
 
 use support::logs::Captured;
 use support::websocket::{connect, stream_routes, upgrade_request, with_headers};
-use support::{FORM, echo, fresh_nonce, send, serve, serve_without_peer};
+use support::{FORM, echo, fresh_nonce, send, serve, serve_service, serve_without_peer};
 
 const TOKEN: &str = "MADIAGNOSEtokenSECRETmmmmmmmmmmmmm";
 const MAIN: &str = "MADIAGNOSEmainSECRETnnnnnnnnnnnnnnn";
@@ -1022,4 +1022,84 @@ async fn the_printed_public_base_fix_alone_lets_the_genuine_request_through() {
         checked += 1;
     }
     assert!(checked >= 10, "{checked}");
+}
+
+/// Sends a genuine V3 POST of [`BODY`] to `target`, signed for `signed_url`; returns the status
+/// and the layer's reason.
+async fn post_signed(addr: SocketAddr, target: &str, signed_url: &str) -> (u16, Option<String>) {
+    let nonce = fresh_nonce();
+    let signature = support::sign_v3(TOKEN, "POST", signed_url, BODY.as_bytes(), &nonce);
+    let headers = [FORM, (V3_SIGNATURE, &signature[..]), (V3_NONCE, &nonce[..])];
+    let reply = send(addr, "POST", target, &headers, BODY).await;
+    (reply.status, reply.reason())
+}
+
+/// A layer in front of the signature layer that rewrites the path (tower-http's
+/// `NormalizePathLayer` wrapping the Router trims the slash Plivo signed): with
+/// `CaptureReceivedLayer` outermost, the refusal line shows the request line as received and
+/// the doctor names the rewrite and its fix; the fix applied (the signature layer outside the
+/// normaliser) lets the same request through. Without the capture the doctor can only guess
+/// a trailing-slash mismatch, and its fix names the normaliser as a possible cause.
+#[tokio::test]
+async fn a_rewrite_in_front_of_the_layer_is_named_when_the_request_line_was_captured() {
+    use tower::ServiceBuilder;
+    use tower_http::normalize_path::NormalizePathLayer;
+    use tower_plivo::CaptureReceivedLayer;
+
+    let captured = Captured::default();
+    let _guard = captured.install_with("tower_plivo=info");
+    let routes = || Router::new().route("/answer", post(echo));
+    let layer = || tokens().url_policy(public()).build().unwrap();
+    let plivo_url = "https://hooks.example.com/answer/";
+
+    let rewritten = ServiceBuilder::new()
+        .layer(CaptureReceivedLayer::new())
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .service(routes().layer(layer()));
+    let addr = serve_service(rewritten).await;
+    let answer = post_signed(addr, "/answer/", plivo_url).await;
+    assert_eq!(answer, (403, Some("signature_mismatch".to_owned())));
+    let (refusals, doctor) = lines_after(&captured, 0, 1).await;
+    assert!(
+        refusals[0].contains("received=\"POST /answer/\""),
+        "{}",
+        refusals[0]
+    );
+    let expected = "WARN tower_plivo::doctor: signature doctor: the signature matches \
+        https://hooks.example.com/answer/: a layer in front of PlivoSignatureLayer rewrote the \
+        request target from /answer/ to /answer (Plivo signed /answer/); fix: put \
+        PlivoSignatureLayer outside (in front of) the layer that rewrites the path (such as \
+        tower-http's NormalizePathLayer), so it verifies the request as Plivo sent it \
+        finding=\"rewritten_in_front\" target=/answer";
+    assert_eq!(doctor.len(), 1, "{doctor:#?}");
+    assert!(doctor[0].ends_with(expected), "{}", doctor[0]);
+    assert!(
+        README.contains(&format!("`{expected}`")),
+        "the README shows the line"
+    );
+
+    // The fix, applied: the signature layer in front of the normaliser.
+    let fixed = ServiceBuilder::new()
+        .layer(CaptureReceivedLayer::new())
+        .layer(layer())
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .service(routes());
+    let addr = serve_service(fixed).await;
+    assert_eq!(post_signed(addr, "/answer/", plivo_url).await.0, 200);
+
+    // No capture: a guess, whose fix names the normaliser.
+    let uncaptured = ServiceBuilder::new()
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .service(routes().layer(layer()));
+    let addr = serve_service(uncaptured).await;
+    let before = captured.text().len();
+    assert_eq!(post_signed(addr, "/answer/", plivo_url).await.0, 403);
+    let (refusals, doctor) = lines_after(&captured, before, 1).await;
+    assert!(!refusals[0].contains("received="), "{}", refusals[0]);
+    assert!(
+        doctor[0].contains("finding=\"trailing_slash\"")
+            && doctor[0].contains("(NormalizePathLayer), put PlivoSignatureLayer outside it"),
+        "{}",
+        doctor[0]
+    );
 }
