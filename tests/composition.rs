@@ -1242,3 +1242,112 @@ async fn request_body_limit_outside_ours_chunked_is_413() {
         app.label
     );
 }
+
+/// The README's axum stack, layer for layer (the next test checks the README still lists
+/// these layers in this order).
+fn readme_stack(routes: Router, plivo: PlivoSignatureLayer) -> Router {
+    use axum::error_handling::HandleErrorLayer;
+    use tower::BoxError;
+    use tower::limit::ConcurrencyLimitLayer;
+    use tower::load_shed::LoadShedLayer;
+    use tower_http::{
+        catch_panic::CatchPanicLayer,
+        compression::CompressionLayer,
+        decompression::RequestDecompressionLayer,
+        limit::RequestBodyLimitLayer,
+        request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+        timeout::TimeoutLayer,
+        trace::TraceLayer,
+    };
+    use tower_plivo::CaptureReceivedLayer;
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(CaptureReceivedLayer::new())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http())
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::new())
+            .layer(CompressionLayer::new())
+            .layer(RequestBodyLimitLayer::new(64 * 1024))
+            .layer(RequestDecompressionLayer::new())
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_millis(500),
+            ))
+            .layer(plivo)
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                StatusCode::SERVICE_UNAVAILABLE
+            }))
+            .layer(LoadShedLayer::new())
+            .layer(ConcurrencyLimitLayer::new(64)),
+    )
+}
+
+/// The layers a `ServiceBuilder` chain in `text` adds, in order: each `.layer(Name…` as `Name`.
+fn layer_names(text: &str) -> Vec<&str> {
+    text.match_indices(".layer(")
+        .map(|(at, _)| {
+            let rest = text[at + ".layer(".len()..].trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+/// The README's typical axum stack, served: a genuine Plivo request is accepted with its body
+/// intact (also gzipped by a client: decompression is in front), with a request id and a
+/// compressed answer; a forged one is refused with a request id and never reaches the handler;
+/// a slow handler is the timeout's 408; a body over the outer limit is its 413. The README
+/// shows exactly these layers in this order.
+#[tokio::test]
+async fn the_readme_axum_stack() {
+    const README: &str = include_str!("../README.md");
+    const THIS: &str = include_str!("composition.rs");
+    let snippet = |text: &'static str, start: &str, end: &str| -> Vec<&'static str> {
+        let from = text.find(start).expect("the stack's start") + start.len();
+        let to = from + text[from..].find(end).expect("the stack's end");
+        layer_names(&text[from..to])
+    };
+    let in_readme = snippet(
+        README,
+        "fn app(plivo: PlivoSignatureLayer) -> Router {",
+        "\n}\n",
+    );
+    let here = snippet(THIS, "fn readme_stack(", "\n}\n");
+    assert_eq!(in_readme, here, "the README's stack is this test's");
+    assert_eq!(here.len(), 14, "{here:?}");
+
+    let handlers = Handlers::new();
+    let app = App::serve(
+        "the README's axum stack",
+        &handlers,
+        readme_stack(handlers.routes(), plivo().build().unwrap()),
+    )
+    .await;
+    let accepted = app.assert_genuine_accepted(&[]).await;
+    assert!(accepted.header("x-request-id").is_some(), "{}", app.label);
+    let refused = app.assert_forged_refused(&[]).await;
+    assert!(refused.header("x-request-id").is_some(), "{}", app.label);
+    let before = handlers.calls();
+    let gzipped = app
+        .post(
+            TOKEN,
+            "/answer",
+            BODY.as_bytes(),
+            gzip(BODY.as_bytes()),
+            &[("content-encoding", "gzip"), ("accept-encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(gzipped.status, 200, "{}", app.label);
+    assert_eq!(gunzip(&gzipped.body), BODY, "{}", app.label);
+    assert_eq!(handlers.calls(), before + 1, "{}", app.label);
+    let slow = app.genuine("/slow", &[]).await;
+    app.assert_from_neighbour(&slow, 408, "a slow handler");
+    let big = format!("k={}", "v".repeat(70 * 1024));
+    let over = app
+        .forged_with(app.post(TOKEN, "/answer", big.as_bytes(), big.clone().into(), &[]))
+        .await;
+    app.assert_from_neighbour(&over, 413, "over the outer limit");
+}
