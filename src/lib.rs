@@ -99,8 +99,12 @@
 //!   to roll out on a live endpoint.
 //! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose) (on by default): when a refusal could be
 //!   a configuration mistake, log what Plivo actually signed and the change that fixes it.
-//! - Every guarded request gets a `plivo_webhook` tracing span; [`Metrics`] counts verdicts,
-//!   and with the `metrics` feature every verdict also goes to the `metrics` facade.
+//! - Every guarded request gets a `plivo_webhook` tracing span (its fields named after
+//!   OpenTelemetry's HTTP conventions); [`Metrics`] counts verdicts, and with the `metrics`
+//!   feature every verdict also goes to the `metrics` facade.
+//! - [`CaptureReceivedLayer`], outermost, lets a refusal say what a layer in front of this one
+//!   changed (a path normaliser, a rewrite). The README's "Where the layer goes among other
+//!   layers" says which side of this layer each tower-http and tower neighbour belongs on.
 //!
 //! ## Features
 //!
