@@ -15,7 +15,9 @@
 //!
 //! Env: `PLIVO_AUTH_TOKEN` (a demo token when unset), `BIND` (default `127.0.0.1:3002`). Any
 //! other exporter of the `metrics` ecosystem works the same way: install its recorder before
-//! serving.
+//! serving. Here `/metrics` shares the webhooks' port, unguarded, to keep the demo to one
+//! server; in production serve it on an internal port (or behind your own auth), since the
+//! counters show who is probing your webhooks and how.
 
 #[path = "shared/demo.rs"]
 mod demo;

@@ -149,22 +149,6 @@ impl<B> Default for ResponseBody<B> {
     }
 }
 
-/// An empty body, with no bound on `B`, for the layers inside this one that ask a request body
-/// to be `Default`.
-///
-/// ```
-/// use http_body::Body;
-/// use tower_plivo::RequestBody;
-///
-/// let empty = RequestBody::<axum::body::Body>::default();
-/// assert!(empty.is_end_stream());
-/// ```
-impl<B> Default for RequestBody<B> {
-    fn default() -> Self {
-        Self::buffered(Bytes::new())
-    }
-}
-
 impl<B> Body for Either<B>
 where
     B: Body<Data = Bytes>,

@@ -6,8 +6,8 @@
 //! a URL Plivo did not sign, and cannot tell why. Put this layer outermost: it keeps the method
 //! and target as received in the request's extensions, and when a refusal's target differs
 //! from it, the refusal's line shows it (`received=`) and the signature doctor names the layer
-//! in front as the cause. It never changes a verdict: verification always reads the request as
-//! the signature layer gets it, which is the request the handler is routed by.
+//! in front as the cause. It never changes a verdict: verification reads the request as the
+//! signature layer gets it (under an axum `Router`, its `OriginalUri`), never the capture.
 
 use std::task::{Context, Poll};
 
@@ -115,7 +115,8 @@ fn record<B>(request: &mut Request<B>) {
 }
 
 /// The method and target of a request as [`CaptureReceivedLayer`] received it (before the
-/// layers inside it changed anything). A handler may read it too.
+/// layers inside it changed anything), for diagnosis. Nothing about it is verified: what the
+/// signature covers is [`PlivoVerified::url`](crate::PlivoVerified::url).
 ///
 /// ```
 /// use tower::{ServiceExt, service_fn};

@@ -103,6 +103,8 @@
 //! | 78 | a valid V2 signature on the main (V3-only) server | 403 `signature_version_not_accepted` |
 //! | 79 | a V3 nonce holding a `.`, correctly signed | 403 `invalid_nonce` |
 //! | 80 | the valid request of shape 1 sent twice | 200, then 403 `replayed` |
+//! | 81 | the valid request of shape 1 labelled `Content-Encoding: gzip` (its bytes verify; a decompressor inside would decode others) | 403 `unsupported_body` |
+//! | 82 | the valid request of shape 1 sent `Transfer-Encoding: gzip, chunked` | 403 `unsupported_body` |
 
 mod support;
 
@@ -1410,4 +1412,28 @@ async fn s80_the_same_valid_request_twice() {
         Some("replayed"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn s81_a_body_labelled_compressed() {
+    let addr = main_server().await;
+    let raw = post(addr).header("content-encoding", "gzip");
+    shape(
+        addr,
+        raw.with_body(BODY.as_bytes()),
+        403,
+        Some("unsupported_body"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn s82_a_transfer_coding_besides_chunked() {
+    let addr = main_server().await;
+    let mut request = post(addr)
+        .header("transfer-encoding", "gzip, chunked")
+        .head();
+    request.extend(support::raw::chunk(BODY.as_bytes()));
+    request.extend_from_slice(b"0\r\n\r\n");
+    shape(addr, request, 403, Some("unsupported_body")).await;
 }

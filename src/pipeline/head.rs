@@ -2,11 +2,11 @@
 //! audio-stream upgrade, method, client network, signature headers and version, declared body
 //! size and type), and which URL is verified.
 
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
@@ -192,24 +192,41 @@ const COMPRESSED_BODY: &str = "the body arrived with a Content-Encoding (compres
      of yours compresses, put tower-http's RequestDecompressionLayer outside (in front of) \
      PlivoSignatureLayer, so that the layer reads the body as decoded";
 
+/// The log line's explanation of a transfer coding other than `chunked`.
+const TRANSFER_CODED_BODY: &str = "the body arrived with a Transfer-Encoding other than \
+     chunked: Plivo signs the form it sends, and sends it plain";
+
 /// A body with a `Content-Encoding` other than `identity` reached the layer: its bytes are not
 /// the form that was signed (a decompressor inside the layer would decode them only after
-/// verification, and after the body limit), so it is refused, not verified as garbage.
+/// verification, and after the body limit), so it is refused, not verified as garbage. A
+/// transfer coding other than `chunked` (which the server removes) is refused alike: Plivo
+/// uses none, and no layer should be left to decode bytes the signature did not cover.
 fn check_identity_encoding(headers: &HeaderMap) -> Result<(), Refusal> {
-    let compressed = headers.get_all(CONTENT_ENCODING).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .map(<[u8]>::trim_ascii)
-            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"))
-    });
-    if compressed {
+    if codings_other_than(headers, CONTENT_ENCODING, b"identity") {
         return Err(Refusal::explained(
             Rejection::UnsupportedBody,
             COMPRESSED_BODY,
         ));
     }
+    if codings_other_than(headers, TRANSFER_ENCODING, b"chunked") {
+        return Err(Refusal::explained(
+            Rejection::UnsupportedBody,
+            TRANSFER_CODED_BODY,
+        ));
+    }
     Ok(())
+}
+
+/// Whether any coding listed in the `name` headers (comma-separated, on any number of lines)
+/// is other than `allowed` (empty list elements are no coding).
+fn codings_other_than(headers: &HeaderMap, name: HeaderName, allowed: &[u8]) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(allowed))
+    })
 }
 
 impl Head {
@@ -312,9 +329,13 @@ mod tests {
     use super::*;
 
     fn encoded(values: &[&str]) -> HeaderMap {
+        with(CONTENT_ENCODING, values)
+    }
+
+    fn with(name: HeaderName, values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for value in values {
-            headers.append(CONTENT_ENCODING, HeaderValue::from_str(value).unwrap());
+            headers.append(name.clone(), HeaderValue::from_str(value).unwrap());
         }
         headers
     }
@@ -349,6 +370,19 @@ mod tests {
                     .unwrap()
                     .contains("RequestDecompressionLayer")
             );
+        }
+    }
+
+    #[test]
+    fn only_chunked_is_a_transfer_coding_the_layer_reads_through() {
+        for fine in [&["chunked"][..], &["Chunked"], &["chunked", ""]] {
+            let headers = with(TRANSFER_ENCODING, fine);
+            assert!(check_identity_encoding(&headers).is_ok(), "{fine:?}");
+        }
+        for coded in [&["gzip, chunked"][..], &["gzip", "chunked"], &["deflate"]] {
+            let refusal = check_identity_encoding(&with(TRANSFER_ENCODING, coded)).unwrap_err();
+            assert_eq!(refusal.rejection, Rejection::UnsupportedBody, "{coded:?}");
+            assert!(refusal.detail.unwrap().contains("Transfer-Encoding"));
         }
     }
 }
