@@ -33,7 +33,7 @@ use axum::routing::{Route, post};
 use tower::{Layer, Service, ServiceBuilder};
 use tower_plivo::{PlivoSignatureLayer, PlivoVerified};
 
-use support::compose::{App, BODY, FORGER, Handlers, ORIGIN, TOKEN, plivo};
+use support::compose::{App, BODY, FORGER, Handlers, ORIGIN, TOKEN, layers_between, plivo};
 use support::raw::{self, Step};
 use support::{FORM, fresh_nonce, send};
 
@@ -1283,19 +1283,6 @@ fn readme_stack(routes: Router, plivo: PlivoSignatureLayer) -> Router {
     )
 }
 
-/// The layers a `ServiceBuilder` chain in `text` adds, in order: each `.layer(Name…` as `Name`.
-fn layer_names(text: &str) -> Vec<&str> {
-    text.match_indices(".layer(")
-        .map(|(at, _)| {
-            let rest = text[at + ".layer(".len()..].trim_start();
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .collect()
-}
-
 /// The README's typical axum stack, served: a genuine Plivo request is accepted with its body
 /// intact (also gzipped by a client: decompression is in front), with a request id and a
 /// compressed answer; a forged one is refused with a request id and never reaches the handler;
@@ -1305,19 +1292,11 @@ fn layer_names(text: &str) -> Vec<&str> {
 async fn the_readme_axum_stack() {
     const README: &str = include_str!("../README.md");
     const THIS: &str = include_str!("composition.rs");
-    let snippet = |text: &'static str, start: &str, end: &str| -> Vec<&'static str> {
-        let from = text.find(start).expect("the stack's start") + start.len();
-        let to = from + text[from..].find(end).expect("the stack's end");
-        layer_names(&text[from..to])
-    };
-    let in_readme = snippet(
-        README,
-        "fn app(plivo: PlivoSignatureLayer) -> Router {",
-        "\n}\n",
-    );
-    let here = snippet(THIS, "fn readme_stack(", "\n}\n");
+    let readme_app = "fn app(plivo: PlivoSignatureLayer) -> Router {";
+    let in_readme = layers_between(README, readme_app, "\n}\n");
+    let here = layers_between(THIS, "fn readme_stack(", "\n}\n");
     assert_eq!(in_readme, here, "the README's stack is this test's");
-    assert_eq!(here.len(), 14, "{here:?}");
+    assert_eq!(here.len(), 13, "{here:?}");
 
     let handlers = Handlers::new();
     let app = App::serve(

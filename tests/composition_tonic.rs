@@ -3,7 +3,8 @@
 //! and tower-http's TimeoutLayer, each outside and inside ours. The server carries the gRPC
 //! health service (its paths skipped by ours) and Plivo webhooks under `/plivo` on one
 //! 127.0.0.1 port. Every forged webhook goes through `App::forged*`, which asserts it never
-//! reached a handler.
+//! reached a handler. Last, the README's tonic arrangement (the signature layer and the limits
+//! on the webhook routes only), served and checked layer for layer against the README.
 //!
 //! ```text
 //! cargo test --all-features --test composition_tonic
@@ -256,4 +257,115 @@ async fn timeout_layer_on_the_server() {
             .await
             .assert_refused(403, "signature_mismatch");
     }
+}
+
+/// The README's tonic webhook routes: `handlers`' routes under `/plivo`, guarded, with the
+/// shedder and the limit inside the signature layer.
+fn readme_webhooks(handlers: &Handlers) -> Router {
+    use axum::error_handling::HandleErrorLayer;
+    use tower::BoxError;
+    use tower::limit::ConcurrencyLimitLayer;
+    use tower::load_shed::LoadShedLayer;
+    Router::new().nest("/plivo", handlers.routes()).route_layer(
+        ServiceBuilder::new()
+            .layer(plivo().build().unwrap())
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                StatusCode::SERVICE_UNAVAILABLE
+            }))
+            .layer(LoadShedLayer::new())
+            .layer(ConcurrencyLimitLayer::new(1)),
+    )
+}
+
+/// The README's layers on the whole tonic server.
+fn readme_server_layers() -> ServiceBuilder<
+    tower::layer::util::Stack<
+        tower_http::trace::TraceLayer<
+            tower_http::classify::SharedClassifier<tower_http::classify::GrpcErrorsAsFailures>,
+        >,
+        tower::layer::util::Stack<tower_plivo::CaptureReceivedLayer, tower::layer::util::Identity>,
+    >,
+> {
+    ServiceBuilder::new()
+        .layer(tower_plivo::CaptureReceivedLayer::new())
+        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+}
+
+/// The README's tonic arrangement: the signature layer, the shedder and the limit on the
+/// webhook routes (`route_layer`, with `HandleErrorLayer` answering 503), the capture and
+/// TraceLayer on the whole server. gRPC passes (never meeting the signature layer), a genuine
+/// webhook is accepted, a forged one refused; an overloaded webhook is a 503, which Plivo
+/// retries, not tonic's HTTP 200 with `grpc-status: 8`. The README shows these layers in this
+/// order.
+#[tokio::test]
+async fn the_readme_tonic_stack() {
+    use support::compose::layers_between;
+
+    const README: &str = include_str!("../README.md");
+    const THIS: &str = include_str!("composition_tonic.rs");
+    let in_readme = [
+        layers_between(README, "let webhooks = Router::new()", "let routes"),
+        layers_between(README, "Server::builder()\n", ".add_routes(routes)"),
+    ];
+    let here = [
+        layers_between(THIS, "fn readme_webhooks(", "\n}\n"),
+        layers_between(THIS, "fn readme_server_layers(", "\n}\n"),
+    ];
+    assert_eq!(in_readme, here, "the README's stacks are this test's");
+
+    let handlers = Handlers::new();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", ServingStatus::Serving).await;
+    let webhooks = readme_webhooks(&handlers);
+    let routes: Routes = Routes::new(health_service)
+        .into_axum_router()
+        .merge(webhooks)
+        .into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _health = health;
+        Server::builder()
+            .accept_http1(true)
+            .timeout(Duration::from_secs(10))
+            .layer(
+                readme_server_layers()
+                    // The test's own, so the client sees a refusal's reason.
+                    .map_response(support::copy_reason),
+            )
+            .add_routes(routes)
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    let app = Arc::new(App::at("the README's tonic stack", &handlers, addr));
+    assert_basics(&app).await;
+
+    let held = tokio::spawn({
+        let app = app.clone();
+        async move { app.genuine("/plivo/hold", &[]).await }
+    });
+    tokio::time::timeout(Duration::from_secs(5), handlers.entered.notified())
+        .await
+        .expect("the held request reaches the handler");
+    let before = handlers.calls();
+    let shed = app.genuine("/plivo/hold", &[]).await;
+    assert_eq!(
+        (shed.status, shed.header("grpc-status")),
+        (503, None),
+        "{}: an overloaded webhook is a 503 Plivo retries",
+        app.label
+    );
+    assert_eq!(
+        handlers.calls(),
+        before,
+        "{}: a shed request is not handled",
+        app.label
+    );
+    app.forged_among_others("/plivo/hold")
+        .await
+        .assert_refused(403, "signature_mismatch");
+    handlers.gate.add_permits(1);
+    let held = held.await.unwrap();
+    assert_eq!((held.status, held.text().as_str()), (200, "released"));
 }

@@ -304,3 +304,33 @@ impl App {
         );
     }
 }
+
+// ---- the README's stacks ----
+
+/// The layers a `ServiceBuilder` chain in `text` adds, in order: each `.layer(path::Type…` as
+/// `Type` (a variable, as `plivo`, by its name); a nested `ServiceBuilder` is not a layer.
+pub fn layer_names(text: &str) -> Vec<&str> {
+    text.match_indices(".layer(")
+        .filter_map(|(at, _)| {
+            let rest = text[at + ".layer(".len()..].trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let path = &rest[..end];
+            // `tower_http::trace::TraceLayer::new_for_grpc` is `TraceLayer`.
+            let name = path
+                .rsplit("::")
+                .find(|segment| segment.starts_with(char::is_uppercase))
+                .unwrap_or(path);
+            (name != "ServiceBuilder").then_some(name)
+        })
+        .collect()
+}
+
+/// The layers of the `ServiceBuilder` chains in `text` from the first `start` to the next `end`
+/// after it, in order (how a test checks that the README shows its stack).
+pub fn layers_between(text: &'static str, start: &str, end: &str) -> Vec<&'static str> {
+    let from = text.find(start).expect("the stack's start") + start.len();
+    let to = from + text[from..].find(end).expect("the stack's end");
+    layer_names(&text[from..to])
+}
