@@ -277,15 +277,18 @@ fn readme_webhooks(handlers: &Handlers) -> Router {
     )
 }
 
-/// The README's layers on the whole tonic server.
-fn readme_server_layers() -> ServiceBuilder<
+/// What [`readme_server_layers`] builds.
+type ServerLayers = ServiceBuilder<
     tower::layer::util::Stack<
         tower_http::trace::TraceLayer<
             tower_http::classify::SharedClassifier<tower_http::classify::GrpcErrorsAsFailures>,
         >,
         tower::layer::util::Stack<tower_plivo::CaptureReceivedLayer, tower::layer::util::Identity>,
     >,
-> {
+>;
+
+/// The README's layers on the whole tonic server.
+fn readme_server_layers() -> ServerLayers {
     ServiceBuilder::new()
         .layer(tower_plivo::CaptureReceivedLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
