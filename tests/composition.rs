@@ -815,13 +815,7 @@ async fn concurrency_limit_and_load_shed() {
         app.assert_genuine_accepted(&[]).await;
         app.assert_forged_refused(&[]).await;
 
-        let held = tokio::spawn({
-            let app = app.clone();
-            async move { app.genuine("/hold", &[]).await }
-        });
-        tokio::time::timeout(Duration::from_secs(5), handlers.entered.notified())
-            .await
-            .expect("the held request reaches the handler");
+        let held = app.hold_one("/hold").await;
         let before = handlers.calls();
         // `ConcurrencyLimitLayer` under `Router::layer` limits each route on its own (axum calls
         // `layer` once per route, and each call makes a semaphore), so the overload is on the
@@ -871,13 +865,7 @@ async fn concurrency_limit_alone_makes_requests_wait() {
             ConcurrencyLimitLayer::new(1),
         );
         let app = Arc::new(App::serve(format!("ConcurrencyLimit, {side}"), &handlers, stack).await);
-        let held = tokio::spawn({
-            let app = app.clone();
-            async move { app.genuine("/hold", &[]).await }
-        });
-        tokio::time::timeout(Duration::from_secs(5), handlers.entered.notified())
-            .await
-            .expect("the held request reaches the handler");
+        let held = app.hold_one("/hold").await;
         let forged = tokio::spawn({
             let app = app.clone();
             async move { app.forged_among_others("/hold").await }

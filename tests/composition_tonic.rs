@@ -159,13 +159,7 @@ async fn concurrency_limit_and_load_shed_on_the_server() {
         });
         assert_basics(&app).await;
 
-        let held = tokio::spawn({
-            let app = app.clone();
-            async move { app.genuine("/plivo/hold", &[]).await }
-        });
-        tokio::time::timeout(Duration::from_secs(5), handlers.entered.notified())
-            .await
-            .expect("the held request reaches the handler");
+        let held = app.hold_one("/plivo/hold").await;
         assert_eq!(
             health_check(app.addr).await.map_err(|status| status.code()),
             Err(Code::ResourceExhausted),
@@ -344,13 +338,7 @@ async fn the_readme_tonic_stack() {
     let app = Arc::new(App::at("the README's tonic stack", &handlers, addr));
     assert_basics(&app).await;
 
-    let held = tokio::spawn({
-        let app = app.clone();
-        async move { app.genuine("/plivo/hold", &[]).await }
-    });
-    tokio::time::timeout(Duration::from_secs(5), handlers.entered.notified())
-        .await
-        .expect("the held request reaches the handler");
+    let held = app.hold_one("/plivo/hold").await;
     let before = handlers.calls();
     let shed = app.genuine("/plivo/hold", &[]).await;
     assert_eq!(

@@ -7,15 +7,15 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tower_plivo::{Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
 
-use support::{FORM, echo, fresh_nonce, send, serve, sign_v3};
+use support::{Counts, FORM, echo, fresh_nonce, send, serve, sign_v3};
 
 const TOKEN: &str = "MAmetricsFACADEtokenmmmmmmmmmmmmmm";
 const ORIGIN: &str = "https://hooks.example.com";
@@ -164,22 +164,6 @@ async fn every_verdict_reaches_the_exporter_by_verdict_and_reason() {
         after.contains("# HELP plivo_webhook_verify_duration_seconds Time the Plivo signature"),
         "{after}"
     );
-}
-
-#[derive(Default)]
-struct Counts {
-    accepted: AtomicU64,
-    rejected: Mutex<Vec<Rejection>>,
-}
-
-impl Metrics for Counts {
-    fn accepted(&self, _: &PlivoVerified) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn rejected(&self, rejection: Rejection) {
-        self.rejected.lock().unwrap().push(rejection);
-    }
 }
 
 #[tokio::test]

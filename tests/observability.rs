@@ -8,17 +8,17 @@
 mod support;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::Request;
 use tower_plivo::replay::MemoryNonceStore;
 use tower_plivo::signature::Signer;
-use tower_plivo::{Metrics, PlivoSignatureLayer, PlivoVerified, Rejection, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, PlivoVerified, Rejection, UrlPolicy};
 
 use support::logs::Captured;
-use support::{FORM, echo, send, serve};
+use support::{Counts, FORM, echo, send, serve};
 
 const TOKEN: &str = "MAOBSERVEtokenSECRETjjjjjjjjjjjjjjj";
 const MAIN: &str = "MAOBSERVEmainSECRETkkkkkkkkkkkkkkkk";
@@ -97,22 +97,6 @@ async fn report_only_lets_everything_through_with_its_verdict() {
             .contains("verdict=\"rejected (report-only)\"")
     );
     captured.assert_none_of(&[TOKEN, MAIN, "SECRET"]);
-}
-
-#[derive(Default)]
-struct Counts {
-    accepted: AtomicU64,
-    rejected: Mutex<Vec<Rejection>>,
-}
-
-impl Metrics for Counts {
-    fn accepted(&self, _: &PlivoVerified) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn rejected(&self, rejection: Rejection) {
-        self.rejected.lock().unwrap().push(rejection);
-    }
 }
 
 #[tokio::test]

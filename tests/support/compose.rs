@@ -228,6 +228,19 @@ impl App {
         reply
     }
 
+    /// Sends a genuine request to `target` (a `/hold` route) in the background and returns
+    /// once its handler is running, holding whatever permit it took until the test adds one
+    /// to the gate; the handle gives its answer.
+    pub async fn hold_one(self: &Arc<Self>, target: &str) -> tokio::task::JoinHandle<Reply> {
+        let app = self.clone();
+        let target = target.to_owned();
+        let held = tokio::spawn(async move { app.genuine(&target, &[]).await });
+        tokio::time::timeout(Duration::from_secs(5), self.handlers.entered.notified())
+            .await
+            .expect("the held request reaches the handler");
+        held
+    }
+
     /// A genuine request: [`BODY`] signed with the account's token for `target`.
     pub async fn genuine(&self, target: &str, extra: &[(&str, &str)]) -> Reply {
         self.post(TOKEN, target, BODY.as_bytes(), BODY.into(), extra)

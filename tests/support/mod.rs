@@ -281,3 +281,21 @@ pub fn signed_request<'a>(
 
 /// The form content type header.
 pub const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+/// A [`tower_plivo::Metrics`] that counts acceptances and keeps every rejection, in order.
+#[derive(Default)]
+pub struct Counts {
+    pub accepted: std::sync::atomic::AtomicU64,
+    pub rejected: std::sync::Mutex<Vec<Rejection>>,
+}
+
+impl tower_plivo::Metrics for Counts {
+    fn accepted(&self, _: &PlivoVerified) {
+        self.accepted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn rejected(&self, rejection: Rejection) {
+        self.rejected.lock().unwrap().push(rejection);
+    }
+}
