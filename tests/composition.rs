@@ -463,16 +463,7 @@ async fn timeout_layer() {
         forged.assert_refused(403, "signature_mismatch");
 
         if side == Side::Outside {
-            let before = handlers.calls();
-            let started = Instant::now();
-            let slow = app.genuine("/slow", &[]).await;
-            app.assert_from_neighbour(&slow, 408, "a slow handler");
-            assert!(
-                started.elapsed() < Duration::from_millis(1500),
-                "{}",
-                app.label
-            );
-            assert_eq!(handlers.calls(), before + 1);
+            app.assert_slow_handler_timed_out("/slow").await;
         }
 
         // 100 bytes declared, 10 sent, then silence.

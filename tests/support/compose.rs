@@ -241,6 +241,21 @@ impl App {
         held
     }
 
+    /// A genuine request to `target` (a `/slow` route, 2 s) is the neighbour's 408 well before
+    /// the handler would have answered, and the handler ran once.
+    pub async fn assert_slow_handler_timed_out(&self, target: &str) {
+        let before = self.handlers.calls();
+        let started = std::time::Instant::now();
+        let slow = self.genuine(target, &[]).await;
+        self.assert_from_neighbour(&slow, 408, "a slow handler");
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{}",
+            self.label
+        );
+        assert_eq!(self.handlers.calls(), before + 1, "{}", self.label);
+    }
+
     /// A genuine request: [`BODY`] signed with the account's token for `target`.
     pub async fn genuine(&self, target: &str, extra: &[(&str, &str)]) -> Reply {
         self.post(TOKEN, target, BODY.as_bytes(), BODY.into(), extra)
