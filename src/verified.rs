@@ -12,6 +12,12 @@ use crate::tenants::Tenant;
 /// In report-only mode a request that would have been refused carries the
 /// [`Rejection`](crate::Rejection) instead (or as well, for a verified replay).
 ///
+/// It vouches for the request as the layer handed it on: the layers between it and the
+/// handler are trusted not to replace its body or target (put only your own layers there, and
+/// the ones the README places inside). Routes added to an axum `Router` after
+/// `.layer(plivo)` are not guarded; a handler there that extracts `Extension<PlivoVerified>`
+/// is refused before it runs.
+///
 /// ```
 /// use axum::{Extension, Router, routing::post};
 /// use tower_plivo::{PlivoVerified, TokenId};
