@@ -8,6 +8,9 @@ pub mod examples;
 pub mod hyper_app;
 pub mod logs;
 pub mod raw;
+// Only the cluster tests start a cluster; the other test binaries need not build the harness.
+#[cfg(feature = "redis-cluster")]
+pub mod redis_cluster;
 pub mod reference;
 pub mod replay_app;
 pub mod sign;

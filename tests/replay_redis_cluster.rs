@@ -1,0 +1,473 @@
+//! Replay protection shared through a real Redis Cluster (three primaries, each with a replica),
+//! started by each test on free ports (needs `redis-server` and `redis-cli` on PATH: `apt-get
+//! install -y redis-server`; `.ci/run` installs them). Each test starts its own cluster: the
+//! failover test kills a node, and separate clusters keep the tests independent (about 2 s each
+//! to start).
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use tower_plivo::replay::RedisNonceStore;
+
+use support::redis_cluster::{RedisCluster, cli_output, key_slot};
+use support::replay_app::{ORIGIN, TOKEN, concurrent_copies, post_signed, replay_server, signed};
+
+fn store(cluster: &RedisCluster) -> RedisNonceStore {
+    RedisNonceStore::cluster(cluster.seeds()).unwrap()
+}
+
+/// The Redis key the store writes for a V3 POST to `/answer` with an empty body and this nonce:
+/// the prefix, then the SHA-256 of the signed message (computed here independently of the crate,
+/// as in tests/replay_redis.rs), so the test knows which shard holds it.
+fn answer_key(prefix: &str, nonce: &str) -> String {
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(format!("{ORIGIN}/answer.{nonce}").as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{prefix}{digest}")
+}
+
+#[tokio::test]
+async fn a_thousand_nonces_over_every_shard_are_accepted_once_then_refused() {
+    let cluster = RedisCluster::start();
+    let (addr, calls) = replay_server(store(&cluster), false).await;
+    let nonces: Vec<String> = (0..1000)
+        .map(|i| format!("{:020}", 40_000_000 + i))
+        .collect();
+    let send_all = || {
+        futures_util::stream::iter(nonces.iter().map(|nonce| async move {
+            let headers = signed("/answer", nonce, "");
+            post_signed(addr, "/answer", &headers, "").await
+        }))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+    };
+    for reply in send_all().await {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    // Every primary holds some of the keys (they are spread by hash slot, not piled on one
+    // node), and together exactly one per nonce.
+    let per_primary: Vec<(u16, u64)> = cluster
+        .primaries()
+        .iter()
+        .map(|node| (node.port, cluster.dbsize(node.port)))
+        .collect();
+    eprintln!("keys per primary: {per_primary:?}");
+    assert_eq!(per_primary.len(), 3);
+    assert!(
+        per_primary.iter().all(|&(_, keys)| keys > 0),
+        "{per_primary:?}"
+    );
+    assert_eq!(
+        per_primary.iter().map(|&(_, keys)| keys).sum::<u64>(),
+        1000,
+        "{per_primary:?}"
+    );
+    for reply in send_all().await {
+        reply.assert_refused(403, "replayed");
+    }
+    assert_eq!(calls.get(), 1000);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_copies_let_exactly_one_through() {
+    let cluster = RedisCluster::start();
+    let (addr, calls) = replay_server(store(&cluster), false).await;
+    let statuses = concurrent_copies(addr, "/answer", "40000000000000000002", 100).await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 403).count(),
+        99,
+        "{statuses:?}"
+    );
+    assert_eq!(calls.get(), 1);
+}
+
+#[tokio::test]
+async fn two_server_processes_sharing_the_cluster_accept_a_request_once() {
+    use support::examples::Running;
+    let cluster = RedisCluster::start();
+    // Two seeds only: the client learns the other nodes from them.
+    let url = format!(
+        "redis-cluster://{}",
+        cluster.ports()[..2]
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let env = [
+        ("PLIVO_AUTH_TOKEN", TOKEN),
+        ("PLIVO_PUBLIC_URL", ORIGIN),
+        ("PLIVO_REPLAY_STORE", url.as_str()),
+    ];
+    let (one, two) = (
+        Running::example("server", &env),
+        Running::example("server", &env),
+    );
+    let headers = signed("/answer", "40000000000000000003", "CallUUID=p");
+    let (first, second) = tokio::join!(
+        post_signed(one.addr, "/answer", &headers, "CallUUID=p"),
+        post_signed(two.addr, "/answer", &headers, "CallUUID=p"),
+    );
+    let again = post_signed(one.addr, "/answer", &headers, "CallUUID=p").await;
+    let logs = [one.stop(), two.stop()];
+    let mut answers = [(first.status, first.text()), (second.status, second.text())];
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            (200, "CallUUID=p".to_owned()),
+            (403, "forbidden\n".to_owned())
+        ],
+        "{logs:?}"
+    );
+    assert_eq!(again.status, 403, "and refused again later");
+    let refuser = if first.status == 403 { 0 } else { 1 };
+    assert!(
+        logs[refuser].contains("reason=\"replayed\""),
+        "the refusing process logs why: {}",
+        logs[refuser]
+    );
+}
+
+/// How long one store operation may take in the failover test: the answers' bound.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
+/// What an answer may take beyond the operation timeout (the HTTP round trip, a busy machine).
+const ANSWER_SLACK: Duration = Duration::from_millis(1500);
+/// How long after the promotion the store may still answer 503: the cluster client learns the
+/// new primary on its next topology refresh, and an operation already waiting on the dead
+/// primary runs out its timeout.
+const REFRESH_SLACK: Duration = Duration::from_millis(2000);
+/// The failover test gives up on the cluster recovering after this.
+const FAILOVER_BUDGET: Duration = Duration::from_secs(20);
+const KEY_PREFIX: &str = "failover:";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// A request never sent before.
+    Fresh,
+    /// A copy of a fresh request on the killed primary's slots answered 200 before the kill.
+    Replay,
+}
+
+#[derive(Debug)]
+struct Outcome {
+    kind: Kind,
+    nonce: String,
+    /// The key lives in a slot of the killed primary.
+    victim: bool,
+    sent: Instant,
+    answered: Instant,
+    /// 0: no answer within the operation timeout and the slack.
+    status: u16,
+    reason: Option<String>,
+}
+
+/// `at` in ms relative to `kill` (negative: before).
+fn ms(kill: Instant, at: Instant) -> i64 {
+    if at >= kill {
+        (at - kill).as_millis() as i64
+    } else {
+        -((kill - at).as_millis() as i64)
+    }
+}
+
+/// Items 2 and 3 of issue 15: a primary killed under a stream of requests. Asserts what must
+/// hold (only 200 / 403 `replayed` / 503 `replay_store_unavailable`, each answered in time, 503s
+/// only for the killed primary's slots and only until shortly after its replica is promoted,
+/// protection back after the promotion); measures and prints what a failover can lose (replays
+/// of requests accepted before the kill, accepted a second time because the killed primary's
+/// last writes never reached its replica).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_killed_mid_stream_costs_503s_only_until_its_replica_takes_over() {
+    let test_started = Instant::now();
+    let mut cluster = RedisCluster::start();
+    let cluster_started = test_started.elapsed();
+    let store = store(&cluster)
+        .key_prefix(KEY_PREFIX)
+        .operation_timeout(OPERATION_TIMEOUT);
+    let (addr, _) = replay_server(store, false).await;
+
+    let victim = cluster.primaries()[0].clone();
+    let replica = cluster.replica_of(victim.port);
+    let survivor = cluster
+        .primaries()
+        .into_iter()
+        .find(|node| node.port != victim.port)
+        .unwrap()
+        .port;
+    let (victim_port, victim_id, replica_id) = (victim.port, victim.id.clone(), replica.id);
+    let on_victim =
+        move |nonce: &str| victim.owns(key_slot(answer_key(KEY_PREFIX, nonce).as_bytes()));
+
+    // The slot arithmetic and the key format agree with the cluster: a first request's key is
+    // on the primary the test computed.
+    let probe = "40000000000000000100";
+    let headers = signed("/answer", probe, "");
+    assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 200);
+    let probe_key = answer_key(KEY_PREFIX, probe);
+    assert_eq!(cluster.keyslot(&probe_key), key_slot(probe_key.as_bytes()));
+    let owner = cluster
+        .primaries()
+        .into_iter()
+        .find(|node| node.owns(key_slot(probe_key.as_bytes())))
+        .unwrap();
+    assert_eq!(
+        cluster.cli(owner.port, &["EXISTS", &probe_key]).trim(),
+        "1",
+        "the store writes {probe_key} (prefix, then the message's SHA-256, no hash tag)"
+    );
+
+    let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::default();
+    // Fresh requests on the victim's slots answered 200 before the kill, in order of answer.
+    let accepted_before: Arc<Mutex<Vec<String>>> = Arc::default();
+    let killed_at: Arc<OnceLock<Instant>> = Arc::default();
+    let stream_started = Instant::now();
+    let mut monitor = None;
+    let mut recovered = None;
+    let mut stop_at: Option<Instant> = None;
+    let mut tasks = Vec::new();
+    let mut ticker = tokio::time::interval(Duration::from_millis(10));
+    let mut replays_sent = 0usize;
+    for i in 0.. {
+        ticker.tick().await;
+        let now = Instant::now();
+        if killed_at.get().is_none() && now - stream_started >= Duration::from_millis(1000) {
+            // SIGKILL: no goodbye, as a crash. Then watch, from another node, how long the
+            // cluster takes to notice, promote the replica, and be ok again.
+            cluster.kill(victim_port);
+            let kill = Instant::now();
+            killed_at.set(kill).unwrap();
+            let (victim_id, replica_id, live) =
+                (victim_id.clone(), replica_id.clone(), cluster.live_ports());
+            monitor = Some(tokio::task::spawn_blocking(move || {
+                watch_failover(kill, survivor, &victim_id, &replica_id, &live)
+            }));
+        }
+        if monitor
+            .as_ref()
+            .is_some_and(|handle: &tokio::task::JoinHandle<_>| handle.is_finished())
+        {
+            recovered = Some(monitor.take().unwrap().await.unwrap());
+            // Keep the stream going a while after the recovery: protection must be back.
+            stop_at = Some(now + REFRESH_SLACK + Duration::from_millis(500));
+        }
+        if stop_at.is_some_and(|stop| now >= stop) {
+            break;
+        }
+        if let Some(&kill) = killed_at.get() {
+            assert!(
+                now - kill < FAILOVER_BUDGET,
+                "the cluster did not recover within {FAILOVER_BUDGET:?} of the kill"
+            );
+        }
+
+        let mut send = |kind: Kind, nonce: String| {
+            let (outcomes, accepted_before, killed_at) =
+                (outcomes.clone(), accepted_before.clone(), killed_at.clone());
+            let victim = on_victim(&nonce);
+            tasks.push(tokio::spawn(async move {
+                let headers = signed("/answer", &nonce, "");
+                let sent = Instant::now();
+                let reply = tokio::time::timeout(
+                    OPERATION_TIMEOUT + ANSWER_SLACK,
+                    post_signed(addr, "/answer", &headers, ""),
+                )
+                .await;
+                let answered = Instant::now();
+                let (status, reason) = match &reply {
+                    Ok(reply) => (reply.status, reply.reason()),
+                    Err(_) => (0, None),
+                };
+                if kind == Kind::Fresh && victim && status == 200 && killed_at.get().is_none() {
+                    accepted_before.lock().unwrap().push(nonce.clone());
+                }
+                outcomes.lock().unwrap().push(Outcome {
+                    kind,
+                    nonce,
+                    victim,
+                    sent,
+                    answered,
+                    status,
+                    reason,
+                });
+            }));
+        };
+        send(Kind::Fresh, format!("{:020}", 41_000_000 + i));
+        if killed_at.get().is_some() {
+            // A replay each tick of a request accepted before the kill, newest first (the
+            // newest are the writes least likely to have reached the replica), round and round.
+            let accepted = accepted_before.lock().unwrap().clone();
+            if !accepted.is_empty() {
+                let index = accepted.len() - 1 - replays_sent % accepted.len();
+                replays_sent += 1;
+                send(Kind::Replay, accepted[index].clone());
+            }
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let kill = *killed_at.get().unwrap();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    let (failed_after, promoted_after, ok_after) = recovered.unwrap();
+    let promoted = kill + promoted_after;
+
+    // Every answer is one the contract allows, and came in time (0 is a timeout: a hang).
+    for outcome in &outcomes {
+        let allowed = match (outcome.kind, outcome.status, outcome.reason.as_deref()) {
+            (_, 200, _) => true,
+            (Kind::Replay, 403, Some("replayed")) => true,
+            (_, 503, Some("replay_store_unavailable")) => true,
+            _ => false,
+        };
+        assert!(
+            allowed,
+            "{outcome:?} sent {} ms after the kill",
+            ms(kill, outcome.sent)
+        );
+    }
+    let unavailable: Vec<&Outcome> = outcomes.iter().filter(|o| o.status == 503).collect();
+    let first_503 = unavailable.iter().map(|o| ms(kill, o.sent)).min();
+    let last_503 = unavailable.iter().map(|o| ms(kill, o.sent)).max();
+    let last_503_answered = unavailable.iter().map(|o| ms(kill, o.answered)).max();
+    let off_victim_503 = unavailable.iter().filter(|o| !o.victim).count();
+
+    // What the failover lost: replays accepted a second time, per request replayed.
+    let replays: Vec<&Outcome> = outcomes.iter().filter(|o| o.kind == Kind::Replay).collect();
+    let in_window = replays.iter().filter(|o| o.sent < promoted).count();
+    let after_promotion = replays.len() - in_window;
+    let mut accepted_again: HashMap<&str, usize> = HashMap::new();
+    for replay in replays.iter().filter(|o| o.status == 200) {
+        *accepted_again.entry(replay.nonce.as_str()).or_default() += 1;
+    }
+    let replayed_requests: std::collections::HashSet<&str> =
+        replays.iter().map(|o| o.nonce.as_str()).collect();
+    let fresh_victim_after = outcomes
+        .iter()
+        .filter(|o| o.kind == Kind::Fresh && o.victim && o.status == 200 && o.sent > promoted)
+        .count();
+    let slowest = outcomes
+        .iter()
+        .map(|o| o.answered - o.sent)
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "failover figures: cluster started in {cluster_started:?}; {} requests ({} fresh, {} \
+         replays); victim {victim_port} flagged fail after {} ms, replica promoted after {} ms, \
+         cluster_state:ok after {} ms; 503s: {} (first sent at {first_503:?} ms, last sent at \
+         {last_503:?} ms, last answered at {last_503_answered:?} ms; {off_victim_503} on other \
+         shards); replays: {} of {} requests accepted before the kill on the victim's slots, \
+         {in_window} sent before the promotion, {after_promotion} after; requests accepted \
+         twice: {} {:?}; fresh requests on the victim's slots accepted after the promotion: \
+         {fresh_victim_after}; slowest answer {slowest:?}",
+        outcomes.len(),
+        outcomes.len() - replays.len(),
+        replays.len(),
+        failed_after.as_millis(),
+        promoted_after.as_millis(),
+        ok_after.as_millis(),
+        unavailable.len(),
+        replayed_requests.len(),
+        accepted_before.lock().unwrap().len(),
+        accepted_again.len(),
+        accepted_again,
+    );
+
+    assert!(
+        accepted_again.values().all(|&times| times == 1),
+        "a request lost in the failover is accepted twice at most, never three times: \
+         {accepted_again:?}"
+    );
+    assert!(
+        replays.len() > 10 && after_promotion > 0,
+        "the stream sent replays in and after the window"
+    );
+    // 503s only while a slot has no primary: for the killed primary's slots, from the kill until
+    // the client has learnt of the promotion.
+    assert_eq!(off_victim_503, 0, "the other shards kept answering");
+    assert!(
+        unavailable.iter().all(|o| o.answered >= kill),
+        "no 503 before the kill"
+    );
+    assert!(
+        unavailable
+            .iter()
+            .all(|o| o.sent <= promoted + REFRESH_SLACK),
+        "503s end within {REFRESH_SLACK:?} of the promotion ({} ms after the kill); last sent at \
+         {last_503:?} ms",
+        promoted_after.as_millis()
+    );
+    assert!(
+        fresh_victim_after > 0,
+        "requests on the promoted replica's slots are accepted again"
+    );
+
+    // Protection resumed on the promoted replica: a fresh request on the victim's slots is
+    // accepted once, then refused.
+    let nonce = (0..)
+        .map(|i| format!("{:020}", 42_000_000 + i))
+        .find(|nonce| on_victim(nonce))
+        .unwrap();
+    let headers = signed("/answer", &nonce, "");
+    assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 200);
+    post_signed(addr, "/answer", &headers, "")
+        .await
+        .assert_refused(403, "replayed");
+    eprintln!("failover test took {:?}", test_started.elapsed());
+}
+
+/// Polls `CLUSTER NODES` on `survivor` (a primary still up) until the victim is flagged failed
+/// and its replica is a primary, then every live node until `cluster_state:ok`. Returns those
+/// three instants relative to the kill.
+fn watch_failover(
+    kill: Instant,
+    survivor: u16,
+    victim_id: &str,
+    replica_id: &str,
+    live: &[u16],
+) -> (Duration, Duration, Duration) {
+    let (mut failed, mut promoted) = (None, None);
+    loop {
+        assert!(
+            kill.elapsed() < FAILOVER_BUDGET,
+            "no failover within {FAILOVER_BUDGET:?}"
+        );
+        if let Some(nodes) = cli_output(survivor, &["CLUSTER", "NODES"]) {
+            for line in nodes.lines() {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                if fields.len() < 3 {
+                    continue;
+                }
+                let flags: Vec<&str> = fields[2].split(',').collect();
+                if failed.is_none() && fields[0] == victim_id && flags.contains(&"fail") {
+                    failed = Some(kill.elapsed());
+                }
+                if promoted.is_none() && fields[0] == replica_id && flags.contains(&"master") {
+                    promoted = Some(kill.elapsed());
+                }
+            }
+        }
+        if let (Some(failed), Some(promoted)) = (failed, promoted) {
+            let all_ok = live.iter().all(|&port| {
+                cli_output(port, &["CLUSTER", "INFO"]).is_some_and(|info| {
+                    info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+                })
+            });
+            if all_ok {
+                return (failed, promoted, kill.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
