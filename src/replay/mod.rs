@@ -21,7 +21,8 @@
 //!
 //! [`MemoryNonceStore`] serves one process. Several replicas behind a load balancer each have
 //! their own memory, so a copy sent to another replica would be accepted: they need one shared
-//! store, such as `RedisNonceStore` (feature `redis`).
+//! store, such as `RedisNonceStore` (feature `redis`; on a Redis Cluster with feature
+//! `redis-cluster`, over TLS with feature `redis-tls`).
 //!
 //! ```
 //! use std::sync::Arc;

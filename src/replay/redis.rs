@@ -1,9 +1,13 @@
-//! [`RedisNonceStore`]: one store shared by every replica (feature `redis`).
+//! [`RedisNonceStore`]: one store shared by every replica (feature `redis`; a Redis Cluster with
+//! feature `redis-cluster`).
 
 use std::fmt;
+#[cfg(feature = "redis-cluster")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, RedisResult, ScriptInvocation};
 
 use super::memory::DEFAULT_TTL;
 use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};
@@ -22,6 +26,11 @@ end
 return 0
 "#;
 
+/// How long the client waits for one TCP (and TLS) connection to a node.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the client waits for one answer from a node.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Remembers verified nonces in Redis, so every replica behind a load balancer refuses a request
 /// any of them has already accepted.
 ///
@@ -32,6 +41,12 @@ return 0
 ///   and the layer answers 503 (or lets the request through when configured to fail open).
 ///
 /// Construction does not connect: a replica starts even while Redis is down.
+///
+/// [`RedisNonceStore::new`] talks to one Redis node; [`RedisNonceStore::cluster`] (feature
+/// `redis-cluster`) to a Redis Cluster, with the same keys, semantics and settings. `rediss://`
+/// URLs (TLS) need feature `redis-tls`; `redis://user:password@host:port` logs in as an ACL user
+/// (`redis://:password@host:port` with the `default` user's password). The [`Debug`] output never
+/// shows a URL, so never a password.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -45,7 +60,7 @@ return 0
 /// ```
 #[derive(Clone)]
 pub struct RedisNonceStore {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     ttl: Duration,
     operation_timeout: Duration,
@@ -53,24 +68,105 @@ pub struct RedisNonceStore {
 }
 
 impl RedisNonceStore {
-    /// A store for the Redis at `url` (`redis://host:port/db`). Must be called inside a Tokio
-    /// runtime; connects lazily.
+    /// A store for the Redis at `url` (`redis://host:port/db`, `redis://user:password@host:port`,
+    /// or `rediss://…` with feature `redis-tls`). Must be called inside a Tokio runtime; connects
+    /// lazily.
+    ///
+    /// A malformed URL (or `rediss://` without feature `redis-tls`) is a [`StoreError`].
+    ///
+    /// ```no_run
+    /// use tower_plivo::replay::RedisNonceStore;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisNonceStore::new("redis://plivo:secret@127.0.0.1:6379/")?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(StoreError::new)?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let connection =
             ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)?;
-        Ok(Self {
+        Ok(Self::with_connection(Connection::Single(connection)))
+    }
+
+    /// A store for the Redis Cluster reached through `seeds`, the URLs of one or more of its
+    /// nodes (`redis://10.0.0.1:7000`, `redis://user:password@host:port`, or `rediss://…` with
+    /// feature `redis-tls`); the client discovers the other nodes and follows the cluster's
+    /// topology (slot moves, failovers). Every seed must use the same user, password and scheme;
+    /// the nodes it discovers are reached with them too.
+    ///
+    /// Like [`RedisNonceStore::new`], construction does not connect: the first operation
+    /// connects (within [`operation_timeout`](Self::operation_timeout)), and a failed connection
+    /// fails that operation only, the next one tries again. Must be called inside a Tokio
+    /// runtime.
+    ///
+    /// An empty `seeds`, a malformed URL, seeds that disagree on user, password or TLS, or
+    /// `rediss://` without feature `redis-tls` is a [`StoreError`].
+    ///
+    /// Every operation touches one key, `<prefix><replay key>`, so it hashes to one slot and runs
+    /// on the node that owns it: no hash tags are needed, and keys spread over the whole cluster.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tower_plivo::replay::RedisNonceStore;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisNonceStore::cluster([
+    ///     "rediss://plivo:secret@redis-1.internal:6379",
+    ///     "rediss://plivo:secret@redis-2.internal:6379",
+    /// ])?
+    /// .ttl(Duration::from_secs(24 * 60 * 60));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+    pub fn cluster<I, S>(seeds: I) -> Result<Self, StoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let seeds: Vec<String> = seeds
+            .into_iter()
+            .map(|seed| seed.as_ref().to_owned())
+            .collect();
+        let seed_count = seeds.len();
+        // Failover: a killed primary's commands fail (I/O error or timeout), the client retries a
+        // few times with short waits, reconnecting and rebuilding its slot map from the nodes it
+        // still reaches (and on every MOVED), so once a replica is promoted the next operations
+        // find it. Meanwhile each operation fails within `operation_timeout` (503 or fail-open),
+        // instead of the defaults' 16 retries over minutes.
+        let client = redis::cluster::ClusterClientBuilder::new(seeds.iter().map(String::as_str))
+            .connection_timeout(CONNECTION_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            // Bounded by the store's own `operation_timeout` instead.
+            .overall_response_timeout(None)
+            .retries(3)
+            .min_retry_wait(50)
+            .max_retry_wait(500)
+            .retry_wait_formula(100, 2)
+            .build()
+            .map_err(StoreError::new)?;
+        Ok(Self::with_connection(Connection::Cluster(Arc::new(
+            LazyCluster {
+                client,
+                connection: tokio::sync::OnceCell::new(),
+                seed_count,
+            },
+        ))))
+    }
+
+    fn with_connection(connection: Connection) -> Self {
+        Self {
             connection,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
             ttl: DEFAULT_TTL,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             release: redis::Script::new(RELEASE_IF_OWNER),
-        })
+        }
     }
 
     /// How long a nonce is remembered (default [`DEFAULT_TTL`], 1 hour; at least 1 ms).
@@ -96,9 +192,62 @@ impl RedisNonceStore {
     }
 }
 
+/// The connection of a [`RedisNonceStore`]: one node, or a cluster.
+#[derive(Clone)]
+enum Connection {
+    /// Connects lazily and reconnects by itself.
+    Single(ConnectionManager),
+    /// Connected on first use; the cluster connection then follows the topology by itself.
+    #[cfg(feature = "redis-cluster")]
+    Cluster(Arc<LazyCluster>),
+}
+
+#[cfg(feature = "redis-cluster")]
+struct LazyCluster {
+    client: redis::cluster::ClusterClient,
+    /// Set by the first successful connection; a failed one leaves it empty for the next try.
+    connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+    seed_count: usize,
+}
+
+#[cfg(feature = "redis-cluster")]
+impl LazyCluster {
+    async fn connection(&self) -> RedisResult<redis::cluster_async::ClusterConnection> {
+        self.connection
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await
+            .cloned()
+    }
+}
+
+impl Connection {
+    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> RedisResult<T> {
+        match self {
+            Self::Single(connection) => command.query_async(&mut connection.clone()).await,
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => command.query_async(&mut cluster.connection().await?).await,
+        }
+    }
+
+    /// Runs a script. On a cluster, `EVALSHA` is routed by its first key (redis-rs routes
+    /// `EVALSHA` by the argument after the key count), so it runs on the node owning the key's
+    /// slot; a `NOSCRIPT` answer makes redis-rs send `SCRIPT LOAD` to every node, then retry.
+    async fn invoke<T: FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> RedisResult<T> {
+        match self {
+            Self::Single(connection) => invocation.invoke_async(&mut connection.clone()).await,
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(cluster) => {
+                invocation
+                    .invoke_async(&mut cluster.connection().await?)
+                    .await
+            }
+        }
+    }
+}
+
 impl NonceStore for RedisNonceStore {
     fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
-        let mut connection = self.connection.clone();
+        let connection = self.connection.clone();
         let key = self.redis_key(key);
         let ttl_ms = self.ttl.as_millis() as u64;
         let timeout = self.operation_timeout;
@@ -110,7 +259,8 @@ impl NonceStore for RedisNonceStore {
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_ms);
-            let set = command.query_async::<Option<String>>(&mut connection);
+            // Within the timeout: the cluster's first connection as well as the command.
+            let set = connection.query::<Option<String>>(&command);
             match tokio::time::timeout(timeout, set).await {
                 Ok(Ok(Some(_))) => Ok(Reservation::Reserved),
                 Ok(Ok(None)) => Ok(Reservation::AlreadySeen),
@@ -121,7 +271,7 @@ impl NonceStore for RedisNonceStore {
     }
 
     fn release(&self, key: &ReplayKey, id: ReservationId) {
-        let mut connection = self.connection.clone();
+        let connection = self.connection.clone();
         let key = self.redis_key(key);
         let script = self.release.clone();
         let timeout = self.operation_timeout;
@@ -132,7 +282,7 @@ impl NonceStore for RedisNonceStore {
         runtime.spawn(async move {
             let mut invocation = script.key(&key);
             invocation.arg(id.as_u128().to_string());
-            let released = tokio::time::timeout(timeout, invocation.invoke_async::<i64>(&mut connection)).await;
+            let released = tokio::time::timeout(timeout, connection.invoke::<i64>(&invocation)).await;
             if !matches!(released, Ok(Ok(_))) {
                 tracing::warn!(
                     target: "tower_plivo",
@@ -146,8 +296,16 @@ impl NonceStore for RedisNonceStore {
 
 impl fmt::Debug for RedisNonceStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL may carry a password: it is not shown.
-        f.debug_struct("RedisNonceStore")
+        // The URLs may carry a password: they are not shown.
+        let mut debug = f.debug_struct("RedisNonceStore");
+        match &self.connection {
+            Connection::Single(_) => debug.field("mode", &"single"),
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(cluster) => debug
+                .field("mode", &"cluster")
+                .field("seeds", &cluster.seed_count),
+        };
+        debug
             .field("prefix", &self.prefix)
             .field("ttl", &self.ttl)
             .field("operation_timeout", &self.operation_timeout)
