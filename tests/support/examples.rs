@@ -27,6 +27,7 @@ fn build(name: &str) -> PathBuf {
         ("axum", cfg!(feature = "axum")),
         ("tonic", cfg!(feature = "tonic")),
         ("redis", cfg!(feature = "redis")),
+        ("redis-cluster", cfg!(feature = "redis-cluster")),
         ("fuzzing", cfg!(feature = "fuzzing")),
         ("metrics", cfg!(feature = "metrics")),
     ]
