@@ -14,7 +14,7 @@
 //! | `PLIVO_SOURCE_NETWORKS` | comma-separated CIDRs the client must be in (in addition to the signature) |
 //! | `PLIVO_SIGNATURE_VERSIONS` | `v3` (default) or `v3,v2` (messaging and Verify callbacks; V2 signs neither body nor query) |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
-//! | `PLIVO_REPLAY_STORE` | `memory` (default), `off`, or `redis://…` (needs `--features redis`) |
+//! | `PLIVO_REPLAY_STORE` | `memory` (default), `off`, `redis://[user:password@]host:port[/db]` (one Redis node; needs `--features redis`), or `redis-cluster://[user:password@]host:port[,host:port…]` (a Redis Cluster through these seed nodes, the rest discovered; needs `--features redis-cluster`); `rediss://…` and `rediss-cluster://…` are the same over TLS (also need `--features redis-tls`). The user and password, written once, log in as an ACL user (`:password@` alone: the `default` user) on every node |
 //! | `PLIVO_REPLAY_TTL_SECS` | how long a nonce is remembered (default 3600) |
 //! | `PLIVO_DIAGNOSE` | `1` (default): the signature doctor logs what Plivo signed and the fix, for refusals a configuration could explain; `0`: off |
 //! | `PLIVO_REPORT_ONLY` | `1`: verify and log, but let every request through (rollout) |
@@ -194,7 +194,8 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
         .filter(|piece| !piece.is_empty())
 }
 
-/// `PLIVO_REPLAY_STORE`: `memory` (default), `off`, or a `redis://` URL.
+/// `PLIVO_REPLAY_STORE`: `memory` (default), `off`, a `redis://` or `rediss://` URL, or a
+/// `redis-cluster://` or `rediss-cluster://` list of seed nodes.
 fn with_replay_store(
     builder: PlivoSignatureLayerBuilder,
 ) -> Result<PlivoSignatureLayerBuilder, StartError> {
@@ -221,11 +222,101 @@ fn with_replay_store(
         url if url.starts_with("redis://") || url.starts_with("rediss://") => {
             redis_store(builder, url, ttl)
         }
+        url if url.starts_with("redis-cluster://") || url.starts_with("rediss-cluster://") => {
+            redis_cluster_store(builder, url, ttl)
+        }
         other => Err(named(
             "PLIVO_REPLAY_STORE",
-            format!("must be memory, off or redis://..., not {other:?}"),
+            format!(
+                "must be memory, off, redis://..., rediss://..., redis-cluster://... or \
+                 rediss-cluster://..., not {:?}",
+                without_password(other)
+            ),
         )),
     }
+}
+
+/// `value` with any `user:password@` shown as `***@`, for messages.
+fn without_password(value: &str) -> String {
+    match (value.find("://"), value.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***{}", &value[..scheme_end + 3], &value[at..])
+        }
+        _ => value.to_owned(),
+    }
+}
+
+/// `redis-cluster://[user:password@]h1:p1[,h2:p2…]` (`rediss-cluster://` for TLS) as one
+/// `redis://[user:password@]host:port` (or `rediss://`) URL per seed node.
+fn cluster_seeds(value: &str) -> Result<Vec<String>, String> {
+    let (scheme, rest) = if let Some(rest) = value.strip_prefix("redis-cluster://") {
+        ("redis", rest)
+    } else if let Some(rest) = value.strip_prefix("rediss-cluster://") {
+        ("rediss", rest)
+    } else {
+        return Err("must start with redis-cluster:// or rediss-cluster://".to_owned());
+    };
+    // The credentials come once, before the first seed; a cluster has database 0 only.
+    let (login, hosts) = match rest.rsplit_once('@') {
+        Some((login, hosts)) => (format!("{login}@"), hosts),
+        None => (String::new(), rest),
+    };
+    if login.contains(',') {
+        return Err("write user:password@ once, before the first seed node".to_owned());
+    }
+    let seeds: Vec<&str> = hosts.split(',').map(str::trim).collect();
+    if seeds.iter().any(|seed| seed.is_empty()) {
+        return Err("needs one or more comma-separated host:port seed nodes".to_owned());
+    }
+    if let Some(seed) = seeds.iter().find(|seed| seed.contains(['/', '?', '#'])) {
+        return Err(format!(
+            "a seed node is host:port (a cluster has database 0 only), not {seed:?}"
+        ));
+    }
+    Ok(seeds
+        .into_iter()
+        .map(|seed| format!("{scheme}://{login}{seed}"))
+        .collect())
+}
+
+/// A TLS URL in a build without TLS: said plainly rather than as the client's error.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+fn needs_tls(url: &str) -> Result<(), StartError> {
+    if url.starts_with("rediss") && !cfg!(feature = "redis-tls") {
+        return Err(named(
+            "PLIVO_REPLAY_STORE",
+            "a rediss:// or rediss-cluster:// replay store needs the example built with \
+             --features redis-tls",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "redis-cluster")]
+fn redis_cluster_store(
+    builder: PlivoSignatureLayerBuilder,
+    value: &str,
+    ttl: std::time::Duration,
+) -> Result<PlivoSignatureLayerBuilder, StartError> {
+    needs_tls(value)?;
+    let seeds = cluster_seeds(value).map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
+    let store = tower_plivo::replay::RedisNonceStore::cluster(&seeds)
+        .map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
+    Ok(builder.replay_store(store.ttl(ttl)))
+}
+
+#[cfg(not(feature = "redis-cluster"))]
+fn redis_cluster_store(
+    _: PlivoSignatureLayerBuilder,
+    value: &str,
+    _: std::time::Duration,
+) -> Result<PlivoSignatureLayerBuilder, StartError> {
+    // Still checked, so a malformed value is named as such in any build.
+    cluster_seeds(value).map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
+    Err(named(
+        "PLIVO_REPLAY_STORE",
+        "a redis-cluster:// replay store needs the example built with --features redis-cluster",
+    ))
 }
 
 #[cfg(feature = "redis")]
@@ -234,6 +325,7 @@ fn redis_store(
     url: &str,
     ttl: std::time::Duration,
 ) -> Result<PlivoSignatureLayerBuilder, StartError> {
+    needs_tls(url)?;
     let store = tower_plivo::replay::RedisNonceStore::new(url)
         .map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
     Ok(builder.replay_store(store.ttl(ttl)))

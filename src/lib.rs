@@ -94,7 +94,8 @@
 //! ## Replays, rollout, diagnosis
 //!
 //! - [`replay`]: a request whose signed message was already accepted is refused (in memory by
-//!   default; shared through Redis with the `redis` feature for several replicas).
+//!   default; shared through Redis with the `redis` feature for several replicas, or through a
+//!   Redis Cluster with `redis-cluster`).
 //! - [`report_only`](PlivoSignatureLayerBuilder::report_only): verify and log without refusing,
 //!   to roll out on a live endpoint.
 //! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose) (on by default): when a refusal could be
@@ -112,6 +113,12 @@
 //!   `OriginalUri`, so `Router::nest` does not change what is verified.
 //! - `tonic`: reads the peer address from tonic's `TcpConnectInfo`.
 //! - `redis`: `replay::RedisNonceStore`, replay protection shared by several replicas.
+//! - `redis-cluster` (implies `redis`): `replay::RedisNonceStore::cluster`, the same store on a
+//!   Redis Cluster, through redis-rs's cluster-aware async client (seed nodes, the rest
+//!   discovered; follows failovers and slot moves).
+//! - `redis-tls` (implies `redis`): `rediss://` URLs (TLS, as managed Redis services require) for
+//!   `RedisNonceStore::new` and `RedisNonceStore::cluster`, with rustls (ring) and the webpki
+//!   root certificates. Builds without it pull in no TLS crates.
 //! - `metrics`: reports every verdict through the [`metrics`](https://docs.rs/metrics) facade,
 //!   for any exporter: the counter `plivo_webhook_requests_total` (labels `verdict` =
 //!   `accepted` | `rejected` | `reported`, `reason` = the [`Rejection::code`] or `none`) and the

@@ -584,6 +584,33 @@ fn every_invalid_value_stops_the_server_naming_its_variable() {
             "PLIVO_PUBLIC_URL",
         ),
         (vec![("PLIVO_REPLAY_STORE", "disk")], "PLIVO_REPLAY_STORE"),
+        // Cluster seed lists, refused with or without `--features redis-cluster`.
+        (
+            vec![("PLIVO_REPLAY_STORE", "redis-cluster://")],
+            "PLIVO_REPLAY_STORE",
+        ),
+        (
+            vec![(
+                "PLIVO_REPLAY_STORE",
+                "redis-cluster://127.0.0.1:7000,,127.0.0.1:7001",
+            )],
+            "PLIVO_REPLAY_STORE",
+        ),
+        (
+            vec![(
+                "PLIVO_REPLAY_STORE",
+                "redis-cluster://u:p@127.0.0.1:7000,u:p@127.0.0.1:7001",
+            )],
+            "PLIVO_REPLAY_STORE",
+        ),
+        (
+            vec![("PLIVO_REPLAY_STORE", "redis-cluster://127.0.0.1:7000/1")],
+            "PLIVO_REPLAY_STORE",
+        ),
+        (
+            vec![("PLIVO_REPLAY_STORE", "redis-cluster://127.0.0.1:notaport")],
+            "PLIVO_REPLAY_STORE",
+        ),
         (
             vec![("PLIVO_REPLAY_TTL_SECS", "soon")],
             "PLIVO_REPLAY_TTL_SECS",
@@ -616,6 +643,68 @@ fn every_invalid_value_stops_the_server_naming_its_variable() {
             "{env:?}: the message must name {variable}: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_refused_replay_store_never_shows_its_password() {
+    for value in [
+        "rediss-clustre://plivo:hunter2@127.0.0.1:7000",
+        "redis-cluster://plivo:hunter2@127.0.0.1:notaport",
+    ] {
+        let (status, stderr) = refused_at_start(&[
+            ("PLIVO_AUTH_TOKEN", "MAinvalidTOKENoooooooooooooooooooo"),
+            ("PLIVO_REPLAY_STORE", value),
+        ]);
+        assert!(
+            matches!(status, Some(code) if code != 0),
+            "{value}: {status:?}"
+        );
+        assert!(stderr.contains("PLIVO_REPLAY_STORE:"), "{value}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{value}: {stderr}");
+    }
+}
+
+/// Seed nodes that are down: the server starts (the store connects lazily), and a signed
+/// request gets 503, which Plivo retries.
+#[cfg(feature = "redis-cluster")]
+#[tokio::test]
+async fn a_redis_cluster_store_starts_while_its_nodes_are_down_and_answers_503() {
+    let token = "MAclusterTOKENhhhhhhhhhhhhhhhhhhhhh";
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let store = format!(
+        "redis-cluster://plivo:secret@127.0.0.1:{},127.0.0.1:{}",
+        free(),
+        free()
+    );
+    let server = Server::start(&[("PLIVO_AUTH_TOKEN", token), ("PLIVO_REPLAY_STORE", &store)]);
+    let signature = support::sign_v3(
+        token,
+        "POST",
+        &format!("http://{}/answer", server.addr),
+        b"CallUUID=1",
+        NONCE,
+    );
+    let reply = send(
+        server.addr,
+        "POST",
+        "/answer",
+        &[
+            FORM,
+            ("X-Plivo-Signature-V3", signature.as_str()),
+            ("X-Plivo-Signature-V3-Nonce", NONCE),
+        ],
+        "CallUUID=1",
+    )
+    .await;
+    assert_eq!(reply.status, 503);
+    let log = server.stop();
+    assert!(!log.contains("secret"), "{log}");
 }
 
 #[tokio::test]
