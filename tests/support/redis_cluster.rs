@@ -78,6 +78,9 @@ impl RedisCluster {
                 .arg(node_dir.join(format!("nodes-{port}.conf")))
                 .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
                 .args(["--save", "", "--appendonly", "no"])
+                // A replica's first sync starts at once instead of after the default 5 s wait
+                // for more replicas to share it: the cluster is ready in about 1 s, not 6.
+                .args(["--repl-diskless-sync-delay", "0"])
                 .arg("--dir")
                 .arg(&node_dir)
                 .arg("--logfile")
