@@ -233,6 +233,15 @@ impl RedisCluster {
         self.wait_until(limit, "cluster_state:ok on every node", || self.is_ok());
     }
 
+    /// Waits (up to `limit`) until the replica at `port` has been promoted and the cluster is
+    /// ok again. (Right after a kill the cluster still says ok: it has not noticed yet.)
+    pub fn wait_promoted(&self, port: u16, limit: Duration) {
+        self.wait_until(limit, &format!("{port} promoted, cluster_state:ok"), || {
+            cli_output(port, &["ROLE"]).is_some_and(|role| role.starts_with("master"))
+                && self.is_ok()
+        });
+    }
+
     fn wait_until(&self, limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + limit;
         while !done() {
