@@ -688,3 +688,85 @@ async fn experiment_wait_after_set_nx() {
         );
     }
 }
+
+/// Whether the wedge of `a_primary_killed_with_a_hundred_reservations_in_flight_…` is redis-rs's
+/// (not run in CI, prints only): a bare `ClusterConnection`, configured as the store configures
+/// it and then with redis-rs's defaults, 100 `SET`s in flight (each bounded by 1 s, as the
+/// store bounds them) when a primary is killed, then one `SET` every 100 ms for 10 s after the
+/// promotion: does any succeed?
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "an experiment: prints figures, asserts nothing about them"]
+async fn experiment_bare_cluster_client_with_requests_in_flight_at_a_kill() {
+    for store_like in [true, false] {
+        let mut cluster = RedisCluster::start();
+        let victim = cluster.primaries()[0].clone();
+        let replica = cluster.replica_of(victim.port);
+        let mut builder = redis::cluster::ClusterClientBuilder::new(cluster.seeds());
+        if store_like {
+            builder = builder
+                .connection_timeout(Duration::from_secs(1))
+                .response_timeout(Duration::from_secs(1))
+                .overall_response_timeout(None)
+                .retries(3)
+                .min_retry_wait(50)
+                .max_retry_wait(500)
+                .retry_wait_formula(100, 2);
+        }
+        let connection = builder
+            .build()
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|key| victim.owns(key_slot(key.as_bytes())))
+            .take(100)
+            .collect();
+        let set = |key: String| {
+            let mut connection = connection.clone();
+            async move {
+                tokio::time::timeout(
+                    Duration::from_secs(1),
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg(1)
+                        .query_async::<Option<String>>(&mut connection),
+                )
+                .await
+            }
+        };
+        let in_flight: Vec<_> = keys.into_iter().map(|key| tokio::spawn(set(key))).collect();
+        cluster.kill(victim.port);
+        for task in in_flight {
+            let _ = task.await.unwrap();
+        }
+        let cluster = tokio::task::spawn_blocking(move || {
+            cluster.wait_promoted(replica.port, FAILOVER_BUDGET);
+            cluster
+        })
+        .await
+        .unwrap();
+        let promoted = Instant::now();
+        let mut first_ok = None;
+        for i in 0.. {
+            if promoted.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+            if let Ok(Ok(_)) = set(format!("after{i}")).await {
+                first_ok = Some(promoted.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!(
+            "bare cluster client ({}): first SET answered after the promotion: {first_ok:?}",
+            if store_like {
+                "the store's settings"
+            } else {
+                "redis-rs defaults"
+            }
+        );
+        drop(cluster);
+    }
+}
