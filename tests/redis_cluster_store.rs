@@ -5,6 +5,8 @@
 //! reach the cluster client and reserve / keep / release behave as on one node. The multi-node
 //! cluster (failover, slot moves) is tests/replay_redis_cluster.rs.
 
+mod support;
+
 #[path = "support/redis_node.rs"]
 mod redis_node;
 
@@ -15,6 +17,7 @@ use tower_plivo::replay::{
 };
 
 use redis_node::{ACL_PASSWORD, ACL_USER, RedisNode, free_port};
+use support::replay_app::{concurrent_copies, post_signed, replay_server, signed};
 
 fn key(name: &str) -> ReplayKey {
     ReplayKey::of_message(name.as_bytes())
@@ -252,4 +255,68 @@ async fn an_acl_user_reaches_a_single_node_store_too() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn through_the_layer_a_copy_is_a_replay_and_one_of_a_hundred_gets_through() {
+    let node = RedisNode::start_acl_cluster();
+    let url = node.url(Some((ACL_USER, ACL_PASSWORD)));
+    let (addr, calls) = replay_server(RedisNonceStore::cluster([&url]).unwrap(), false).await;
+    let headers = signed("/answer", "30000000000000000001", "CallUUID=a");
+    assert_eq!(
+        post_signed(addr, "/answer", &headers, "CallUUID=a")
+            .await
+            .status,
+        200
+    );
+    post_signed(addr, "/answer", &headers, "CallUUID=a")
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 1);
+
+    // A second replica on the same cluster.
+    let (other, other_calls) =
+        replay_server(RedisNonceStore::cluster([&url]).unwrap(), false).await;
+    post_signed(other, "/answer", &headers, "CallUUID=a")
+        .await
+        .assert_refused(403, "replayed");
+    let statuses = concurrent_copies(other, "/answer", "30000000000000000002", 100).await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 403).count(),
+        99,
+        "{statuses:?}"
+    );
+    assert_eq!(other_calls.get(), 1);
+}
+
+#[tokio::test]
+async fn through_the_layer_an_unreachable_cluster_is_a_503_or_fails_open() {
+    let seed = format!("redis://127.0.0.1:{}", free_port());
+    let store = || {
+        RedisNonceStore::cluster([&seed])
+            .unwrap()
+            .operation_timeout(Duration::from_millis(300))
+    };
+    let headers = signed("/answer", "30000000000000000003", "CallUUID=b");
+    let (closed, closed_calls) = replay_server(store(), false).await;
+    assert_eq!(
+        post_signed(closed, "/answer", &headers, "CallUUID=b")
+            .await
+            .status,
+        503
+    );
+    assert_eq!(closed_calls.get(), 0);
+    let (open, open_calls) = replay_server(store(), true).await;
+    assert_eq!(
+        post_signed(open, "/answer", &headers, "CallUUID=b")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(open_calls.get(), 1);
 }

@@ -110,6 +110,14 @@ impl RedisNonceStore {
     /// Every operation touches one key, `<prefix><replay key>`, so it hashes to one slot and runs
     /// on the node that owns it: no hash tags are needed, and keys spread over the whole cluster.
     ///
+    /// During a failover (a primary lost, a replica promoted) the operations on the lost
+    /// primary's slots fail (each within the operation timeout, usually well under a second), so
+    /// the layer answers 503 or fails open as configured; they succeed again by themselves once
+    /// the cluster has promoted the replica: on a local cluster with `cluster-node-timeout 1000`,
+    /// about 2.5 s after the primary died. Over TLS, the nodes' certificates must be valid for
+    /// the addresses the cluster announces (see `cluster-preferred-endpoint-type`), since the
+    /// client reaches the discovered nodes at those.
+    ///
     /// ```no_run
     /// use std::time::Duration;
     /// use tower_plivo::replay::RedisNonceStore;
