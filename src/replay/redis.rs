@@ -159,11 +159,7 @@ impl RedisNonceStore {
             .build()
             .map_err(StoreError::new)?;
         Ok(Self::with_connection(Connection::Cluster(Arc::new(
-            LazyCluster {
-                client,
-                connection: tokio::sync::OnceCell::new(),
-                seed_count,
-            },
+            LazyCluster::new(client, seed_count),
         ))))
     }
 
@@ -213,18 +209,108 @@ enum Connection {
 #[cfg(feature = "redis-cluster")]
 struct LazyCluster {
     client: redis::cluster::ClusterClient,
-    /// Set by the first successful connection; a failed one leaves it empty for the next try.
-    connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+    /// The connection in use, with its generation: `None` before the first connection, and
+    /// again after an operation on it failed or ran out of time.
+    current: std::sync::Mutex<Option<(u64, redis::cluster_async::ClusterConnection)>>,
+    /// One connection attempt at a time (the others wait for it rather than each connecting).
+    connecting: tokio::sync::Mutex<()>,
+    generations: std::sync::atomic::AtomicU64,
     seed_count: usize,
 }
 
 #[cfg(feature = "redis-cluster")]
 impl LazyCluster {
-    async fn connection(&self) -> RedisResult<redis::cluster_async::ClusterConnection> {
-        self.connection
-            .get_or_try_init(|| self.client.get_async_connection())
-            .await
-            .cloned()
+    fn new(client: redis::cluster::ClusterClient, seed_count: usize) -> Self {
+        Self {
+            client,
+            current: std::sync::Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            generations: std::sync::atomic::AtomicU64::new(0),
+            seed_count,
+        }
+    }
+
+    fn cached(&self) -> Option<(u64, redis::cluster_async::ClusterConnection)> {
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The connection in use, connecting first when there is none.
+    async fn connection(&self) -> RedisResult<(u64, redis::cluster_async::ClusterConnection)> {
+        if let Some(current) = self.cached() {
+            return Ok(current);
+        }
+        let _one_attempt = self.connecting.lock().await;
+        if let Some(current) = self.cached() {
+            return Ok(current);
+        }
+        let connection = self.client.get_async_connection().await?;
+        let generation = 1 + self
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((generation, connection.clone()));
+        Ok((generation, connection))
+    }
+
+    /// Drops the connection of `generation` (unless another already replaced it), so that the
+    /// next operation connects afresh. Why: redis-rs 1.8's cluster connection can stay wedged
+    /// after a primary dies with many requests in flight, every later command timing out even
+    /// once a replica was promoted (`tests/replay_redis_cluster.rs`); a new connection reads
+    /// the topology again and finds the new primary.
+    fn discard(&self, generation: u64) {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current
+            .as_ref()
+            .is_some_and(|(held, _)| *held == generation)
+        {
+            *current = None;
+        }
+    }
+
+    /// Runs `operation` on the connection in use; if it fails, or is dropped unfinished (the
+    /// store's operation timeout), the connection is discarded.
+    async fn run<T, F>(
+        &self,
+        operation: impl FnOnce(redis::cluster_async::ClusterConnection) -> F,
+    ) -> RedisResult<T>
+    where
+        F: std::future::Future<Output = RedisResult<T>>,
+    {
+        let (generation, connection) = self.connection().await?;
+        let mut guard = DiscardUnlessDone {
+            cluster: self,
+            generation,
+            done: false,
+        };
+        let result = operation(connection).await;
+        guard.done = result.is_ok();
+        result
+    }
+}
+
+/// Discards its connection when dropped before the operation succeeded.
+#[cfg(feature = "redis-cluster")]
+struct DiscardUnlessDone<'a> {
+    cluster: &'a LazyCluster,
+    generation: u64,
+    done: bool,
+}
+
+#[cfg(feature = "redis-cluster")]
+impl Drop for DiscardUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cluster.discard(self.generation);
+        }
     }
 }
 
@@ -233,7 +319,11 @@ impl Connection {
         match self {
             Self::Single(connection) => command.query_async(&mut connection.clone()).await,
             #[cfg(feature = "redis-cluster")]
-            Self::Cluster(cluster) => command.query_async(&mut cluster.connection().await?).await,
+            Self::Cluster(cluster) => {
+                cluster
+                    .run(|mut connection| async move { command.query_async(&mut connection).await })
+                    .await
+            }
         }
     }
 
@@ -244,11 +334,9 @@ impl Connection {
         match self {
             Self::Single(connection) => invocation.invoke_async(&mut connection.clone()).await,
             #[cfg(feature = "redis-cluster")]
-            Self::Cluster(cluster) => {
-                invocation
-                    .invoke_async(&mut cluster.connection().await?)
-                    .await
-            }
+            Self::Cluster(cluster) => cluster
+                .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+                .await,
         }
     }
 }
