@@ -114,7 +114,9 @@ impl RedisNonceStore {
     /// primary's slots fail (each within the operation timeout, usually well under a second), so
     /// the layer answers 503 or fails open as configured; they succeed again by themselves once
     /// the cluster has promoted the replica: on a local cluster with `cluster-node-timeout 1000`,
-    /// about 2.5 s after the primary died. Over TLS, the nodes' certificates must be valid for
+    /// about 2.5 s after the primary died. An operation that fails or runs out of time drops
+    /// the cluster connection, and the next one connects afresh: redis-rs's cluster connection
+    /// can otherwise stay stalled after a primary dies with many requests in flight. Over TLS, the nodes' certificates must be valid for
     /// the addresses the cluster announces (see `cluster-preferred-endpoint-type`), since the
     /// client reaches the discovered nodes at those.
     ///
