@@ -82,7 +82,33 @@ impl RedisNonceStore {
     /// # Ok(()) }
     /// ```
     pub fn new(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::new)?;
+        Self::single(redis::Client::open(url).map_err(StoreError::new)?)
+    }
+
+    /// As [`new`](Self::new) over TLS (`rediss://`), trusting the certificate authority in
+    /// `ca_pem` (PEM) instead of the public roots: for a Redis whose certificate a private CA
+    /// signed (self-hosted, or a managed service with a per-instance CA). The server's
+    /// certificate is still verified, against that CA and the URL's host.
+    ///
+    /// ```no_run
+    /// use tower_plivo::replay::RedisNonceStore;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/redis/ca.pem")?;
+    /// let store = RedisNonceStore::new_with_ca("rediss://plivo:secret@10.0.0.5:6378", ca)?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "redis-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-tls")))]
+    pub fn new_with_ca(url: &str, ca_pem: impl Into<Vec<u8>>) -> Result<Self, StoreError> {
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca_pem.into()),
+        };
+        Self::single(redis::Client::build_with_tls(url, certificates).map_err(StoreError::new)?)
+    }
+
+    fn single(client: redis::Client) -> Result<Self, StoreError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -139,6 +165,51 @@ impl RedisNonceStore {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        Self::cluster_with(seeds, |builder| builder)
+    }
+
+    /// As [`cluster`](Self::cluster) over TLS (`rediss://` seeds), trusting the certificate
+    /// authority in `ca_pem` (PEM) instead of the public roots, for every node of the cluster:
+    /// for nodes whose certificates a private CA signed. Each node's certificate is still
+    /// verified, against that CA and the address the client reaches it at.
+    ///
+    /// ```no_run
+    /// use tower_plivo::replay::RedisNonceStore;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/redis/ca.pem")?;
+    /// let store = RedisNonceStore::cluster_with_ca(["rediss://10.0.0.5:6379"], ca)?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(all(feature = "redis-cluster", feature = "redis-tls"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(all(feature = "redis-cluster", feature = "redis-tls")))
+    )]
+    pub fn cluster_with_ca<I, S>(seeds: I, ca_pem: impl Into<Vec<u8>>) -> Result<Self, StoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca_pem.into()),
+        };
+        Self::cluster_with(seeds, |builder| builder.certs(certificates))
+    }
+
+    /// A cluster store whose client builder `configure` completes.
+    #[cfg(feature = "redis-cluster")]
+    fn cluster_with<I, S>(
+        seeds: I,
+        configure: impl FnOnce(
+            redis::cluster::ClusterClientBuilder,
+        ) -> redis::cluster::ClusterClientBuilder,
+    ) -> Result<Self, StoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let seeds: Vec<String> = seeds
             .into_iter()
             .map(|seed| seed.as_ref().to_owned())
@@ -157,9 +228,8 @@ impl RedisNonceStore {
             .retries(3)
             .min_retry_wait(50)
             .max_retry_wait(500)
-            .retry_wait_formula(100, 2)
-            .build()
-            .map_err(StoreError::new)?;
+            .retry_wait_formula(100, 2);
+        let client = configure(client).build().map_err(StoreError::new)?;
         Ok(Self::with_connection(Connection::Cluster(Arc::new(
             LazyCluster::new(client, seed_count),
         ))))
