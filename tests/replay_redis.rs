@@ -1,75 +1,45 @@
 //! Replay protection shared through a real `redis-server`, started by the test on a free port
 //! (needs `redis-server` on PATH: `apt-get install -y redis-server`; `.ci/run` installs it).
 
+#[path = "support/redis_node.rs"]
+mod redis_node;
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tower_plivo::replay::RedisNonceStore;
 
+use redis_node::RedisNode;
 use support::replay_app::{
     ORIGIN, TOKEN, abandoned_request, concurrent_copies, post_signed, replay_server,
     replay_server_with, signed,
 };
 
-/// A redis-server process owned by one test, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
+/// A plain redis-server owned by one test (killed on drop), as the replay store sees it.
+struct Redis(RedisNode);
 
 impl Redis {
     fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
+        Redis(RedisNode::start(&[]))
     }
 
     fn start_on(port: u16) -> Redis {
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
-        let child = Command::new(&binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {binary} ({e}): install it (apt-get install -y redis-server) or run plain `cargo test`")
-            });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis { child, port }
+        Redis(RedisNode::start_on(port, &[]))
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("{}/", self.0.url(None))
     }
 
     fn store(&self) -> RedisNonceStore {
         RedisNonceStore::new(&self.url()).unwrap()
     }
 
-    fn stop(mut self) -> u16 {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.port
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Kills it; returns its port.
+    fn stop(self) -> u16 {
+        self.0.stop()
     }
 }
 
