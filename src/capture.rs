@@ -153,9 +153,14 @@ impl ReceivedRequestLine {
     /// path or the query of the request the signature layer got (`method`, `uri`): the
     /// request line as received, `"POST /answer/"`. `None` when nothing changed.
     pub(crate) fn changed_from(&self, method: &Method, uri: &Uri) -> Option<String> {
-        let same_target = path_and_query(&self.uri) == path_and_query(uri);
-        (self.method != method || !same_target)
+        (self.method != method || self.rewritten_to(uri).is_some())
             .then(|| format!("{} {}", self.method, path_and_query(&self.uri)))
+    }
+
+    /// The target as received, when its path or query differs from `uri`, the one the
+    /// signature layer got.
+    pub(crate) fn rewritten_to(&self, uri: &Uri) -> Option<&Uri> {
+        (path_and_query(&self.uri) != path_and_query(uri)).then_some(&self.uri)
     }
 }
 

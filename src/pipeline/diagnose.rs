@@ -19,7 +19,7 @@ use super::head::{Head, claim_of};
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
-use crate::capture::{ReceivedRequestLine, path_and_query};
+use crate::capture::ReceivedRequestLine;
 use crate::observe::doctor::Case;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
@@ -128,8 +128,7 @@ fn examinable(
 /// the layer verified.
 fn rewritten_in_front(request: &RequestHead<'_>) -> Option<http::Uri> {
     let line = request.extensions.get::<ReceivedRequestLine>()?;
-    let verified = request.original_uri();
-    (path_and_query(line.uri()) != path_and_query(verified)).then(|| line.uri().clone())
+    line.rewritten_to(request.original_uri()).cloned()
 }
 
 /// Gives the refusal an owned copy of what the doctor needs, within its budget (sent once the
