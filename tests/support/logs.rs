@@ -35,7 +35,11 @@ impl Captured {
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A callsite first hit on another test's thread, with no subscriber there, may have
+        // cached "never enabled"; recompute every callsite's interest with this one in place.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     /// Waits (up to 5 s) until `needle` appears in what was captured: the signature doctor logs
