@@ -1,8 +1,9 @@
-//! How verification cost grows with the request: 1, 10, 100 and 1,000 form parameters, and a
-//! 64 KiB body (the layer's default limit), each against one raw HMAC-SHA256 over its own
-//! message. Parsing and copying are linear and sorting is n log n, so the cost must grow no
-//! faster than n log n; the summary prints, for each step, the growth measured and the n log n
-//! bound.
+//! How verification cost grows with the request: 1, 10, 100 and 1,000 form parameters, and
+//! bodies of 1, 16 and 64 KiB (the layer's default limit), each against one raw HMAC-SHA256
+//! over its own message. Parsing and copying are linear and sorting is n log n, so the cost must
+//! grow no faster than n log n; the summary prints, for each step, the growth measured and the
+//! n log n bound. The cost per byte of the three bodies must be flat (the most within 15% of the
+//! least): no step where a buffer crosses the allocator's mmap threshold (128 KiB).
 //!
 //! ```text
 //! cargo bench --bench scaling
@@ -24,6 +25,8 @@ struct Size {
     id: String,
     params: usize,
     body: String,
+    /// A body of a given size (the per-byte series), not a given number of parameters.
+    by_bytes: bool,
 }
 
 fn sizes() -> Vec<Size> {
@@ -33,14 +36,18 @@ fn sizes() -> Vec<Size> {
             id: format!("params_{params}"),
             params,
             body: form_body(params),
+            by_bytes: false,
         })
         .collect();
-    let body = form_body_of_size(64 * 1024);
-    sizes.push(Size {
-        id: "body_64kib".to_owned(),
-        params: body.split('&').count(),
-        body,
-    });
+    for kib in [1, 16, 64] {
+        let body = form_body_of_size(kib * 1024);
+        sizes.push(Size {
+            id: format!("body_{kib}kib"),
+            params: body.split('&').count(),
+            body,
+            by_bytes: true,
+        });
+    }
     sizes
 }
 
@@ -94,15 +101,19 @@ fn main() {
     );
     let mut previous: Option<(usize, f64)> = None;
     let mut within = true;
+    let mut per_byte: Vec<(String, f64)> = Vec::new();
     for size in sizes() {
         let read = |name: &str| mean_ns(&format!("scaling_{}/{name}", size.id), started);
         let (Some(verify), Some(raw)) = (read("verify"), read("raw_hmac")) else {
             continue;
         };
         let n_log_n = |n: usize| n as f64 * (n as f64).log2().max(1.0);
+        if size.by_bytes {
+            per_byte.push((size.id.clone(), verify / size.body.len() as f64));
+        }
         let (growth, bound) = match previous {
-            Some((n, t)) => (verify / t, n_log_n(size.params) / n_log_n(n)),
-            None => (f64::NAN, f64::NAN),
+            Some((n, t)) if !size.by_bytes => (verify / t, n_log_n(size.params) / n_log_n(n)),
+            _ => (f64::NAN, f64::NAN),
         };
         if growth > bound {
             within = false;
@@ -127,10 +138,33 @@ fn main() {
             times(growth),
             times(bound),
         );
-        previous = Some((size.params, verify));
+        if !size.by_bytes {
+            previous = Some((size.params, verify));
+        }
     }
     println!(
         "growth {} n log n at every step",
         if within { "within" } else { "EXCEEDS" }
     );
+    if per_byte.len() > 1 {
+        let least = per_byte
+            .iter()
+            .map(|(_, n)| *n)
+            .fold(f64::INFINITY, f64::min);
+        let most = per_byte.iter().map(|(_, n)| *n).fold(0.0, f64::max);
+        let each: Vec<String> = per_byte
+            .iter()
+            .map(|(id, n)| format!("{id} {n:.2} ns/B ({:.2}x)", n / least))
+            .collect();
+        println!(
+            "cost per byte: {}; spread {:.2}x (target <= 1.15x): {}",
+            each.join(", "),
+            most / least,
+            if most / least <= 1.15 {
+                "flat"
+            } else {
+                "NOT flat"
+            }
+        );
+    }
 }

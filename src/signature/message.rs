@@ -3,8 +3,53 @@
 //! This is the crate's only canonicalisation: the verifier and the [`Signer`](super::Signer)
 //! both call it.
 
-use super::form::{FormPairs, pairs_estimate};
+use std::cell::Cell;
+
+use super::form::{FormPairs, Pair, pairs_estimate};
 use super::url::SignedUrl;
+
+/// The buffers of the last [`V3Message`] built on this thread, kept for the next one: a
+/// verification then allocates nothing once the thread has seen a body of that size, and a
+/// large body does not pay for fresh pages (a buffer above glibc's mmap threshold, 128 KiB, is
+/// otherwise mapped and unmapped on every call).
+#[derive(Default)]
+struct Buffers {
+    bytes: Vec<u8>,
+    pairs: Vec<Pair>,
+}
+
+/// Buffers bigger than this are dropped rather than kept: 1 MiB of message bytes (a body of
+/// about 512 KiB), so a thread never holds more than a few MiB for a rare large request.
+const KEEP_BYTES: usize = 1 << 20;
+/// Pairs kept at most (48 bytes each).
+const KEEP_PAIRS: usize = 16 * 1024;
+
+thread_local! {
+    static SPARE: Cell<Buffers> = const {
+        Cell::new(Buffers {
+            bytes: Vec::new(),
+            pairs: Vec::new(),
+        })
+    };
+}
+
+impl Buffers {
+    /// This thread's spare buffers (empty ones if another message holds them).
+    fn take() -> Self {
+        let mut buffers = SPARE.try_with(Cell::take).unwrap_or_default();
+        buffers.bytes.clear();
+        buffers.pairs.clear();
+        buffers
+    }
+
+    /// Keeps `bytes` and `pairs` for the next message on this thread, unless too big.
+    fn keep(bytes: Vec<u8>, pairs: Vec<Pair>) {
+        if bytes.capacity() <= KEEP_BYTES && pairs.capacity() <= KEEP_PAIRS {
+            // During thread teardown there is nothing to keep them for.
+            let _ = SPARE.try_with(|spare| spare.set(Self { bytes, pairs }));
+        }
+    }
+}
 
 /// A V3 message, built once into a single buffer sized up front.
 ///
@@ -14,6 +59,8 @@ use super::url::SignedUrl;
 /// in front of the same rest.
 pub(crate) struct V3Message {
     buf: Vec<u8>,
+    /// The pairs' buffer, kept only to hand it back with `buf` (see [`Buffers`]).
+    pairs: Vec<Pair>,
     /// Where the message (the base) starts.
     start: usize,
     /// Where the base ends and the rest starts.
@@ -27,9 +74,9 @@ impl V3Message {
     /// `form_body` is the raw `application/x-www-form-urlencoded` body of a POST, or `None` for
     /// a GET or a POST without a form body. A body that holds no pairs counts as no body.
     ///
-    /// Two allocations: the buffer (decoded bytes, then the message) and the pairs of the query
-    /// and body together, both sized up front (the pairs `Vec` grows only for bodies of
-    /// unusually short pairs).
+    /// Two buffers: the bytes (decoded bytes, then the message) and the pairs of the query and
+    /// body together, both sized up front (the pairs grow only for bodies of unusually short
+    /// pairs), and both reused from the last message built on this thread.
     pub(crate) fn build(url: &SignedUrl<'_>, form_body: Option<&[u8]>, nonce: &[u8]) -> Self {
         let query = url.query().unwrap_or_default().as_bytes();
         let body = form_body.unwrap_or_default();
@@ -40,8 +87,12 @@ impl V3Message {
             + query.len().div_ceil(2)
             + 3
             + nonce.len();
-        let mut buf = Vec::with_capacity(capacity);
-        let mut pairs = Vec::with_capacity(pairs_estimate(query.len() + body.len()));
+        let Buffers {
+            bytes: mut buf,
+            mut pairs,
+        } = Buffers::take();
+        buf.reserve(capacity);
+        pairs.reserve(pairs_estimate(query.len() + body.len()));
         let query = FormPairs::scan(query, &mut buf, &mut pairs);
         let body = FormPairs::scan(body, &mut buf, &mut pairs);
         query.sort(&buf, &mut pairs);
@@ -71,7 +122,12 @@ impl V3Message {
                 + 1
                 + nonce.len()
         );
-        Self { buf, start, rest }
+        Self {
+            buf,
+            pairs,
+            start,
+            rest,
+        }
     }
 
     /// The whole message.
@@ -82,6 +138,15 @@ impl V3Message {
     /// The message after the URL's base: `?Q.B.nonce` (or `.nonce`).
     pub(crate) fn after_base(&self) -> &[u8] {
         &self.buf[self.rest..]
+    }
+}
+
+impl Drop for V3Message {
+    fn drop(&mut self) {
+        Buffers::keep(
+            std::mem::take(&mut self.buf),
+            std::mem::take(&mut self.pairs),
+        );
     }
 }
 
@@ -127,6 +192,24 @@ mod tests {
     fn repeated_keys_emit_every_value_sorted() {
         assert_eq!(v3("https://h/?k=b&k=a&k=", None), "https://h/?k=&k=a&k=b.N");
         assert_eq!(v3("https://h/", Some("k=b&k=a&k")), "https://h/?kkakb.N");
+    }
+
+    #[test]
+    fn messages_alive_together_do_not_share_buffers() {
+        // The second build finds the thread's spare buffers taken and makes its own; dropping
+        // both keeps one pair for the next, which starts from empty buffers.
+        let url = SignedUrl::parse("https://h/p?b=2&a=1").unwrap();
+        let first = V3Message::build(&url, Some(b"y=%41&x=1"), b"N");
+        let second = V3Message::build(&url, Some(b"z=3"), b"M");
+        assert_eq!(first.bytes(), b"https://h/p?a=1&b=2.x1yA.N");
+        assert_eq!(second.bytes(), b"https://h/p?a=1&b=2.z3.M");
+        drop(first);
+        drop(second);
+        let big = "k=v&".repeat(KEEP_BYTES / 4);
+        let large = V3Message::build(&url, Some(big.as_bytes()), b"N");
+        assert!(large.bytes().len() > KEEP_BYTES / 2);
+        drop(large);
+        assert_eq!(v3("https://h/p", Some("b=&a=")), "https://h/p?ab.N");
     }
 
     #[test]
