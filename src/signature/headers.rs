@@ -76,6 +76,20 @@ impl<'a> SignatureHeaders<'a> {
         }
     }
 
+    /// The value read for one of the six names (for tests).
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &str) -> Option<&'a [u8]> {
+        match name {
+            V3_SIGNATURE => self.v3_signature,
+            V3_MAIN_ACCOUNT_SIGNATURE => self.v3_main_account_signature,
+            V3_NONCE => self.v3_nonce,
+            V2_SIGNATURE => self.v2_signature,
+            V2_MAIN_ACCOUNT_SIGNATURE => self.v2_main_account_signature,
+            V2_NONCE => self.v2_nonce,
+            _ => None,
+        }
+    }
+
     /// Decides which version the request claims and checks that it carries what that version
     /// needs, before any body is read.
     ///
