@@ -15,9 +15,9 @@ use super::upgrade::{self, RequestKind};
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::{
-    Claim, SIGNED_STREAM_SCHEME, SignatureHeaders, SignatureVersion, SignedUrl, StreamUrlForm,
-    StreamUrlPieces, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE,
-    V3_NONCE, V3_SIGNATURE, Verifier, is_form_content_type,
+    Claim, SHOWN_NAMES, SIGNED_STREAM_SCHEME, SignatureHeaders, SignatureVersion, SignedUrl,
+    StreamUrlForm, StreamUrlPieces, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE,
+    V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Verifier, is_form_content_type,
 };
 use crate::tenants::{Tenant, TenantRequest};
 use crate::url_policy::{Origin, origin_of};
@@ -296,16 +296,6 @@ pub(crate) fn claim_of(headers: &HeaderMap) -> Option<Claim<'_>> {
     signature_headers(headers).ok()?.claim().ok()
 }
 
-/// The six signature header names, in the order of [`signature_headers`]' slots.
-const SIGNATURE_HEADER_NAMES: [&str; 6] = [
-    V3_SIGNATURE,
-    V3_MAIN_ACCOUNT_SIGNATURE,
-    V3_NONCE,
-    V2_SIGNATURE,
-    V2_MAIN_ACCOUNT_SIGNATURE,
-    V2_NONCE,
-];
-
 /// What every signature header name starts with.
 const SIGNATURE_HEADER_PREFIX: &str = "x-plivo-signature-";
 
@@ -316,7 +306,8 @@ const SIGNATURE_HEADER_PREFIX: &str = "x-plivo-signature-";
 /// a lookup by `&str` also parses it), which measured as a tenth of the layer's own time; a
 /// request carries a dozen headers, most of them rejected by the prefix alone.
 fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Rejection> {
-    let mut found: [Option<&[u8]>; 6] = [None; 6];
+    // One slot per name, in `SHOWN_NAMES`' order.
+    let mut found: [Option<&[u8]>; SHOWN_NAMES.len()] = [None; SHOWN_NAMES.len()];
     let mut conflict = false;
     // Each value of a repeated header is its own item.
     for (name, value) in headers {
@@ -324,7 +315,7 @@ fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Reject
         if !name.starts_with(SIGNATURE_HEADER_PREFIX) {
             continue;
         }
-        let Some(slot) = SIGNATURE_HEADER_NAMES.iter().position(|&n| n == name) else {
+        let Some(slot) = SHOWN_NAMES.iter().position(|&(n, _)| n == name) else {
             continue;
         };
         match found[slot] {
@@ -336,7 +327,7 @@ fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Reject
         return Err(Rejection::ConflictingHeaders);
     }
     Ok(SignatureHeaders::from_lookup(|name| {
-        let slot = SIGNATURE_HEADER_NAMES.iter().position(|&n| n == name)?;
+        let slot = SHOWN_NAMES.iter().position(|&(n, _)| n == name)?;
         found[slot]
     }))
 }
@@ -358,7 +349,7 @@ mod tests {
     #[test]
     fn signature_headers_are_read_in_one_pass_as_by_lookup() {
         // Each of the six, in any case, once, repeated with the same value, or in conflict.
-        for (slot, name) in SIGNATURE_HEADER_NAMES.into_iter().enumerate() {
+        for (slot, (name, _)) in SHOWN_NAMES.into_iter().enumerate() {
             assert!(name.starts_with(SIGNATURE_HEADER_PREFIX));
             let mut headers = HeaderMap::new();
             headers.append("x-plivo-signature-v4", HeaderValue::from_static("other"));
@@ -370,7 +361,7 @@ mod tests {
                 value.clone(),
             );
             let read = signature_headers(&headers).ok().unwrap();
-            for (other, other_name) in SIGNATURE_HEADER_NAMES.into_iter().enumerate() {
+            for (other, (other_name, _)) in SHOWN_NAMES.into_iter().enumerate() {
                 let expected = (other == slot).then_some(value.as_bytes());
                 assert_eq!(read.get(other_name), expected, "{name}: {other_name}");
             }
