@@ -342,9 +342,9 @@ const KEY_BYTES: usize = 15;
 /// run reaches this depth only when its keys share about 1 KiB).
 const MAX_LEVELS: usize = 64;
 
-/// The sort key of the bytes `whole[span]` from `depth` on: bytes `depth..depth + 15`, zero-padded, then one
-/// byte saying how many bytes remain (capped at 16, meaning "more than these 15"), as a
-/// big-endian integer. Integers order as the byte strings do, except that equal integers with
+/// The sort key of the bytes `whole[span]` from `depth` on: bytes `depth..depth + 15`,
+/// zero-padded, then one byte saying how many bytes remain (capped at 16, meaning "more than
+/// these 15"), as a big-endian integer. Integers order as the byte strings do, except that equal integers with
 /// 16 in the last byte need the next 15 bytes: when both strings' 15 bytes are equal, the one
 /// that ends first (its padding against the other's real bytes, all zero) is the smaller.
 #[inline]
@@ -367,6 +367,7 @@ fn sort_key(whole: &[u8], span: Range<usize>, depth: usize) -> u128 {
     };
     head | remaining.min(KEY_BYTES + 1) as u128
 }
+
 /// Which bytes the pairs of a run are keyed by.
 #[derive(Clone, Copy)]
 struct Level {
@@ -392,23 +393,23 @@ struct Source<'s> {
 impl Source<'_> {
     #[inline]
     fn bytes(&self, span: Span) -> &[u8] {
-        let source = if span.is_decoded() {
+        &self.holding(span)[span.range()]
+    }
+
+    /// The buffer `span` is a range of.
+    #[inline]
+    fn holding(&self, span: Span) -> &[u8] {
+        if span.is_decoded() {
             self.scratch
         } else {
             self.raw
-        };
-        &source[span.range()]
+        }
     }
 
     /// The [`sort_key`] of the bytes of `span` from `depth` on.
     #[inline]
     fn sort_key(&self, span: Span, depth: usize) -> u128 {
-        let whole = if span.is_decoded() {
-            self.scratch
-        } else {
-            self.raw
-        };
-        sort_key(whole, span.range(), depth)
+        sort_key(self.holding(span), span.range(), depth)
     }
 
     /// Sorts `pairs`, whose integer keys were computed at `level`.

@@ -66,28 +66,35 @@ impl<'a> SignatureHeaders<'a> {
     /// [`V2_MAIN_ACCOUNT_SIGNATURE`] and [`V2_NONCE`], and returns the header's value if the
     /// request has it (header names are case-insensitive: look them up that way).
     pub fn from_lookup(mut lookup: impl FnMut(&'static str) -> Option<&'a [u8]>) -> Self {
+        Self::from_slots(SHOWN_NAMES.map(|(name, _)| lookup(name)))
+    }
+
+    /// The six values in [`SHOWN_NAMES`]' order (the layer reads them in one pass over the
+    /// request's headers).
+    pub(crate) fn from_slots(slots: [Option<&'a [u8]>; 6]) -> Self {
         Self {
-            v3_signature: lookup(V3_SIGNATURE),
-            v3_main_account_signature: lookup(V3_MAIN_ACCOUNT_SIGNATURE),
-            v3_nonce: lookup(V3_NONCE),
-            v2_signature: lookup(V2_SIGNATURE),
-            v2_main_account_signature: lookup(V2_MAIN_ACCOUNT_SIGNATURE),
-            v2_nonce: lookup(V2_NONCE),
+            v3_signature: slots[0],
+            v3_main_account_signature: slots[1],
+            v3_nonce: slots[2],
+            v2_signature: slots[3],
+            v2_main_account_signature: slots[4],
+            v2_nonce: slots[5],
         }
     }
 
     /// The value read for one of the six names (for tests).
     #[cfg(test)]
     pub(crate) fn get(&self, name: &str) -> Option<&'a [u8]> {
-        match name {
-            V3_SIGNATURE => self.v3_signature,
-            V3_MAIN_ACCOUNT_SIGNATURE => self.v3_main_account_signature,
-            V3_NONCE => self.v3_nonce,
-            V2_SIGNATURE => self.v2_signature,
-            V2_MAIN_ACCOUNT_SIGNATURE => self.v2_main_account_signature,
-            V2_NONCE => self.v2_nonce,
-            _ => None,
-        }
+        let slot = SHOWN_NAMES.iter().position(|&(n, _)| n == name)?;
+        let read = [
+            self.v3_signature,
+            self.v3_main_account_signature,
+            self.v3_nonce,
+            self.v2_signature,
+            self.v2_main_account_signature,
+            self.v2_nonce,
+        ];
+        read[slot]
     }
 
     /// Decides which version the request claims and checks that it carries what that version

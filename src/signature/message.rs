@@ -49,6 +49,15 @@ impl Buffers {
             let _ = SPARE.try_with(|spare| spare.set(Self { bytes, pairs }));
         }
     }
+
+    /// The capacity of the bytes buffer this thread keeps (for tests).
+    #[cfg(test)]
+    fn kept_capacity() -> usize {
+        let buffers = SPARE.take();
+        let capacity = buffers.bytes.capacity();
+        SPARE.set(buffers);
+        capacity
+    }
 }
 
 /// A V3 message, built once into a single buffer sized up front.
@@ -205,10 +214,19 @@ mod tests {
         assert_eq!(second.bytes(), b"https://h/p?a=1&b=2.z3.M");
         drop(first);
         drop(second);
+        let kept = Buffers::kept_capacity();
+        assert!(kept > 0, "the last message's buffers are kept");
+        // A message too big to keep: it takes the kept buffers, grows them, and they go.
         let big = "k=v&".repeat(KEEP_BYTES / 4);
         let large = V3Message::build(&url, Some(big.as_bytes()), b"N");
         assert!(large.bytes().len() > KEEP_BYTES / 2);
+        assert_eq!(Buffers::kept_capacity(), 0, "taken by the large message");
         drop(large);
+        assert!(
+            Buffers::kept_capacity() <= KEEP_BYTES,
+            "the large buffers are not kept"
+        );
+        // The kept buffers' old contents never reach a new message.
         assert_eq!(v3("https://h/p", Some("b=&a=")), "https://h/p?ab.N");
     }
 
