@@ -49,6 +49,7 @@ mod guard;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod shard;
 mod store;
 
 pub(crate) use guard::ReleaseGuard;
