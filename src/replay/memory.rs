@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::shard::Shard;
-use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreFuture};
+use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreFuture, ttl_millis};
 
 /// How long a nonce is remembered by default: 1 hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
@@ -54,16 +54,17 @@ impl MemoryNonceStore {
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            ttl_ms: DEFAULT_TTL.as_millis() as u64,
+            ttl_ms: ttl_millis(DEFAULT_TTL),
             max_per_shard: DEFAULT_MAX_ENTRIES.div_ceil(SHARDS),
             epoch: Instant::now(),
             evictions: AtomicU64::new(0),
         }
     }
 
-    /// How long a nonce is remembered (at least 1 ms).
+    /// How long a nonce is remembered (at least 1 ms, at most 100 years: `Duration::MAX` is
+    /// held at that).
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl_ms = (ttl.as_millis() as u64).max(1);
+        self.ttl_ms = ttl_millis(ttl);
         self
     }
 
@@ -138,6 +139,7 @@ impl NonceStore for MemoryNonceStore {
                 );
             }
         }
+        // At most 100 years of TTL on a clock counted from this store's creation: no overflow.
         shard.insert(hash, owner(id), now + self.ttl_ms);
         StoreFuture::ready(Ok(Reservation::Reserved))
     }
@@ -204,6 +206,32 @@ mod tests {
         );
         store.release(&key(1), first);
         assert_eq!(now(store.reserve(&key(1), second)), Reservation::Reserved);
+    }
+
+    #[test]
+    fn a_ttl_too_long_to_count_is_held_at_100_years_not_wrapped() {
+        // `Duration::MAX` cut to 64 bits of milliseconds and added to the clock used to wrap to
+        // an expiry in the past: every replay was accepted (and debug builds panicked).
+        for ttl in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            Duration::from_secs(18_446_744_073_709_552),
+        ] {
+            let store = MemoryNonceStore::new().ttl(ttl);
+            assert_eq!(store.ttl_ms, ttl_millis(super::super::store::MAX_TTL));
+            std::thread::sleep(Duration::from_millis(2));
+            assert_eq!(
+                now(store.reserve(&key(1), ReservationId::new())),
+                Reservation::Reserved
+            );
+            assert_eq!(
+                now(store.reserve(&key(1), ReservationId::new())),
+                Reservation::AlreadySeen,
+                "{ttl:?}"
+            );
+        }
+        assert_eq!(ttl_millis(Duration::ZERO), 1);
+        assert_eq!(ttl_millis(Duration::from_millis(1500)), 1500);
     }
 
     #[test]

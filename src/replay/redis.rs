@@ -10,6 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, RedisResult, ScriptInvocation};
 
 use super::memory::DEFAULT_TTL;
+use super::store::ttl_millis;
 use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};
 
 /// The key prefix used unless [`RedisNonceStore::key_prefix`] says otherwise.
@@ -245,9 +246,10 @@ impl RedisNonceStore {
         }
     }
 
-    /// How long a nonce is remembered (default [`DEFAULT_TTL`], 1 hour; at least 1 ms).
+    /// How long a nonce is remembered (default [`DEFAULT_TTL`], 1 hour; at least 1 ms, at most
+    /// 100 years: `Duration::MAX` is held at that).
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl.max(Duration::from_millis(1));
+        self.ttl = ttl;
         self
     }
 
@@ -417,7 +419,7 @@ impl NonceStore for RedisNonceStore {
     fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
         let connection = self.connection.clone();
         let key = self.redis_key(key);
-        let ttl_ms = self.ttl.as_millis() as u64;
+        let ttl_ms = ttl_millis(self.ttl);
         let timeout = self.operation_timeout;
         StoreFuture::pending(async move {
             let mut command = redis::cmd("SET");

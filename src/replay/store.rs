@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A store that remembers which signed requests were already seen, shared by every instance that
 /// must refuse a replay.
@@ -273,4 +274,16 @@ impl fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ReplayKey({self})")
     }
+}
+
+/// The longest time a store remembers a nonce: 100 years. A longer TTL (`Duration::MAX` for
+/// "forever") is held at this, because a TTL in milliseconds cut to 64 bits, or added to the
+/// clock without a check, would wrap to a short one and let replays through.
+pub(crate) const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// A store's TTL in whole milliseconds, between 1 ms (a nonce forgotten at once protects
+/// nothing) and [`MAX_TTL`].
+pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
+    let clamped = ttl.clamp(Duration::from_millis(1), MAX_TTL);
+    u64::try_from(clamped.as_millis()).expect("100 years of milliseconds fit in 64 bits")
 }
