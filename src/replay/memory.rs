@@ -171,7 +171,6 @@ impl fmt::Debug for MemoryNonceStore {
     }
 }
 
-/// The map's keys are already uniform 128-bit digests: use their low bits as is.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,8 @@
 //!
 //! The ring grows by doubling only when at least three quarters of it is live; otherwise it is
 //! compacted in place of growing. With at most `max` live entries a shard therefore never holds
-//! more than `8/3 · max` records, whatever mix of reservations and releases it sees.
+//! more than `max(16, 8/3 · max)` records (16: the first capacity), whatever mix of reservations
+//! and releases it sees.
 
 /// An index slot that points at no record.
 const EMPTY: u32 = u32::MAX;
@@ -63,10 +64,18 @@ impl Shard {
         self.live
     }
 
-    /// Whether `key` is remembered and not expired at `now`.
-    pub(super) fn remembers(&self, key: u128, now: u64) -> bool {
-        self.find(key)
-            .is_some_and(|found| self.records[found.position].expires_ms > now)
+    /// Whether `key` is remembered and not expired at `now`. An expired entry of `key` found on
+    /// the way (one `reclaim` has not reached yet) is forgotten here, so that `insert` needs no
+    /// second lookup: reserving a new key costs one probe sequence.
+    pub(super) fn remembers(&mut self, key: u128, now: u64) -> bool {
+        match self.find(key) {
+            Some(found) if self.records[found.position].expires_ms > now => true,
+            Some(expired) => {
+                self.forget(expired);
+                false
+            }
+            None => false,
+        }
     }
 
     /// Forgets every entry that expired at or before `now` (and released records met on the
@@ -87,13 +96,14 @@ impl Shard {
         false
     }
 
-    /// Remembers `key` for `owner` until `expires_ms` (> 0), replacing an entry of the same key
-    /// the caller found expired.
+    /// Remembers `key` for `owner` until `expires_ms` (> 0). The caller has just asked
+    /// [`remembers`](Self::remembers) and got `false`, so `key` is not indexed.
     pub(super) fn insert(&mut self, key: u128, owner: u64, expires_ms: u64) {
         debug_assert!(expires_ms > 0, "0 marks a released record");
-        if let Some(found) = self.find(key) {
-            self.forget(found);
-        }
+        debug_assert!(
+            self.find(key).is_none(),
+            "insert follows remembers() == false"
+        );
         if self.held == self.records.len() {
             self.make_room();
         }
@@ -305,7 +315,7 @@ mod tests {
         assert_eq!(shard.len(), 5);
         assert!(!shard.remembers(key(4, 4), 14));
         assert!(shard.remembers(key(5, 5), 14));
-        // Found but expired (not yet reclaimed): not remembered, and replaced on insert.
+        // Found but expired (not yet reclaimed): not remembered, and forgotten by the lookup.
         assert!(!shard.remembers(key(5, 5), 15));
         shard.insert(key(5, 5), 50, 100);
         assert!(shard.remembers(key(5, 5), 99));
