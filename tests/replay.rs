@@ -127,6 +127,32 @@ async fn nonces_are_forgotten_after_the_ttl() {
     assert_eq!(post_signed(addr, "/answer", &headers, "").await.status, 200);
 }
 
+/// "Remember forever" written the natural way: a TTL too long to count in milliseconds once
+/// wrapped to an expiry in the past, and every replay was accepted. The genuine request, then
+/// its replay, then the replay again much later in the store's life (other nonces in between).
+#[tokio::test]
+async fn a_ttl_of_duration_max_still_refuses_the_replay() {
+    for ttl in [Duration::MAX, Duration::from_secs(u64::MAX / 1000 + 1)] {
+        let (addr, calls) = replay_server(MemoryNonceStore::new().ttl(ttl), false).await;
+        let headers = signed("/answer", "10000000000000000016", "CallUUID=f");
+        let first = post_signed(addr, "/answer", &headers, "CallUUID=f").await;
+        assert_eq!(first.status, 200, "{ttl:?}: the genuine request");
+        post_signed(addr, "/answer", &headers, "CallUUID=f")
+            .await
+            .assert_refused(403, "replayed");
+        for other in 0..20 {
+            let nonce = format!("2000000000000000{other:04}");
+            let headers = signed("/answer", &nonce, "CallUUID=g");
+            let reply = post_signed(addr, "/answer", &headers, "CallUUID=g").await;
+            assert_eq!(reply.status, 200, "{ttl:?}: another genuine request");
+        }
+        post_signed(addr, "/answer", &headers, "CallUUID=f")
+            .await
+            .assert_refused(403, "replayed");
+        assert_eq!(calls.get(), 21, "{ttl:?}: no replay reached the handler");
+    }
+}
+
 /// A user-supplied store that cannot answer (a database that is down).
 struct Unavailable;
 
