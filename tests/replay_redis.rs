@@ -342,3 +342,115 @@ async fn the_async_upgrade_check_reserves_stream_nonces_in_redis() {
         Err(Rejection::Replayed)
     );
 }
+
+/// The commands Redis ran since the last `CONFIG RESETSTAT`, as (command, calls), without the
+/// ones this test sends itself to look (`INFO`, `CONFIG`); and the connections it accepted.
+fn commands_since_reset(admin: &mut redis::Connection) -> (Vec<(String, u64)>, u64) {
+    let info: String = redis::cmd("INFO").arg("everything").query(admin).unwrap();
+    let mut commands = Vec::new();
+    let mut connections = 0;
+    for line in info.lines() {
+        if let Some(rest) = line.strip_prefix("cmdstat_") {
+            let (name, stats) = rest.split_once(':').unwrap();
+            let calls = stats
+                .split(',')
+                .find_map(|field| field.strip_prefix("calls="))
+                .unwrap()
+                .parse()
+                .unwrap();
+            if !matches!(name, "info" | "config" | "config|resetstat") {
+                commands.push((name.to_owned(), calls));
+            }
+        } else if let Some(count) = line.strip_prefix("total_connections_received:") {
+            connections = count.trim().parse().unwrap();
+        }
+    }
+    (commands, connections)
+}
+
+fn reset_stats(admin: &mut redis::Connection) {
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(admin).unwrap();
+}
+
+/// Issue 16's item 5: with Redis, replay protection adds one round trip to a request, never
+/// two. Counted by Redis itself (`INFO commandstats`): a genuine request runs exactly one `SET`
+/// (NX PX) and nothing else; its replay runs exactly one `SET` too (refused by NX); neither
+/// opens a connection (the store's connection is made once, then shared). An inner 5xx adds
+/// one release script after the handler has answered, off the request's path.
+#[tokio::test]
+async fn a_request_costs_redis_exactly_one_command() {
+    let redis = Redis::start();
+    let mut admin = redis.0.admin(None);
+    let store = redis.store();
+    // The first request also makes the store's connection: not a per-request cost. It goes
+    // through a server of its own (sharing the store, hence the connection), so that the
+    // measured server's `/fail-once` still fails on its first call below.
+    let (warm_addr, _) = replay_server(store.clone(), false).await;
+    let warm = signed("/answer", "20000000000000000101", "CallUUID=w");
+    assert_eq!(
+        post_signed(warm_addr, "/answer", &warm, "CallUUID=w")
+            .await
+            .status,
+        200
+    );
+    let (addr, _) = replay_server(store, false).await;
+
+    reset_stats(&mut admin);
+    let failing = signed("/fail-once", "20000000000000000103", "");
+    assert_eq!(
+        post_signed(addr, "/fail-once", &failing, "").await.status,
+        500
+    );
+    // (First, while the handlers have had no call: `/fail-once` fails on the first call.) The
+    // release runs in the background after the 500 has been sent.
+    // The release is done when its script has deleted the key.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (commands, connections) = loop {
+        let (commands, connections) = commands_since_reset(&mut admin);
+        if commands.iter().any(|(name, _)| name == "del") || Instant::now() > deadline {
+            break (commands, connections);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(connections, 0, "no new connection for a release");
+    let calls = |name: &str| {
+        commands
+            .iter()
+            .find(|(command, _)| command == name)
+            .map_or(0, |(_, calls)| *calls)
+    };
+    assert_eq!(calls("set"), 1, "one reservation: {commands:?}");
+    // The owner-checked release script (its GET and DEL count as commands too); the first
+    // release on a fresh server also loads it (EVALSHA refused with NOSCRIPT, SCRIPT LOAD,
+    // EVALSHA again). All of it after the 500 was sent.
+    assert_eq!((calls("get"), calls("del")), (1, 1), "{commands:?}");
+    assert!(calls("evalsha") >= 1, "{commands:?}");
+    for (name, _) in &commands {
+        assert!(
+            ["set", "evalsha", "script|load", "get", "del"].contains(&name.as_str()),
+            "unexpected {name}: {commands:?}"
+        );
+    }
+
+    let headers = signed("/answer", "20000000000000000102", "CallUUID=a");
+    reset_stats(&mut admin);
+    assert_eq!(
+        post_signed(addr, "/answer", &headers, "CallUUID=a")
+            .await
+            .status,
+        200
+    );
+    let genuine = commands_since_reset(&mut admin);
+    assert_eq!(
+        genuine,
+        (vec![("set".to_owned(), 1)], 0),
+        "a genuine request"
+    );
+
+    reset_stats(&mut admin);
+    post_signed(addr, "/answer", &headers, "CallUUID=a")
+        .await
+        .assert_refused(403, "replayed");
+    let replayed = commands_since_reset(&mut admin);
+    assert_eq!(replayed, (vec![("set".to_owned(), 1)], 0), "its replay");
+}
