@@ -3,79 +3,18 @@
 //! borrows, once the thread has verified a request of that size (V3 reuses the thread's
 //! message and pairs buffers; the first V3 request on a thread allocates those two).
 //!
-//! This test binary is the only place in the project with `unsafe`: implementing
-//! `GlobalAlloc` requires an `unsafe impl`. It only forwards to the system allocator and
-//! counts, per thread, while a test has counting switched on. The crate itself stays
-//! `#![forbid(unsafe_code)]`.
+//! The counting allocator is `support/counting_allocator.rs`.
 
+#[path = "support/counting_allocator.rs"]
+mod counting_allocator;
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use tower_plivo::signature::{
     AuthTokens, SignedUrl, Signer, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, Verifier,
 };
 
+use counting_allocator::counted;
 use support::vectors::{P13, V3_NONCE as NONCE, V3_TOKEN as TOKEN};
-
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static BYTES: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    // `try_with`: the thread-locals are const-initialised and need no destructor, so this never
-    // allocates, and it is a no-op while a thread is being torn down.
-    if ON.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        let _ = BYTES.try_with(|n| n.set(n.get() + size));
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds `GlobalAlloc`'s
-// contract; the counting touches only const-initialised thread-locals (no allocation, no
-// re-entrancy).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations (count, bytes) made by `f` on this thread.
-fn counted<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
-    ALLOCATIONS.with(|n| n.set(0));
-    BYTES.with(|n| n.set(0));
-    ON.with(|on| on.set(true));
-    let out = f();
-    ON.with(|on| on.set(false));
-    (out, ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get))
-}
 
 /// Public vector URL A.
 fn url_a() -> String {

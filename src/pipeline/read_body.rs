@@ -26,6 +26,10 @@ pin_project! {
         #[pin]
         deadline: Option<Sleep>,
         limit: usize,
+        // The bytes the body says it has (its `Content-Length`, as hyper reports it), at most
+        // the limit: a body that arrives in pieces is gathered into a buffer of this size, so
+        // that it is not grown by doubling (which held up to twice the body per request).
+        expected: usize,
         // The first chunk is kept as is; a copy happens only when a body arrives in pieces.
         first: Option<Bytes>,
         rest: Option<BytesMut>,
@@ -36,8 +40,13 @@ impl<B> ReadBody<B> {
     /// `timeout` counts from the first time the body is not ready. It needs a Tokio runtime with
     /// its time driver (as axum, hyper-util and tonic servers run); outside any Tokio runtime the
     /// body is read without a deadline.
-    pub(crate) fn new(body: B, limit: usize, timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(body: B, limit: usize, timeout: Option<Duration>) -> Self
+    where
+        B: Body,
+    {
+        let expected = expected_len(body.size_hint().lower(), limit);
         Self {
+            expected,
             body,
             timeout,
             deadline: None,
@@ -93,7 +102,8 @@ where
             match (this.first.take(), this.rest.as_mut()) {
                 (None, None) => *this.first = Some(data),
                 (Some(first), None) => {
-                    let mut joined = BytesMut::with_capacity(first.len() + data.len());
+                    let mut joined =
+                        BytesMut::with_capacity((*this.expected).max(first.len() + data.len()));
                     joined.extend_from_slice(&first);
                     joined.extend_from_slice(&data);
                     *this.rest = Some(joined);
@@ -127,6 +137,13 @@ fn body_error(error: &(dyn std::error::Error + 'static)) -> Rejection {
         cause = error.source();
     }
     Rejection::BodyReadFailed
+}
+
+/// The buffer to gather a body of at least `lower` bytes into (its size hint's lower bound,
+/// which is its `Content-Length` when it has one), never more than the limit: a body that
+/// declares more is refused before reading, and one that lies is refused once past the limit.
+fn expected_len(lower: u64, limit: usize) -> usize {
+    usize::try_from(lower).map_or(limit, |lower| lower.min(limit))
 }
 
 /// The bytes held so far.
@@ -205,6 +222,25 @@ mod tests {
         let io: BoxError = std::io::Error::other("connection reset").into();
         assert_eq!(body_error(&*io), Rejection::BodyReadFailed);
         assert_eq!(body_error(&Wrapped(io)), Rejection::BodyReadFailed);
+    }
+
+    #[test]
+    fn a_body_is_gathered_into_its_declared_size_never_past_the_limit() {
+        assert_eq!(
+            expected_len(0, 1024),
+            0,
+            "no Content-Length: grown as it comes"
+        );
+        assert_eq!(expected_len(700, 1024), 700);
+        assert_eq!(expected_len(1024, 1024), 1024);
+        assert_eq!(
+            expected_len(1025, 1024),
+            1024,
+            "a declared excess is not allocated"
+        );
+        assert_eq!(expected_len(u64::MAX, 1024), 1024);
+        let declared = Full::new(Bytes::from_static(b"a=1&b=2"));
+        assert_eq!(ReadBody::new(declared, 1024, None).expected, 7);
     }
 
     #[test]
