@@ -16,8 +16,7 @@ use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::{
     Claim, SHOWN_NAMES, SIGNED_STREAM_SCHEME, SignatureHeaders, SignatureVersion, SignedUrl,
-    StreamUrlForm, StreamUrlPieces, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE,
-    V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Verifier, is_form_content_type,
+    StreamUrlForm, StreamUrlPieces, Verifier, is_form_content_type,
 };
 use crate::tenants::{Tenant, TenantRequest};
 use crate::url_policy::{Origin, origin_of};
@@ -118,8 +117,10 @@ pub(crate) fn check_classified(
         source::check(networks, client)
             .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
-    let headers = signature_headers(request.headers)?;
-    let claim = headers.claim().map_err(Rejection::from)?;
+    let values = signature_values(request.headers)?;
+    let claim = SignatureHeaders::from_slots(values.map(|value| value.map(HeaderValue::as_bytes)))
+        .claim()
+        .map_err(Rejection::from)?;
     if claim.version == SignatureVersion::V2 {
         let detail = match kind {
             RequestKind::StreamUpgrade => Some(V2_STREAM),
@@ -145,19 +146,20 @@ pub(crate) fn check_classified(
         request.headers,
         peer,
     )?;
-    let (account, main_account, nonce) = match claim.version {
-        SignatureVersion::V3 => (V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE),
-        SignatureVersion::V2 => (V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE),
+    // The claimed version's three slots (`SHOWN_NAMES`' order: V3's, then V2's), kept from
+    // the one pass instead of looked up again by name.
+    let [account, main_account, nonce] = match claim.version {
+        SignatureVersion::V3 => [values[0], values[1], values[2]],
+        SignatureVersion::V2 => [values[3], values[4], values[5]],
     };
-    let kept = |name: &str| request.headers.get(name).cloned();
     Ok(Head {
         kind,
         method,
         origin,
         version: claim.version,
-        account: kept(account),
-        main_account: kept(main_account),
-        nonce: kept(nonce).expect("the claim has a nonce"),
+        account: account.cloned(),
+        main_account: main_account.cloned(),
+        nonce: nonce.expect("the claim has a nonce").clone(),
         tenant: TenantState::Layer,
         peer,
     })
@@ -306,8 +308,17 @@ const SIGNATURE_HEADER_PREFIX: &str = "x-plivo-signature-";
 /// a lookup by `&str` also parses it), which measured as a tenth of the layer's own time; a
 /// request carries a dozen headers, most of them rejected by the prefix alone.
 fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Rejection> {
-    // One slot per name, in `SHOWN_NAMES`' order (`SignatureHeaders::from_slots`).
-    let mut found: [Option<&[u8]>; 6] = [None; 6];
+    let values = signature_values(headers)?;
+    Ok(SignatureHeaders::from_slots(
+        values.map(|value| value.map(HeaderValue::as_bytes)),
+    ))
+}
+
+/// [`signature_headers`]' values as the request holds them (the layer keeps the claimed
+/// version's three: a reference count each, no copy and no second lookup), one slot per name
+/// in `SHOWN_NAMES`' order.
+fn signature_values(headers: &HeaderMap) -> Result<[Option<&HeaderValue>; 6], Rejection> {
+    let mut found: [Option<&HeaderValue>; 6] = [None; 6];
     let mut conflict = false;
     // Each value of a repeated header is its own item.
     for (name, value) in headers {
@@ -319,14 +330,14 @@ fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Reject
             continue;
         };
         match found[slot] {
-            None => found[slot] = Some(value.as_bytes()),
-            Some(first) => conflict |= first != value.as_bytes(),
+            None => found[slot] = Some(value),
+            Some(first) => conflict |= first.as_bytes() != value.as_bytes(),
         }
     }
     if conflict {
         return Err(Rejection::ConflictingHeaders);
     }
-    Ok(SignatureHeaders::from_slots(found))
+    Ok(found)
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -342,6 +353,23 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slots_kept_for_each_version_are_its_signature_main_account_and_nonce() {
+        use crate::signature::{
+            V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
+            V3_SIGNATURE,
+        };
+        let names = SHOWN_NAMES.map(|(name, _)| name);
+        assert_eq!(
+            names[..3],
+            [V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE]
+        );
+        assert_eq!(
+            names[3..],
+            [V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE]
+        );
+    }
 
     #[test]
     fn signature_headers_are_read_in_one_pass_as_by_lookup() {

@@ -15,7 +15,7 @@ use super::head::{Head, SignedMethod};
 use super::respond::Refusal;
 use super::settings::Settings;
 use super::upgrade::RequestKind;
-use crate::observe::span::record_verify_time;
+use crate::observe::span::{record_verify_time, wants_verify_time};
 use crate::rejection::Rejection;
 use crate::replay::ReplayKey;
 use crate::request_info::RequestHead;
@@ -99,13 +99,13 @@ pub(crate) fn check(
         Err(why) => {
             return Err(Unchecked {
                 refusal: Refusal::explained(Rejection::UnknownTenant, why),
-                url: url.to_string(),
+                url: url.to_url_string(),
             });
         }
     };
     let default_form =
         (head.kind == RequestKind::StreamUpgrade).then_some(StreamUrlForm::HttpScheme);
-    let started = Instant::now();
+    let started = wants_verify_time(span).then(Instant::now);
     let mut outcome = check_url(settings, verifier, head, request, url, body)
         .map(|matched| (matched, default_form));
     // The one other stream form the user opted into, tried only after the default failed.
@@ -118,10 +118,12 @@ pub(crate) fn check(
             outcome = Ok((matched, Some(form)));
         }
     }
-    let elapsed = started.elapsed();
-    record_verify_time(span, elapsed, body.len());
-    #[cfg(feature = "metrics")]
-    crate::observe::facade::verify_time(head.version, elapsed);
+    if let Some(started) = started {
+        let elapsed = started.elapsed();
+        record_verify_time(span, elapsed, body.len());
+        #[cfg(feature = "metrics")]
+        crate::observe::facade::verify_time(head.version, elapsed);
+    }
     match outcome {
         Ok((matched, stream_url_form)) => Ok(Checked {
             verified: PlivoVerified::new(
@@ -140,7 +142,7 @@ pub(crate) fn check(
             }
             Err(Unchecked {
                 refusal,
-                url: url.to_string(),
+                url: url.to_url_string(),
             })
         }
     }
@@ -178,7 +180,7 @@ fn check_url(
         .verify_claim(&head.claim(), &signed, settings.replay.is_some())
         .map(|matched| MatchedUrl {
             token: matched.token,
-            url: url.to_string(),
+            url: url.to_url_string(),
             digest: matched.digest,
         })
 }
