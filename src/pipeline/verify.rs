@@ -99,7 +99,7 @@ pub(crate) fn check(
         Err(why) => {
             return Err(Unchecked {
                 refusal: Refusal::explained(Rejection::UnknownTenant, why),
-                url: url.to_url_string(),
+                url: url.url_text(),
             });
         }
     };
@@ -142,7 +142,7 @@ pub(crate) fn check(
             }
             Err(Unchecked {
                 refusal,
-                url: url.to_url_string(),
+                url: url.url_text(),
             })
         }
     }
@@ -180,7 +180,7 @@ fn check_url(
         .verify_claim(&head.claim(), &signed, settings.replay.is_some())
         .map(|matched| MatchedUrl {
             token: matched.token,
-            url: url.to_url_string(),
+            url: url.url_text(),
             digest: matched.digest,
         })
 }

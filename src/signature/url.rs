@@ -161,7 +161,7 @@ impl<'a> SignedUrl<'a> {
     /// The `Display` form as a `String`, sized once and copied piece by piece (the layer makes
     /// one per verified request, for [`PlivoVerified::url`](crate::PlivoVerified::url): the
     /// formatting machinery of `to_string` cost about as much as a dozen header lookups).
-    pub(crate) fn to_url_string(&self) -> String {
+    pub(crate) fn url_text(&self) -> String {
         let pieces = self.text_pieces();
         let mut text = String::with_capacity(pieces.iter().map(|piece| piece.len()).sum());
         for piece in pieces {
@@ -228,8 +228,8 @@ mod tests {
         ] {
             let url = SignedUrl::parse(written).unwrap();
             assert_eq!(url.to_string(), shown);
-            assert_eq!(url.to_url_string(), shown);
-            assert_eq!(url.to_url_string().capacity(), shown.len(), "sized once");
+            assert_eq!(url.url_text(), shown);
+            assert_eq!(url.url_text().capacity(), shown.len(), "sized once");
         }
     }
 
