@@ -9,8 +9,8 @@
 //! does not read the body (what the server holds without the layer), and one that reads the
 //! whole body first (the body held, as the layer holds it).
 //!
-//! The whole process is counted (`support/counting_allocator.rs`), so this binary holds one
-//! test: nothing else runs beside it.
+//! The whole process is counted (`support/counting_allocator.rs`), so the tests of this binary
+//! take turns (`SERIAL`): nothing else runs beside a measurement.
 
 #[path = "support/counting_allocator.rs"]
 mod counting_allocator;
@@ -35,6 +35,9 @@ const TOKEN: &str = "MAINFLIGHTTOKENiiiiiiiiiiiiiiiiiiii";
 const ORIGIN: &str = "https://hooks.example.com";
 /// Requests in flight at once.
 const N: usize = 64;
+
+/// Held by each test for its whole run.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Server {
@@ -159,6 +162,9 @@ async fn bytes_per_request(server: Server, size: usize) -> f64 {
 /// for 64 KiB bodies, before the buffer was sized from `Content-Length`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layer_holds_the_body_and_little_else_per_request() {
+    let _turn = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     println!("memory per in-flight request ({N} in flight, bytes live in the process):");
     println!("body      bare   bare+body   layered   layered - bare   layered - (bare+body)");
     for size in [1024, 16 * 1024, 64 * 1024] {
@@ -181,4 +187,59 @@ async fn the_layer_holds_the_body_and_little_else_per_request() {
             "{size}-byte bodies: the layer holds {own:.0} bytes per request beyond the body"
         );
     }
+}
+
+/// An attacker's request: the signature headers (any values: they are checked once the body
+/// is in), a `Content-Length` at the body limit, then two bytes in two writes (so that the
+/// layer gathers two pieces) and silence until the body timeout. Sizing the buffer from the
+/// declared length alone would make every such connection cost the limit (1 MiB here) for two
+/// bytes sent; the buffer grows with the bytes that arrive instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_length_is_not_allocated_ahead_of_the_bytes() {
+    let _turn = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    const LIMIT: usize = 1 << 20;
+    let layer = PlivoSignatureLayer::builder()
+        .auth_token(TOKEN)
+        .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
+        .body_limit(LIMIT)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/answer", axum::routing::post(|| async { "ok" }))
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let head = format!(
+        "POST /answer HTTP/1.1\r\nhost: hooks.example.com\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {LIMIT}\r\n\
+         x-plivo-signature-v3: {}\r\nx-plivo-signature-v3-nonce: 1\r\n\r\n",
+        "A".repeat(43) + "="
+    );
+    let mut connections = Vec::with_capacity(N);
+    for _ in 0..N {
+        connections.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = live_bytes();
+    for connection in &mut connections {
+        connection.write_all(head.as_bytes()).await.unwrap();
+        connection.write_all(b"a").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for connection in &mut connections {
+        connection.write_all(b"=").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let per_connection = (live_bytes() - before) as f64 / N as f64;
+    println!(
+        "{N} connections declaring {LIMIT} bytes, 2 sent: {per_connection:.0} bytes live each"
+    );
+    assert!(
+        per_connection < (LIMIT / 16) as f64,
+        "a declared length was allocated ahead of the bytes: {per_connection:.0} bytes each"
+    );
+    drop(connections);
 }

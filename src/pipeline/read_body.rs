@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
@@ -27,12 +27,12 @@ pin_project! {
         deadline: Option<Sleep>,
         limit: usize,
         // The bytes the body says it has (its `Content-Length`, as hyper reports it), at most
-        // the limit: a body that arrives in pieces is gathered into a buffer of this size, so
-        // that it is not grown by doubling (which held up to twice the body per request).
+        // the limit: the buffer a body arriving in pieces is gathered into never grows past
+        // it (see `gathered_capacity`).
         expected: usize,
         // The first chunk is kept as is; a copy happens only when a body arrives in pieces.
         first: Option<Bytes>,
-        rest: Option<BytesMut>,
+        rest: Option<Vec<u8>>,
     }
 }
 
@@ -102,18 +102,27 @@ where
             match (this.first.take(), this.rest.as_mut()) {
                 (None, None) => *this.first = Some(data),
                 (Some(first), None) => {
+                    let held = first.len() + data.len();
                     let mut joined =
-                        BytesMut::with_capacity((*this.expected).max(first.len() + data.len()));
+                        Vec::with_capacity(gathered_capacity(0, held, *this.expected, *this.limit));
                     joined.extend_from_slice(&first);
                     joined.extend_from_slice(&data);
                     *this.rest = Some(joined);
                 }
-                (None, Some(rest)) => rest.extend_from_slice(&data),
+                (None, Some(rest)) => {
+                    let needed = rest.len() + data.len();
+                    if needed > rest.capacity() {
+                        let capacity =
+                            gathered_capacity(rest.capacity(), needed, *this.expected, *this.limit);
+                        rest.reserve_exact(capacity - rest.len());
+                    }
+                    rest.extend_from_slice(&data);
+                }
                 (Some(_), Some(_)) => unreachable!("the first chunk moves into `rest`"),
             }
         }
         let body = match (this.rest.take(), this.first.take()) {
-            (Some(joined), _) => joined.freeze(),
+            (Some(joined), _) => Bytes::from(joined),
             (None, Some(first)) => first,
             (None, None) => Bytes::new(),
         };
@@ -146,9 +155,24 @@ fn expected_len(lower: u64, limit: usize) -> usize {
     usize::try_from(lower).map_or(limit, |lower| lower.min(limit))
 }
 
+/// The capacity to give the buffer a body is gathered into, when it must hold `needed` bytes
+/// (at most `limit`) and has `capacity`: doubled, as a `Vec` grows, but never past the body's
+/// declared length `expected` while the body keeps within it, nor past the limit. So a body
+/// that arrives in pieces ends in a buffer of exactly its declared size, not up to twice it;
+/// and a declared length is never allocated ahead of the bytes: a sender that declares the
+/// limit and sends two bytes makes the layer hold a few bytes, not the limit. A body without
+/// a length (chunked), or with more than it declared, doubles up to the limit.
+fn gathered_capacity(capacity: usize, needed: usize, expected: usize, limit: usize) -> usize {
+    let ceiling = if expected >= needed { expected } else { limit };
+    capacity
+        .saturating_mul(2)
+        .max(needed)
+        .min(ceiling.max(needed))
+}
+
 /// The bytes held so far.
-fn held(first: &Option<Bytes>, rest: &Option<BytesMut>) -> usize {
-    first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, BytesMut::len)
+fn held(first: &Option<Bytes>, rest: &Option<Vec<u8>>) -> usize {
+    first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, Vec::len)
 }
 
 #[cfg(test)]
@@ -222,6 +246,29 @@ mod tests {
         let io: BoxError = std::io::Error::other("connection reset").into();
         assert_eq!(body_error(&*io), Rejection::BodyReadFailed);
         assert_eq!(body_error(&Wrapped(io)), Rejection::BodyReadFailed);
+    }
+
+    #[test]
+    fn the_gathering_buffer_doubles_up_to_the_declared_length_and_no_further() {
+        // 64 KiB declared, arriving in 8 KiB pieces: 16, 32, then exactly 64 KiB.
+        let (expected, limit) = (64 * 1024, 1 << 20);
+        let mut capacity = gathered_capacity(0, 16 * 1024, expected, limit);
+        assert_eq!(capacity, 16 * 1024);
+        capacity = gathered_capacity(capacity, 24 * 1024, expected, limit);
+        assert_eq!(capacity, 32 * 1024);
+        capacity = gathered_capacity(capacity, 40 * 1024, expected, limit);
+        assert_eq!(capacity, 64 * 1024, "capped at the declared length");
+        // Declared as the limit, two bytes sent: two bytes held, not the limit.
+        assert_eq!(gathered_capacity(0, 2, limit, limit), 2);
+        assert_eq!(gathered_capacity(2, 3, limit, limit), 4);
+        // No Content-Length (chunked), or more than declared: doubling, up to the limit.
+        assert_eq!(gathered_capacity(4096, 4097, 0, limit), 8192);
+        assert_eq!(gathered_capacity(100, 150, 120, limit), 200);
+        assert_eq!(gathered_capacity(600 * 1024, 700 * 1024, 0, limit), limit);
+        assert_eq!(
+            gathered_capacity(usize::MAX / 2 + 1, usize::MAX, 0, usize::MAX),
+            usize::MAX
+        );
     }
 
     #[test]
