@@ -37,7 +37,7 @@ const ORIGIN: &str = "https://hooks.example.com";
 const N: usize = 64;
 
 /// Held by each test for its whole run.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Server {
@@ -162,9 +162,7 @@ async fn bytes_per_request(server: Server, size: usize) -> f64 {
 /// for 64 KiB bodies, before the buffer was sized from `Content-Length`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layer_holds_the_body_and_little_else_per_request() {
-    let _turn = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = SERIAL.lock().await;
     println!("memory per in-flight request ({N} in flight, bytes live in the process):");
     println!("body      bare   bare+body   layered   layered - bare   layered - (bare+body)");
     for size in [1024, 16 * 1024, 64 * 1024] {
@@ -196,9 +194,7 @@ async fn the_layer_holds_the_body_and_little_else_per_request() {
 /// bytes sent; the buffer grows with the bytes that arrive instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declared_length_is_not_allocated_ahead_of_the_bytes() {
-    let _turn = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = SERIAL.lock().await;
     const LIMIT: usize = 1 << 20;
     let layer = PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
