@@ -220,11 +220,22 @@ fn allocations_per_layered_request() {
                 allocations += counted_allocations;
             }
         }
-        let per_request = allocations / COUNTED;
-        println!("{name}: {per_request} allocations per request");
+        println!(
+            "{name}: {} allocations per request ({allocations} in {COUNTED})",
+            allocations as f64 / COUNTED as f64
+        );
+        // Held on the total, so that even one extra allocation in the 100 shows. The store's
+        // slack: a shard whose ring grows in the window allocates a ring, an index and the
+        // vector its live records are gathered in (at most once per shard here, 16 shards;
+        // 31 allocations in all on 2026-12-03).
+        let slack = if name.contains("replay store") {
+            3 * 16
+        } else {
+            0
+        };
         assert!(
-            per_request <= budget,
-            "{name}: {per_request} allocations per request, budget {budget}"
+            allocations <= budget * COUNTED + slack,
+            "{name}: {allocations} allocations in {COUNTED} requests, budget {budget} each"
         );
     }
 }

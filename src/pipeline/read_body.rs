@@ -216,6 +216,104 @@ mod tests {
         }
     }
 
+    /// A body that declares `lower` bytes (as a `Content-Length` does) and whose frames are
+    /// ready one per poll; after the last one it ends, or, unless `ends`, is still arriving.
+    struct Declared {
+        frames: std::collections::VecDeque<Bytes>,
+        lower: u64,
+        ends: bool,
+    }
+
+    impl Body for Declared {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            match self.frames.pop_front() {
+                Some(data) => Poll::Ready(Some(Ok(http_body::Frame::data(data)))),
+                None if self.ends => Poll::Ready(None),
+                None => Poll::Pending,
+            }
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            let mut hint = http_body::SizeHint::new();
+            hint.set_lower(self.lower);
+            hint
+        }
+    }
+
+    /// Polls a [`Declared`] body of frames of these sizes (frame `i` filled with `b'a' + i`)
+    /// once: what it resolved to, if it did, and the capacity of the buffer gathering it.
+    fn gather(
+        frames: &[usize],
+        lower: u64,
+        limit: usize,
+        ends: bool,
+    ) -> (Option<Result<Bytes, Rejection>>, usize) {
+        let frames = frames
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| Bytes::from(vec![b'a' + i as u8; len]))
+            .collect();
+        let body = Declared {
+            frames,
+            lower,
+            ends,
+        };
+        let mut future = pin!(ReadBody::new(body, limit, None));
+        let polled = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        let capacity = future.project().rest.as_ref().map_or(0, Vec::capacity);
+        match polled {
+            Poll::Ready(result) => (Some(result), capacity),
+            Poll::Pending => (None, capacity),
+        }
+    }
+
+    /// The bytes of frames of these sizes, in order.
+    fn expected_bytes(frames: &[usize]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for (i, &len) in frames.iter().enumerate() {
+            bytes.extend(std::iter::repeat_n(b'a' + i as u8, len));
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_declared_length_caps_the_buffer_but_is_never_allocated_ahead_of_the_bytes() {
+        // The limit declared, two one-byte frames, then silence: two bytes held, not 1 MiB.
+        let (done, capacity) = gather(&[1, 1], 1 << 20, 1 << 20, false);
+        assert!(done.is_none(), "still arriving");
+        assert_eq!(capacity, 2);
+        // 64 KiB declared, 7 of its 8 KiB frames in: doubled to the declared size, no further.
+        let (done, capacity) = gather(
+            &[16 << 10, 8 << 10, 8 << 10, 8 << 10, 16 << 10],
+            64 << 10,
+            1 << 20,
+            false,
+        );
+        assert!(done.is_none());
+        assert_eq!(capacity, 64 << 10);
+        // The whole of it arrives, in order.
+        let frames = [16 << 10, 8 << 10, 8 << 10, 8 << 10, 16 << 10, 8 << 10];
+        let (done, _) = gather(&frames, 64 << 10, 1 << 20, true);
+        assert_eq!(done.unwrap().unwrap(), expected_bytes(&frames));
+        // More than declared (a body that lies low): all of it, in order, under the limit.
+        let (done, _) = gather(&[10, 20], 7, 1 << 20, true);
+        assert_eq!(done.unwrap().unwrap(), expected_bytes(&[10, 20]));
+        // A declaration no buffer could hold (lying high): the limit decides, nothing else.
+        let (done, capacity) = gather(&[50, 50], u64::MAX, 100, false);
+        assert!(done.is_none());
+        assert_eq!(capacity, 100);
+        let (done, _) = gather(&[50, 51], u64::MAX, 100, true);
+        assert_eq!(done.unwrap().err(), Some(Rejection::BodyTooLarge));
+    }
+
     /// An error that wraps another, as axum's body error wraps the one it was made from.
     #[derive(Debug)]
     struct Wrapped(BoxError);
