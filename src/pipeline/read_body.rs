@@ -183,39 +183,6 @@ mod tests {
     use std::pin::pin;
     use std::task::Waker;
 
-    /// A body whose frames are all ready, one per poll.
-    struct Frames(std::collections::VecDeque<Bytes>);
-
-    impl Body for Frames {
-        type Data = Bytes;
-        type Error = Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-            Poll::Ready(
-                self.0
-                    .pop_front()
-                    .map(|data| Ok(http_body::Frame::data(data))),
-            )
-        }
-    }
-
-    /// Collects a body that arrives in frames of these sizes (frame `i` filled with `b'a' + i`).
-    fn collect(frames: &[usize], limit: usize) -> Result<Bytes, Rejection> {
-        let frames = frames
-            .iter()
-            .enumerate()
-            .map(|(i, &len)| Bytes::from(vec![b'a' + i as u8; len]))
-            .collect();
-        let future = ReadBody::new(Frames(frames), limit, None);
-        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(result) => result,
-            Poll::Pending => panic!("every frame is ready"),
-        }
-    }
-
     /// A body that declares `lower` bytes (as a `Content-Length` does) and whose frames are
     /// ready one per poll; after the last one it ends, or, unless `ends`, is still arriving.
     struct Declared {
@@ -244,6 +211,14 @@ mod tests {
             hint.set_lower(self.lower);
             hint
         }
+    }
+
+    /// Collects a body that arrives in frames of these sizes (frame `i` filled with `b'a' + i`),
+    /// declaring no length.
+    fn collect(frames: &[usize], limit: usize) -> Result<Bytes, Rejection> {
+        gather(frames, 0, limit, true)
+            .0
+            .expect("every frame is ready")
     }
 
     /// Polls a [`Declared`] body of frames of these sizes (frame `i` filled with `b'a' + i`)
