@@ -118,7 +118,7 @@ pub(crate) fn check_classified(
             .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
     let values = signature_values(request.headers)?;
-    let claim = SignatureHeaders::from_slots(values.map(|value| value.map(HeaderValue::as_bytes)))
+    let claim = as_signature_headers(&values)
         .claim()
         .map_err(Rejection::from)?;
     if claim.version == SignatureVersion::V2 {
@@ -308,10 +308,12 @@ const SIGNATURE_HEADER_PREFIX: &str = "x-plivo-signature-";
 /// a lookup by `&str` also parses it), which measured as a tenth of the layer's own time; a
 /// request carries a dozen headers, most of them rejected by the prefix alone.
 fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Rejection> {
-    let values = signature_values(headers)?;
-    Ok(SignatureHeaders::from_slots(
-        values.map(|value| value.map(HeaderValue::as_bytes)),
-    ))
+    signature_values(headers).map(|values| as_signature_headers(&values))
+}
+
+/// The values' bytes, as the claim reads them.
+fn as_signature_headers<'a>(values: &[Option<&'a HeaderValue>; 6]) -> SignatureHeaders<'a> {
+    SignatureHeaders::from_slots(values.map(|value| value.map(HeaderValue::as_bytes)))
 }
 
 /// [`signature_headers`]' values as the request holds them (the layer keeps the claimed

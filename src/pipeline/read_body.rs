@@ -102,20 +102,19 @@ where
             match (this.first.take(), this.rest.as_mut()) {
                 (None, None) => *this.first = Some(data),
                 (Some(first), None) => {
-                    let held = first.len() + data.len();
-                    let mut joined =
-                        Vec::with_capacity(gathered_capacity(0, held, *this.expected, *this.limit));
+                    let mut joined = Vec::new();
+                    make_room(
+                        &mut joined,
+                        first.len() + data.len(),
+                        *this.expected,
+                        *this.limit,
+                    );
                     joined.extend_from_slice(&first);
                     joined.extend_from_slice(&data);
                     *this.rest = Some(joined);
                 }
                 (None, Some(rest)) => {
-                    let needed = rest.len() + data.len();
-                    if needed > rest.capacity() {
-                        let capacity =
-                            gathered_capacity(rest.capacity(), needed, *this.expected, *this.limit);
-                        rest.reserve_exact(capacity - rest.len());
-                    }
+                    make_room(rest, data.len(), *this.expected, *this.limit);
                     rest.extend_from_slice(&data);
                 }
                 (Some(_), Some(_)) => unreachable!("the first chunk moves into `rest`"),
@@ -168,6 +167,16 @@ fn gathered_capacity(capacity: usize, needed: usize, expected: usize, limit: usi
         .saturating_mul(2)
         .max(needed)
         .min(ceiling.max(needed))
+}
+
+/// Grows `buffer`, if it must, to hold `incoming` more bytes, to the capacity
+/// [`gathered_capacity`] gives (exactly: `Vec`'s own growth would double past it).
+fn make_room(buffer: &mut Vec<u8>, incoming: usize, expected: usize, limit: usize) {
+    let needed = buffer.len() + incoming;
+    if needed > buffer.capacity() {
+        let capacity = gathered_capacity(buffer.capacity(), needed, expected, limit);
+        buffer.reserve_exact(capacity - buffer.len());
+    }
 }
 
 /// The bytes held so far.

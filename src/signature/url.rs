@@ -111,12 +111,7 @@ impl<'a> SignedUrl<'a> {
 
     /// `scheme://authority path`: the part of the URL both versions sign verbatim.
     pub fn base(&self) -> String {
-        let mut base = String::with_capacity(self.base_len());
-        base.push_str(self.scheme);
-        base.push_str("://");
-        base.push_str(self.authority);
-        base.push_str(self.path);
-        base
+        self.text_pieces()[..4].concat()
     }
 
     pub(crate) fn base_len(&self) -> usize {
@@ -125,19 +120,14 @@ impl<'a> SignedUrl<'a> {
 
     /// The base as the pieces to hash in order: scheme, `://`, authority, path.
     pub(crate) fn base_parts(&self) -> [&'a [u8]; 4] {
-        [
-            self.scheme.as_bytes(),
-            b"://",
-            self.authority.as_bytes(),
-            self.path.as_bytes(),
-        ]
+        let [scheme, separator, authority, path, ..] = self.text_pieces();
+        [scheme, separator, authority, path].map(str::as_bytes)
     }
 
     pub(crate) fn write_base(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.scheme.as_bytes());
-        out.extend_from_slice(b"://");
-        out.extend_from_slice(self.authority.as_bytes());
-        out.extend_from_slice(self.path.as_bytes());
+        for part in self.base_parts() {
+            out.extend_from_slice(part);
+        }
     }
 }
 
@@ -162,12 +152,7 @@ impl<'a> SignedUrl<'a> {
     /// one per verified request, for [`PlivoVerified::url`](crate::PlivoVerified::url): the
     /// formatting machinery of `to_string` cost about as much as a dozen header lookups).
     pub(crate) fn url_text(&self) -> String {
-        let pieces = self.text_pieces();
-        let mut text = String::with_capacity(pieces.iter().map(|piece| piece.len()).sum());
-        for piece in pieces {
-            text.push_str(piece);
-        }
-        text
+        self.text_pieces().concat()
     }
 }
 
