@@ -22,14 +22,14 @@ use crate::observe::span;
 use crate::pipeline::diagnose;
 use crate::pipeline::head::Head;
 use crate::pipeline::read_body::{BoxError, ReadBody};
-use crate::pipeline::replay;
+use crate::pipeline::replay::{self, Reserving};
 use crate::pipeline::respond::{Disposition, Refusal, dispose, render};
 use crate::pipeline::settings::Settings;
 use crate::pipeline::tokens::{self, Pending};
 use crate::pipeline::upgrade::RequestKind;
 use crate::pipeline::verify::{self, Accepted, Failed, Unchecked, Verdict};
 use crate::rejection::Rejection;
-use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
+use crate::replay::{ReleaseGuard, Reservation, StoreError};
 use crate::request_info::RequestHead;
 use crate::tenants::Resolved;
 use crate::verified::PlivoVerified;
@@ -72,7 +72,7 @@ pin_project! {
             waiting: Option<WaitingForDoctor<S>>,
         },
         Reserving {
-            reserve: StoreFuture<Reservation>,
+            reserve: Reserving,
             waiting: Option<WaitingForReservation<S>>,
         },
         Calling {
@@ -437,9 +437,9 @@ where
             request,
             unchecked: Unchecked { refusal, url },
         }) => refuse_or_report(inner, request, None, refusal, Some(&url), &settings, span),
-        Verdict::Accepted(accepted) => match (&settings.replay, accepted.key) {
-            (Some(replay_settings), Some(key)) => {
-                let (reserve, guard) = replay::reserve(replay_settings, key);
+        Verdict::Accepted(accepted) => match (&settings.replay, accepted.keys) {
+            (Some(replay_settings), Some(keys)) => {
+                let (reserve, guard) = replay::reserve(replay_settings, keys);
                 State::Reserving {
                     reserve,
                     waiting: Some(WaitingForReservation {

@@ -17,14 +17,14 @@ use crate::observe::events::{self, Rejected};
 use crate::observe::span::request_span;
 use crate::pipeline::diagnose;
 use crate::pipeline::head::{self, Head};
-use crate::pipeline::replay;
+use crate::pipeline::replay::{self, Reserving};
 use crate::pipeline::respond::Refusal;
 use crate::pipeline::settings::{Settings, Tokens};
 use crate::pipeline::tokens::{self, Pending, Resolution};
 use crate::pipeline::upgrade::{self, RequestKind};
 use crate::pipeline::verify::{self, Checked, Unchecked};
 use crate::rejection::Rejection;
-use crate::replay::{ReleaseGuard, Reservation, StoreError, StoreFuture};
+use crate::replay::{ReleaseGuard, Reservation, StoreError};
 use crate::request_info::RequestHead;
 use crate::tenants::Resolved;
 use crate::verified::PlivoVerified;
@@ -235,7 +235,8 @@ enum Waiting {
     Store {
         verified: PlivoVerified,
         span: Span,
-        reserve: StoreFuture<Reservation>,
+        // Boxed: the reservation of two keys is large, and most upgrades are `Done` at once.
+        reserve: Box<Reserving>,
         guard: ReleaseGuard,
     },
 }
@@ -331,7 +332,7 @@ impl SyncUpgradeCheck {
 struct Started {
     verified: PlivoVerified,
     span: Span,
-    reservation: Option<(StoreFuture<Reservation>, ReleaseGuard)>,
+    reservation: Option<(Reserving, ReleaseGuard)>,
 }
 
 /// From the store's answer about the tenant: verify, or refuse.
@@ -420,15 +421,15 @@ fn verify_head(
     span: Span,
 ) -> Result<Started, Rejection> {
     let entered = span.enter();
-    let Checked { mut verified, key } =
+    let Checked { mut verified, keys } =
         verify::check(settings, &head, request, &Bytes::new(), &span).map_err(
             |Unchecked { refusal, url }| {
                 let asked = Asked::Head(request, head.peer);
                 refused(settings, &span, asked, refusal, Some(&url))
             },
         )?;
-    let reservation = match (&settings.replay, key) {
-        (Some(replay_settings), Some(key)) => Some(replay::reserve(replay_settings, key)),
+    let reservation = match (&settings.replay, keys) {
+        (Some(replay_settings), Some(keys)) => Some(replay::reserve(replay_settings, keys)),
         _ => None,
     };
     verified.set_tenant(head.tenant.known());
@@ -456,7 +457,7 @@ fn waiting_for_store(settings: &Settings, started: Result<Started, Rejection>) -
         }) => Waiting::Store {
             verified,
             span,
-            reserve,
+            reserve: Box::new(reserve),
             guard,
         },
     }

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tower_plivo::replay::{
@@ -9,7 +10,9 @@ use tower_plivo::replay::{
 };
 
 use support::replay_app::{
-    abandoned_request, concurrent_copies, post_signed, replay_server, replay_server_with, signed,
+    FORGED_BODY, ORIGIN, abandoned_request, concurrent_copies, dual_signed, post_signed,
+    replay_server, replay_server_with, signed, v2_half_copies_after_the_delivery,
+    v2_half_copies_racing_the_delivery, v2_signed,
 };
 
 #[tokio::test]
@@ -231,4 +234,190 @@ async fn v2_keys_are_the_signed_message() {
     post_signed(addr, "/sms/1", &moved, "")
         .await
         .assert_refused(403, "replayed");
+}
+
+/// Issue 26, item 1: a delivery signed with both families (V3 and V2, as Plivo's messaging
+/// traffic now arrives) is accepted by V3; its V2 half, sent alone with a body of the
+/// attacker's choice, verifies on a route that accepts V2. It must be a replay: 100 copies of
+/// it sent at once after the delivery, none accepted.
+#[tokio::test]
+async fn the_v2_half_of_a_dual_signed_delivery_replays_as_nothing() {
+    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let nonces = ["10000000000000000020", "10000000000000000021"];
+    v2_half_copies_after_the_delivery(addr, &calls, "/sms", nonces, 100).await;
+}
+
+/// The delivery and 100 copies of its V2 half at the same moment: exactly one is accepted.
+#[tokio::test]
+async fn the_delivery_racing_its_v2_half_lets_exactly_one_through() {
+    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let nonces = ["10000000000000000022", "10000000000000000023"];
+    let delivery_won = v2_half_copies_racing_the_delivery(addr, &calls, "/sms", nonces, 100).await;
+    eprintln!("the genuine delivery won the race: {delivery_won}");
+}
+
+/// The genuine requests next to the rule: a V2-only delivery, a dual-signed one and a V3-only
+/// one are each accepted once; a dual-signed delivery is a replay of its V3 half too, and its
+/// V2 half with the genuine (empty) body is as much a replay as with a forged one.
+#[tokio::test]
+async fn genuine_v2_only_v3_only_and_dual_deliveries_are_accepted_once() {
+    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let v2_only = v2_signed("/sms", "10000000000000000024");
+    assert_eq!(
+        post_signed(addr, "/sms", &v2_only, "Text=a").await.status,
+        200
+    );
+    let v3_only = signed("/sms", "10000000000000000025", "Text=b");
+    assert_eq!(
+        post_signed(addr, "/sms", &v3_only, "Text=b").await.status,
+        200
+    );
+    let body = "Text=c";
+    let dual = dual_signed("/sms", "10000000000000000026", "10000000000000000027", body);
+    let reply = post_signed(addr, "/sms", &dual, body).await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, body));
+    assert_eq!(calls.get(), 3);
+    // The V3 half alone (the V2 headers stripped), and the V2 half with the real body.
+    let v3_half = signed("/sms", "10000000000000000026", body);
+    post_signed(addr, "/sms", &v3_half, body)
+        .await
+        .assert_refused(403, "replayed");
+    let v2_half = v2_signed("/sms", "10000000000000000027");
+    post_signed(addr, "/sms", &v2_half, body)
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 3);
+}
+
+/// A V2 half seen first (a V2-only request accepted with that nonce) makes the dual-signed
+/// delivery that carries it a replay, and the delivery's V3 half stays recorded: the V3-only
+/// copy of it is refused too.
+#[tokio::test]
+async fn a_delivery_whose_v2_half_was_accepted_is_a_replay_and_its_v3_half_is_kept() {
+    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let (v3_nonce, v2_nonce) = ("10000000000000000028", "10000000000000000029");
+    let half = v2_signed("/sms", v2_nonce);
+    assert_eq!(
+        post_signed(addr, "/sms", &half, FORGED_BODY).await.status,
+        200
+    );
+    let body = "Text=c";
+    let dual = dual_signed("/sms", v3_nonce, v2_nonce, body);
+    post_signed(addr, "/sms", &dual, body)
+        .await
+        .assert_refused(403, "replayed");
+    post_signed(addr, "/sms", &signed("/sms", v3_nonce, body), body)
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 1);
+}
+
+/// A V2 half that does not verify (a signature for another URL) records nothing: the delivery
+/// is accepted by V3, and that V2 half sent alone is refused as the forgery it is.
+#[tokio::test]
+async fn a_v2_half_that_does_not_verify_is_not_recorded_and_still_refused_alone() {
+    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let (v3_nonce, v2_nonce) = ("10000000000000000030", "10000000000000000031");
+    let body = "Text=c";
+    let mut dual = signed("/sms", v3_nonce, body);
+    let mut wrong = v2_signed("/other", v2_nonce);
+    wrong.truncate(2);
+    dual.extend(wrong.clone());
+    assert_eq!(post_signed(addr, "/sms", &dual, body).await.status, 200);
+    post_signed(addr, "/sms", &wrong, FORGED_BODY)
+        .await
+        .assert_refused(403, "signature_mismatch");
+    assert_eq!(calls.get(), 1);
+}
+
+/// Report-only mode reserves both halves as enforcing mode does: the V2 half sent after the
+/// delivery is handed on marked `replayed`.
+#[tokio::test]
+async fn report_only_reserves_both_halves() {
+    let (addr, calls) =
+        replay_server_with(MemoryNonceStore::new(), |builder| builder.report_only(true)).await;
+    let (v3_nonce, v2_nonce) = ("10000000000000000032", "10000000000000000033");
+    let body = "Text=c";
+    let dual = dual_signed("/sms", v3_nonce, v2_nonce, body);
+    let reply = post_signed(addr, "/sms", &dual, body).await;
+    assert_eq!((reply.status, reply.header(support::REPORTED)), (200, None));
+    let half = v2_signed("/sms", v2_nonce);
+    let reply = post_signed(addr, "/sms", &half, FORGED_BODY).await;
+    assert_eq!(reply.status, 200, "handed on");
+    assert_eq!(reply.header(support::REPORTED).as_deref(), Some("replayed"));
+    assert_eq!(calls.get(), 2);
+}
+
+/// A memory store that cannot answer for the keys listed in `down` (one shard of a cluster
+/// down, say) and answers for every other.
+#[derive(Default)]
+struct PartlyDown {
+    memory: MemoryNonceStore,
+    down: Mutex<Vec<ReplayKey>>,
+}
+
+impl NonceStore for PartlyDown {
+    fn reserve(&self, key: &ReplayKey, id: ReservationId) -> StoreFuture<Reservation> {
+        if self.down.lock().unwrap().contains(key) {
+            return StoreFuture::ready(Err(StoreError::new("this shard is down")));
+        }
+        self.memory.reserve(key, id)
+    }
+
+    fn release(&self, key: &ReplayKey, id: ReservationId) {
+        self.memory.release(key, id)
+    }
+}
+
+/// Whether `key` is free in `store` (reserving it to find out, then releasing it).
+fn is_free(store: &PartlyDown, key: &ReplayKey) -> bool {
+    let id = ReservationId::new();
+    let answer = futures_util::FutureExt::now_or_never(store.reserve(key, id));
+    let free = matches!(answer, Some(Ok(Reservation::Reserved)));
+    store.release(key, id);
+    free
+}
+
+/// A half-taken pair: the V2 key reserved, the V3 key's store call failed. Failing closed, the
+/// delivery gets 503 (never 200), the V2 key is undone so that Plivo's retry is accepted once
+/// the store is back, and the retry makes its V2 half a replay. Failing open, the delivery is
+/// let through and the half that could be reserved still refuses its V2 copy.
+#[tokio::test]
+async fn a_half_taken_pair_is_undone_and_answered_503() {
+    let (v3_nonce, v2_nonce) = ("10000000000000000034", "10000000000000000035");
+    let v3_key = ReplayKey::of_message(format!("{ORIGIN}/sms.{v3_nonce}").as_bytes());
+    let v2_key = ReplayKey::of_message(format!("{ORIGIN}/sms{v2_nonce}").as_bytes());
+    let dual = dual_signed("/sms", v3_nonce, v2_nonce, "");
+    let half = v2_signed("/sms", v2_nonce);
+
+    let store = Arc::new(PartlyDown::default());
+    store.down.lock().unwrap().push(v3_key);
+    let (closed, calls) = replay_server(store.clone(), false).await;
+    post_signed(closed, "/sms", &dual, "")
+        .await
+        .assert_refused(503, "replay_store_unavailable");
+    assert!(is_free(&store, &v2_key), "the V2 key was undone");
+    store.down.lock().unwrap().clear();
+    assert_eq!(
+        post_signed(closed, "/sms", &dual, "").await.status,
+        200,
+        "the retry"
+    );
+    post_signed(closed, "/sms", &half, FORGED_BODY)
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 1);
+
+    let store = Arc::new(PartlyDown::default());
+    store.down.lock().unwrap().push(v3_key);
+    let (open, calls) = replay_server(store.clone(), true).await;
+    assert_eq!(
+        post_signed(open, "/sms", &dual, "").await.status,
+        200,
+        "fails open"
+    );
+    post_signed(open, "/sms", &half, FORGED_BODY)
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 1);
 }

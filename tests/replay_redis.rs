@@ -13,8 +13,9 @@ use tower_plivo::replay::RedisNonceStore;
 
 use redis_node::RedisNode;
 use support::replay_app::{
-    ORIGIN, TOKEN, abandoned_request, concurrent_copies, post_signed, replay_server,
-    replay_server_with, signed,
+    FORGED_BODY, ORIGIN, TOKEN, abandoned_request, concurrent_copies, dual_signed, post_signed,
+    replay_server, replay_server_with, signed, v2_half_copies_after_the_delivery,
+    v2_half_copies_racing_the_delivery, v2_signed,
 };
 
 /// A plain redis-server owned by one test (killed on drop), as the replay store sees it.
@@ -460,4 +461,50 @@ async fn a_request_costs_redis_exactly_one_command() {
         .assert_refused(403, "replayed");
     let replayed = commands_after_a_moment(&mut admin).await;
     assert_eq!(replayed, (vec![("set".to_owned(), 1)], 0), "its replay");
+
+    // Issue 26: a delivery signed with both families costs one more `SET` (its V2 message's
+    // key), and only such a delivery; its V2 half alone, one.
+    let (v3_nonce, v2_nonce) = ("20000000000000000104", "20000000000000000105");
+    let dual = dual_signed("/sms", v3_nonce, v2_nonce, "Text=a");
+    reset_stats(&mut admin);
+    assert_eq!(post_signed(addr, "/sms", &dual, "Text=a").await.status, 200);
+    let both = commands_after_a_moment(&mut admin).await;
+    assert_eq!(
+        both,
+        (vec![("set".to_owned(), 2)], 0),
+        "a dual-signed delivery"
+    );
+    reset_stats(&mut admin);
+    post_signed(addr, "/sms", &v2_signed("/sms", v2_nonce), FORGED_BODY)
+        .await
+        .assert_refused(403, "replayed");
+    let half = commands_after_a_moment(&mut admin).await;
+    assert_eq!(half, (vec![("set".to_owned(), 1)], 0), "its V2 half");
+}
+
+/// Issue 26, item 1, on Redis: after a dual-signed delivery, 100 copies of its V2 half sent
+/// at once (to two replicas sharing the store) are all replays.
+#[tokio::test]
+async fn the_v2_half_of_a_dual_signed_delivery_replays_as_nothing() {
+    let redis = Redis::start();
+    let (addr, calls) = replay_server(redis.store(), false).await;
+    let nonces = ["20000000000000000201", "20000000000000000202"];
+    v2_half_copies_after_the_delivery(addr, &calls, "/sms", nonces, 100).await;
+    let (other, other_calls) = replay_server(redis.store(), false).await;
+    let half = v2_signed("/sms", nonces[1]);
+    post_signed(other, "/sms", &half, FORGED_BODY)
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(other_calls.get(), 0);
+}
+
+/// The delivery and 100 copies of its V2 half at the same moment, on Redis: exactly one is
+/// accepted.
+#[tokio::test]
+async fn the_delivery_racing_its_v2_half_lets_exactly_one_through() {
+    let redis = Redis::start();
+    let (addr, calls) = replay_server(redis.store(), false).await;
+    let nonces = ["20000000000000000203", "20000000000000000204"];
+    let delivery_won = v2_half_copies_racing_the_delivery(addr, &calls, "/sms", nonces, 100).await;
+    eprintln!("the genuine delivery won the race: {delivery_won}");
 }

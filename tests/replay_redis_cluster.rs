@@ -14,7 +14,10 @@ use futures_util::StreamExt as _;
 use tower_plivo::replay::RedisNonceStore;
 
 use support::redis_cluster::{RedisCluster, cli_output, key_slot};
-use support::replay_app::{ORIGIN, TOKEN, concurrent_copies, post_signed, replay_server, signed};
+use support::replay_app::{
+    FORGED_BODY, ORIGIN, TOKEN, concurrent_copies, dual_signed, post_signed, replay_server, signed,
+    v2_half_copies_after_the_delivery, v2_half_copies_racing_the_delivery, v2_signed,
+};
 
 fn store(cluster: &RedisCluster) -> RedisNonceStore {
     RedisNonceStore::cluster(cluster.seeds()).unwrap()
@@ -30,6 +33,113 @@ fn answer_key(prefix: &str, nonce: &str) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect();
     format!("{prefix}{digest}")
+}
+
+/// The Redis key of the V2 message of a request to `path` with this V2 nonce (the base URL,
+/// then the nonce).
+fn v2_key(prefix: &str, path: &str, nonce: &str) -> String {
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(format!("{ORIGIN}{path}{nonce}").as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{prefix}{digest}")
+}
+
+/// Issue 26, item 1, on a cluster: after a dual-signed delivery, 100 copies of its V2 half are
+/// all replays; and the delivery racing 100 copies lets exactly one through.
+#[tokio::test]
+async fn the_v2_half_of_a_dual_signed_delivery_is_a_replay_across_shards() {
+    let cluster = RedisCluster::start();
+    let (addr, calls) = replay_server(store(&cluster), false).await;
+    let nonces = ["40000000000000000201", "40000000000000000202"];
+    v2_half_copies_after_the_delivery(addr, &calls, "/sms", nonces, 100).await;
+    let nonces = ["40000000000000000203", "40000000000000000204"];
+    let delivery_won = v2_half_copies_racing_the_delivery(addr, &calls, "/sms", nonces, 100).await;
+    eprintln!("the genuine delivery won the race: {delivery_won}");
+}
+
+/// `calls` of `command` in a node's `INFO commandstats`.
+fn command_calls(cluster: &RedisCluster, port: u16, command: &str) -> u64 {
+    let stats = cluster.cli(port, &["INFO", "commandstats"]);
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// A pair half taken on two shards: the delivery's V2 key lands on a live primary, its V3 key
+/// on a primary just killed. The delivery gets 503 (never 200: its V2 half would be left
+/// free), the V2 key is undone on the live primary (its owner-checked release ran there: one
+/// `SET`, then one `DEL`, counted by that node), and once the replica has taken over, Plivo's
+/// retry is accepted and makes the V2 half a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_half_taken_on_two_shards_is_undone_and_answered_503() {
+    let mut cluster = RedisCluster::start();
+    let store = store(&cluster)
+        .key_prefix(KEY_PREFIX)
+        .operation_timeout(OPERATION_TIMEOUT);
+    let (addr, calls) = replay_server(store, false).await;
+    let primaries = cluster.primaries();
+    let (victim, survivor) = (primaries[0].clone(), primaries[1].clone());
+    let replica = cluster.replica_of(victim.port);
+    let nonce_on = |start: u64, on: &dyn Fn(&str) -> bool| {
+        (start..)
+            .map(|i| format!("{i:020}"))
+            .find(|nonce| on(nonce))
+            .unwrap()
+    };
+    let v3_nonce = nonce_on(50_000_000, &|n| {
+        victim.owns(key_slot(answer_key(KEY_PREFIX, n).as_bytes()))
+    });
+    let v2_nonce = nonce_on(60_000_000, &|n| {
+        survivor.owns(key_slot(v2_key(KEY_PREFIX, "/answer", n).as_bytes()))
+    });
+    // The store connects and learns the topology first.
+    let probe = signed("/answer", "40000000000000000300", "");
+    assert_eq!(post_signed(addr, "/answer", &probe, "").await.status, 200);
+
+    cluster.kill(victim.port);
+    let _ = cluster.cli(survivor.port, &["CONFIG", "RESETSTAT"]);
+    let dual = dual_signed("/answer", &v3_nonce, &v2_nonce, "");
+    post_signed(addr, "/answer", &dual, "")
+        .await
+        .assert_refused(503, "replay_store_unavailable");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while command_calls(&cluster, survivor.port, "del") == 0 {
+        assert!(Instant::now() < deadline, "the V2 key was never undone");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        command_calls(&cluster, survivor.port, "set"),
+        1,
+        "reserved there"
+    );
+    let key = v2_key(KEY_PREFIX, "/answer", &v2_nonce);
+    assert_eq!(cluster.cli(survivor.port, &["EXISTS", &key]).trim(), "0");
+    assert_eq!(calls.get(), 1, "only the probe reached the handler");
+
+    tokio::task::block_in_place(|| cluster.wait_promoted(replica.port, Duration::from_secs(20)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = post_signed(addr, "/answer", &dual, "").await;
+        if reply.status == 200 {
+            break;
+        }
+        reply.assert_refused(503, "replay_store_unavailable");
+        assert!(Instant::now() < deadline, "the retry was never accepted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    post_signed(
+        addr,
+        "/answer",
+        &v2_signed("/answer", &v2_nonce),
+        FORGED_BODY,
+    )
+    .await
+    .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 2);
 }
 
 #[tokio::test]

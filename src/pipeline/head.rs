@@ -37,14 +37,47 @@ pub(crate) struct Head {
     /// The scheme and authority of the URL Plivo called.
     pub(crate) origin: Origin,
     pub(crate) version: SignatureVersion,
-    // The request's own header values (a reference count, not a copy).
-    account: Option<HeaderValue>,
-    main_account: Option<HeaderValue>,
-    nonce: HeaderValue,
+    /// The claimed version's header values.
+    claimed: ClaimValues,
+    /// The V2 headers of a request that V3 decides, on a route that accepts V2 with replay
+    /// protection on, when they make a claim of their own: the same delivery presented a
+    /// second way, whose message must count as seen too (wire format §5).
+    v2_half: Option<ClaimValues>,
     /// Whose tokens verify the request, as the `tokens` stage found.
     pub(crate) tenant: TenantState,
     /// The TCP peer, when known (for the log line and the doctor).
     pub(crate) peer: Option<SocketAddr>,
+}
+
+/// One family's three header values, as the request holds them (a reference count each, not a
+/// copy).
+#[derive(Debug)]
+struct ClaimValues {
+    account: Option<HeaderValue>,
+    main_account: Option<HeaderValue>,
+    nonce: HeaderValue,
+}
+
+impl ClaimValues {
+    /// Keeps one family's three slots (signature, main-account signature, nonce), which made a
+    /// claim (so the nonce is there).
+    fn kept(slots: [Option<&HeaderValue>; 3]) -> Self {
+        let [account, main_account, nonce] = slots;
+        Self {
+            account: account.cloned(),
+            main_account: main_account.cloned(),
+            nonce: nonce.expect("a claim has a nonce").clone(),
+        }
+    }
+
+    fn claim(&self, version: SignatureVersion) -> Claim<'_> {
+        Claim {
+            version,
+            account: self.account.as_ref().map(HeaderValue::as_bytes),
+            main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
+            nonce: self.nonce.as_bytes(),
+        }
+    }
 }
 
 /// Whose tokens verify a request.
@@ -118,9 +151,9 @@ pub(crate) fn check_classified(
             .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
     let values = signature_values(request.headers)?;
-    let claim = as_signature_headers(&values)
-        .claim()
-        .map_err(Rejection::from)?;
+    check_single_content_type(request.headers)?;
+    let headers = as_signature_headers(&values);
+    let claim = headers.claim().map_err(Rejection::from)?;
     if claim.version == SignatureVersion::V2 {
         let detail = match kind {
             RequestKind::StreamUpgrade => Some(V2_STREAM),
@@ -148,21 +181,47 @@ pub(crate) fn check_classified(
     )?;
     // The claimed version's three slots (`SHOWN_NAMES`' order: V3's, then V2's), kept from
     // the one pass instead of looked up again by name.
-    let [account, main_account, nonce] = match claim.version {
-        SignatureVersion::V3 => [values[0], values[1], values[2]],
-        SignatureVersion::V2 => [values[3], values[4], values[5]],
-    };
+    let [v3, v2] = [
+        [values[0], values[1], values[2]],
+        [values[3], values[4], values[5]],
+    ];
+    let claimed = ClaimValues::kept(match claim.version {
+        SignatureVersion::V3 => v3,
+        SignatureVersion::V2 => v2,
+    });
+    let v2_half = (claim.version == SignatureVersion::V3
+        && kind == RequestKind::Webhook
+        && settings.accept_v2
+        && settings.replay.is_some()
+        && headers.v2_claim().is_ok())
+    .then(|| ClaimValues::kept(v2));
     Ok(Head {
         kind,
         method,
         origin,
         version: claim.version,
-        account: account.cloned(),
-        main_account: main_account.cloned(),
-        nonce: nonce.expect("the claim has a nonce").clone(),
+        claimed,
+        v2_half,
         tenant: TenantState::Layer,
         peer,
     })
+}
+
+/// The log line's explanation of a repeated `Content-Type`.
+const REPEATED_CONTENT_TYPE: &str = "Content-Type arrived more than once: the layer decides \
+     whether the body is a signed form from the first, and a framework or proxy that reads \
+     another one would parse a body other than the one verified; Plivo sends one";
+
+/// More than one `Content-Type` line (even with equal values) is refused: which one a stack
+/// reads is anyone's guess, and the signature covers the body only as the first one says.
+fn check_single_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
+    if headers.get_all(CONTENT_TYPE).iter().nth(1).is_some() {
+        return Err(Refusal::explained(
+            Rejection::ConflictingHeaders,
+            REPEATED_CONTENT_TYPE,
+        ));
+    }
+    Ok(())
 }
 
 /// What the declared body says before it is read: over the limit is 413 at once; under V3, a
@@ -256,12 +315,14 @@ impl Head {
 
     /// The claim the headers make, borrowed from the kept header values.
     pub(crate) fn claim(&self) -> Claim<'_> {
-        Claim {
-            version: self.version,
-            account: self.account.as_ref().map(HeaderValue::as_bytes),
-            main_account: self.main_account.as_ref().map(HeaderValue::as_bytes),
-            nonce: self.nonce.as_bytes(),
-        }
+        self.claimed.claim(self.version)
+    }
+
+    /// The claim of the V2 half of a request that V3 decides (see [`Head`]'s `v2_half`).
+    pub(crate) fn v2_half(&self) -> Option<Claim<'_>> {
+        self.v2_half
+            .as_ref()
+            .map(|values| values.claim(SignatureVersion::V2))
     }
 
     /// The request as a token source sees it: the URL being verified, and the headers.
@@ -288,7 +349,7 @@ impl Head {
 
     /// The nonce as text (opaque; Plivo sends digits).
     pub(crate) fn nonce_text(&self) -> String {
-        String::from_utf8_lossy(self.nonce.as_bytes()).into_owned()
+        String::from_utf8_lossy(self.claimed.nonce.as_bytes()).into_owned()
     }
 }
 
@@ -447,6 +508,21 @@ mod tests {
                     .detail
                     .unwrap()
                     .contains("RequestDecompressionLayer")
+            );
+        }
+    }
+
+    #[test]
+    fn one_content_type_at_most() {
+        let form = "application/x-www-form-urlencoded";
+        assert!(check_single_content_type(&HeaderMap::new()).is_ok());
+        assert!(check_single_content_type(&with(CONTENT_TYPE, &[form])).is_ok());
+        for twice in [&[form, "application/json"][..], &[form, form]] {
+            let refusal = check_single_content_type(&with(CONTENT_TYPE, twice)).unwrap_err();
+            assert_eq!(
+                refusal.rejection,
+                Rejection::ConflictingHeaders,
+                "{twice:?}"
             );
         }
     }

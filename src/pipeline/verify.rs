@@ -17,7 +17,7 @@ use super::settings::Settings;
 use super::upgrade::RequestKind;
 use crate::observe::span::{record_verify_time, wants_verify_time};
 use crate::rejection::Rejection;
-use crate::replay::ReplayKey;
+use crate::replay::{ReplayKey, ReplayKeys};
 use crate::request_info::RequestHead;
 use crate::signature::{SignedRequest, SignedUrl, StreamUrlForm, Verifier, VerifyError};
 use crate::verified::PlivoVerified;
@@ -32,8 +32,8 @@ pub(crate) enum Verdict {
 pub(crate) struct Accepted {
     pub(crate) request: Request<Bytes>,
     pub(crate) verified: PlivoVerified,
-    /// The replay key of its signed message, when replay protection is on.
-    pub(crate) key: Option<ReplayKey>,
+    /// The replay keys of its signed messages, when replay protection is on.
+    pub(crate) keys: Option<ReplayKeys>,
 }
 
 /// A request whose signature did not verify. The request comes back, so report-only mode can
@@ -53,13 +53,13 @@ pub(crate) fn verify(
     span: &Span,
 ) -> Verdict {
     match check(settings, &head, &RequestHead::from(&parts), &body, span) {
-        Ok(Checked { mut verified, key }) => {
+        Ok(Checked { mut verified, keys }) => {
             // Moved, not cloned: the request keeps its tenant for as long as it lives.
             verified.set_tenant(head.tenant.known());
             Verdict::Accepted(Accepted {
                 request: Request::from_parts(parts, body),
                 verified,
-                key,
+                keys,
             })
         }
         Err(unchecked) => Verdict::Failed(Failed {
@@ -72,7 +72,7 @@ pub(crate) fn verify(
 /// A signature that verified (its tenant, if any, is for the caller to move in).
 pub(crate) struct Checked {
     pub(crate) verified: PlivoVerified,
-    pub(crate) key: Option<ReplayKey>,
+    pub(crate) keys: Option<ReplayKeys>,
 }
 
 /// A signature that did not verify: the refusal (with the doctor's findings, when it looked),
@@ -126,6 +126,13 @@ pub(crate) fn check(
     }
     match outcome {
         Ok((matched, stream_url_form)) => Ok(Checked {
+            keys: matched.digest.map(|digest| {
+                let decided = ReplayKey::from_digest(digest);
+                match v2_half_key(verifier, head, url) {
+                    Some(v2_half) => ReplayKeys::with_v2_half(decided, v2_half),
+                    None => ReplayKeys::one(decided),
+                }
+            }),
             verified: PlivoVerified::new(
                 head.version,
                 matched.token,
@@ -133,7 +140,6 @@ pub(crate) fn check(
                 matched.url,
                 stream_url_form,
             ),
-            key: matched.digest.map(ReplayKey::from_digest),
         }),
         Err(error) => {
             let mut refusal = Refusal::from(Rejection::from(error));
@@ -146,6 +152,25 @@ pub(crate) fn check(
             })
         }
     }
+}
+
+/// The replay key the same request would reserve without its V3 headers: the key of its V2
+/// message (base URL and V2 nonce), when the head kept a V2 half (a route that accepts V2, with
+/// replay protection on) and that half verifies.
+///
+/// It must verify, as the request without its V3 headers would have to: a V2 half that does
+/// not verify here cannot verify alone either (same tokens, same URL), so it has nothing to
+/// protect, and a store only ever records messages some token signed. Verifying also says which
+/// of the root URL's two readings (`https://h/` or `https://h`) was signed, as the request
+/// alone would find. It costs one HMAC of a short message, for requests carrying both
+/// families only.
+fn v2_half_key(verifier: &Verifier, head: &Head, url: SignedUrl<'_>) -> Option<ReplayKey> {
+    let claim = head.v2_half()?;
+    // V2 signs neither the query nor the body: a GET of the same URL signs what a POST does.
+    let matched = verifier
+        .verify_claim(&claim, &SignedRequest::get(url), true)
+        .ok()?;
+    matched.digest.map(ReplayKey::from_digest)
 }
 
 /// What matched: the token, the URL, and the digest of the message (the replay key's).

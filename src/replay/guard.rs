@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use super::store::{NonceStore, ReplayKey, ReservationId};
+use super::keys::ReplayKeys;
+use super::store::{NonceStore, ReservationId};
 
-/// A reservation held for one request, from the moment the store is asked until the request
-/// ends.
+/// A reservation held for one request (each of its replay keys, with one owner id), from the
+/// moment the store is asked until the request ends.
 ///
 /// The rule is "release only when the handler did not act", so Plivo's retry of a request that
 /// was not handled is accepted while an attacker cannot free a nonce again after the handler
@@ -22,7 +23,7 @@ use super::store::{NonceStore, ReplayKey, ReservationId};
 /// - the inner service answered: see [`keeps_after`].
 pub(crate) struct ReleaseGuard {
     store: Arc<dyn NonceStore>,
-    key: ReplayKey,
+    keys: ReplayKeys,
     id: ReservationId,
     release_on_drop: bool,
     /// Release even after the handler started (the user's explicit opt-in).
@@ -32,13 +33,13 @@ pub(crate) struct ReleaseGuard {
 impl ReleaseGuard {
     pub(crate) fn new(
         store: Arc<dyn NonceStore>,
-        key: ReplayKey,
+        keys: ReplayKeys,
         id: ReservationId,
         release_on_drop_after_start: bool,
     ) -> Self {
         Self {
             store,
-            key,
+            keys,
             id,
             release_on_drop: true,
             release_on_drop_after_start,
@@ -63,8 +64,12 @@ impl ReleaseGuard {
 
 impl Drop for ReleaseGuard {
     fn drop(&mut self) {
+        // Every key, whether or not the store had answered for it yet: a release is a
+        // compare-and-delete on this request's id, so a key another request holds is untouched.
         if self.release_on_drop {
-            self.store.release(&self.key, self.id);
+            for key in self.keys.as_slice() {
+                self.store.release(key, self.id);
+            }
         }
     }
 }
@@ -79,7 +84,7 @@ pub(crate) fn keeps_after(status: Option<StatusCode>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::{MemoryNonceStore, Reservation};
+    use crate::replay::{MemoryNonceStore, ReplayKey, Reservation};
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
@@ -108,7 +113,7 @@ mod tests {
         let future = store.reserve(&key, id);
         let reserved = pin!(future).poll(&mut Context::from_waker(Waker::noop()));
         assert!(matches!(reserved, Poll::Ready(Ok(Reservation::Reserved))));
-        ReleaseGuard::new(store.clone(), key, id, opt_in)
+        ReleaseGuard::new(store.clone(), ReplayKeys::one(key), id, opt_in)
     }
 
     #[test]

@@ -46,6 +46,7 @@
 //! ```
 
 mod guard;
+mod keys;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -53,6 +54,7 @@ mod shard;
 mod store;
 
 pub(crate) use guard::ReleaseGuard;
+pub(crate) use keys::ReplayKeys;
 pub use memory::{DEFAULT_MAX_ENTRIES, DEFAULT_TTL, MemoryNonceStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

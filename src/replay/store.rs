@@ -151,14 +151,6 @@ impl<T> StoreFuture<T> {
     pub fn pending(future: impl Future<Output = Result<T, StoreError>> + Send + 'static) -> Self {
         Self(Answer::Pending(Box::pin(future)))
     }
-
-    /// The answer, if it is known now.
-    pub(crate) fn now(self) -> Option<Result<T, StoreError>> {
-        match self.0 {
-            Answer::Ready(result) => result,
-            Answer::Pending(_) => None,
-        }
-    }
 }
 
 impl<T> Future for StoreFuture<T> {

@@ -106,26 +106,51 @@ impl<'a> SignatureHeaders<'a> {
         let any_v3 = self.v3_signature.is_some()
             || self.v3_main_account_signature.is_some()
             || self.v3_nonce.is_some();
-        let (version, account, main_account, nonce) = if any_v3 {
-            (
+        if any_v3 {
+            Claim::of_family(
                 SignatureVersion::V3,
                 self.v3_signature,
                 self.v3_main_account_signature,
                 self.v3_nonce,
             )
-        } else if self.v2_signature.is_some()
+        } else if self.has_v2() {
+            self.v2_claim()
+        } else {
+            Err(VerifyError::MissingSignature)
+        }
+    }
+
+    /// Whether any V2 header is present.
+    fn has_v2(&self) -> bool {
+        self.v2_signature.is_some()
             || self.v2_main_account_signature.is_some()
             || self.v2_nonce.is_some()
-        {
-            (
-                SignatureVersion::V2,
-                self.v2_signature,
-                self.v2_main_account_signature,
-                self.v2_nonce,
-            )
-        } else {
+    }
+
+    /// The claim the V2 headers alone make: what the same request would claim without its V3
+    /// headers (the V2 half of a delivery that carries both families, wire format §5).
+    pub(crate) fn v2_claim(&self) -> Result<Claim<'a>, VerifyError> {
+        if !self.has_v2() {
             return Err(VerifyError::MissingSignature);
-        };
+        }
+        Claim::of_family(
+            SignatureVersion::V2,
+            self.v2_signature,
+            self.v2_main_account_signature,
+            self.v2_nonce,
+        )
+    }
+}
+
+impl<'a> Claim<'a> {
+    /// The claim of one family's three headers: a signature that is not blank and a valid
+    /// nonce.
+    fn of_family(
+        version: SignatureVersion,
+        account: Option<&'a [u8]>,
+        main_account: Option<&'a [u8]>,
+        nonce: Option<&'a [u8]>,
+    ) -> Result<Self, VerifyError> {
         let blank = |value: Option<&[u8]>| value.is_none_or(|v| v.trim_ascii().is_empty());
         if blank(account) && blank(main_account) {
             return Err(VerifyError::MissingSignature);
@@ -134,7 +159,7 @@ impl<'a> SignatureHeaders<'a> {
         if !is_valid_nonce(nonce) {
             return Err(VerifyError::InvalidNonce);
         }
-        Ok(Claim {
+        Ok(Self {
             version,
             account,
             main_account,
@@ -193,6 +218,27 @@ mod tests {
     fn v3_header_blocks_v2_fallback() {
         let claim = headers(&[(V3_NONCE, b"1"), (V2_SIGNATURE, b"sig"), (V2_NONCE, b"1")]).claim();
         assert_eq!(claim, Err(VerifyError::MissingSignature));
+    }
+
+    #[test]
+    fn the_v2_half_of_a_request_carrying_both_families() {
+        let both = headers(&[
+            (V3_SIGNATURE, b"v3"),
+            (V3_NONCE, b"1"),
+            (V2_SIGNATURE, b"v2"),
+            (V2_NONCE, b"2"),
+        ]);
+        assert_eq!(both.claim().map(|c| c.version), Ok(SignatureVersion::V3));
+        let half = both.v2_claim().unwrap();
+        assert_eq!(half.version, SignatureVersion::V2);
+        assert_eq!((half.account, half.nonce), (Some(&b"v2"[..]), &b"2"[..]));
+        // No V2 headers, or V2 headers that could not verify alone: no V2 half.
+        let v3_only = headers(&[(V3_SIGNATURE, b"v3"), (V3_NONCE, b"1")]);
+        assert_eq!(v3_only.v2_claim(), Err(VerifyError::MissingSignature));
+        let no_nonce = headers(&[(V3_NONCE, b"1"), (V2_SIGNATURE, b"v2")]);
+        assert_eq!(no_nonce.v2_claim(), Err(VerifyError::MissingNonce));
+        let dotted = headers(&[(V3_NONCE, b"1"), (V2_SIGNATURE, b"v2"), (V2_NONCE, b"2.3")]);
+        assert_eq!(dotted.v2_claim(), Err(VerifyError::InvalidNonce));
     }
 
     #[test]

@@ -35,8 +35,13 @@ use tower_plivo::{PlivoVerified, Rejection};
 /// so tests can see what the layer decided.
 pub async fn echo(request: Request) -> impl IntoResponse {
     let verified = request.extensions().get::<PlivoVerified>().cloned();
+    let reported = request.extensions().get::<Rejection>().copied();
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let mut headers = vec![(CONTENT_TYPE.as_str().to_owned(), "text/plain".to_owned())];
+    // Report-only mode hands a refused request on with its rejection.
+    if let Some(rejection) = reported {
+        headers.push((REPORTED.into(), rejection.code().into()));
+    }
     if let Some(v) = verified {
         headers.push(("x-verified-token".into(), v.token().to_string()));
         headers.push(("x-verified-version".into(), v.version().as_str().into()));
@@ -52,6 +57,9 @@ pub async fn echo(request: Request) -> impl IntoResponse {
     }
     response
 }
+
+/// The test-only header in which [`echo`] names the rejection a report-only layer handed on.
+pub const REPORTED: &str = "x-reported-rejection";
 
 /// The test-only header that carries the layer's typed reason over the wire (see
 /// [`expose_rejection`]).

@@ -125,6 +125,120 @@ pub fn signed(path: &str, nonce: &str, body: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// The V2 headers of a delivery to `path` with this nonce (V2 signs the URL and nonce only),
+/// and a form `Content-Type`.
+pub fn v2_signed(path: &str, nonce: &str) -> Vec<(String, String)> {
+    let signature = Signer::new(TOKEN)
+        .sign_v2(&format!("{ORIGIN}{path}"), nonce)
+        .unwrap();
+    vec![
+        ("X-Plivo-Signature-V2".into(), signature),
+        ("X-Plivo-Signature-V2-Nonce".into(), nonce.into()),
+        (FORM.0.into(), FORM.1.into()),
+    ]
+}
+
+/// A delivery signed with both families, as Plivo's messaging traffic now arrives: V3 over the
+/// URL and `body`, V2 over the URL, each with its own nonce.
+pub fn dual_signed(
+    path: &str,
+    v3_nonce: &str,
+    v2_nonce: &str,
+    body: &str,
+) -> Vec<(String, String)> {
+    let mut headers = signed(path, v3_nonce, body);
+    headers.extend(v2_signed(path, v2_nonce).into_iter().take(2));
+    headers
+}
+
+/// The body an attacker puts under a captured V2 half: V2 signs no body.
+pub const FORGED_BODY: &str = "Text=wire+500+to+acct+42";
+
+/// Sends the genuine delivery (both families) to `path`, then `copies` of its V2 half with a
+/// forged body all at once: the delivery is accepted, every copy refused as a replay, and the
+/// handler runs once.
+pub async fn v2_half_copies_after_the_delivery(
+    addr: SocketAddr,
+    calls: &Calls,
+    path: &str,
+    [v3_nonce, v2_nonce]: [&str; 2],
+    copies: usize,
+) {
+    let body = "From=14155550100&Text=hi&To=14155550199";
+    let delivery = dual_signed(path, v3_nonce, v2_nonce, body);
+    let before = calls.get();
+    let accepted = post_signed(addr, path, &delivery, body).await;
+    assert_eq!(accepted.status, 200, "the genuine delivery");
+    assert_eq!(accepted.header("x-verified-version").as_deref(), Some("v3"));
+    let half = v2_signed(path, v2_nonce);
+    let replies = at_once((0..copies).map(|_| (half.clone(), FORGED_BODY)), addr, path).await;
+    for reply in &replies {
+        reply.assert_refused(403, "replayed");
+    }
+    assert_eq!(
+        calls.get() - before,
+        1,
+        "only the delivery reached the handler"
+    );
+}
+
+/// Sends the genuine delivery (both families) and `copies` of its V2 half with a forged body at
+/// the same moment. Exactly one of them is accepted: whichever's first store call, for the V2
+/// message's key (a delivery reserves that one first), lands first. Returns whether the
+/// delivery was the one.
+pub async fn v2_half_copies_racing_the_delivery(
+    addr: SocketAddr,
+    calls: &Calls,
+    path: &str,
+    [v3_nonce, v2_nonce]: [&str; 2],
+    copies: usize,
+) -> bool {
+    let body = "From=14155550100&Text=hi&To=14155550199";
+    let delivery = dual_signed(path, v3_nonce, v2_nonce, body);
+    let half = v2_signed(path, v2_nonce);
+    let before = calls.get();
+    let mut sent = vec![(delivery, body)];
+    sent.extend((0..copies).map(|_| (half.clone(), FORGED_BODY)));
+    let replies = at_once(sent, addr, path).await;
+    let accepted: Vec<usize> = (0..replies.len())
+        .filter(|&i| replies[i].status == 200)
+        .collect();
+    assert_eq!(accepted.len(), 1, "exactly one accepted: {accepted:?}");
+    for (i, reply) in replies.iter().enumerate() {
+        if !accepted.contains(&i) {
+            reply.assert_refused(403, "replayed");
+        }
+    }
+    assert_eq!(calls.get() - before, 1, "one request reached the handler");
+    accepted == [0]
+}
+
+/// Sends each (headers, body) to `path` at the same moment (all connected and waiting at a
+/// barrier first); the replies in the same order.
+async fn at_once(
+    requests: impl IntoIterator<Item = (Vec<(String, String)>, &'static str)>,
+    addr: SocketAddr,
+    path: &str,
+) -> Vec<Reply> {
+    let requests: Vec<_> = requests.into_iter().collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(headers, body)| {
+            let (barrier, path) = (barrier.clone(), path.to_owned());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                post_signed(addr, &path, &headers, body).await
+            })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    replies
+}
+
 pub async fn post_signed(
     addr: SocketAddr,
     path: &str,
