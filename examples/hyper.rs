@@ -1,7 +1,7 @@
 //! `PlivoSignatureLayer` on a plain hyper 1 server (no axum, no tonic): a `tower::service_fn`
-//! echo handler behind the layer, served with `hyper_util`'s auto (HTTP/1 + HTTP/2) connection
-//! builder, and the TCP peer address put into each request as a `tower_plivo::PeerAddr` so the
-//! layer can tell a trusted proxy from a stranger.
+//! echo handler behind the layer, served over HTTP/1.1 by hyper's `http1` connection builder
+//! with the limits of `examples/shared/serving.rs`, and the TCP peer address put into each
+//! request as a `tower_plivo::PeerAddr` so the layer can tell a trusted proxy from a stranger.
 //!
 //! ```text
 //! cargo run --example hyper
@@ -12,6 +12,7 @@
 //! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token (never printed); unset: the public demo token, printed |
 //! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-Proto` is believed (the origin is the request's `Host`, over `http` unless that header says `https`); default `127.0.0.1,::1` (a local tunnel such as ngrok or cloudflared, which ends TLS) |
 //! | `BIND` | listen address, default `127.0.0.1:3001` |
+//! | `PLIVO_HEADER_READ_TIMEOUT_MS`, `PLIVO_MAX_CONNECTIONS` | the connection limits of `examples/shared/serving.rs` (defaults 30000 ms and 512), as in the `server` example |
 //!
 //! Every verified request gets its body echoed back as `text/plain`, with what the layer
 //! verified in `x-plivo-verified-*` response headers. At start it prints a `sign` command that
@@ -27,6 +28,8 @@
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/serving.rs"]
+mod serving;
 #[path = "shared/try_it.rs"]
 mod try_it;
 
@@ -37,9 +40,6 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 use tower_plivo::{PeerAddr, PlivoVerified, RequestBody};
 
@@ -50,6 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
 
     let (plivo, demo_token) = demo::tunnel_layer()?;
+    let limits = serving::Limits::from_env()?;
 
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3001".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
@@ -65,26 +66,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unknown_token(answer, Some(DEMO_CALL))
         .print();
 
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        // One service per connection: the peer address is known here and nowhere later, so
-        // it goes into every request of this connection before the layer looks for it.
-        let service = ServiceBuilder::new()
+    // One service per connection: the peer address is known here and nowhere later, so it
+    // goes into every request of this connection before the layer looks for it.
+    serving::serve(listener, limits, |peer| {
+        ServiceBuilder::new()
             .map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(PeerAddr(peer));
                 request
             })
             .layer(plivo.clone())
-            .service_fn(echo);
-        tokio::spawn(async move {
-            let served = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .await;
-            if let Err(error) = served {
-                eprintln!("connection from {peer}: {error}");
-            }
-        });
-    }
+            .service_fn(echo)
+    })
+    .await;
+    Ok(())
 }
 
 /// Echoes the verified body and reports what the layer verified. The layer only lets verified

@@ -13,7 +13,9 @@
 //! `plivo_webhook_requests_total{verdict="accepted",reason="none"} 1` and the
 //! `plivo_webhook_verify_duration_seconds` summary of the signed request's verification.
 //!
-//! Env: `PLIVO_AUTH_TOKEN` (a demo token when unset), `BIND` (default `127.0.0.1:3002`). Any
+//! Env: `PLIVO_AUTH_TOKEN` (a demo token when unset), `BIND` (default `127.0.0.1:3002`),
+//! `PLIVO_HEADER_READ_TIMEOUT_MS` and `PLIVO_MAX_CONNECTIONS` (the connection limits of
+//! `examples/shared/serving.rs`, defaults 30000 ms and 512, as in the `server` example). Any
 //! other exporter of the `metrics` ecosystem works the same way: install its recorder before
 //! serving. Here `/metrics` shares the webhooks' port, unguarded, to keep the demo to one
 //! server; in production serve it on an internal port (or behind your own auth), since the
@@ -21,8 +23,9 @@
 
 #[path = "shared/demo.rs"]
 mod demo;
+#[path = "shared/serving.rs"]
+mod serving;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,6 +35,7 @@ use tower_plivo::{PlivoSignatureLayer, Scheme, UrlPolicy};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let limits = serving::Limits::from_env()?;
     let token = demo::env("PLIVO_AUTH_TOKEN").unwrap_or_else(|| demo::DEMO_TOKEN.to_owned());
     // Installed before the layer sees a request, so that the exporter gets every verdict and
     // the metrics' descriptions (sent with the first verdict).
@@ -58,10 +62,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3002".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
+    serving::serve_router(listener, limits, app).await;
     Ok(())
 }

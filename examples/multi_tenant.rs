@@ -11,6 +11,7 @@
 //! | `TENANT_CACHE_SECS` | how long a tenant's tokens are cached, so how soon a changed row takes effect (default 60) |
 //! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; unset: `http://` + the request's `Host` |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |
+//! | `PLIVO_HEADER_READ_TIMEOUT_MS`, `PLIVO_MAX_CONNECTIONS` | the connection limits of `examples/shared/serving.rs` (defaults 30000 ms and 512), as in the `server` example |
 //!
 //! `GET|POST /{tenant}/answer` (V3) and `GET|POST /{tenant}/sms` (V3 or V2, as Plivo signs
 //! messaging callbacks) answer `tenant=<name>` once verified with that tenant's tokens; the
@@ -29,6 +30,8 @@
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/serving.rs"]
+mod serving;
 #[path = "multi_tenant/store.rs"]
 mod store;
 #[path = "shared/try_it.rs"]
@@ -60,6 +63,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
+    let limits = serving::Limits::from_env()?;
     // The user's database is only read; the demo one is the example's own, so its token (the
     // public demo token) may be printed.
     let demo = std::env::args().skip(1).any(|arg| arg == "--demo");
@@ -132,20 +136,15 @@ async fn run() -> Result<(), String> {
         .map(|url| url.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
     print_try_it(&origin, addr, demo_db.as_deref());
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    // On Ctrl-C, stop so the demo database can be removed.
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| format!("server: {e}"));
+    // Until Ctrl-C, then stop so the demo database can be removed.
+    tokio::select! {
+        () = serving::serve_router(listener, limits, app) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
     if let Some(path) = demo_db {
         let _ = std::fs::remove_file(path);
     }
-    served
+    Ok(())
 }
 
 /// Prints a request to a tenant's answer URL that gets 200 and one that gets 403, sent to the

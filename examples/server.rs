@@ -18,6 +18,8 @@
 //! | `PLIVO_REPLAY_TTL_SECS` | how long a nonce is remembered (default 3600) |
 //! | `PLIVO_DIAGNOSE` | `1` (default): the signature doctor logs what Plivo signed and the fix, for refusals a configuration could explain; `0`: off |
 //! | `PLIVO_REPORT_ONLY` | `1`: verify and log, but let every request through (rollout) |
+//! | `PLIVO_HEADER_READ_TIMEOUT_MS` | how long a connection has to send a whole request head, from its start and again after each response, before it is closed (default 30000): a silent, half-sent or idle keep-alive connection is closed then, never an open audio stream. Heads over 16 KiB get 431 |
+//! | `PLIVO_MAX_CONNECTIONS` | connections open at once, audio streams included (default 512); past it, new ones wait to be accepted until one closes |
 //!
 //! Without `PLIVO_PUBLIC_URL` the origin is the request's `Host` over `http`
 //! (`UrlPolicy::from_request(Scheme::Http)`, chosen explicitly). Any invalid value stops the
@@ -26,11 +28,15 @@
 //! `GET|POST /speak/` answers Plivo XML; `/stream` takes a verified audio-stream WebSocket
 //! upgrade (Plivo's `<Stream>`) and echoes every text and binary message back unchanged; any
 //! other verified request gets its body echoed back as `text/plain`. Each request logs one line on stderr (never a token).
+//!
+//! Served over HTTP/1.1 with the connection limits of `examples/shared/serving.rs`.
 
 #[path = "shared/demo.rs"]
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/serving.rs"]
+mod serving;
 #[path = "shared/try_it.rs"]
 mod try_it;
 #[path = "shared/webhook_app.rs"]
@@ -105,6 +111,7 @@ async fn run() -> Result<(), StartError> {
         .map_err(|e| named(variable_of(&e), e))?;
 
     let app = webhook_app::routes().layer(plivo);
+    let limits = serving::Limits::from_env()?;
 
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind)
@@ -119,12 +126,8 @@ async fn run() -> Result<(), StartError> {
             .unwrap_or_else(|| format!("http://{addr}"));
         print_demo_commands(&origin, addr, &tokens[0]);
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(|e| format!("server: {e}"))
+    serving::serve_router(listener, limits, app).await;
+    Ok(())
 }
 
 /// `"{variable}: {error}"`.

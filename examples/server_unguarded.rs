@@ -7,28 +7,27 @@
 //! ```
 //!
 //! Same routes and handlers as `server` (shared from `examples/shared/webhook_app.rs`), same
-//! Tokio runtime, same `into_make_service_with_connect_info`, same `tracing` subscriber set-up.
+//! Tokio runtime, same serving (`examples/shared/serving.rs`: `ConnectInfo`, the header read
+//! timeout, the head size and connection limits, read from the same `PLIVO_HEADER_READ_TIMEOUT_MS`
+//! and `PLIVO_MAX_CONNECTIONS`), same `tracing` subscriber set-up.
 
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/serving.rs"]
+mod serving;
 #[path = "shared/webhook_app.rs"]
 mod webhook_app;
-
-use std::net::SocketAddr;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
+    let limits = serving::Limits::from_env()?;
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3001".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!(
         "listening on http://{} (UNGUARDED benchmark baseline: no signature check)",
         listener.local_addr()?
     );
-    axum::serve(
-        listener,
-        webhook_app::routes().into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
+    serving::serve_router(listener, limits, webhook_app::routes()).await;
     Ok(())
 }

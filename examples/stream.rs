@@ -12,6 +12,7 @@
 //! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token (never printed); unset: the public demo token, printed |
 //! | `PLIVO_PUBLIC_URL` | `https://host[:port]` Plivo calls (the stream is dialled at `wss://host[:port]/stream`); default `http://` + the bound address |
 //! | `BIND` | listen address, default `127.0.0.1:3003` |
+//! | `PLIVO_HEADER_READ_TIMEOUT_MS`, `PLIVO_MAX_CONNECTIONS` | the connection limits of `examples/shared/serving.rs` (defaults 30000 ms and 512), as in the `server` example: the header timeout never closes an open stream, and each open stream counts as a connection |
 //!
 //! Routes:
 //! - `POST /answer`: `<Response><Stream …>wss://…/stream</Stream></Response>`, bidirectional,
@@ -30,10 +31,10 @@
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/serving.rs"]
+mod serving;
 #[path = "shared/try_it.rs"]
 mod try_it;
-
-use std::net::SocketAddr;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Form};
@@ -49,6 +50,7 @@ use try_it::{DEMO_CALL, ShellWord, TryIt};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
+    let limits = serving::Limits::from_env()?;
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3003".to_owned());
     // Bound first: without a public URL, the origin is the address actually bound (`BIND` may
     // ask for port 0).
@@ -89,11 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .unknown_token(stream_url, None)
         .print();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
+    serving::serve_router(listener, limits, app).await;
     Ok(())
 }
 

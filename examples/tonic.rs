@@ -30,6 +30,8 @@ mod logging;
 #[path = "shared/try_it.rs"]
 mod try_it;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
@@ -81,6 +83,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Server::builder()
         // Plivo calls webhooks over HTTP/1.1; gRPC keeps using HTTP/2 on the same port.
         .accept_http1(true)
+        // What tonic offers against slow or idle clients (the HTTP/1 examples' limits are in
+        // examples/shared/serving.rs). A handler's answer within 30 s (a client's shorter
+        // `grpc-timeout` wins); a streaming response's body may then last as long as it needs.
+        .timeout(Duration::from_secs(30))
+        // Ping each HTTP/2 client every 30 s and close the connection of one that does not
+        // answer within 10 s: a vanished client frees its connection and streams.
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        // Per connection: at most 100 streams open and 32 requests being handled at once.
+        .max_concurrent_streams(100)
+        .concurrency_limit_per_connection(32)
+        // An HTTP/2 header block within 16 KiB, as the other examples' HTTP/1 heads.
+        .http2_max_header_list_size(16 * 1024)
+        // Left uncovered, as tonic 0.14 offers no setting for them:
+        // - a connection that sends nothing stays open: tonic serves with hyper-util's `auto`
+        //   builder, which first reads the opening bytes to tell HTTP/1 from HTTP/2, with no
+        //   timer;
+        // - an HTTP/1 request head has hyper's default 30 s (tonic gives hyper a timer, so it
+        //   applies; `PLIVO_HEADER_READ_TIMEOUT_MS` does not reach it) and may buffer hyper's
+        //   default ~400 KiB, not 16 KiB;
+        // - no bound on connections: wrap the incoming stream in a semaphore to add one (as
+        //   `Gate` does in serving.rs, the stream type implementing tonic's `Connected`);
+        // - an HTTP/2 connection whose client answers pings stays open while idle.
         .add_routes(routes)
         // `TcpIncoming` (rather than a bare listener stream) gives each request tonic's
         // `TcpConnectInfo`, which is where the layer finds the peer address.

@@ -12,6 +12,14 @@
 //! | `PLIVO_AUTH_TOKEN` | the account/sub-account auth token; unset: a demo token |
 //! | `PLIVO_PUBLIC_URL` | `https://host[:port]` Plivo dials (as `wss://`); default `http://127.0.0.1:3004` |
 //! | `BIND` | listen address, default `127.0.0.1:3004` |
+//! | `PLIVO_HEADER_READ_TIMEOUT_MS` | how long a connection has to complete its upgrade handshake (from being accepted to the `101`), default 30000; an open socket has no deadline |
+//! | `PLIVO_MAX_CONNECTIONS` | connections open at once, sockets included (default 512); past it, new ones wait to be accepted until one closes |
+//!
+//! Both come from `examples/shared/serving.rs`, as in the HTTP/1 examples. Left uncovered here:
+//! the upgrade's head may reach tungstenite's fixed 64 KiB (its `AttackCheck`, not settable)
+//! rather than the 16 KiB the other examples allow, and an open socket that goes silent stays
+//! open (a call's stream ends with Plivo's `stop` event or the close of the socket; send
+//! pings, or time out reads, to catch a peer that vanished).
 //!
 //! Try it (the printed command is signed as Plivo signs the stream):
 //!
@@ -23,15 +31,20 @@
 mod demo;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/serving.rs"]
+mod serving;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tower_plivo::{PlivoSignatureLayer, SyncUpgradeCheck, UrlPolicy};
+
+use serving::{Admitted, Gate, Limits};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
+    let limits = Limits::from_env()?;
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3004".to_owned());
     let public = demo::env("PLIVO_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
     let check = PlivoSignatureLayer::builder()
@@ -42,13 +55,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sync_upgrade_check()?;
     let listener = TcpListener::bind(&bind).await?;
     println!("listening on ws://{}", listener.local_addr()?);
+    // At most `max_connections` at once: each holds its slot until it closes.
+    let gate = Gate::new(listener, limits);
     loop {
-        let (stream, peer) = listener.accept().await?;
-        tokio::spawn(serve(stream, peer, check.clone()));
+        let (stream, peer) = gate.accept().await;
+        tokio::spawn(serve(stream, peer, check.clone(), limits));
     }
 }
 
-async fn serve(stream: TcpStream, peer: std::net::SocketAddr, check: SyncUpgradeCheck) {
+async fn serve(
+    stream: Admitted,
+    peer: std::net::SocketAddr,
+    check: SyncUpgradeCheck,
+    limits: Limits,
+) {
     // The callback sees the upgrade's head before the 101, but not the peer: pass it in.
     // (tungstenite's callback type returns its large error response by value.)
     #[allow(clippy::result_large_err)]
@@ -61,7 +81,11 @@ async fn serve(stream: TcpStream, peer: std::net::SocketAddr, check: SyncUpgrade
             Err(refusal)
         }
     };
-    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+    // The handshake within the header read timeout: a connection that sends nothing, or half
+    // an upgrade head, is dropped then. The socket it opens has no deadline.
+    let handshake = tokio_tungstenite::accept_hdr_async(stream, callback);
+    let Ok(Ok(mut socket)) = tokio::time::timeout(limits.header_read_timeout, handshake).await
+    else {
         return;
     };
     while let Some(Ok(message)) = socket.next().await {

@@ -629,6 +629,22 @@ fn every_invalid_value_stops_the_server_naming_its_variable() {
         ),
         (vec![("PLIVO_DIAGNOSE", "yes")], "PLIVO_DIAGNOSE"),
         (vec![("PLIVO_REPORT_ONLY", "2")], "PLIVO_REPORT_ONLY"),
+        (
+            vec![("PLIVO_HEADER_READ_TIMEOUT_MS", "soon")],
+            "PLIVO_HEADER_READ_TIMEOUT_MS",
+        ),
+        (
+            vec![("PLIVO_HEADER_READ_TIMEOUT_MS", "0")],
+            "PLIVO_HEADER_READ_TIMEOUT_MS",
+        ),
+        (
+            vec![("PLIVO_MAX_CONNECTIONS", "0")],
+            "PLIVO_MAX_CONNECTIONS",
+        ),
+        (
+            vec![("PLIVO_MAX_CONNECTIONS", "-1")],
+            "PLIVO_MAX_CONNECTIONS",
+        ),
         (vec![("BIND", "not an address")], "BIND"),
     ] {
         let mut env = env;

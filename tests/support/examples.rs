@@ -59,7 +59,7 @@ fn build(name: &str) -> PathBuf {
 }
 
 /// An example binary running as a child process, serving on the address it printed first
-/// (`listening on http://…` or `ws://…`).
+/// (`listening on http://…` or `ws://…`, maybe followed by a space and a remark).
 pub struct Running {
     child: std::process::Child,
     pub addr: std::net::SocketAddr,
@@ -93,6 +93,9 @@ impl Running {
             .and_then(|url| url.split_once("://"))
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .1
+            .split(' ')
+            .next()
+            .unwrap()
             .parse()
             .unwrap();
         Running {
@@ -139,7 +142,7 @@ impl Running {
 
 /// The variables the examples read; the tests set each one they need and clear the others, so
 /// the environment the tests run in cannot change what they check.
-const CONTRACT_VARIABLES: [&str; 14] = [
+const CONTRACT_VARIABLES: [&str; 16] = [
     "PLIVO_AUTH_TOKEN",
     "PLIVO_MAIN_AUTH_TOKEN",
     "PLIVO_PUBLIC_URL",
@@ -153,6 +156,8 @@ const CONTRACT_VARIABLES: [&str; 14] = [
     "PLIVO_REPORT_ONLY",
     "TENANTS_DB",
     "TENANT_CACHE_SECS",
+    "PLIVO_HEADER_READ_TIMEOUT_MS",
+    "PLIVO_MAX_CONNECTIONS",
     "RUST_LOG",
 ];
 
