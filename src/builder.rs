@@ -299,6 +299,13 @@ impl PlivoSignatureLayerBuilder {
     /// Enable it only on the routes Plivo calls with V2, never on voice routes. A V2 request
     /// where V2 is not accepted is refused with [`Rejection::SignatureVersionNotAccepted`].
     ///
+    /// **Where V3 arrives, leave V2 off.** Plivo's current messaging traffic carries V3 (and
+    /// `-Ma-V3`) as well as V2; a route whose callbacks all carry V3 needs only V3. Keep V2
+    /// for accounts and products that still send V2 alone. On a route that accepts V2 with
+    /// replay protection on, a request accepted by V3 that also carries V2 headers counts as
+    /// seen for its V2 message too (when that V2 signature verifies): its V2 half sent alone
+    /// later, with any body, is a replay. The request costs one more store call then.
+    ///
     /// ```
     /// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
     ///

@@ -31,7 +31,10 @@ pub enum Rejection {
     /// The nonce header is empty, or holds control characters or one of `.`, `/`, `?`, `#`
     /// (which would let part of a signed message move into the nonce).
     InvalidNonce,
-    /// A signature or nonce header appears several times with different values.
+    /// A signature or nonce header appears several times with different values, or
+    /// `Content-Type` appears more than once (the layer reads the first to decide whether the
+    /// body is a signed form; a stack reading another would parse a body other than the one
+    /// verified).
     ConflictingHeaders,
     /// A body the signature cannot cover: under V3 a POST body that is not a form, under
     /// either version a GET body, and a compressed body (a `Content-Encoding` other than
@@ -46,8 +49,10 @@ pub enum Rejection {
     /// No signature piece matches any configured token for the URL verified.
     SignatureMismatch,
     /// The URL Plivo called cannot be known: no usable `Host` (missing, repeated, malformed or
-    /// with userinfo) and no authority in the target, or a named forwarding header from a
-    /// trusted proxy that cannot be read.
+    /// with userinfo) and no authority in the target; with
+    /// [`UrlPolicy::from_request`](crate::UrlPolicy::from_request), a `Host` that disagrees
+    /// with the target's authority (an absolute-form target, HTTP/2's `:authority`); or a
+    /// named forwarding header from a trusted proxy that cannot be read.
     UnknownOrigin,
     /// The host and port are not in the configured allow-list.
     UntrustedHost,

@@ -108,6 +108,11 @@ impl PlivoVerified {
 
     /// The URL the signature was checked against (`scheme://authority/path?query`; safe to log).
     /// For an audio stream, the URL in the form that matched (`http://…` by default).
+    ///
+    /// **Under V2 ([`version`](Self::version) is [`SignatureVersion::V2`]) the query shown here
+    /// is not signed**: V2 covers only `scheme://authority/path` and the nonce (neither the query
+    /// nor the body), so a parameter read from this URL's query, like one read from the body,
+    /// is whatever the sender chose.
     pub fn url(&self) -> &str {
         &self.url
     }

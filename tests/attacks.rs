@@ -22,6 +22,9 @@
 //! | a false 413 for a body read in three or more frames | `a_body_in_many_frames_is_not_a_false_413` |
 //! | a forged client address in `X-Forwarded-For` | `source_networks_believe_only_trusted_proxies` |
 //! | V2 digits moved between the paths of two layers | `a_shared_store_refuses_across_routers` |
+//! | an absolute-form target or HTTP/2 `:authority` naming one host, `Host` another | `a_host_that_disagrees_with_the_targets_authority_is_refused` |
+//! | a second `Content-Type`, for a stack that reads the last one | `a_second_content_type_is_refused` |
+//! | a webhook verified under another scheme through a proxy's `ws`/`wss` | `a_websocket_scheme_from_a_trusted_proxy_reads_as_its_http_scheme` |
 
 mod support;
 
@@ -848,4 +851,184 @@ async fn a_shared_store_refuses_across_routers() {
     post_v2("/sms/1", "2345")
         .await
         .assert_refused(403, "replayed");
+}
+
+/// Issue 26, item 5: with `from_request`, the URL verified takes its host from the target's
+/// authority when it has one (an absolute-form HTTP/1.1 target, HTTP/2's `:authority`), while a
+/// handler or router reads `Host`. A callback Plivo signed for `a.example` sent with
+/// `Host: b.example` would verify, and the handler would believe it came for `b.example`.
+/// Refused unless the two agree (host without case, the default port the same as none).
+#[tokio::test]
+async fn a_host_that_disagrees_with_the_targets_authority_is_refused() {
+    let policy = || {
+        UrlPolicy::from_request(Scheme::Http)
+            .allow_hosts(["a.example", "b.example"])
+            .unwrap()
+    };
+    let addr = server(
+        PlivoSignatureLayer::builder()
+            .auth_token(TOKEN)
+            .url_policy(policy()),
+    )
+    .await;
+    let body = "CallUUID=12";
+    let absolute = |host: &str| {
+        let nonce = fresh_nonce();
+        let signature = Signer::new(TOKEN)
+            .sign_v3_post("http://a.example/answer", body.as_bytes(), &nonce)
+            .unwrap();
+        raw::Raw::new("POST", "http://a.example/answer")
+            .header("host", host)
+            .header("x-plivo-signature-v3", signature)
+            .header("x-plivo-signature-v3-nonce", nonce)
+            .header(FORM.0, FORM.1)
+            .with_body(body.as_bytes())
+    };
+    for host in ["b.example", "a.example.evil", "a.example:8080"] {
+        let reply = raw::send_raw(addr, absolute(host)).await;
+        assert_eq!(
+            (reply.status, reply.reason().as_deref()),
+            (403, Some("unknown_origin")),
+            "Host: {host}"
+        );
+    }
+    for host in ["a.example", "A.EXAMPLE", "a.example:80"] {
+        let reply = raw::send_raw(addr, absolute(host)).await;
+        assert_eq!(reply.status, 200, "Host: {host}: {reply:?}");
+    }
+
+    // HTTP/2: `:authority` a.example, `host` b.example.
+    let h2 = |host: Option<&'static str>| async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let nonce = fresh_nonce();
+        let signature = Signer::new(TOKEN)
+            .sign_v3_post("http://a.example/answer", body.as_bytes(), &nonce)
+            .unwrap();
+        let mut request = axum::http::Request::post("http://a.example/answer")
+            .header("x-plivo-signature-v3", signature)
+            .header("x-plivo-signature-v3-nonce", nonce)
+            .header(FORM.0, FORM.1);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        let request = request
+            .body(http_body_util::Full::new(axum::body::Bytes::from(body)))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let reason = response
+            .headers()
+            .get(support::REASON)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), reason)
+    };
+    assert_eq!(
+        h2(Some("b.example")).await,
+        (403, Some("unknown_origin".into()))
+    );
+    assert_eq!(h2(Some("a.example")).await, (200, None));
+    assert_eq!(h2(None).await, (200, None), "no host: the :authority");
+
+    // Report-only hands the disagreeing request on, marked, as every head refusal.
+    let watched = server(
+        PlivoSignatureLayer::builder()
+            .auth_token(TOKEN)
+            .url_policy(policy())
+            .report_only(true),
+    )
+    .await;
+    let reply = raw::send_raw(watched, absolute("b.example")).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .head
+            .to_ascii_lowercase()
+            .contains("x-reported-rejection: unknown_origin"),
+        "{}",
+        reply.head
+    );
+}
+
+/// Issue 26, item 6: the layer reads the first `Content-Type` to decide the body is a signed
+/// form; a framework or proxy reading another would parse a body other than the one verified.
+/// A second `Content-Type` line (even an equal one) is refused.
+#[tokio::test]
+async fn a_second_content_type_is_refused() {
+    let addr = server(builder()).await;
+    let body = "CallUUID=13";
+    let request = |types: &[&str]| {
+        let nonce = fresh_nonce();
+        let mut raw = raw::Raw::new("POST", "/answer")
+            .header("host", "hooks.example.com")
+            .header(
+                "x-plivo-signature-v3",
+                v3(TOKEN, "POST", "/answer", body, &nonce),
+            )
+            .header("x-plivo-signature-v3-nonce", nonce);
+        for content_type in types {
+            raw = raw.header("content-type", content_type);
+        }
+        raw.with_body(body.as_bytes())
+    };
+    for twice in [
+        &[FORM.1, "application/json"][..],
+        &["application/json", FORM.1],
+        &[FORM.1, FORM.1],
+    ] {
+        let reply = raw::send_raw(addr, request(twice)).await;
+        assert_eq!(
+            (reply.status, reply.reason().as_deref()),
+            (403, Some("conflicting_headers")),
+            "{twice:?}"
+        );
+    }
+    let reply = raw::send_raw(addr, request(&[FORM.1])).await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, body));
+}
+
+/// Issue 26, item 3, for a webhook: a trusted proxy's `X-Forwarded-Proto: wss` reads as
+/// `https` (not `http`), `ws` as `http`; the callback Plivo signed over the other scheme is
+/// still refused, and so is a scheme the layer cannot read.
+#[tokio::test]
+async fn a_websocket_scheme_from_a_trusted_proxy_reads_as_its_http_scheme() {
+    let addr = server(behind_a_load_balancer()).await;
+    let body = "CallUUID=14";
+    let send_via = |proto: &'static str, signed_scheme: &'static str| async move {
+        let nonce = fresh_nonce();
+        let signature = Signer::new(TOKEN)
+            .sign_v3_post(
+                &format!("{signed_scheme}://hooks.example.com/answer"),
+                body.as_bytes(),
+                &nonce,
+            )
+            .unwrap();
+        let headers = [
+            ("X-Plivo-Signature-V3", signature.as_str()),
+            ("X-Plivo-Signature-V3-Nonce", nonce.as_str()),
+            FORM,
+            ("host", "hooks.example.com"),
+            ("x-forwarded-proto", proto),
+        ];
+        send(addr, "POST", "/answer", &headers, body).await
+    };
+    for (proto, scheme, other) in [("wss", "https", "http"), ("ws", "http", "https")] {
+        let reply = send_via(proto, scheme).await;
+        assert_eq!(
+            (reply.status, reply.header("x-verified-url")),
+            (200, Some(format!("{scheme}://hooks.example.com/answer"))),
+            "{proto}"
+        );
+        send_via(proto, other)
+            .await
+            .assert_refused(403, "signature_mismatch");
+    }
+    send_via("wss2", "https")
+        .await
+        .assert_refused(403, "unknown_origin");
 }

@@ -316,7 +316,8 @@ async fn a_delivery_whose_v2_half_was_accepted_is_a_replay_and_its_v3_half_is_ke
 /// is accepted by V3, and that V2 half sent alone is refused as the forgery it is.
 #[tokio::test]
 async fn a_v2_half_that_does_not_verify_is_not_recorded_and_still_refused_alone() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let store = Arc::new(PartlyDown::default());
+    let (addr, calls) = replay_server(store.clone(), false).await;
     let (v3_nonce, v2_nonce) = ("10000000000000000030", "10000000000000000031");
     let body = "Text=c";
     let mut dual = signed("/sms", v3_nonce, body);
@@ -324,6 +325,16 @@ async fn a_v2_half_that_does_not_verify_is_not_recorded_and_still_refused_alone(
     wrong.truncate(2);
     dual.extend(wrong.clone());
     assert_eq!(post_signed(addr, "/sms", &dual, body).await.status, 200);
+    // Recorded: the V3 message only; neither reading of the V2 half.
+    let v3_key = ReplayKey::of_message(format!("{ORIGIN}/sms?Textc.{v3_nonce}").as_bytes());
+    assert!(!is_free(&store, &v3_key), "the V3 message is recorded");
+    for url in ["/sms", "/other"] {
+        let v2_key = ReplayKey::of_message(format!("{ORIGIN}{url}{v2_nonce}").as_bytes());
+        assert!(
+            is_free(&store, &v2_key),
+            "{url}: nothing recorded for the V2 half"
+        );
+    }
     post_signed(addr, "/sms", &wrong, FORGED_BODY)
         .await
         .assert_refused(403, "signature_mismatch");

@@ -19,7 +19,7 @@ use support::websocket::{
 use support::{fresh_nonce, serve};
 use tower_plivo::signature::{Signer, V3_NONCE, V3_SIGNATURE};
 use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, Scheme, StreamUrlForm, UrlPolicy,
+    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, StreamUrlForm, UrlPolicy,
 };
 
 const TOKEN: &str = "streamTESTtokenNOTaSECRET0000000";
@@ -241,6 +241,73 @@ async fn behind_a_trusted_tls_proxy_the_stream_is_still_signed_over_http() {
         let request = upgrade_request(addr, target, &signed_over, TOKEN, &fresh_nonce());
         assert_refused(connect(proxied(request)).await, "signature_mismatch");
     }
+}
+
+/// Issue 26, item 3: Traefik (k3s's default ingress) reports a WebSocket upgrade's scheme as
+/// `X-Forwarded-Proto: wss` (or `ws`), and RFC 7239 allows `Forwarded: proto=wss`. They mean
+/// `https`/`http`: every genuine stream behind such a proxy gets its 101. A scheme the layer
+/// cannot read still refuses the upgrade, and an untrusted peer's header is still not believed.
+#[tokio::test]
+async fn behind_traefik_a_websocket_scheme_in_the_forwarding_headers_is_read() {
+    let layer = |trusted: &str, named: ProxyHeader| {
+        PlivoSignatureLayer::builder()
+            .auth_token(TOKEN)
+            .url_policy(
+                UrlPolicy::from_request(Scheme::Http)
+                    .allow_hosts([PUBLIC])
+                    .unwrap(),
+            )
+            .trusted_proxies([trusted])
+            .proxy_headers([named])
+    };
+    let target = "/stream?call=6";
+    let cases = [
+        (
+            ProxyHeader::XForwardedProto,
+            [("x-forwarded-proto", "wss"), ("x-forwarded-proto", "ws")],
+            [("x-forwarded-proto", "wss2"), ("x-forwarded-proto", "ftp")],
+        ),
+        (
+            ProxyHeader::Forwarded,
+            [
+                ("forwarded", "proto=wss"),
+                ("forwarded", "for=203.0.113.9;proto=ws"),
+            ],
+            [("forwarded", "proto=gopher"), ("forwarded", "proto=wss2")],
+        ),
+    ];
+    for (named, readable, unreadable) in cases {
+        let addr = server(layer("127.0.0.1/32", named)).await;
+        for forwarded in readable {
+            let request = with_headers(
+                plivo_upgrade(addr, target, &fresh_nonce()),
+                &[("host", PUBLIC), forwarded],
+            );
+            let mut client = connect(request)
+                .await
+                .unwrap_or_else(|refused| panic!("{forwarded:?}: {refused:?}"));
+            assert_eq!(
+                next_text(&mut client).await,
+                "verified http://hooks.example.com/stream?call=6 http_scheme",
+                "{forwarded:?}"
+            );
+        }
+        for forwarded in unreadable {
+            let request = with_headers(
+                plivo_upgrade(addr, target, &fresh_nonce()),
+                &[("host", PUBLIC), forwarded],
+            );
+            assert_refused(connect(request).await, "unknown_origin");
+        }
+    }
+    // The same header from a peer that is not a trusted proxy is not read at all: the stream
+    // verifies from its own `Host`, and a scheme that could not be read refuses nothing.
+    let untrusted = server(layer("10.0.0.0/8", ProxyHeader::XForwardedProto)).await;
+    let request = with_headers(
+        plivo_upgrade(untrusted, target, &fresh_nonce()),
+        &[("host", PUBLIC), ("x-forwarded-proto", "gopher")],
+    );
+    assert!(connect(request).await.is_ok());
 }
 
 /// The escape hatch accepts the one other form named, says so in `PlivoVerified`, and still

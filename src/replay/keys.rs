@@ -22,8 +22,9 @@ impl ReplayKeys {
 
     /// `decided` (the V3 message's key) with the key of the V2 message the same delivery
     /// carries, which is reserved **first**: it is the one a captured copy can contend for
-    /// alone (the V2 headers with any body), so a delivery that loses that race has taken
-    /// nothing yet, and one that wins it holds the contested key from its first store call.
+    /// alone (the V2 headers with any body), so a delivery holds the contested key from its
+    /// first store call, and a copy has the shortest window to take it before the delivery
+    /// does. A delivery that loses that race is a replay, and still records its V3 key.
     pub(crate) fn with_v2_half(decided: ReplayKey, v2_half: ReplayKey) -> Self {
         Self {
             keys: [v2_half, decided],

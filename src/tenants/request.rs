@@ -45,8 +45,10 @@ impl<'a> TenantRequest<'a> {
         self.method
     }
 
-    /// The authority of the URL verified (`hooks.example.com`, with the port when it is not the
-    /// scheme's default), as the URL policy established it: with
+    /// The authority of the URL verified, as the URL policy established it, with its port as
+    /// received or configured: a `Host` of `hooks.example.com:443` keeps its `:443` (Plivo
+    /// signs the URL as it was configured, port included), while an `X-Forwarded-Port` equal to
+    /// the scheme's default adds none. Compare ports as your tenants' URLs are configured. With
     /// [`UrlPolicy::public_base`](crate::UrlPolicy::public_base) it is the same for every
     /// request, so it cannot tell tenants apart.
     pub fn host(&self) -> &'a str {

@@ -17,7 +17,7 @@ use http::{HeaderMap, Uri, header::HOST};
 
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
-use authority::{AllowedHost, host_of};
+use authority::{AllowedHost, host_of, same_authority};
 pub(crate) use authority::{is_authority, split_authority};
 pub(crate) use cidr::Cidr;
 pub(crate) use forwarded::{Claimed, claimed as claimed_by_forwarding, claimed_by};
@@ -122,6 +122,11 @@ impl UrlPolicy {
     /// Take the authority from the request (its `Host` header, or the target's authority for
     /// HTTP/2 and absolute-form requests) and use `scheme`, unless a trusted proxy's named
     /// forwarding headers say otherwise.
+    ///
+    /// When a request carries both a `Host` header and a target with an authority, the two
+    /// must name the same host (without regard to case; a port equal to the scheme's default
+    /// is the same as none), or the request is refused with [`Rejection::UnknownOrigin`]: the
+    /// host verified must be the host a handler or router reads.
     ///
     /// **The `Host` header is chosen by the client.** Alone, this policy verifies whatever
     /// host the request names, so a callback Plivo signed for another of your hosts under the
@@ -298,6 +303,11 @@ pub(crate) fn request_origin(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Origin, Rejection> {
+    // The authority verified comes from the request itself: it must be the one a handler
+    // reads in `Host`.
+    if host_disagreement(scheme, uri, headers).is_some() {
+        return Err(Rejection::UnknownOrigin);
+    }
     let authority = match uri.authority() {
         Some(authority) => authority.as_str(),
         None => single_header(headers, HOST.as_str()).ok_or(Rejection::UnknownOrigin)?,
@@ -310,6 +320,39 @@ pub(crate) fn request_origin(
         scheme,
         authority: authority.to_owned(),
     })
+}
+
+/// The `Host` header (its lines joined) and the request target's authority, when the target
+/// carries one (an absolute-form HTTP/1.1 target, HTTP/2's `:authority`), a `Host` is present
+/// too, and the two do not name the same place (host without case; the default port of
+/// `scheme`, the scheme verified, the same as none). The host verified must be the one a
+/// handler or router reads: RFC 9113 §8.3.1 calls such an HTTP/2 request malformed, and
+/// RFC 9112 §3.2.2 has an absolute-form target override `Host`, which a framework reading
+/// `Host` would not do.
+pub(crate) fn host_disagreement<'a>(
+    scheme: Scheme,
+    uri: &'a Uri,
+    headers: &HeaderMap,
+) -> Option<(String, &'a str)> {
+    let authority = uri.authority()?.as_str();
+    let mut lines = headers.get_all(HOST).iter();
+    let first = lines.next()?;
+    // The `Host` must itself be an authority (a junk tail such as `[::1]x` would otherwise
+    // read as no port).
+    let agrees = lines.next().is_none()
+        && first.to_str().is_ok_and(|host| {
+            is_authority(host) && same_authority(host, authority, scheme.default_port())
+        });
+    if agrees {
+        return None;
+    }
+    let shown = headers
+        .get_all(HOST)
+        .iter()
+        .map(|line| String::from_utf8_lossy(line.as_bytes()).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((shown, authority))
 }
 
 /// The `Host` header when it appears exactly once.
@@ -391,13 +434,65 @@ mod tests {
     }
 
     #[test]
-    fn absolute_form_authority_wins() {
+    fn the_targets_authority_and_host_must_agree() {
         let policy = UrlPolicy::from_request(Scheme::Http);
         let uri: Uri = "http://target.example/answer".parse().unwrap();
-        let origin = policy
-            .resolve(&uri, &headers(&[("host", "other")]), None)
+        assert_eq!(
+            policy.resolve(&uri, &headers(&[("host", "other")]), None),
+            Err(Rejection::UnknownOrigin)
+        );
+        assert_eq!(
+            policy.resolve(
+                &uri,
+                &headers(&[("host", "target.example"), ("host", "target.example")]),
+                None
+            ),
+            Err(Rejection::UnknownOrigin),
+            "a repeated Host"
+        );
+        for agreeing in ["target.example", "TARGET.example", "target.example:80"] {
+            let origin = policy
+                .resolve(&uri, &headers(&[("host", agreeing)]), None)
+                .unwrap();
+            assert_eq!(origin.authority, "target.example", "{agreeing}");
+        }
+        let https: Uri = "https://target.example:443/answer".parse().unwrap();
+        let origin = UrlPolicy::from_request(Scheme::Https)
+            .resolve(&https, &headers(&[("host", "target.example")]), None)
             .unwrap();
-        assert_eq!(origin.authority, "target.example");
+        assert_eq!(origin.authority, "target.example:443", "as the target says");
+        // The default port is the verified scheme's (here http's), not the target's.
+        assert_eq!(
+            policy.resolve(&https, &headers(&[("host", "target.example")]), None),
+            Err(Rejection::UnknownOrigin)
+        );
+        for junk in [
+            "target.example:+80",
+            "target.example:x",
+            "[::1]x",
+            "u@target.example",
+        ] {
+            assert_eq!(
+                policy.resolve(&uri, &headers(&[("host", junk)]), None),
+                Err(Rejection::UnknownOrigin),
+                "{junk}"
+            );
+        }
+        let v6: Uri = "http://[::1]/answer".parse().unwrap();
+        for junk in ["[::1]junk", "[::1]:+80"] {
+            assert_eq!(
+                policy.resolve(&v6, &headers(&[("host", junk)]), None),
+                Err(Rejection::UnknownOrigin),
+                "{junk}"
+            );
+        }
+        assert!(
+            policy
+                .resolve(&v6, &headers(&[("host", "[::1]:80")]), None)
+                .is_ok()
+        );
+        let origin = policy.resolve(&uri, &headers(&[]), None).unwrap();
+        assert_eq!(origin.authority, "target.example", "no Host: the target's");
     }
 
     #[test]

@@ -37,7 +37,9 @@ use crate::rejection::Rejection;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProxyHeader {
-    /// `X-Forwarded-Proto`: the scheme Plivo used (its rightmost value).
+    /// `X-Forwarded-Proto`: the scheme Plivo used (its rightmost value). `http` and `https`,
+    /// or `ws` and `wss`, which some proxies (Traefik) send for WebSocket upgrades and which
+    /// mean `http` and `https`; any other value refuses the request.
     XForwardedProto,
     /// `X-Forwarded-Host`: the host Plivo called (its rightmost value).
     XForwardedHost,
@@ -45,7 +47,8 @@ pub enum ProxyHeader {
     /// port adds nothing to the URL).
     XForwardedPort,
     /// RFC 7239 `Forwarded`: its `proto` and `host` give the URL, its `for` the client, read
-    /// element by element from the nearest hop, through trusted hops only.
+    /// element by element from the nearest hop, through trusted hops only (`proto` as for
+    /// [`XForwardedProto`](Self::XForwardedProto)).
     Forwarded,
     /// `X-Forwarded-For`: the client address, the rightmost entry that is not a trusted proxy.
     XForwardedFor,
@@ -213,7 +216,7 @@ impl TrustedProxies {
     /// guessing around it could verify a URL nobody meant.
     pub(crate) fn forwarded_url(&self, headers: &HeaderMap) -> Result<ForwardedUrl, Rejection> {
         let unreadable = |_| Rejection::UnknownOrigin;
-        let scheme = |text: &str| Scheme::parse(text).ok_or(Rejection::UnknownOrigin);
+        let scheme = |text: &str| Scheme::forwarded(text).ok_or(Rejection::UnknownOrigin);
         let mut url = ForwardedUrl::default();
         if self.headers.contains(ProxyHeader::Forwarded) && headers.contains_key(FORWARDED) {
             let chain = forwarded::chain(headers).map_err(unreadable)?;
@@ -236,6 +239,18 @@ impl TrustedProxies {
             url.port = Some(parse_port(port).ok_or(Rejection::UnknownOrigin)?);
         }
         Ok(url)
+    }
+
+    /// Whether `header`, named and sent by a trusted peer, can be read as [`forwarded_url`]
+    /// reads it (for the log line, which must not call a header it refused "believed").
+    ///
+    /// [`forwarded_url`]: Self::forwarded_url
+    pub(crate) fn can_read(&self, header: ProxyHeader, headers: &HeaderMap) -> bool {
+        let alone = Self {
+            networks: self.networks.clone(),
+            headers: [header].into_iter().collect(),
+        };
+        alone.forwarded_url(headers).is_ok()
     }
 
     /// The client behind a trusted peer: from the named client header, the rightmost address
@@ -355,8 +370,17 @@ mod tests {
     #[test]
     fn unreadable_named_headers_refuse() {
         let named = proxies(&[ProxyHeader::XForwardedProto, ProxyHeader::XForwardedPort]);
+        // The WebSocket schemes are read as their HTTP ones (Traefik sends them on upgrades).
+        for (proto, scheme) in [("wss", Scheme::Https), ("ws", Scheme::Http)] {
+            let sent = headers(&[("x-forwarded-proto", proto)]);
+            assert_eq!(named.forwarded_url(&sent).unwrap().scheme, Some(scheme));
+            let sent = headers(&[("forwarded", &format!("proto={proto}"))]);
+            let rfc7239 = proxies(&[ProxyHeader::Forwarded]).forwarded_url(&sent);
+            assert_eq!(rfc7239.unwrap().scheme, Some(scheme));
+        }
         for bad in [
-            [("x-forwarded-proto", "wss"), ("x-forwarded-port", "443")],
+            [("x-forwarded-proto", "ftp"), ("x-forwarded-port", "443")],
+            [("x-forwarded-proto", "wss2"), ("x-forwarded-port", "443")],
             [("x-forwarded-proto", "https"), ("x-forwarded-port", "44x")],
             [
                 ("x-forwarded-proto", "https"),

@@ -14,7 +14,7 @@ use http::{HeaderMap, Uri};
 
 use super::authority::is_authority;
 use super::proxies::{ProxyHeader, ProxyHeaders, TrustedProxies};
-use super::{Origin, UrlPolicy, origin_of, request_origin};
+use super::{Origin, UrlPolicy, host_disagreement, origin_of, request_origin};
 use crate::rejection::Rejection;
 
 /// The TCP peer of a request, as the trusted-proxy policy sees it.
@@ -101,8 +101,11 @@ pub(crate) struct Forwarding {
     pub(crate) header: ProxyHeader,
     /// Every line of it, joined with `, `.
     pub(crate) value: String,
-    /// `None`: believed.
+    /// `None`: believed, or refused as unreadable (see `readable`).
     pub(crate) ignored: Option<Ignored>,
+    /// Whether a header that was read (not ignored) could be read; one that could not refused
+    /// the request, so it is not "believed".
+    pub(crate) readable: bool,
 }
 
 /// How the origin of a request was established.
@@ -140,10 +143,14 @@ impl OriginReport {
             .filter_map(|header| {
                 let value = joined(headers, header.name())?;
                 let ignored = ignored(policy, peer_view, named, reads_client, header);
+                let readable = ignored.is_some()
+                    || !header.describes_url()
+                    || proxies.is_none_or(|proxies| proxies.can_read(header, headers));
                 Some(Forwarding {
                     header,
                     value,
                     ignored,
+                    readable,
                 })
             })
             .collect();
@@ -184,7 +191,11 @@ impl OriginReport {
             .forwarding
             .iter()
             .map(|f| {
-                let verdict = f.ignored.map_or("believed", Ignored::as_str);
+                let verdict = match (f.ignored, f.readable) {
+                    (Some(why), _) => why.as_str(),
+                    (None, true) => "believed",
+                    (None, false) => "cannot be read: the request is refused",
+                };
                 // Quoted (a value cannot pass for a verdict) and cut, each on its own (a long
                 // one cannot hide the others).
                 format!("{}: {:?} ({verdict})", f.header.name(), clip(&f.value))
@@ -242,6 +253,22 @@ fn problem(
             considered.map_or("", |o| o.authority.as_str())
         )),
         Err(_) => {
+            // The scheme verified: a trusted proxy's, else the policy's.
+            let verified_scheme = match (peer, proxies) {
+                (Peer::Trusted(_), Some(proxies)) => proxies
+                    .forwarded_url(headers)
+                    .ok()
+                    .and_then(|url| url.scheme)
+                    .unwrap_or(scheme),
+                _ => scheme,
+            };
+            if let Some((host, authority)) = host_disagreement(verified_scheme, uri, headers) {
+                return Some(format!(
+                    "the Host header {:?} and the request target's authority {authority:?} \
+                     differ: the host verified must be the one a handler reads",
+                    clip(&host)
+                ));
+            }
             if let (Peer::Trusted(_), Some(proxies)) = (peer, proxies) {
                 match proxies.forwarded_url(headers) {
                     Err(_) => {
@@ -386,5 +413,43 @@ mod tests {
             Some("10.0.0.1:1"),
         );
         assert!(bad.problem.unwrap().contains("not host[:port]"));
+    }
+
+    #[test]
+    fn a_host_that_disagrees_with_the_target_is_named_with_it() {
+        let policy = UrlPolicy::from_request(Scheme::Https);
+        let uri: Uri = "http://a.example/answer".parse().unwrap();
+        let headers = test_headers(&[("host", "b.example")]);
+        let refused = OriginReport::new(&policy, None, false, &uri, &headers, None);
+        assert_eq!(
+            refused.problem.as_deref(),
+            Some(
+                "the Host header \"b.example\" and the request target's authority \
+                 \"a.example\" differ: the host verified must be the one a handler reads"
+            )
+        );
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_read_is_not_called_believed() {
+        let policy = UrlPolicy::from_request(Scheme::Http);
+        let proxies = TrustedProxies::new(["10.0.0.0/8"], ProxyHeaders::DEFAULT).unwrap();
+        let sent = [("host", "hooks.example.com"), ("x-forwarded-proto", "ftp")];
+        let refused = report(&policy, Some(&proxies), &sent, Some("10.0.0.1:1"));
+        assert_eq!(
+            refused.forwarding_field().unwrap(),
+            "x-forwarded-proto: \"ftp\" (cannot be read: the request is refused)"
+        );
+        assert!(refused.problem.unwrap().contains("cannot be read"));
+        let wss = [("host", "hooks.example.com"), ("x-forwarded-proto", "wss")];
+        let read = report(&policy, Some(&proxies), &wss, Some("10.0.0.1:1"));
+        assert_eq!(
+            read.forwarding_field().unwrap(),
+            "x-forwarded-proto: \"wss\" (believed)"
+        );
+        assert_eq!(
+            read.considered.unwrap().to_string(),
+            "https://hooks.example.com"
+        );
     }
 }

@@ -40,6 +40,20 @@ impl Scheme {
         }
     }
 
+    /// The scheme a forwarding header (`X-Forwarded-Proto`, `Forwarded`'s `proto`) names:
+    /// `http` or `https`, or the WebSocket schemes `ws` and `wss`, which mean them (RFC 6455
+    /// §3: Traefik reports an upgrade's scheme so, and RFC 7239 allows it), in any case.
+    /// Anything else cannot be read.
+    pub(crate) fn forwarded(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("wss") {
+            Some(Scheme::Https)
+        } else if text.eq_ignore_ascii_case("ws") {
+            Some(Scheme::Http)
+        } else {
+            Scheme::parse(text)
+        }
+    }
+
     /// `http` or `https`, in any case.
     pub(crate) fn parse(text: &str) -> Option<Self> {
         if text.eq_ignore_ascii_case("https") {
@@ -62,5 +76,27 @@ impl std::str::FromStr for Scheme {
     /// ```
     fn from_str(text: &str) -> Result<Self, ConfigError> {
         Scheme::parse(text).ok_or_else(|| ConfigError::InvalidScheme(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forwarding_header_may_name_the_websocket_schemes() {
+        for (text, scheme) in [
+            ("https", Some(Scheme::Https)),
+            ("HTTP", Some(Scheme::Http)),
+            ("wss", Some(Scheme::Https)),
+            ("WS", Some(Scheme::Http)),
+            ("ftp", None),
+            ("wss2", None),
+            ("", None),
+        ] {
+            assert_eq!(Scheme::forwarded(text), scheme, "{text}");
+        }
+        // Configuration still takes only http and https.
+        assert_eq!(Scheme::parse("wss"), None);
     }
 }

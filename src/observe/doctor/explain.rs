@@ -120,7 +120,7 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
             claimed
                 .schemes
                 .iter()
-                .any(|s| Scheme::parse(s) == Some(matched.scheme))
+                .any(|s| Scheme::forwarded(s) == Some(matched.scheme))
         }) {
             Carrier::Ignored(header, why) => not_believed.push((header, why)),
             Carrier::None => match believed_url_header(context, |c| !c.schemes.is_empty()) {
@@ -231,7 +231,7 @@ fn believed_url_header(
         .report
         .forwarding
         .iter()
-        .filter(|f| f.ignored.is_none() && f.header.describes_url())
+        .filter(|f| f.ignored.is_none() && f.readable && f.header.describes_url())
         .find(|f| says(&claimed_by(context.headers, f.header)))
         .map(|f| f.header)
 }
