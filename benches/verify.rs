@@ -99,7 +99,8 @@ fn cases() -> Vec<Case> {
 fn benches(c: &mut Criterion) {
     for case in cases() {
         let message = case.message();
-        let verifier = Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap());
+        let verifier =
+            Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap()).accept_v2(!case.v3);
         let headers = signature_headers(case.v3, case.signature, case.nonce);
         let url = SignedUrl::parse(&case.url).unwrap();
         let request = match case.post {

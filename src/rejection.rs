@@ -144,6 +144,7 @@ impl From<VerifyError> for Rejection {
             VerifyError::InvalidNonce => Rejection::InvalidNonce,
             VerifyError::UnsupportedBody => Rejection::UnsupportedBody,
             VerifyError::SignatureMismatch => Rejection::SignatureMismatch,
+            VerifyError::VersionNotAccepted => Rejection::SignatureVersionNotAccepted,
         }
     }
 }

@@ -35,7 +35,8 @@ struct Case {
 }
 
 fn check(case: &Case) -> usize {
-    let verifier = Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap());
+    let verifier =
+        Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap()).accept_v2(!case.v3);
     let (signature_header, nonce_header) = match case.v3 {
         true => (V3_SIGNATURE, V3_NONCE),
         false => (V2_SIGNATURE, V2_NONCE),

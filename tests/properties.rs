@@ -236,7 +236,7 @@ impl Signed {
         } else {
             AuthTokens::new(&self.tokens, None::<&str>)
         };
-        Verifier::new(tokens.unwrap())
+        Verifier::new(tokens.unwrap()).accept_v2(true)
     }
 
     fn v3_signature(&self) -> String {
@@ -268,7 +268,12 @@ impl Signed {
         };
         let headers = support::signature_headers(&[(signature_header, header), (V3_NONCE, nonce)]);
         let request = support::signed_request(self.method, target.signed_url(), body);
-        self.verifier().verify(&headers, &request)
+        self.verifier()
+            .verify(&headers, &request)
+            .map(|(version, token)| {
+                assert_eq!(version, tower_plivo::SignatureVersion::V3);
+                token
+            })
     }
 
     /// The canonical V3 message for these pieces, by the reference implementation.
@@ -329,7 +334,10 @@ proptest! {
             Some(b"application/json"),
             b"{\"not\":\"covered\"}",
         );
-        prop_assert_eq!(s.verifier().verify(&headers, &request), Ok(s.expected_token()));
+        prop_assert_eq!(
+            s.verifier().verify(&headers, &request),
+            Ok((tower_plivo::SignatureVersion::V2, s.expected_token()))
+        );
     }
 
     /// A nonce holding `.`, `/`, `?` or `#` could carry part of a signed message (the tail of
@@ -547,7 +555,7 @@ proptest! {
             let at = names.iter().position(|n| *n == name).unwrap();
             values[at].as_deref()
         });
-        let verifier = Verifier::new(AuthTokens::new(["a"], Some("m")).unwrap());
+        let verifier = Verifier::new(AuthTokens::new(["a"], Some("m")).unwrap()).accept_v2(true);
         let request = tower_plivo::signature::SignedRequest::post(
             SignedUrl::from_parts("https", "h", "/", None),
             Some(support::FORM.1.as_bytes()),

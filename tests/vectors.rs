@@ -8,7 +8,7 @@ use tower_plivo::signature::{
     AuthTokens, SignedUrl, Signer, V2_NONCE as V2_NONCE_HEADER, V2_SIGNATURE,
     V3_NONCE as V3_NONCE_HEADER, V3_SIGNATURE, Verifier, VerifyError,
 };
-use tower_plivo::{PlivoSignatureLayer, TokenId, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, SignatureVersion, TokenId, UrlPolicy};
 
 use support::vectors::{ORIGIN, V2_NONCE, V2_TOKEN, V2_VECTORS, V3_NONCE, V3_TOKEN, V3_VECTORS};
 use support::{FORM, echo, send, serve};
@@ -56,7 +56,7 @@ fn pure_verify(
     signature: &str,
     nonce: &str,
 ) -> Result<TokenId, VerifyError> {
-    let verifier = Verifier::new(AuthTokens::new(tokens, None::<&str>).unwrap());
+    let verifier = Verifier::new(AuthTokens::new(tokens, None::<&str>).unwrap()).accept_v2(true);
     let (signature_header, nonce_header) = if version_v3 {
         (V3_SIGNATURE, V3_NONCE_HEADER)
     } else {
@@ -67,7 +67,36 @@ fn pure_verify(
         (nonce_header, nonce.as_bytes()),
     ]);
     let request = support::signed_request(method, SignedUrl::parse(url).unwrap(), body.as_bytes());
-    verifier.verify(&headers, &request)
+    let (version, token) = verifier.verify(&headers, &request)?;
+    let expected = if version_v3 {
+        SignatureVersion::V3
+    } else {
+        SignatureVersion::V2
+    };
+    assert_eq!(version, expected, "the version that verified");
+    Ok(token)
+}
+
+/// The pure verifier, like the layer, accepts V3 only unless told otherwise: a genuine V2
+/// vector is refused until V2 is accepted.
+#[test]
+fn the_pure_verifier_accepts_v2_only_when_told() {
+    let (url, signature) = V2_VECTORS[1];
+    let headers = support::signature_headers(&[
+        (V2_SIGNATURE, signature.as_bytes()),
+        (V2_NONCE_HEADER, V2_NONCE.as_bytes()),
+    ]);
+    let request = support::signed_request("POST", SignedUrl::parse(url).unwrap(), b"");
+    let tokens = AuthTokens::new([V2_TOKEN], None::<&str>).unwrap();
+    let v3_only = Verifier::new(tokens);
+    assert_eq!(
+        v3_only.verify(&headers, &request),
+        Err(VerifyError::VersionNotAccepted)
+    );
+    assert_eq!(
+        v3_only.accept_v2(true).verify(&headers, &request),
+        Ok((SignatureVersion::V2, TokenId::Account(0)))
+    );
 }
 
 #[test]

@@ -63,7 +63,7 @@ fuzz_target!(|input: Input<'_>| {
     let Ok(tokens) = AuthTokens::new([token], None::<&str>) else {
         return;
     };
-    let verifier = Verifier::new(tokens);
+    let verifier = Verifier::new(tokens).accept_v2(true);
     let url = SignedUrl::parse(url).expect("parsed above");
     let request = match post {
         true => SignedRequest::post(url, Some(b"application/x-www-form-urlencoded"), body),
@@ -81,9 +81,10 @@ fuzz_target!(|input: Input<'_>| {
         }
     };
     let other = format!("{nonce}0");
-    for (signature_header, signature, nonce_header) in
-        [(V3_SIGNATURE, &v3, V3_NONCE), (V2_SIGNATURE, &v2, V2_NONCE)]
-    {
+    for (signature_header, signature, nonce_header, version) in [
+        (V3_SIGNATURE, &v3, V3_NONCE, tower_plivo::SignatureVersion::V3),
+        (V2_SIGNATURE, &v2, V2_NONCE, tower_plivo::SignatureVersion::V2),
+    ] {
         let verdict =
             headers(signature_header, signature, nonce_header, nonce)(&verifier, &request);
         if verdict == Err(VerifyError::InvalidNonce) {
@@ -100,7 +101,7 @@ fuzz_target!(|input: Input<'_>| {
         }
         assert_eq!(
             verdict,
-            Ok(tower_plivo::TokenId::Account(0)),
+            Ok((version, tower_plivo::TokenId::Account(0))),
             "{url:?} {nonce:?}"
         );
         let verdict =

@@ -30,6 +30,9 @@ pub enum VerifyError {
     UnsupportedBody,
     /// No signature piece matches any configured token.
     SignatureMismatch,
+    /// A V2 signature (and no V3 header) where only V3 is accepted: see
+    /// [`Verifier::accept_v2`](super::Verifier::accept_v2).
+    VersionNotAccepted,
 }
 
 impl fmt::Display for VerifyError {
@@ -40,6 +43,7 @@ impl fmt::Display for VerifyError {
             VerifyError::InvalidNonce => "the nonce is empty or holds a character a nonce cannot",
             VerifyError::UnsupportedBody => "a V3 POST body that is not a form",
             VerifyError::SignatureMismatch => "no signature matches any configured token",
+            VerifyError::VersionNotAccepted => "a V2 signature where only V3 is accepted",
         })
     }
 }

@@ -10,8 +10,11 @@ use super::version::SignatureVersion;
 
 /// Verifies Plivo signatures against a set of [`AuthTokens`]. Pure: no HTTP types, no I/O.
 ///
+/// It accepts **V3 only** unless told otherwise with [`accept_v2`](Self::accept_v2), as the
+/// layer does, and says which version verified.
+///
 /// ```
-/// use tower_plivo::TokenId;
+/// use tower_plivo::{SignatureVersion, TokenId};
 /// use tower_plivo::signature::{
 ///     AuthTokens, SignatureHeaders, SignedRequest, SignedUrl, Signer, V3_NONCE, V3_SIGNATURE, Verifier,
 /// };
@@ -30,12 +33,14 @@ use super::version::SignatureVersion;
 ///     Some(b"application/x-www-form-urlencoded"),
 ///     b"From=1555",
 /// );
-/// assert_eq!(verifier.verify(&headers, &request)?, TokenId::Account(0));
+/// let (version, token) = verifier.verify(&headers, &request)?;
+/// assert_eq!((version, token), (SignatureVersion::V3, TokenId::Account(0)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Verifier {
     tokens: AuthTokens,
+    accept_v2: bool,
 }
 
 /// A verification that succeeded: the token that matched, and the digest of the message it
@@ -46,9 +51,47 @@ pub(crate) struct Verified {
 }
 
 impl Verifier {
-    /// A verifier for these tokens.
+    /// A verifier for these tokens, accepting V3 signatures only.
     pub fn new(tokens: AuthTokens) -> Self {
-        Self { tokens }
+        Self {
+            tokens,
+            accept_v2: false,
+        }
+    }
+
+    /// Also accept V2 signatures (`accept` true), as Plivo sends for Verify and for accounts
+    /// and products that still sign messaging with V2 alone. V3 still decides whenever a V3
+    /// header is present.
+    ///
+    /// **V2 signs neither the body nor the query**: anyone holding one V2-signed request for a
+    /// URL can send any body under its signature. Accept it only where Plivo sends V2, and
+    /// refuse a second use of its message (the layer's replay protection does). A V2 request
+    /// where V2 is not accepted gets [`VerifyError::VersionNotAccepted`].
+    ///
+    /// ```
+    /// use tower_plivo::signature::{
+    ///     AuthTokens, SignatureHeaders, SignedRequest, SignedUrl, Signer, V2_NONCE, V2_SIGNATURE,
+    ///     Verifier, VerifyError,
+    /// };
+    /// use tower_plivo::SignatureVersion;
+    ///
+    /// let url = "https://hooks.example.com/sms";
+    /// let signature = Signer::new("token").sign_v2(url, "42")?;
+    /// let headers = SignatureHeaders::from_lookup(|name| match name {
+    ///     V2_SIGNATURE => Some(signature.as_bytes()),
+    ///     V2_NONCE => Some(&b"42"[..]),
+    ///     _ => None,
+    /// });
+    /// let request = SignedRequest::get(SignedUrl::parse(url)?);
+    /// let v3_only = Verifier::new(AuthTokens::new(["token"], None::<&str>)?);
+    /// assert_eq!(v3_only.verify(&headers, &request), Err(VerifyError::VersionNotAccepted));
+    /// let with_v2 = v3_only.accept_v2(true);
+    /// assert_eq!(with_v2.verify(&headers, &request)?.0, SignatureVersion::V2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn accept_v2(mut self, accept: bool) -> Self {
+        self.accept_v2 = accept;
+        self
     }
 
     /// Whether a main-account token is configured (the `-Ma-` headers are checked).
@@ -56,9 +99,10 @@ impl Verifier {
         !self.tokens.main_account.is_empty()
     }
 
-    /// Checks the headers' signature against the request. On success, says which token matched
-    /// (the plain header's account tokens are tried before the `-Ma-` header's main-account
-    /// token).
+    /// Checks the headers' signature against the request. On success, says which version
+    /// verified and which token matched (the plain header's account tokens are tried before the
+    /// `-Ma-` header's main-account token). A V2 signature is refused with
+    /// [`VerifyError::VersionNotAccepted`] unless [`accept_v2`](Self::accept_v2) said otherwise.
     ///
     /// A request to the root path `/` is also checked as if the URL had an empty path: on the
     /// wire `https://example.com` and `https://example.com/` are the same request line, and
@@ -67,9 +111,13 @@ impl Verifier {
         &self,
         headers: &SignatureHeaders<'_>,
         request: &SignedRequest<'_>,
-    ) -> Result<TokenId, VerifyError> {
-        self.verify_claim(&headers.claim()?, request, false)
-            .map(|verified| verified.token)
+    ) -> Result<(SignatureVersion, TokenId), VerifyError> {
+        let claim = headers.claim()?;
+        if claim.version == SignatureVersion::V2 && !self.accept_v2 {
+            return Err(VerifyError::VersionNotAccepted);
+        }
+        self.verify_claim(&claim, request, false)
+            .map(|verified| (claim.version, verified.token))
     }
 
     /// Checks a claim already made (the layer makes it before reading the body), and computes
