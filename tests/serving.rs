@@ -101,18 +101,7 @@ async fn stalled(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
 /// A signed Plivo form POST to `path` of the example at `addr` (signed for
 /// `http://{addr}{path}`, the origin every example here verifies).
 async fn signed_post(addr: SocketAddr, path: &str) -> Reply {
-    let nonce = fresh_nonce();
-    let signature = Signer::new(TOKEN)
-        .sign_v3_post(&format!("http://{addr}{path}"), CALL.as_bytes(), &nonce)
-        .unwrap();
-    send(
-        addr,
-        "POST",
-        path,
-        &[(V3_SIGNATURE, &signature), (V3_NONCE, &nonce), FORM],
-        CALL,
-    )
-    .await
+    support::signed_form_post(addr, TOKEN, &format!("http://{addr}{path}"), path, CALL).await
 }
 
 /// The head of a signed GET to `target` (path and query), as Plivo sends a GET callback.

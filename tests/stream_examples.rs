@@ -24,18 +24,7 @@ const PUBLIC: &str = "https://hooks.example.com";
 
 /// A signed Plivo webhook (form POST) to the example at `addr`, for the public URL `path`.
 async fn plivo_post(addr: std::net::SocketAddr, path: &str, body: &str) -> support::Reply {
-    let nonce = fresh_nonce();
-    let signature = Signer::new(TOKEN)
-        .sign_v3_post(&format!("{PUBLIC}{path}"), body.as_bytes(), &nonce)
-        .unwrap();
-    send(
-        addr,
-        "POST",
-        path,
-        &[(V3_SIGNATURE, &signature), (V3_NONCE, &nonce), FORM],
-        body.to_owned(),
-    )
-    .await
+    support::signed_form_post(addr, TOKEN, &format!("{PUBLIC}{path}"), path, body).await
 }
 
 /// The text between `start` and `end` in `text`.

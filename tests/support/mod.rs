@@ -253,6 +253,25 @@ pub async fn send(
 
 /// The V3 signature of a `method` ("GET" or "POST") request to `url` with this body and
 /// nonce (Plivo puts a GET's parameters in the query, so `body` is ignored for a GET).
+/// A form POST of `body` to `path` on `addr`, V3-signed with `token` for the public URL `url`
+/// and a fresh nonce, as Plivo sends a webhook.
+pub async fn signed_form_post(
+    addr: SocketAddr,
+    token: &str,
+    url: &str,
+    path: &str,
+    body: &str,
+) -> Reply {
+    let nonce = fresh_nonce();
+    let signature = sign_v3(token, "POST", url, body.as_bytes(), &nonce);
+    let headers = [
+        (tower_plivo::signature::V3_SIGNATURE, signature.as_str()),
+        (tower_plivo::signature::V3_NONCE, nonce.as_str()),
+        FORM,
+    ];
+    send(addr, "POST", path, &headers, body.to_owned()).await
+}
+
 pub fn sign_v3(token: &str, method: &str, url: &str, body: &[u8], nonce: &str) -> String {
     let signer = tower_plivo::signature::Signer::new(token);
     match method {
