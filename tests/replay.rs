@@ -1,4 +1,6 @@
-//! Replay protection with the in-memory store, over real TCP in front of axum.
+//! Replay protection with the in-memory store, over real TCP in front of axum: the
+//! replay-store conformance suite (`tests/support/replay_conformance.rs`), then what is the
+//! memory store's own or the layer's.
 
 mod support;
 
@@ -10,35 +12,16 @@ use tower_plivo::replay::{
 };
 
 use support::replay_app::{
-    FORGED_BODY, ORIGIN, abandoned_request, concurrent_copies, dual_signed, post_signed,
-    replay_server, replay_server_with, signed, v2_half_copies_after_the_delivery,
-    v2_half_copies_racing_the_delivery, v2_signed,
+    FORGED_BODY, ORIGIN, dual_signed, post_signed, replay_server, replay_server_with, signed,
+    v2_signed,
 };
 
-#[tokio::test]
-async fn the_same_signed_request_twice_is_a_replay() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
-    let headers = signed("/answer", "10000000000000000001", "CallUUID=a");
-    let first = post_signed(addr, "/answer", &headers, "CallUUID=a").await;
-    assert_eq!(first.status, 200);
-    post_signed(addr, "/answer", &headers, "CallUUID=a")
-        .await
-        .assert_refused(403, "replayed");
-    assert_eq!(calls.get(), 1, "the replay never reached the handler");
-}
-
-#[tokio::test]
-async fn a_hundred_concurrent_copies_let_exactly_one_through() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
-    let statuses = concurrent_copies(addr, "/answer", "10000000000000000002", 100).await;
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(statuses.iter().filter(|&&s| s == 403).count(), 99);
-    assert_eq!(calls.get(), 1);
-}
+// Every scenario on one `Arc<MemoryNonceStore>` per test (each server holds a clone: two
+// replicas in one process).
+support::replay_conformance::replay_store_conformance!({
+    let store = Arc::new(MemoryNonceStore::new());
+    move || store.clone()
+});
 
 #[tokio::test]
 async fn unverified_requests_are_never_recorded() {
@@ -59,64 +42,6 @@ async fn unverified_requests_are_never_recorded() {
             .status,
         200
     );
-}
-
-#[tokio::test]
-async fn an_inner_5xx_releases_the_nonce_for_the_retry() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
-    let headers = signed("/fail-once", "10000000000000000004", "");
-    assert_eq!(
-        post_signed(addr, "/fail-once", &headers, "").await.status,
-        500
-    );
-    assert_eq!(
-        post_signed(addr, "/fail-once", &headers, "").await.status,
-        200,
-        "Plivo's retry"
-    );
-    assert_eq!(
-        post_signed(addr, "/fail-once", &headers, "").await.status,
-        403,
-        "kept after a success"
-    );
-    assert_eq!(calls.get(), 2);
-}
-
-#[tokio::test]
-async fn a_request_dropped_after_its_handler_started_keeps_the_nonce() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
-    let nonce = "10000000000000000005";
-    abandoned_request(addr, nonce).await;
-    // The server notices the closed connection and drops the request future; the handler had
-    // started, so it may have acted: the nonce stays taken.
-    calls.until_dropped().await;
-    let headers = signed("/slow-once", nonce, "");
-    post_signed(addr, "/slow-once", &headers, "")
-        .await
-        .assert_refused(403, "replayed");
-    assert_eq!(calls.get(), 1);
-}
-
-#[tokio::test]
-async fn release_on_drop_is_an_explicit_opt_in() {
-    let (addr, calls) = replay_server_with(MemoryNonceStore::new(), |builder| {
-        builder.replay_release_on_drop(true)
-    })
-    .await;
-    let nonce = "10000000000000000009";
-    abandoned_request(addr, nonce).await;
-    // The server notices the closed connection and drops the request future.
-    let headers = signed("/slow-once", nonce, "");
-    let mut status = 0;
-    for _ in 0..50 {
-        status = post_signed(addr, "/slow-once", &headers, "").await.status;
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, 200, "the retry after a dropped request is accepted");
-    assert_eq!(calls.get(), 2);
 }
 
 #[tokio::test]
@@ -234,26 +159,6 @@ async fn v2_keys_are_the_signed_message() {
     post_signed(addr, "/sms/1", &moved, "")
         .await
         .assert_refused(403, "replayed");
-}
-
-/// Issue 26, item 1: a delivery signed with both families (V3 and V2, as Plivo's messaging
-/// traffic now arrives) is accepted by V3; its V2 half, sent alone with a body of the
-/// attacker's choice, verifies on a route that accepts V2. It must be a replay: 100 copies of
-/// it sent at once after the delivery, none accepted.
-#[tokio::test]
-async fn the_v2_half_of_a_dual_signed_delivery_replays_as_nothing() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
-    let nonces = ["10000000000000000020", "10000000000000000021"];
-    v2_half_copies_after_the_delivery(addr, &calls, "/sms", nonces, 100).await;
-}
-
-/// The delivery and 100 copies of its V2 half at the same moment: exactly one is accepted.
-#[tokio::test]
-async fn the_delivery_racing_its_v2_half_lets_exactly_one_through() {
-    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
-    let nonces = ["10000000000000000022", "10000000000000000023"];
-    let delivery_won = v2_half_copies_racing_the_delivery(addr, &calls, "/sms", nonces, 100).await;
-    eprintln!("the genuine delivery won the race: {delivery_won}");
 }
 
 /// The genuine requests next to the rule: a V2-only delivery, a dual-signed one and a V3-only

@@ -13,9 +13,7 @@ use tower_plivo::replay::RedisNonceStore;
 
 use redis_node::RedisNode;
 use support::replay_app::{
-    FORGED_BODY, ORIGIN, TOKEN, abandoned_request, concurrent_copies, dual_signed, post_signed,
-    replay_server, replay_server_with, signed, v2_half_copies_after_the_delivery,
-    v2_half_copies_racing_the_delivery, v2_signed,
+    FORGED_BODY, ORIGIN, TOKEN, dual_signed, post_signed, replay_server, signed, v2_signed,
 };
 
 /// A plain redis-server owned by one test (killed on drop), as the replay store sees it.
@@ -44,55 +42,16 @@ impl Redis {
     }
 }
 
-#[tokio::test]
-async fn the_same_signed_request_twice_is_a_replay() {
-    let redis = Redis::start();
-    let (addr, calls) = replay_server(redis.store(), false).await;
-    let headers = signed("/answer", "20000000000000000001", "CallUUID=a");
-    assert_eq!(
-        post_signed(addr, "/answer", &headers, "CallUUID=a")
-            .await
-            .status,
-        200
-    );
-    post_signed(addr, "/answer", &headers, "CallUUID=a")
-        .await
-        .assert_refused(403, "replayed");
-    assert_eq!(calls.get(), 1);
+impl support::replay_conformance::Backend for Redis {
+    type Store = RedisNonceStore;
+
+    fn store(&self) -> RedisNonceStore {
+        Redis::store(self)
+    }
 }
 
-#[tokio::test]
-async fn a_hundred_concurrent_copies_let_exactly_one_through() {
-    let redis = Redis::start();
-    let (addr, calls) = replay_server(redis.store(), false).await;
-    let statuses = concurrent_copies(addr, "/answer", "20000000000000000002", 100).await;
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 403).count(),
-        99,
-        "{statuses:?}"
-    );
-    assert_eq!(calls.get(), 1);
-}
-
-#[tokio::test]
-async fn two_servers_sharing_one_redis_accept_a_request_once() {
-    let redis = Redis::start();
-    let (first, _) = replay_server(redis.store(), false).await;
-    let (second, _) = replay_server(redis.store(), false).await;
-    let headers = signed("/answer", "20000000000000000003", "CallUUID=b");
-    let (a, b) = tokio::join!(
-        post_signed(first, "/answer", &headers, "CallUUID=b"),
-        post_signed(second, "/answer", &headers, "CallUUID=b"),
-    );
-    let mut statuses = [a.status, b.status];
-    statuses.sort();
-    assert_eq!(statuses, [200, 403]);
-}
+// Every scenario on a redis-server of its own; each server of a scenario has its own client.
+support::replay_conformance::replay_store_conformance!(Redis::start());
 
 #[tokio::test]
 async fn two_server_processes_sharing_one_redis_accept_a_request_once() {
@@ -146,69 +105,6 @@ async fn two_server_processes_sharing_one_redis_accept_a_request_once() {
         logged.contains("reason=\"replayed\""),
         "the second process logs why: {logged}"
     );
-}
-
-#[tokio::test]
-async fn an_inner_5xx_releases_the_nonce_for_the_retry() {
-    let redis = Redis::start();
-    let (addr, _) = replay_server(redis.store(), false).await;
-    let headers = signed("/fail-once", "20000000000000000005", "");
-    assert_eq!(
-        post_signed(addr, "/fail-once", &headers, "").await.status,
-        500
-    );
-    // The release runs in the background: give it a moment, as Plivo's retry delay would.
-    let mut status = 0;
-    for _ in 0..50 {
-        status = post_signed(addr, "/fail-once", &headers, "").await.status;
-        if status != 403 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, 200, "Plivo's retry is accepted");
-    assert_eq!(
-        post_signed(addr, "/fail-once", &headers, "").await.status,
-        403,
-        "kept after a success"
-    );
-}
-
-#[tokio::test]
-async fn a_request_dropped_after_its_handler_started_keeps_the_nonce() {
-    let redis = Redis::start();
-    let (addr, calls) = replay_server(redis.store(), false).await;
-    let nonce = "20000000000000000006";
-    abandoned_request(addr, nonce).await;
-    calls.until_dropped().await;
-    // Give a (wrongly) spawned release the time it would need to reach Redis.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let headers = signed("/slow-once", nonce, "");
-    post_signed(addr, "/slow-once", &headers, "")
-        .await
-        .assert_refused(403, "replayed");
-    assert_eq!(calls.get(), 1);
-}
-
-#[tokio::test]
-async fn release_on_drop_is_an_explicit_opt_in() {
-    let redis = Redis::start();
-    let (addr, _) = replay_server_with(redis.store(), |builder| {
-        builder.replay_release_on_drop(true)
-    })
-    .await;
-    let nonce = "20000000000000000012";
-    abandoned_request(addr, nonce).await;
-    let headers = signed("/slow-once", nonce, "");
-    let mut status = 0;
-    for _ in 0..50 {
-        status = post_signed(addr, "/slow-once", &headers, "").await.status;
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, 200);
 }
 
 #[tokio::test]
@@ -480,31 +376,4 @@ async fn a_request_costs_redis_exactly_one_command() {
         .assert_refused(403, "replayed");
     let half = commands_after_a_moment(&mut admin).await;
     assert_eq!(half, (vec![("set".to_owned(), 1)], 0), "its V2 half");
-}
-
-/// Issue 26, item 1, on Redis: after a dual-signed delivery, 100 copies of its V2 half sent
-/// at once (to two replicas sharing the store) are all replays.
-#[tokio::test]
-async fn the_v2_half_of_a_dual_signed_delivery_replays_as_nothing() {
-    let redis = Redis::start();
-    let (addr, calls) = replay_server(redis.store(), false).await;
-    let nonces = ["20000000000000000201", "20000000000000000202"];
-    v2_half_copies_after_the_delivery(addr, &calls, "/sms", nonces, 100).await;
-    let (other, other_calls) = replay_server(redis.store(), false).await;
-    let half = v2_signed("/sms", nonces[1]);
-    post_signed(other, "/sms", &half, FORGED_BODY)
-        .await
-        .assert_refused(403, "replayed");
-    assert_eq!(other_calls.get(), 0);
-}
-
-/// The delivery and 100 copies of its V2 half at the same moment, on Redis: exactly one is
-/// accepted.
-#[tokio::test]
-async fn the_delivery_racing_its_v2_half_lets_exactly_one_through() {
-    let redis = Redis::start();
-    let (addr, calls) = replay_server(redis.store(), false).await;
-    let nonces = ["20000000000000000203", "20000000000000000204"];
-    let delivery_won = v2_half_copies_racing_the_delivery(addr, &calls, "/sms", nonces, 100).await;
-    eprintln!("the genuine delivery won the race: {delivery_won}");
 }

@@ -15,13 +15,26 @@ use tower_plivo::replay::RedisNonceStore;
 
 use support::redis_cluster::{RedisCluster, cli_output, key_slot};
 use support::replay_app::{
-    FORGED_BODY, ORIGIN, TOKEN, concurrent_copies, dual_signed, post_signed, replay_server, signed,
-    v2_half_copies_after_the_delivery, v2_half_copies_racing_the_delivery, v2_signed,
+    FORGED_BODY, ORIGIN, TOKEN, dual_signed, post_signed, replay_server, signed, v2_signed,
 };
 
 fn store(cluster: &RedisCluster) -> RedisNonceStore {
     RedisNonceStore::cluster(cluster.seeds()).unwrap()
 }
+
+/// A cluster as the conformance suite's backend: each store is a client of its own on it.
+struct Cluster(RedisCluster);
+
+impl support::replay_conformance::Backend for Cluster {
+    type Store = RedisNonceStore;
+
+    fn store(&self) -> RedisNonceStore {
+        store(&self.0)
+    }
+}
+
+// Every scenario on a three-shard cluster of its own.
+support::replay_conformance::replay_store_conformance!(Cluster(RedisCluster::start()));
 
 /// The Redis key the store writes for a V3 POST to `/answer` with an empty body and this nonce:
 /// the prefix, then the SHA-256 of the signed message (computed here independently of the crate,
@@ -44,19 +57,6 @@ fn v2_key(prefix: &str, path: &str, nonce: &str) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect();
     format!("{prefix}{digest}")
-}
-
-/// Issue 26, item 1, on a cluster: after a dual-signed delivery, 100 copies of its V2 half are
-/// all replays; and the delivery racing 100 copies lets exactly one through.
-#[tokio::test]
-async fn the_v2_half_of_a_dual_signed_delivery_is_a_replay_across_shards() {
-    let cluster = RedisCluster::start();
-    let (addr, calls) = replay_server(store(&cluster), false).await;
-    let nonces = ["40000000000000000201", "40000000000000000202"];
-    v2_half_copies_after_the_delivery(addr, &calls, "/sms", nonces, 100).await;
-    let nonces = ["40000000000000000203", "40000000000000000204"];
-    let delivery_won = v2_half_copies_racing_the_delivery(addr, &calls, "/sms", nonces, 100).await;
-    eprintln!("the genuine delivery won the race: {delivery_won}");
 }
 
 /// `calls` of `command` in a node's `INFO commandstats`.
@@ -182,24 +182,6 @@ async fn a_thousand_nonces_over_every_shard_are_accepted_once_then_refused() {
         reply.assert_refused(403, "replayed");
     }
     assert_eq!(calls.get(), 1000);
-}
-
-#[tokio::test]
-async fn a_hundred_concurrent_copies_let_exactly_one_through() {
-    let cluster = RedisCluster::start();
-    let (addr, calls) = replay_server(store(&cluster), false).await;
-    let statuses = concurrent_copies(addr, "/answer", "40000000000000000002", 100).await;
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 403).count(),
-        99,
-        "{statuses:?}"
-    );
-    assert_eq!(calls.get(), 1);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ pub mod raw;
 pub mod redis_cluster;
 pub mod reference;
 pub mod replay_app;
+pub mod replay_conformance;
 pub mod sign;
 pub mod tenants_db;
 pub mod vectors;
