@@ -160,6 +160,47 @@ mod verified;
 #[doc = include_str!("../docs/wire-format.md")]
 pub mod wire_format {}
 
+/// The guides: one per capability, each also a page under `docs/guides/` in the repository (the
+/// README links them). Their Rust examples compile as doc tests.
+pub mod guide {
+    /// Every builder setting, the URL policies, which signature versions Plivo's products send,
+    /// and the `server` example's environment.
+    #[doc = include_str!("../docs/guides/configuration.md")]
+    pub mod configuration {}
+
+    /// Behind proxies and load balancers, among other tower layers, and serving it.
+    #[doc = include_str!("../docs/guides/deployments.md")]
+    pub mod deployments {}
+
+    /// Audio streams: Plivo's WebSocket upgrades, verified before the `101`.
+    #[doc = include_str!("../docs/guides/streams.md")]
+    pub mod streams {}
+
+    /// Many accounts: each request verified with its tenant's tokens.
+    #[doc = include_str!("../docs/guides/tenants.md")]
+    pub mod tenants {}
+
+    /// Replay protection: the stores, what a failover does, the trade-offs.
+    #[doc = include_str!("../docs/guides/replay.md")]
+    pub mod replay {}
+
+    /// Spans, log lines, counters, the signature doctor and report-only mode.
+    #[doc = include_str!("../docs/guides/observability.md")]
+    pub mod observability {}
+
+    /// Signature never matches? Each misconfiguration, the doctor's line and the fix.
+    #[doc = include_str!("../docs/guides/troubleshooting.md")]
+    pub mod troubleshooting {}
+
+    /// Each attack and what stops it, what a signature does not bind, and conformance.
+    #[doc = include_str!("../docs/guides/security.md")]
+    pub mod security {}
+
+    /// What the layer costs, measured against its targets.
+    #[doc = include_str!("../docs/guides/performance.md")]
+    pub mod performance {}
+}
+
 pub use body::{RequestBody, ResponseBody};
 pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerBuilder};
 pub use capture::{CaptureReceived, CaptureReceivedLayer, ReceivedRequestLine};

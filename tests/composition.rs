@@ -1269,7 +1269,7 @@ fn readme_stack(routes: Router, plivo: PlivoSignatureLayer) -> Router {
 /// shows exactly these layers in this order.
 #[tokio::test]
 async fn the_readme_axum_stack() {
-    const README: &str = include_str!("../README.md");
+    const README: &str = include_str!("../docs/guides/deployments.md");
     const THIS: &str = include_str!("composition.rs");
     let readme_app = "fn app(plivo: PlivoSignatureLayer) -> Router {";
     let in_readme = layers_between(README, readme_app, "\n}\n");

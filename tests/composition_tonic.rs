@@ -289,7 +289,7 @@ fn readme_server_layers() -> ServerLayers {
 async fn the_readme_tonic_stack() {
     use support::compose::layers_between;
 
-    const README: &str = include_str!("../README.md");
+    const README: &str = include_str!("../docs/guides/deployments.md");
     const THIS: &str = include_str!("composition_tonic.rs");
     let in_readme = [
         layers_between(README, "let webhooks = Router::new()", "let routes"),

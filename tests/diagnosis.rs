@@ -25,7 +25,7 @@ use support::{FORM, echo, fresh_nonce, send, serve, serve_service, serve_without
 const TOKEN: &str = "MADIAGNOSEtokenSECRETmmmmmmmmmmmmm";
 const MAIN: &str = "MADIAGNOSEmainSECRETnnnnnnnnnnnnnnn";
 const BODY: &str = "CallUUID=d1&From=14155550100";
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../docs/guides/troubleshooting.md");
 
 /// How the app is served.
 #[derive(Clone, Copy, PartialEq)]
