@@ -104,8 +104,9 @@
 //!   OpenTelemetry's HTTP conventions); [`Metrics`] counts verdicts, and with the `metrics`
 //!   feature every verdict also goes to the `metrics` facade.
 //! - [`CaptureReceivedLayer`], outermost, lets a refusal say what a layer in front of this one
-//!   changed (a path normaliser, a rewrite). The README's "Where the layer goes among other
-//!   layers" says which side of this layer each tower-http and tower neighbour belongs on.
+//!   changed (a path normaliser, a rewrite). The deployment guide's "Where the layer goes
+//!   among other layers" ([`guide::deployments`]) says which side of this layer each
+//!   tower-http and tower neighbour belongs on.
 //!
 //! ## Features
 //!

@@ -14,7 +14,7 @@ use crate::tenants::Tenant;
 ///
 /// It vouches for the request as the layer handed it on: the layers between it and the
 /// handler are trusted not to replace its body or target (put only your own layers there, and
-/// the ones the README places inside). Routes added to an axum `Router` after
+/// the ones the deployment guide places inside). Routes added to an axum `Router` after
 /// `.layer(plivo)` are not guarded; a handler there that extracts `Extension<PlivoVerified>`
 /// is refused before it runs.
 ///

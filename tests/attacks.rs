@@ -229,7 +229,7 @@ async fn a_v3_message_resent_as_v2_is_refused() {
             "the V3 signature is a valid V2 signature for {path} with that nonce"
         );
     }
-    // The README's layout: a voice router and a messaging router, each with its own default
+    // The quick start's layout: a voice router and a messaging router, each with its own default
     // store.
     let voice = builder().build().unwrap();
     let sms = builder().accept_v2(true).build().unwrap();

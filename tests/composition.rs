@@ -1222,7 +1222,7 @@ async fn request_body_limit_outside_ours_chunked_is_413() {
     );
 }
 
-/// The README's axum stack, layer for layer (the next test checks the README still lists
+/// The deployment guide's axum stack, layer for layer (the next test checks the deployment guide still lists
 /// these layers in this order).
 fn readme_stack(routes: Router, plivo: PlivoSignatureLayer) -> Router {
     use axum::error_handling::HandleErrorLayer;
@@ -1262,24 +1262,27 @@ fn readme_stack(routes: Router, plivo: PlivoSignatureLayer) -> Router {
     )
 }
 
-/// The README's typical axum stack, served: a genuine Plivo request is accepted with its body
+/// The deployment guide's typical axum stack, served: a genuine Plivo request is accepted with its body
 /// intact (also gzipped by a client: decompression is in front), with a request id and a
 /// compressed answer; a forged one is refused with a request id and never reaches the handler;
-/// a slow handler is the timeout's 408; a body over the outer limit is its 413. The README
+/// a slow handler is the timeout's 408; a body over the outer limit is its 413. The deployment guide
 /// shows exactly these layers in this order.
 #[tokio::test]
 async fn the_readme_axum_stack() {
-    const README: &str = include_str!("../docs/guides/deployments.md");
+    const GUIDE: &str = include_str!("../docs/guides/deployments.md");
     const THIS: &str = include_str!("composition.rs");
-    let readme_app = "fn app(plivo: PlivoSignatureLayer) -> Router {";
-    let in_readme = layers_between(README, readme_app, "\n}\n");
+    let guide_app = "fn app(plivo: PlivoSignatureLayer) -> Router {";
+    let in_guide = layers_between(GUIDE, guide_app, "\n}\n");
     let here = layers_between(THIS, "fn readme_stack(", "\n}\n");
-    assert_eq!(in_readme, here, "the README's stack is this test's");
+    assert_eq!(
+        in_guide, here,
+        "the deployment guide's stack is this test's"
+    );
     assert_eq!(here.len(), 13, "{here:?}");
 
     let handlers = Handlers::new();
     let app = App::serve(
-        "the README's axum stack",
+        "the deployment guide's axum stack",
         &handlers,
         readme_stack(handlers.routes(), plivo().build().unwrap()),
     )

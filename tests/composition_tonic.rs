@@ -3,8 +3,8 @@
 //! and tower-http's TimeoutLayer, each outside and inside ours. The server carries the gRPC
 //! health service (its paths skipped by ours) and Plivo webhooks under `/plivo` on one
 //! 127.0.0.1 port. Every forged webhook goes through `App::forged*`, which asserts it never
-//! reached a handler. Last, the README's tonic arrangement (the signature layer and the limits
-//! on the webhook routes only), served and checked layer for layer against the README.
+//! reached a handler. Last, the deployment guide's tonic arrangement (the signature layer and the limits
+//! on the webhook routes only), served and checked layer for layer against the deployment guide.
 //!
 //! ```text
 //! cargo test --all-features --test composition_tonic
@@ -244,7 +244,7 @@ async fn timeout_layer_on_the_server() {
     }
 }
 
-/// The README's tonic webhook routes: `handlers`' routes under `/plivo`, guarded, with the
+/// The deployment guide's tonic webhook routes: `handlers`' routes under `/plivo`, guarded, with the
 /// shedder and the limit inside the signature layer.
 fn readme_webhooks(handlers: &Handlers) -> Router {
     use axum::error_handling::HandleErrorLayer;
@@ -272,34 +272,37 @@ type ServerLayers = ServiceBuilder<
     >,
 >;
 
-/// The README's layers on the whole tonic server.
+/// The deployment guide's layers on the whole tonic server.
 fn readme_server_layers() -> ServerLayers {
     ServiceBuilder::new()
         .layer(tower_plivo::CaptureReceivedLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
 }
 
-/// The README's tonic arrangement: the signature layer, the shedder and the limit on the
+/// The deployment guide's tonic arrangement: the signature layer, the shedder and the limit on the
 /// webhook routes (`route_layer`, with `HandleErrorLayer` answering 503), the capture and
 /// TraceLayer on the whole server. gRPC passes (never meeting the signature layer), a genuine
 /// webhook is accepted, a forged one refused; an overloaded webhook is a 503, which Plivo
-/// retries, not tonic's HTTP 200 with `grpc-status: 8`. The README shows these layers in this
+/// retries, not tonic's HTTP 200 with `grpc-status: 8`. The deployment guide shows these layers in this
 /// order.
 #[tokio::test]
 async fn the_readme_tonic_stack() {
     use support::compose::layers_between;
 
-    const README: &str = include_str!("../docs/guides/deployments.md");
+    const GUIDE: &str = include_str!("../docs/guides/deployments.md");
     const THIS: &str = include_str!("composition_tonic.rs");
-    let in_readme = [
-        layers_between(README, "let webhooks = Router::new()", "let routes"),
-        layers_between(README, "Server::builder()\n", ".add_routes(routes)"),
+    let in_guide = [
+        layers_between(GUIDE, "let webhooks = Router::new()", "let routes"),
+        layers_between(GUIDE, "Server::builder()\n", ".add_routes(routes)"),
     ];
     let here = [
         layers_between(THIS, "fn readme_webhooks(", "\n}\n"),
         layers_between(THIS, "fn readme_server_layers(", "\n}\n"),
     ];
-    assert_eq!(in_readme, here, "the README's stacks are this test's");
+    assert_eq!(
+        in_guide, here,
+        "the deployment guide's stacks are this test's"
+    );
 
     let handlers = Handlers::new();
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -326,7 +329,11 @@ async fn the_readme_tonic_stack() {
             .await
             .unwrap();
     });
-    let app = Arc::new(App::at("the README's tonic stack", &handlers, addr));
+    let app = Arc::new(App::at(
+        "the deployment guide's tonic stack",
+        &handlers,
+        addr,
+    ));
     assert_basics(&app).await;
 
     let held = app.hold_one("/plivo/hold").await;

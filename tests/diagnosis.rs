@@ -3,7 +3,7 @@
 //! doctor (on by default) names exactly one finding, with its fix, and nothing that does not
 //! apply. A forgery, or a host that appears nowhere in the request, gets no guess.
 //!
-//! The README's "Signature never matches?" table is these rows.
+//! The troubleshooting guide's "Signature never matches?" table is these rows.
 
 mod support;
 
@@ -25,7 +25,7 @@ use support::{FORM, echo, fresh_nonce, send, serve, serve_service, serve_without
 const TOKEN: &str = "MADIAGNOSEtokenSECRETmmmmmmmmmmmmm";
 const MAIN: &str = "MADIAGNOSEmainSECRETnnnnnnnnnnnnnnn";
 const BODY: &str = "CallUUID=d1&From=14155550100";
-const README: &str = include_str!("../docs/guides/troubleshooting.md");
+const GUIDE: &str = include_str!("../docs/guides/troubleshooting.md");
 
 /// How the app is served.
 #[derive(Clone, Copy, PartialEq)]
@@ -637,7 +637,7 @@ async fn each_misconfiguration_gets_its_one_finding_and_fix() {
     let _guard = captured.install_with("tower_plivo=info");
     let rows = rows();
     assert!(rows.len() >= 15);
-    let mut stale_readme_rows = Vec::new();
+    let mut stale_guide_rows = Vec::new();
     for row in &rows {
         let addr = start(row).await;
         let before = captured.text().len();
@@ -684,21 +684,21 @@ async fn each_misconfiguration_gets_its_one_finding_and_fix() {
         if row.finding != "none" && !row.finding.contains('+') {
             assert_eq!(doctor.matches("fix:").count(), 1, "{}: {doctor}", row.name);
         }
-        // The README's table shows exactly this line (without its timestamp).
+        // The troubleshooting guide's table shows exactly this line (without its timestamp).
         let shown = doctor.split_once("Z ").unwrap().1.trim_start();
-        if !README.contains(&format!("| {} | `{shown}` |", row.name)) {
-            stale_readme_rows.push(format!("{}: {shown}", row.name));
+        if !GUIDE.contains(&format!("| {} | `{shown}` |", row.name)) {
+            stale_guide_rows.push(format!("{}: {shown}", row.name));
         }
         println!("{}\n  {refusal}\n  {doctor}", row.name);
     }
     assert!(
-        stale_readme_rows.is_empty(),
-        "the README's rows are not the lines logged:\n{stale_readme_rows:#?}"
+        stale_guide_rows.is_empty(),
+        "the troubleshooting guide's rows are not the lines logged:\n{stale_guide_rows:#?}"
     );
     captured.assert_none_of(&[TOKEN, MAIN, "SECRET"]);
 }
 
-/// The first user story of the issue, at the level the README suggests: the refusal line alone
+/// The first user story of the issue, at the level the troubleshooting guide suggests: the refusal line alone
 /// names the peer and whether it is trusted, the Host, and each forwarding header and why it was
 /// ignored; each field appears once.
 #[tokio::test]
@@ -1074,8 +1074,8 @@ async fn a_rewrite_in_front_of_the_layer_is_named_when_the_request_line_was_capt
     assert_eq!(doctor.len(), 1, "{doctor:#?}");
     assert!(doctor[0].ends_with(expected), "{}", doctor[0]);
     assert!(
-        README.contains(&format!("`{expected}`")),
-        "the README shows the line"
+        GUIDE.contains(&format!("`{expected}`")),
+        "the troubleshooting guide shows the line"
     );
 
     // The fix, applied: the signature layer in front of the normaliser.
