@@ -35,8 +35,9 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::{ServiceExt, service_fn};
 use tower_layer::Layer;
+use tower_plivo::service::RequestBody;
 use tower_plivo::signature::{AuthTokens, SignedRequest, SignedUrl, Signer, Verifier};
-use tower_plivo::{PlivoSignatureLayer, RequestBody, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
 
 const ORIGIN: &str = "https://hooks.example.com";
 const PATH: &str = "/plivo/answer";

@@ -34,9 +34,10 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::{ServiceExt, service_fn};
 use tower_layer::Layer;
+use tower_plivo::service::RequestBody;
 use tower_plivo::signature::{AuthTokens, Signer};
 use tower_plivo::tenants::{TenantCache, TenantRequest, TokenLookup, TokenSource};
-use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, RequestBody, UrlPolicy};
+use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, UrlPolicy};
 
 const ORIGIN: &str = "https://hooks.example.com";
 const PATH: &str = "/acme/answer";

@@ -41,7 +41,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tower::ServiceBuilder;
-use tower_plivo::{PeerAddr, PlivoVerified, RequestBody};
+use tower_plivo::service::RequestBody;
+use tower_plivo::{PeerAddr, PlivoVerified};
 
 use try_it::{DEMO_CALL, ShellWord, TryIt};
 

@@ -35,7 +35,8 @@ pin_project! {
     /// use http_body_util::BodyExt;
     /// use tower::{ServiceExt, service_fn};
     /// use tower_layer::Layer;
-    /// use tower_plivo::{PlivoSignatureLayer, RequestBody};
+    /// use tower_plivo::PlivoSignatureLayer;
+    /// use tower_plivo::service::RequestBody;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {
@@ -138,7 +139,7 @@ delegate_body_to_either!(RequestBody, ResponseBody);
 ///
 /// ```
 /// use http_body::Body;
-/// use tower_plivo::ResponseBody;
+/// use tower_plivo::service::ResponseBody;
 ///
 /// let empty = ResponseBody::<axum::body::Body>::default();
 /// assert!(empty.is_end_stream());

@@ -25,7 +25,8 @@ use crate::request_info::RequestHead;
 /// ```
 /// use axum::{Router, routing::post};
 /// use tower::ServiceBuilder;
-/// use tower_plivo::{CaptureReceivedLayer, PlivoSignatureLayer, UrlPolicy};
+/// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+/// use tower_plivo::capture::CaptureReceivedLayer;
 ///
 /// let plivo = PlivoSignatureLayer::builder()
 ///     .auth_token("token")
@@ -121,7 +122,7 @@ fn record<B>(request: &mut Request<B>) {
 /// ```
 /// use tower::{ServiceExt, service_fn};
 /// use tower_layer::Layer;
-/// use tower_plivo::{CaptureReceivedLayer, ReceivedRequestLine};
+/// use tower_plivo::capture::{CaptureReceivedLayer, ReceivedRequestLine};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let service = CaptureReceivedLayer::new().layer(service_fn(|request: http::Request<()>| async move {

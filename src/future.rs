@@ -35,9 +35,9 @@ use crate::tenants::Resolved;
 use crate::verified::PlivoVerified;
 
 pin_project! {
-    /// The response future of [`PlivoSignature`](crate::PlivoSignature): reads the body,
+    /// The response future of [`PlivoSignature`](crate::service::PlivoSignature): reads the body,
     /// verifies, reserves the replay key, then calls the inner service. Never boxed; see
-    /// [`PlivoSignature`](crate::PlivoSignature) for an example driving it.
+    /// [`PlivoSignature`](crate::service::PlivoSignature) for an example driving it.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<RequestBody<B>>>,

@@ -103,7 +103,7 @@
 //! - Every guarded request gets a `plivo_webhook` tracing span (its fields named after
 //!   OpenTelemetry's HTTP conventions); [`Metrics`] counts verdicts, and with the `metrics`
 //!   feature every verdict also goes to the `metrics` facade.
-//! - [`CaptureReceivedLayer`], outermost, lets a refusal say what a layer in front of this one
+//! - [`capture::CaptureReceivedLayer`], outermost, lets a refusal say what a layer in front of this one
 //!   changed (a path normaliser, a rewrite). The deployment guide's "Where the layer goes
 //!   among other layers" ([`guide::deployments`]) says which side of this layer each
 //!   tower-http and tower neighbour belongs on.
@@ -136,7 +136,7 @@
 
 mod body;
 mod builder;
-mod capture;
+pub mod capture;
 mod config_error;
 mod future;
 #[cfg(feature = "fuzzing")]
@@ -148,7 +148,7 @@ mod pipeline;
 mod rejection;
 pub mod replay;
 mod request_info;
-mod service;
+pub mod service;
 pub mod signature;
 pub mod tenants;
 mod upgrade_check;
@@ -202,16 +202,12 @@ pub mod guide {
     pub mod performance {}
 }
 
-pub use body::{RequestBody, ResponseBody};
 pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerBuilder};
-pub use capture::{CaptureReceived, CaptureReceivedLayer, ReceivedRequestLine};
 pub use config_error::ConfigError;
-pub use future::ResponseFuture;
 pub use layer::PlivoSignatureLayer;
 pub use observe::Metrics;
 pub use rejection::Rejection;
 pub use request_info::{PeerAddr, RequestHead};
-pub use service::PlivoSignature;
 pub use signature::{SignatureVersion, StreamUrlForm, TokenId};
 pub use upgrade_check::{SyncUpgradeCheck, UpgradeCheck, UpgradeFuture};
 pub use url_policy::{ProxyHeader, Scheme, UrlPolicy};

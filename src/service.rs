@@ -1,5 +1,11 @@
-//! [`PlivoSignature`]: the service the layer wraps around the inner one. `call` routes the
-//! request, checks its head, resolves its tokens, and starts the [`ResponseFuture`] that reads, verifies and calls.
+//! The tower plumbing of [`PlivoSignatureLayer`](crate::PlivoSignatureLayer), as tower-http
+//! keeps each middleware's: the service it makes ([`PlivoSignature`]), that service's
+//! [`ResponseFuture`], and the two body types it hands on ([`RequestBody`] to the inner service,
+//! [`ResponseBody`] back). A handler never names them; a stack that writes its types out
+//! (a plain hyper or tonic server, a `tower::ServiceBuilder` bound) does.
+//!
+//! `PlivoSignature::call` routes the request, checks its head, resolves its tokens, and starts
+//! the [`ResponseFuture`] that reads, verifies and calls.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,8 +15,8 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::body::{RequestBody, ResponseBody};
-use crate::future::ResponseFuture;
+pub use crate::body::{RequestBody, ResponseBody};
+pub use crate::future::ResponseFuture;
 use crate::observe::span::request_span;
 use crate::pipeline::read_body::BoxError;
 use crate::pipeline::settings::Settings;
@@ -24,7 +30,8 @@ use crate::request_info::RequestHead;
 /// ```
 /// use tower::{ServiceExt, service_fn};
 /// use tower_layer::Layer;
-/// use tower_plivo::{PlivoSignatureLayer, RequestBody, UrlPolicy};
+/// use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+/// use tower_plivo::service::RequestBody;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let inner = service_fn(|_: http::Request<RequestBody<http_body_util::Full<bytes::Bytes>>>| async {

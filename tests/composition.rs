@@ -1238,7 +1238,7 @@ fn readme_stack(routes: Router, plivo: PlivoSignatureLayer) -> Router {
         timeout::TimeoutLayer,
         trace::TraceLayer,
     };
-    use tower_plivo::CaptureReceivedLayer;
+    use tower_plivo::capture::CaptureReceivedLayer;
     routes.layer(
         ServiceBuilder::new()
             .layer(CaptureReceivedLayer::new())

@@ -16,7 +16,8 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tower::ServiceBuilder;
-use tower_plivo::{CaptureReceivedLayer, PlivoVerified, ReceivedRequestLine};
+use tower_plivo::PlivoVerified;
+use tower_plivo::capture::{CaptureReceivedLayer, ReceivedRequestLine};
 
 use support::compose::{App, BODY, FORGER, Handlers, ORIGIN, TOKEN, plivo};
 use support::raw;

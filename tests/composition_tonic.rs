@@ -268,14 +268,17 @@ type ServerLayers = ServiceBuilder<
         tower_http::trace::TraceLayer<
             tower_http::classify::SharedClassifier<tower_http::classify::GrpcErrorsAsFailures>,
         >,
-        tower::layer::util::Stack<tower_plivo::CaptureReceivedLayer, tower::layer::util::Identity>,
+        tower::layer::util::Stack<
+            tower_plivo::capture::CaptureReceivedLayer,
+            tower::layer::util::Identity,
+        >,
     >,
 >;
 
 /// The deployment guide's layers on the whole tonic server.
 fn readme_server_layers() -> ServerLayers {
     ServiceBuilder::new()
-        .layer(tower_plivo::CaptureReceivedLayer::new())
+        .layer(tower_plivo::capture::CaptureReceivedLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
 }
 

@@ -1044,7 +1044,7 @@ async fn post_signed(addr: SocketAddr, target: &str, signed_url: &str) -> (u16, 
 async fn a_rewrite_in_front_of_the_layer_is_named_when_the_request_line_was_captured() {
     use tower::ServiceBuilder;
     use tower_http::normalize_path::NormalizePathLayer;
-    use tower_plivo::CaptureReceivedLayer;
+    use tower_plivo::capture::CaptureReceivedLayer;
 
     let captured = Captured::default();
     let _guard = captured.install_with("tower_plivo=info");

@@ -32,11 +32,12 @@ use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use proptest::prelude::*;
 use tower::{Layer, Service, ServiceExt};
+use tower_plivo::service::RequestBody;
 use tower_plivo::signature::{
     AuthTokens, SignatureHeaders, SignedUrl, Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE,
     V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, Verifier, VerifyError,
 };
-use tower_plivo::{PeerAddr, PlivoSignatureLayer, ProxyHeader, Rejection, RequestBody, TokenId};
+use tower_plivo::{PeerAddr, PlivoSignatureLayer, ProxyHeader, Rejection, TokenId};
 
 use support::reference;
 

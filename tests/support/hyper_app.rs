@@ -17,7 +17,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
-use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, Rejection, RequestBody};
+use tower_plivo::service::RequestBody;
+use tower_plivo::{PeerAddr, PlivoSignatureLayer, PlivoVerified, Rejection};
 
 /// A running server and how many requests reached its handler (i.e. passed the layer).
 pub struct Server {

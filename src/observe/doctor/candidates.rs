@@ -27,7 +27,7 @@ pub(crate) enum PathChange {
     TrailingSlash,
     /// The path the wrapped service sees (a router or rewrite in front of the layer).
     RouterPath,
-    /// The path and query as the outermost [`CaptureReceivedLayer`](crate::CaptureReceivedLayer)
+    /// The path and query as the outermost [`CaptureReceivedLayer`](crate::capture::CaptureReceivedLayer)
     /// received them (a layer between them rewrote the request).
     RewrittenInFront,
     /// The first path segment dropped (a proxy that adds a prefix).
