@@ -213,7 +213,7 @@ fn with_replay_store(
                 ));
             }
         },
-        None => tower_plivo::replay::DEFAULT_TTL,
+        None => tower_plivo::replay::MemoryNonceStore::DEFAULT_TTL,
     };
     let store = env("PLIVO_REPLAY_STORE").unwrap_or_else(|| "memory".to_owned());
     match store.as_str() {

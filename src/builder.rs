@@ -21,13 +21,6 @@ use crate::signature::{AuthTokens, StreamUrlForm, Verifier};
 use crate::tenants::TenantCache;
 use crate::url_policy::{ProxyHeader, ProxyHeaders, TrustedProxies, UrlPolicy, parse_networks};
 
-/// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-
-/// The default time allowed to receive a whole body: 10 s. Plivo sends a few KiB at once; a
-/// sender slower than this is holding a task hostage.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl PlivoSignatureLayer {
     /// Starts a configuration (see [`PlivoSignatureLayerBuilder`] for the settings and defaults).
     pub fn builder() -> PlivoSignatureLayerBuilder {
@@ -48,8 +41,8 @@ impl PlivoSignatureLayer {
 /// | [`source_networks`](Self::source_networks) | none: any client address |
 /// | [`accept_v2`](Self::accept_v2) | `false`: V3 signatures only |
 /// | [`also_accept_stream_url_form`](Self::also_accept_stream_url_form) | none: audio streams verify over `http://` only |
-/// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB) |
-/// | [`body_timeout`](Self::body_timeout) | [`DEFAULT_BODY_TIMEOUT`] (10 s) |
+/// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`](Self::DEFAULT_BODY_LIMIT) (64 KiB) |
+/// | [`body_timeout`](Self::body_timeout) | [`DEFAULT_BODY_TIMEOUT`](Self::DEFAULT_BODY_TIMEOUT) (10 s) |
 /// | [`skip_paths_under`](Self::skip_paths_under) | none: every path is guarded |
 /// | [`on_rejection`](Self::on_rejection) | [`Rejection::default_response`] |
 /// | [`replay_store`](Self::replay_store) | a [`MemoryNonceStore`] (1 h, 100,000 nonces); [`without_replay_protection`](Self::without_replay_protection) turns it off |
@@ -113,8 +106,8 @@ impl Default for PlivoSignatureLayerBuilder {
             source_networks: None,
             accept_v2: false,
             extra_stream_url_forms: Vec::new(),
-            body_limit: DEFAULT_BODY_LIMIT,
-            body_timeout: Some(DEFAULT_BODY_TIMEOUT),
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            body_timeout: Some(Self::DEFAULT_BODY_TIMEOUT),
             skipped_prefixes: Vec::new(),
             responder: None,
             replay: ReplaySetting::Default,
@@ -128,6 +121,13 @@ impl Default for PlivoSignatureLayerBuilder {
 }
 
 impl PlivoSignatureLayerBuilder {
+    /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
+    pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+    /// The default time allowed to receive a whole body: 10 s. Plivo sends a few KiB at once; a
+    /// sender slower than this is holding a task hostage.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
     /// Adds one account or sub-account auth token (checked against `X-Plivo-Signature-V3` /
     /// `-V2`). Call again, or use [`auth_tokens`](Self::auth_tokens), to accept several during a
     /// rotation.

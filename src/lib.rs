@@ -202,7 +202,7 @@ pub mod guide {
     pub mod performance {}
 }
 
-pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, PlivoSignatureLayerBuilder};
+pub use builder::PlivoSignatureLayerBuilder;
 pub use config_error::ConfigError;
 pub use layer::PlivoSignatureLayer;
 pub use observe::Metrics;

@@ -12,9 +12,7 @@ mod redis_node;
 
 use std::time::{Duration, Instant};
 
-use tower_plivo::replay::{
-    DEFAULT_KEY_PREFIX, NonceStore, RedisNonceStore, ReplayKey, Reservation, ReservationId,
-};
+use tower_plivo::replay::{NonceStore, RedisNonceStore, ReplayKey, Reservation, ReservationId};
 
 use redis_node::{ACL_PASSWORD, ACL_USER, RedisNode, free_port};
 use support::replay_app::{concurrent_copies, post_signed, replay_server, signed};
@@ -124,7 +122,7 @@ async fn the_url_user_and_password_reach_the_cluster_and_reserve_keep_release_wo
 
     // The key is on the node, with the reservation id and the default TTL.
     let mut admin = node.admin(Some((ACL_USER, ACL_PASSWORD)));
-    let redis_key = format!("{DEFAULT_KEY_PREFIX}{nonce}");
+    let redis_key = format!("{}{nonce}", RedisNonceStore::DEFAULT_KEY_PREFIX);
     let stored: Option<String> = redis::cmd("GET").arg(&redis_key).query(&mut admin).unwrap();
     assert_eq!(stored, Some(first.as_u128().to_string()));
     let ttl: i64 = redis::cmd("PTTL")

@@ -361,7 +361,7 @@ async fn a_sender_cannot_tell_a_known_tenant_from_an_unknown_one() {
         TokenId::Account(0),
     );
     // The oracle a refusal before the body would give: 413 for a known tenant, 403 else.
-    let oversized = vec![b'a'; tower_plivo::DEFAULT_BODY_LIMIT + 1];
+    let oversized = vec![b'a'; tower_plivo::PlivoSignatureLayerBuilder::DEFAULT_BODY_LIMIT + 1];
     for body in [&oversized[..], b"CallUUID=1"] {
         let known = send_raw(addr, made_up(addr, "acme", body)).await;
         let unknown = send_raw(addr, made_up(addr, "initech", body)).await;
@@ -382,7 +382,7 @@ async fn a_sender_cannot_tell_a_known_tenant_from_an_unknown_one() {
 
 #[tokio::test]
 async fn a_tenant_name_over_the_limit_is_refused_without_a_lookup() {
-    let long = "a".repeat(tower_plivo::tenants::MAX_TENANT_NAME_LEN + 1);
+    let long = "a".repeat(tower_plivo::tenants::TenantCache::MAX_TENANT_NAME_LEN + 1);
     let store = Store::with(&[(&long, ACME)]);
     let addr = server(cache(&store).build().unwrap()).await;
     post_as(addr, &long, ACME)

@@ -7,7 +7,7 @@ use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
-use crate::tenants::{MAX_TENANT_NAME_LEN, PendingLookup, Resolved};
+use crate::tenants::{PendingLookup, Resolved, TenantCache};
 
 /// Where a request's tokens stand once its head is checked.
 pub(crate) enum Resolution {
@@ -36,10 +36,12 @@ pub(crate) fn resolve(
     let looked_up = {
         let target = head.tenant_request(request);
         match cache.tenant_of(&target) {
-            Some(name) if name.len() <= MAX_TENANT_NAME_LEN => match cache.cached(&name) {
-                Some(resolved) => Ok(settle(resolved, &name)),
-                None => Err(name.into_owned().into_boxed_str()),
-            },
+            Some(name) if name.len() <= TenantCache::MAX_TENANT_NAME_LEN => {
+                match cache.cached(&name) {
+                    Some(resolved) => Ok(settle(resolved, &name)),
+                    None => Err(name.into_owned().into_boxed_str()),
+                }
+            }
             _ => Ok(Ok(TenantState::Unknown(unknown(None)))),
         }
     };
@@ -84,7 +86,8 @@ fn unknown(tenant: Option<&str>) -> String {
         Some(tenant) => format!("no tenant {tenant:?} in the token store"),
         None => format!(
             "the request names no tenant (by the token source's rule), or one longer than \
-             {MAX_TENANT_NAME_LEN} bytes"
+             {} bytes",
+            TenantCache::MAX_TENANT_NAME_LEN
         ),
     }
 }

@@ -8,16 +8,10 @@ use std::time::{Duration, Instant};
 use super::shard::Shard;
 use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreFuture, ttl_millis};
 
-/// How long a nonce is remembered by default: 1 hour.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
-/// How many nonces are remembered at most by default: 100,000 (about 4 MB: 40 bytes per ring
-/// record, 36 to 38 bytes per remembered nonce measured by `cargo bench --bench replay`).
-pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
-
 const SHARDS: usize = 16;
 
-/// Remembers verified nonces in this process, for [`DEFAULT_TTL`] and up to
-/// [`DEFAULT_MAX_ENTRIES`] unless configured otherwise.
+/// Remembers verified nonces in this process, for [`DEFAULT_TTL`](Self::DEFAULT_TTL) and up to
+/// [`DEFAULT_MAX_ENTRIES`](Self::DEFAULT_MAX_ENTRIES) unless configured otherwise.
 ///
 /// An entry is 128 bits of the key (a SHA-256 digest of a signed message, so already uniform),
 /// whatever the URL length. Expired entries are reclaimed a few at a time on each reservation (oldest
@@ -50,12 +44,20 @@ pub struct MemoryNonceStore {
 }
 
 impl MemoryNonceStore {
+    /// How long a nonce is remembered by default: 1 hour.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
+
+    /// How many nonces are remembered at most by default: 100,000 (about 4 MB: 40 bytes per
+    /// ring record, 36 to 38 bytes per remembered nonce measured by `cargo bench --bench
+    /// replay`).
+    pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
     /// A store with the default TTL and size.
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            ttl_ms: ttl_millis(DEFAULT_TTL),
-            max_per_shard: DEFAULT_MAX_ENTRIES.div_ceil(SHARDS),
+            ttl_ms: ttl_millis(Self::DEFAULT_TTL),
+            max_per_shard: Self::DEFAULT_MAX_ENTRIES.div_ceil(SHARDS),
             epoch: Instant::now(),
             evictions: AtomicU64::new(0),
         }

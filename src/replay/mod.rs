@@ -55,8 +55,8 @@ mod store;
 
 pub(crate) use guard::ReleaseGuard;
 pub(crate) use keys::ReplayKeys;
-pub use memory::{DEFAULT_MAX_ENTRIES, DEFAULT_TTL, MemoryNonceStore};
+pub use memory::MemoryNonceStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{DEFAULT_KEY_PREFIX, DEFAULT_OPERATION_TIMEOUT, RedisNonceStore};
+pub use redis::RedisNonceStore;
 pub use store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};

@@ -9,14 +9,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, RedisResult, ScriptInvocation};
 
-use super::memory::DEFAULT_TTL;
+use super::memory::MemoryNonceStore;
 use super::store::ttl_millis;
 use super::store::{NonceStore, ReplayKey, Reservation, ReservationId, StoreError, StoreFuture};
-
-/// The key prefix used unless [`RedisNonceStore::key_prefix`] says otherwise.
-pub const DEFAULT_KEY_PREFIX: &str = "tower-plivo:nonce:";
-/// How long one store operation may take before the store counts as unavailable: 2 s.
-pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Deletes the key only if it still holds our reservation id: a release never removes a
 /// reservation another request made after ours expired.
@@ -38,7 +33,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// - reserve: `SET <prefix><key> <reservation id> NX PX <ttl>`, atomic across replicas;
 /// - release: a Lua compare-and-delete, so only the reservation's owner removes it;
 /// - a `ConnectionManager` reconnects after Redis restarts; each operation is bounded by
-///   [`DEFAULT_OPERATION_TIMEOUT`] (configurable), after which the store counts as unavailable
+///   [`DEFAULT_OPERATION_TIMEOUT`](Self::DEFAULT_OPERATION_TIMEOUT) (configurable), after which the store counts as unavailable
 ///   and the layer answers 503 (or lets the request through when configured to fail open).
 ///
 /// Construction does not connect: a replica starts even while Redis is down.
@@ -69,6 +64,15 @@ pub struct RedisNonceStore {
 }
 
 impl RedisNonceStore {
+    /// The key prefix used unless [`key_prefix`](Self::key_prefix) says otherwise.
+    pub const DEFAULT_KEY_PREFIX: &str = "tower-plivo:nonce:";
+
+    /// How long one store operation may take before the store counts as unavailable: 2 s.
+    pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// How long a nonce is remembered by default: 1 hour, as in the memory store.
+    pub const DEFAULT_TTL: Duration = MemoryNonceStore::DEFAULT_TTL;
+
     /// A store for the Redis at `url` (`redis://host:port/db`, `redis://user:password@host:port`,
     /// or `rediss://…` with feature `redis-tls`). Must be called inside a Tokio runtime; connects
     /// lazily.
@@ -239,21 +243,21 @@ impl RedisNonceStore {
     fn with_connection(connection: Connection) -> Self {
         Self {
             connection,
-            prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            ttl: DEFAULT_TTL,
-            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            prefix: Self::DEFAULT_KEY_PREFIX.to_owned(),
+            ttl: Self::DEFAULT_TTL,
+            operation_timeout: Self::DEFAULT_OPERATION_TIMEOUT,
             release: redis::Script::new(RELEASE_IF_OWNER),
         }
     }
 
-    /// How long a nonce is remembered (default [`DEFAULT_TTL`], 1 hour; at least 1 ms, at most
+    /// How long a nonce is remembered (default [`DEFAULT_TTL`](Self::DEFAULT_TTL), 1 hour; at least 1 ms, at most
     /// 100 years: `Duration::MAX` is held at that).
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
     }
 
-    /// The prefix of every key this store writes (default [`DEFAULT_KEY_PREFIX`]).
+    /// The prefix of every key this store writes (default [`DEFAULT_KEY_PREFIX`](Self::DEFAULT_KEY_PREFIX)).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self

@@ -19,21 +19,6 @@ use super::{LookupError, TenantRequest, TokenSource};
 use crate::config_error::ConfigError;
 use crate::signature::Verifier;
 
-/// How long a tenant's tokens are used before the store is asked again, by default.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
-
-/// How long "no such tenant" is remembered, by default: shorter, so a tenant just created
-/// starts verifying soon, long enough that a flood of unknown names does not reach the store
-/// once per request.
-pub const DEFAULT_UNKNOWN_TTL: Duration = Duration::from_secs(10);
-
-/// How many tenants (known and unknown) are remembered at most, by default.
-pub const DEFAULT_MAX_TENANTS: usize = 10_000;
-
-/// The longest tenant name looked up. A longer one is refused as unknown without a lookup, so
-/// a flood of long made-up names costs neither store queries nor memory.
-pub const MAX_TENANT_NAME_LEN: usize = 255;
-
 /// A tenant the store knows: its name and a verifier over its tokens (keyed HMAC states only;
 /// `Verifier`'s `Debug` shows counts).
 #[derive(Debug)]
@@ -126,6 +111,21 @@ pub struct TenantCacheBuilder {
 }
 
 impl TenantCache {
+    /// How long a tenant's tokens are used before the store is asked again, by default.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+    /// How long "no such tenant" is remembered, by default: shorter, so a tenant just created
+    /// starts verifying soon, long enough that a flood of unknown names does not reach the
+    /// store once per request.
+    pub const DEFAULT_UNKNOWN_TTL: Duration = Duration::from_secs(10);
+
+    /// How many tenants (known and unknown) are remembered at most, by default.
+    pub const DEFAULT_MAX_TENANTS: usize = 10_000;
+
+    /// The longest tenant name looked up. A longer one is refused as unknown without a lookup,
+    /// so a flood of long made-up names costs neither store queries nor memory.
+    pub const MAX_TENANT_NAME_LEN: usize = 255;
+
     /// A cache over `source` with the default TTLs and bound.
     pub fn new(source: impl TokenSource) -> Self {
         Self::from_builder(Self::builder(source))
@@ -135,9 +135,9 @@ impl TenantCache {
     pub fn builder(source: impl TokenSource) -> TenantCacheBuilder {
         TenantCacheBuilder {
             source: Box::new(source),
-            ttl: DEFAULT_TTL,
-            unknown_ttl: DEFAULT_UNKNOWN_TTL,
-            max_tenants: DEFAULT_MAX_TENANTS,
+            ttl: TenantCache::DEFAULT_TTL,
+            unknown_ttl: TenantCache::DEFAULT_UNKNOWN_TTL,
+            max_tenants: TenantCache::DEFAULT_MAX_TENANTS,
         }
     }
 

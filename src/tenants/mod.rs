@@ -64,11 +64,8 @@ use std::pin::Pin;
 
 mod request;
 
-pub use cache::{
-    DEFAULT_MAX_TENANTS, DEFAULT_TTL, DEFAULT_UNKNOWN_TTL, MAX_TENANT_NAME_LEN, TenantCache,
-    TenantCacheBuilder,
-};
 pub(crate) use cache::{PendingLookup, Resolved, Tenant};
+pub use cache::{TenantCache, TenantCacheBuilder};
 pub use request::TenantRequest;
 
 use crate::signature::AuthTokens;
