@@ -1,5 +1,5 @@
 //! Plivo audio streams on a bare `tokio-tungstenite` server, without tower: the
-//! [`SyncUpgradeCheck`](tower_plivo::SyncUpgradeCheck) runs inside `accept_hdr_async`'s
+//! [`SyncUpgradeCheck`](tower_plivo::upgrade::SyncUpgradeCheck) runs inside `accept_hdr_async`'s
 //! handshake callback, so an upgrade Plivo did not sign is answered 403 and never becomes a
 //! socket. A verified socket gets every text and binary message echoed back.
 //!
@@ -37,7 +37,8 @@ mod serving;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tower_plivo::{PlivoSignatureLayer, SyncUpgradeCheck, UrlPolicy};
+use tower_plivo::upgrade::SyncUpgradeCheck;
+use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
 
 use serving::{Admitted, Gate, Limits};
 

@@ -151,7 +151,7 @@ mod request_info;
 pub mod service;
 pub mod signature;
 pub mod tenants;
-mod upgrade_check;
+pub mod upgrade;
 mod url_policy;
 mod verified;
 
@@ -209,7 +209,6 @@ pub use observe::Metrics;
 pub use rejection::Rejection;
 pub use request_info::{PeerAddr, RequestHead};
 pub use signature::{SignatureVersion, StreamUrlForm, TokenId};
-pub use upgrade_check::{SyncUpgradeCheck, UpgradeCheck, UpgradeFuture};
 pub use url_policy::{ProxyHeader, Scheme, UrlPolicy};
 pub use verified::PlivoVerified;
 

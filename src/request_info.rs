@@ -10,7 +10,7 @@ use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
 /// A request's head, borrowed: what verification reads before any body. Made from
 /// [`http::request::Parts`] or from any [`http::Request`] (such as the `http::Request<()>`
 /// that `tokio-tungstenite` hands its handshake callback), for the
-/// [tower-free upgrade checks](crate::UpgradeCheck).
+/// [tower-free upgrade checks](crate::upgrade::UpgradeCheck).
 ///
 /// ```
 /// use tower_plivo::RequestHead;

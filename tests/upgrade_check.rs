@@ -26,7 +26,8 @@ use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HandshakeRequest, Response as HandshakeResponse,
 };
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tower_plivo::{PlivoSignatureLayer, Rejection, SyncUpgradeCheck, UpgradeCheck, UrlPolicy};
+use tower_plivo::upgrade::{SyncUpgradeCheck, UpgradeCheck};
+use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
 
 const TOKEN: &str = "upgradeTESTtokenNOTaSECRET000000";
 const PUBLIC: &str = "hooks.example.com";

@@ -1,5 +1,9 @@
-//! The tower-free checks of an audio-stream upgrade, for servers that upgrade without tower:
-//! the same stages as the layer (head, verify, replay), over a request head alone.
+//! The tower-free checks of an audio-stream upgrade, for servers that upgrade WebSockets
+//! without tower (a bare tokio-tungstenite accept loop, say): the same stages as the layer
+//! (head, verify, replay), over a request head alone. Made from a layer with
+//! [`PlivoSignatureLayer::upgrade_check`](crate::PlivoSignatureLayer::upgrade_check) (any
+//! store) or [`sync_upgrade_check`](crate::PlivoSignatureLayer::sync_upgrade_check) (stores
+//! that answer at once), so they hold the layer's whole policy.
 
 use std::fmt;
 use std::future::Future;
@@ -54,7 +58,7 @@ use crate::verified::PlivoVerified;
 /// use tokio_tungstenite::{WebSocketStream, tungstenite::{handshake::derive_accept_key, protocol::Role}};
 ///
 /// async fn answer(
-///     check: tower_plivo::UpgradeCheck,
+///     check: tower_plivo::upgrade::UpgradeCheck,
 ///     mut request: Request<hyper::body::Incoming>,
 ///     peer: std::net::SocketAddr,
 /// ) -> Response<Full<bytes::Bytes>> {
