@@ -37,7 +37,7 @@ use tower_layer::Layer;
 use tower_plivo::service::RequestBody;
 use tower_plivo::signature::{AuthTokens, Signer};
 use tower_plivo::tenants::{TenantCache, TenantRequest, TokenLookup, TokenSource};
-use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, UrlPolicy};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, UrlPolicy};
 
 const ORIGIN: &str = "https://hooks.example.com";
 const PATH: &str = "/acme/answer";
@@ -87,7 +87,7 @@ fn benches(c: &mut Criterion) {
         .enable_time()
         .build()
         .unwrap();
-    let builder = || -> PlivoSignatureLayerBuilder {
+    let builder = || -> PlivoGuardBuilder<PlivoSignatureLayer> {
         PlivoSignatureLayer::builder()
             .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())
             .without_replay_protection()

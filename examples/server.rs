@@ -48,8 +48,7 @@ use std::process::ExitCode;
 use tower_plivo::replay::MemoryNonceStore;
 use tower_plivo::signature::Signer;
 use tower_plivo::{
-    ConfigError, PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, TokenId,
-    UrlPolicy,
+    ConfigError, PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, TokenId, UrlPolicy,
 };
 
 use demo::{DEMO_TOKEN, env};
@@ -200,8 +199,8 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
 /// `PLIVO_REPLAY_STORE`: `memory` (default), `off`, a `redis://` or `rediss://` URL, or a
 /// `redis-cluster://` or `rediss-cluster://` list of seed nodes.
 fn with_replay_store(
-    builder: PlivoSignatureLayerBuilder,
-) -> Result<PlivoSignatureLayerBuilder, StartError> {
+    builder: PlivoGuardBuilder<PlivoSignatureLayer>,
+) -> Result<PlivoGuardBuilder<PlivoSignatureLayer>, StartError> {
     let ttl = match env("PLIVO_REPLAY_TTL_SECS") {
         Some(secs) => match secs.parse::<u64>() {
             // A nonce forgotten at once protects nothing.
@@ -297,10 +296,10 @@ fn needs_tls(url: &str) -> Result<(), StartError> {
 
 #[cfg(feature = "redis-cluster")]
 fn redis_cluster_store(
-    builder: PlivoSignatureLayerBuilder,
+    builder: PlivoGuardBuilder<PlivoSignatureLayer>,
     value: &str,
     ttl: std::time::Duration,
-) -> Result<PlivoSignatureLayerBuilder, StartError> {
+) -> Result<PlivoGuardBuilder<PlivoSignatureLayer>, StartError> {
     needs_tls(value)?;
     let seeds = cluster_seeds(value).map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
     let store = tower_plivo::replay::RedisNonceStore::cluster(&seeds)
@@ -310,10 +309,10 @@ fn redis_cluster_store(
 
 #[cfg(not(feature = "redis-cluster"))]
 fn redis_cluster_store(
-    _: PlivoSignatureLayerBuilder,
+    _: PlivoGuardBuilder<PlivoSignatureLayer>,
     value: &str,
     _: std::time::Duration,
-) -> Result<PlivoSignatureLayerBuilder, StartError> {
+) -> Result<PlivoGuardBuilder<PlivoSignatureLayer>, StartError> {
     // Still checked, so a malformed value is named as such in any build.
     cluster_seeds(value).map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
     Err(named(
@@ -324,10 +323,10 @@ fn redis_cluster_store(
 
 #[cfg(feature = "redis")]
 fn redis_store(
-    builder: PlivoSignatureLayerBuilder,
+    builder: PlivoGuardBuilder<PlivoSignatureLayer>,
     url: &str,
     ttl: std::time::Duration,
-) -> Result<PlivoSignatureLayerBuilder, StartError> {
+) -> Result<PlivoGuardBuilder<PlivoSignatureLayer>, StartError> {
     needs_tls(url)?;
     let store = tower_plivo::replay::RedisNonceStore::new(url)
         .map_err(|e| named("PLIVO_REPLAY_STORE", e))?;
@@ -336,10 +335,10 @@ fn redis_store(
 
 #[cfg(not(feature = "redis"))]
 fn redis_store(
-    _: PlivoSignatureLayerBuilder,
+    _: PlivoGuardBuilder<PlivoSignatureLayer>,
     _: &str,
     _: std::time::Duration,
-) -> Result<PlivoSignatureLayerBuilder, StartError> {
+) -> Result<PlivoGuardBuilder<PlivoSignatureLayer>, StartError> {
     Err(named(
         "PLIVO_REPLAY_STORE",
         "a redis:// replay store needs the example built with --features redis",

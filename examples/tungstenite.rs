@@ -1,5 +1,5 @@
 //! Plivo audio streams on a bare `tokio-tungstenite` server, without tower: the
-//! [`SyncUpgradeCheck`](tower_plivo::upgrade::SyncUpgradeCheck) runs inside `accept_hdr_async`'s
+//! [`SyncPlivoGuard::check_upgrade`](tower_plivo::SyncPlivoGuard::check_upgrade) runs inside `accept_hdr_async`'s
 //! handshake callback, so an upgrade Plivo did not sign is answered 403 and never becomes a
 //! socket. A verified socket gets every text and binary message echoed back.
 //!
@@ -37,8 +37,7 @@ mod serving;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tower_plivo::upgrade::SyncUpgradeCheck;
-use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
+use tower_plivo::{PlivoGuard, RequestHead, SyncPlivoGuard, UrlPolicy};
 
 use serving::{Admitted, Gate, Limits};
 
@@ -48,12 +47,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limits = Limits::from_env()?;
     let bind = demo::env("BIND").unwrap_or_else(|| "127.0.0.1:3004".to_owned());
     let public = demo::env("PLIVO_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
-    let check = PlivoSignatureLayer::builder()
+    let check = PlivoGuard::builder()
         .auth_token(demo::env("PLIVO_AUTH_TOKEN").unwrap_or_else(|| demo::DEMO_TOKEN.to_owned()))
         .url_policy(UrlPolicy::public_base(&public)?)
         .build()?
         // The default in-memory replay store answers at once, as a synchronous callback needs.
-        .sync_upgrade_check()?;
+        .synchronous()?;
     let listener = TcpListener::bind(&bind).await?;
     println!("listening on ws://{}", listener.local_addr()?);
     // At most `max_connections` at once: each holds its slot until it closes.
@@ -67,16 +66,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn serve(
     stream: Admitted,
     peer: std::net::SocketAddr,
-    check: SyncUpgradeCheck,
+    check: SyncPlivoGuard,
     limits: Limits,
 ) {
     // The callback sees the upgrade's head before the 101, but not the peer: pass it in.
     // (tungstenite's callback type returns its large error response by value.)
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request, response: Response| match check.check(request, Some(peer)) {
+    let callback = |request: &Request, response: Response| match check
+        .check_upgrade(RequestHead::from(request).with_peer(Some(peer)))
+    {
         Ok(_verified) => Ok(response),
         // The reason is in the check's log line; the answer tells a forger nothing.
-        Err(_rejection) => {
+        Err(_refused) => {
             let mut refusal = ErrorResponse::new(Some("forbidden\n".to_owned()));
             *refusal.status_mut() = http::StatusCode::FORBIDDEN;
             Err(refusal)

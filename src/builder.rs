@@ -1,6 +1,7 @@
-//! Configuring a [`PlivoSignatureLayer`].
+//! Configuring a [`PlivoGuard`] (or the [`PlivoSignatureLayer`] around one).
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +10,10 @@ use http::Response;
 use http_body_util::Full;
 
 use crate::config_error::ConfigError;
+use crate::guard::PlivoGuard;
 use crate::layer::PlivoSignatureLayer;
-use crate::observe::Metrics;
 use crate::observe::doctor::Doctor;
-use crate::observe::events;
+use crate::observe::{Metrics, Observers, events};
 use crate::pipeline::route::is_skippable_prefix;
 use crate::pipeline::settings::{ReplaySettings, Responder, Settings, Tokens};
 use crate::rejection::Rejection;
@@ -21,14 +22,25 @@ use crate::signature::{AuthTokens, StreamUrlForm, Verifier};
 use crate::tenants::TenantCache;
 use crate::url_policy::{ProxyHeader, ProxyHeaders, TrustedProxies, UrlPolicy, parse_networks};
 
-impl PlivoSignatureLayer {
-    /// Starts a configuration (see [`PlivoSignatureLayerBuilder`] for the settings and defaults).
-    pub fn builder() -> PlivoSignatureLayerBuilder {
-        PlivoSignatureLayerBuilder::default()
+impl PlivoGuard {
+    /// Starts a configuration (see [`PlivoGuardBuilder`] for every setting and its default).
+    pub fn builder() -> PlivoGuardBuilder {
+        PlivoGuardBuilder::default()
     }
 }
 
-/// Builds a [`PlivoSignatureLayer`]. Made by [`PlivoSignatureLayer::builder`].
+impl PlivoSignatureLayer {
+    /// Starts a configuration of the guard this layer wraps: its
+    /// [`build`](PlivoGuardBuilder::build) gives the layer ([`PlivoGuard::builder`] gives the
+    /// guard itself).
+    pub fn builder() -> PlivoGuardBuilder<PlivoSignatureLayer> {
+        PlivoGuardBuilder::default()
+    }
+}
+
+/// Builds a [`PlivoGuard`] (made by [`PlivoGuard::builder`]) or, the same way, the
+/// [`PlivoSignatureLayer`] around one (made by [`PlivoSignatureLayer::builder`]): `Built` is what
+/// [`build`](Self::build) returns.
 ///
 /// | setting | default |
 /// |---|---|
@@ -64,7 +76,7 @@ impl PlivoSignatureLayer {
 /// # Ok::<(), tower_plivo::ConfigError>(())
 /// ```
 #[must_use]
-pub struct PlivoSignatureLayerBuilder {
+pub struct PlivoGuardBuilder<Built = PlivoGuard> {
     account_tokens: Vec<String>,
     main_account_tokens: Vec<String>,
     tenants: Option<TenantCache>,
@@ -84,6 +96,7 @@ pub struct PlivoSignatureLayerBuilder {
     report_only: bool,
     diagnose: bool,
     metrics: Option<Arc<dyn Metrics>>,
+    built: PhantomData<fn() -> Built>,
 }
 
 /// Replay protection as configured.
@@ -94,7 +107,7 @@ enum ReplaySetting {
     Off,
 }
 
-impl Default for PlivoSignatureLayerBuilder {
+impl<Built> Default for PlivoGuardBuilder<Built> {
     fn default() -> Self {
         Self {
             account_tokens: Vec::new(),
@@ -106,8 +119,8 @@ impl Default for PlivoSignatureLayerBuilder {
             source_networks: None,
             accept_v2: false,
             extra_stream_url_forms: Vec::new(),
-            body_limit: Self::DEFAULT_BODY_LIMIT,
-            body_timeout: Some(Self::DEFAULT_BODY_TIMEOUT),
+            body_limit: PlivoGuardBuilder::DEFAULT_BODY_LIMIT,
+            body_timeout: Some(PlivoGuardBuilder::DEFAULT_BODY_TIMEOUT),
             skipped_prefixes: Vec::new(),
             responder: None,
             replay: ReplaySetting::Default,
@@ -116,18 +129,21 @@ impl Default for PlivoSignatureLayerBuilder {
             report_only: false,
             diagnose: true,
             metrics: None,
+            built: PhantomData,
         }
     }
 }
 
-impl PlivoSignatureLayerBuilder {
+impl PlivoGuardBuilder {
     /// The default body limit: 64 KiB. Plivo's callbacks are a few hundred bytes to a few KiB.
     pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
     /// The default time allowed to receive a whole body: 10 s. Plivo sends a few KiB at once; a
     /// sender slower than this is holding a task hostage.
     pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+}
 
+impl<Built> PlivoGuardBuilder<Built> {
     /// Adds one account or sub-account auth token (checked against `X-Plivo-Signature-V3` /
     /// `-V2`). Call again, or use [`auth_tokens`](Self::auth_tokens), to accept several during a
     /// rotation.
@@ -575,10 +591,13 @@ impl PlivoSignatureLayerBuilder {
         self
     }
 
-    /// Checks the configuration and builds the layer. A setting that could not do what it says
-    /// (no URL policy, trusted proxies that nothing would read, a header named for nothing) is
-    /// an error here rather than a surprise in production.
-    pub fn build(self) -> Result<PlivoSignatureLayer, ConfigError> {
+    /// Checks the configuration and builds the guard (or the layer around it). A setting that
+    /// could not do what it says (no URL policy, trusted proxies that nothing would read, a
+    /// header named for nothing) is an error here rather than a surprise in production.
+    pub fn build(self) -> Result<Built, ConfigError>
+    where
+        Built: From<PlivoGuard>,
+    {
         let tokens = match self.tenants {
             None => Tokens::Static(Verifier::new(AuthTokens::new(
                 &self.account_tokens,
@@ -637,7 +656,7 @@ impl PlivoSignatureLayerBuilder {
         if let Some(form) = extra_stream_url_form {
             events::extra_stream_url_form_configured(form);
         }
-        Ok(PlivoSignatureLayer::from_settings(Settings {
+        let settings = Settings {
             tokens,
             url_policy,
             proxies,
@@ -654,9 +673,13 @@ impl PlivoSignatureLayerBuilder {
                 release_on_drop: self.replay_release_on_drop,
             }),
             report_only: self.report_only,
-            doctor: self.diagnose.then(Doctor::new),
+            diagnose: self.diagnose,
+        };
+        let observers = Observers {
+            doctor: self.diagnose.then(|| Arc::new(Doctor::new())),
             metrics: self.metrics,
-        }))
+        };
+        Ok(Built::from(PlivoGuard::new(settings, observers)))
     }
 }
 
@@ -747,9 +770,9 @@ fn trusted_proxies(
     Ok(Some(proxies))
 }
 
-impl fmt::Debug for PlivoSignatureLayerBuilder {
+impl<Built> fmt::Debug for PlivoGuardBuilder<Built> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlivoSignatureLayerBuilder")
+        f.debug_struct("PlivoGuardBuilder")
             .field("account_tokens", &self.account_tokens.len())
             .field("main_account_tokens", &self.main_account_tokens.len())
             .field("tenants", &self.tenants)
@@ -785,19 +808,19 @@ mod tests {
     use super::*;
     use crate::url_policy::Scheme;
 
-    fn with_policy() -> PlivoSignatureLayerBuilder {
-        PlivoSignatureLayer::builder()
+    fn with_policy() -> PlivoGuardBuilder {
+        PlivoGuard::builder()
             .auth_token("t")
             .url_policy(UrlPolicy::public_base("https://hooks.example.com").unwrap())
     }
 
-    fn from_request() -> PlivoSignatureLayerBuilder {
-        PlivoSignatureLayer::builder()
+    fn from_request() -> PlivoGuardBuilder {
+        PlivoGuard::builder()
             .auth_token("t")
             .url_policy(UrlPolicy::from_request(Scheme::Https))
     }
 
-    fn ineffective(builder: PlivoSignatureLayerBuilder) -> &'static str {
+    fn ineffective(builder: PlivoGuardBuilder) -> &'static str {
         match builder.build() {
             Err(ConfigError::Ineffective { setting, .. }) => setting,
             other => panic!("expected Ineffective, got {other:?}"),
@@ -819,14 +842,11 @@ mod tests {
     #[test]
     fn construction_errors() {
         assert_eq!(
-            PlivoSignatureLayer::builder().build().unwrap_err(),
+            PlivoGuard::builder().build().unwrap_err(),
             ConfigError::NoAuthToken
         );
         assert_eq!(
-            PlivoSignatureLayer::builder()
-                .auth_token("t")
-                .build()
-                .unwrap_err(),
+            PlivoGuard::builder().auth_token("t").build().unwrap_err(),
             ConfigError::NoUrlPolicy
         );
         assert!(with_policy().auth_token(" t").build().is_err());

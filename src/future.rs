@@ -1,10 +1,10 @@
-//! [`ResponseFuture`]: moves a guarded request from stage to stage (look its tenant up, read the
-//! body, verify, reserve its replay key, call the inner service) or to its refusal. The decisions are the
-//! stages' own (`pipeline/`); this file only carries the request between them.
+//! [`ResponseFuture`]: the tower host of the one flow (`pipeline/flow.rs`). Each `poll` arm
+//! waits for one thing (the tenant's tokens, the body, the replay store, the inner service) and
+//! hands the result to the flow; [`Held`] then places the request where the flow's answer says.
+//! Neither decides anything: the flow's stages do, and `observe/exits.rs` reports the verdict.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -17,22 +17,17 @@ use tower_service::Service;
 use tracing::Span;
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::observe::events::{self, Rejected};
-use crate::observe::span;
-use crate::pipeline::diagnose;
-use crate::pipeline::head::Head;
+use crate::guard::PlivoGuard;
+use crate::observe::span::{self, request_span, wants_verify_time};
+use crate::observe::{events, exits};
+use crate::pipeline::flow::{self, BodyStep, Expect, HeadStep, LookingUp, Reading, Unreserved};
 use crate::pipeline::read_body::{BoxError, ReadBody};
-use crate::pipeline::replay::{self, Reserving};
-use crate::pipeline::respond::{Disposition, Refusal, dispose, render};
-use crate::pipeline::settings::Settings;
-use crate::pipeline::tokens::{self, Pending};
-use crate::pipeline::upgrade::RequestKind;
-use crate::pipeline::verify::{self, Accepted, Failed, Unchecked, Verdict};
+use crate::pipeline::replay::Reserving;
+use crate::pipeline::respond::{self, Disposition};
+use crate::pipeline::verdict::Verdict;
 use crate::rejection::Rejection;
-use crate::replay::{ReleaseGuard, Reservation, StoreError};
+use crate::replay::ReleaseGuard;
 use crate::request_info::RequestHead;
-use crate::tenants::Resolved;
-use crate::verified::PlivoVerified;
 
 pin_project! {
     /// The response future of [`PlivoSignature`](crate::service::PlivoSignature): reads the body,
@@ -45,9 +40,22 @@ pin_project! {
     {
         // Entered on every poll, so the inner service's events nest under the request's span.
         span: Span,
+        held: Held<S, B>,
         #[pin]
         state: State<S, B>,
     }
+}
+
+/// What a guarded request carries from step to step, until the inner service is called.
+struct Held<S, B> {
+    guard: Option<PlivoGuard>,
+    inner: Option<S>,
+    parts: Option<Parts>,
+    /// The body as received, until it is read (or, refused unread in report-only mode, handed
+    /// on as it is).
+    body: Option<B>,
+    /// The body as read.
+    read: Option<Bytes>,
 }
 
 pin_project! {
@@ -58,65 +66,24 @@ pin_project! {
         B: Body,
     {
         Refused { response: Option<Response<Full<Bytes>>> },
-        // With tenants, on a cache miss: the store is asked before the body is read.
-        ResolvingTokens { waiting: Option<WaitingForTokens<S, B>> },
-        ReadingBody {
+        LookingUp { looking_up: Option<LookingUp> },
+        Reading {
             #[pin]
             read: ReadBody<B>,
-            waiting: Option<WaitingForBody<S>>,
-        },
-        // A refusal the doctor examines once the body its signature covers is read.
-        ReadingForDoctor {
-            #[pin]
-            read: ReadBody<B>,
-            waiting: Option<WaitingForDoctor<S>>,
+            reading: Option<Reading>,
         },
         Reserving {
-            reserve: Reserving,
-            waiting: Option<WaitingForReservation<S>>,
+            reserving: Reserving,
+            unreserved: Option<Unreserved>,
         },
         Calling {
             #[pin]
             future: S::Future,
-            guard: Option<ReleaseGuard>,
+            reservation: Option<ReleaseGuard>,
             // Verified by the stream rule: its answer should switch protocols.
             stream: bool,
         },
     }
-}
-
-/// What a request waits with while its tenant is looked up: its body still unread.
-struct WaitingForTokens<S, B> {
-    head: Head,
-    pending: Pending,
-    parts: Parts,
-    body: B,
-    inner: S,
-    settings: Arc<Settings>,
-}
-
-/// What a request waits with while its body is read.
-struct WaitingForBody<S> {
-    head: Head,
-    parts: Parts,
-    inner: S,
-    settings: Arc<Settings>,
-}
-
-/// A refused request waiting for its body, for the doctor.
-struct WaitingForDoctor<S> {
-    refusal: Refusal,
-    parts: Parts,
-    inner: S,
-    settings: Arc<Settings>,
-}
-
-/// A verified request waiting for its replay key's reservation.
-struct WaitingForReservation<S> {
-    accepted: Accepted,
-    inner: S,
-    settings: Arc<Settings>,
-    guard: ReleaseGuard,
 }
 
 const POLLED_AFTER_COMPLETION: &str = "ResponseFuture polled after completion";
@@ -126,104 +93,48 @@ where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
-    /// A request outside the guarded paths.
+    /// A request outside the guarded paths, already handed to the inner service.
     pub(crate) fn passthrough(future: S::Future) -> Self {
-        Self::handed_on(future, Span::none())
-    }
-
-    /// A request already handed to the inner service.
-    fn handed_on(future: S::Future, span: Span) -> Self {
-        Self::new(
-            span,
-            State::Calling {
-                future,
+        Self {
+            span: Span::none(),
+            held: Held {
                 guard: None,
+                inner: None,
+                parts: None,
+                body: None,
+                read: None,
+            },
+            state: State::Calling {
+                future,
+                reservation: None,
                 stream: false,
             },
-        )
+        }
     }
 
-    /// A request whose head was checked and whose tokens are known: its body is read, or (a
-    /// stream upgrade) it is verified from its head alone.
-    pub(crate) fn after_head(
-        head: Head,
-        parts: Parts,
-        body: B,
-        inner: S,
-        settings: Arc<Settings>,
-        span: Span,
-    ) -> Self {
-        let state = after_head(head, parts, body, inner, settings, &span);
-        Self::new(span, state)
-    }
-
-    /// A request waiting for its tenant's tokens from the store.
-    pub(crate) fn resolving(
-        head: Head,
-        pending: Pending,
-        parts: Parts,
-        body: B,
-        inner: S,
-        settings: Arc<Settings>,
-        span: Span,
-    ) -> Self {
-        let waiting = WaitingForTokens {
-            head,
-            pending,
-            parts,
-            body,
-            inner,
-            settings,
+    /// A guarded request: its head step runs now (no body is touched), then it waits as the
+    /// flow says.
+    pub(crate) fn guarded(guard: PlivoGuard, parts: Parts, body: B, inner: S) -> Self {
+        let span = {
+            let request = RequestHead::from(&parts);
+            request_span(request.method, request.original_uri(), request.peer_addr())
         };
-        Self::new(
-            span,
-            State::ResolvingTokens {
-                waiting: Some(waiting),
-            },
-        )
-    }
-
-    /// A request refused from its head (or its tenant's lookup), body unread.
-    pub(crate) fn refused_unread(
-        refusal: Refusal,
-        parts: Parts,
-        body: B,
-        inner: S,
-        settings: &Settings,
-        span: Span,
-    ) -> Self {
-        let state = refuse_unread(refusal, parts, body, inner, settings, &span);
-        Self::new(span, state)
-    }
-
-    /// A request refused from its head whose body is read for the doctor before it is
-    /// answered (with the head's refusal).
-    pub(crate) fn refused_after_body(
-        refusal: Refusal,
-        parts: Parts,
-        body: B,
-        inner: S,
-        settings: Arc<Settings>,
-        span: Span,
-    ) -> Self {
-        let read = ReadBody::new(body, settings.body_limit, settings.body_timeout);
-        let waiting = WaitingForDoctor {
-            refusal,
-            parts,
-            inner,
-            settings,
+        let step = span.in_scope(|| {
+            flow::start(
+                &guard.shared.settings,
+                &RequestHead::from(&parts),
+                Expect::Any,
+            )
+        });
+        let mut held = Held {
+            guard: Some(guard),
+            inner: Some(inner),
+            parts: Some(parts),
+            body: Some(body),
+            read: None,
         };
-        Self::new(
-            span,
-            State::ReadingForDoctor {
-                read,
-                waiting: Some(waiting),
-            },
-        )
-    }
-
-    fn new(span: Span, state: State<S, B>) -> Self {
-        Self { span, state }
+        let state = span.in_scope(|| held.after_head(step, &span));
+        Self { span, held, state }
     }
 }
 
@@ -238,6 +149,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
+        let held = this.held;
         let mut state = this.state;
         loop {
             let next = match state.as_mut().project() {
@@ -246,46 +158,45 @@ where
                     span::record_status(this.span, response.status());
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
-                StateProj::ResolvingTokens { waiting } => {
-                    let lookup = &mut waiting
-                        .as_mut()
-                        .expect(POLLED_AFTER_COMPLETION)
-                        .pending
-                        .lookup;
-                    let resolved = ready!(lookup.as_mut().poll(cx));
-                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
-                    after_tokens(waiting, resolved, this.span)
+                StateProj::LookingUp { looking_up } => {
+                    let waiting = looking_up.as_mut().expect(POLLED_AFTER_COMPLETION);
+                    let resolved = ready!(waiting.pending.lookup.as_mut().poll(cx));
+                    let looking_up = looking_up.take().expect(POLLED_AFTER_COMPLETION);
+                    let step = match flow::looked_up(looking_up, resolved) {
+                        Ok(reading) => HeadStep::Read(reading),
+                        Err(refused) => HeadStep::Refused(refused),
+                    };
+                    held.after_head(step, this.span)
                 }
-                StateProj::ReadingBody { read, waiting } => {
+                StateProj::Reading { read, reading } => {
                     let body = ready!(read.poll(cx));
-                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
-                    after_body(waiting, body, this.span)
+                    let reading = reading.take().expect(POLLED_AFTER_COMPLETION);
+                    held.after_body(reading, body, this.span)
                 }
-                StateProj::ReadingForDoctor { read, waiting } => {
-                    let body = ready!(read.poll(cx));
-                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
-                    after_body_for_doctor(waiting, body, this.span)
-                }
-                StateProj::Reserving { reserve, waiting } => {
-                    let answer = ready!(Pin::new(reserve).poll(cx));
-                    let waiting = waiting.take().expect(POLLED_AFTER_COMPLETION);
-                    after_reservation(waiting, answer, this.span)
+                StateProj::Reserving {
+                    reserving,
+                    unreserved,
+                } => {
+                    let answer = ready!(Pin::new(reserving).poll(cx));
+                    let unreserved = unreserved.take().expect(POLLED_AFTER_COMPLETION);
+                    let verdict = flow::reserved(held.settings(), unreserved, answer);
+                    held.conclude(verdict, this.span)
                 }
                 StateProj::Calling {
                     future,
-                    guard,
+                    reservation,
                     stream,
                 } => {
-                    if let Some(guard) = guard.as_mut() {
-                        guard.handler_started();
+                    if let Some(reservation) = reservation.as_mut() {
+                        reservation.handler_started();
                     }
                     let result = ready!(future.poll(cx));
                     let status = result.as_ref().ok().map(Response::status);
                     if let Some(status) = status {
                         span::record_status(this.span, status);
                     }
-                    if let Some(guard) = guard.take() {
-                        guard.finish(status);
+                    if let Some(reservation) = reservation.take() {
+                        reservation.finish(status);
                     }
                     if *stream {
                         events::stream_answered(status);
@@ -298,320 +209,126 @@ where
     }
 }
 
-/// From a checked head with its tokens known: read the body, or verify a stream upgrade from
-/// its head alone.
-fn after_head<S, B>(
-    head: Head,
-    parts: Parts,
-    body: B,
-    inner: S,
-    settings: Arc<Settings>,
-    span: &Span,
-) -> State<S, B>
+impl<S, B> Held<S, B>
 where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
-    match head.kind {
-        RequestKind::Webhook => State::ReadingBody {
-            read: ReadBody::new(body, settings.body_limit, settings.body_timeout),
-            waiting: Some(WaitingForBody {
-                head,
-                parts,
-                inner,
-                settings,
-            }),
-        },
-        // Verified from its head alone: it declared no body, and none is read (what the
-        // upgrade needs travels in the extensions, which go on with the head).
-        RequestKind::StreamUpgrade => {
-            let waiting = WaitingForBody {
-                head,
-                parts,
-                inner,
-                settings,
-            };
-            span.in_scope(|| after_body(waiting, Ok(Bytes::new()), span))
-        }
+    fn settings(&self) -> &crate::pipeline::settings::Settings {
+        &self
+            .guard
+            .as_ref()
+            .expect(POLLED_AFTER_COMPLETION)
+            .shared
+            .settings
     }
-}
 
-/// From the store's answer about the tenant: read the body, or refuse it unread.
-fn after_tokens<S, B>(
-    waiting: WaitingForTokens<S, B>,
-    resolved: Resolved,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let WaitingForTokens {
-        mut head,
-        pending,
-        parts,
-        body,
-        inner,
-        settings,
-    } = waiting;
-    match tokens::after_lookup(&mut head, &pending, resolved) {
-        Ok(()) => after_head(head, parts, body, inner, settings, span),
-        Err(refusal) => refuse_unread(refusal, parts, body, inner, &settings, span),
+    fn head(&self) -> RequestHead<'_> {
+        RequestHead::from(self.parts.as_ref().expect(POLLED_AFTER_COMPLETION))
     }
-}
 
-/// Answers a refusal made before the body was read, or in report-only mode hands the request
-/// on unread with its rejection.
-fn refuse_unread<S, B>(
-    refusal: Refusal,
-    mut parts: Parts,
-    body: B,
-    mut inner: S,
-    settings: &Settings,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let rejection = refusal.rejection;
-    match logged_disposition(settings, &refusal, &RequestHead::from(&parts), None, span) {
-        Disposition::Answer(response) => State::Refused {
-            response: Some(response),
-        },
-        // Report-only: on, unread, with the rejection it would have had.
-        Disposition::HandOn => {
-            parts.extensions.insert(rejection);
-            let request = Request::from_parts(parts, RequestBody::passthrough(body));
-            let future = span.in_scope(|| inner.call(request));
-            State::Calling {
-                future,
-                guard: None,
-                stream: false,
-            }
-        }
-    }
-}
-
-/// From a read body: verify, then reserve the replay key (or call the inner service straight
-/// away when replay protection is off), or refuse.
-fn after_body<S, B>(
-    waiting: WaitingForBody<S>,
-    body: Result<Bytes, Rejection>,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let WaitingForBody {
-        head,
-        parts,
-        inner,
-        settings,
-    } = waiting;
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let request = RequestHead::from(&parts);
-            let url = head.signed_url(&request).to_string();
-            // A body not read whole is never handed on: these rejections are enforced in every
-            // mode (`respond::enforces`).
-            let response = render(&settings, rejection, &parts.headers);
-            let refusal = Refusal::from(rejection);
-            let event = Rejected {
-                refusal: &refusal,
-                request: Some(&request),
-                peer: head.peer,
-                url: Some(&url),
-                reported_only: false,
-            };
-            events::rejected(span, &settings, event);
-            return State::Refused {
-                response: Some(response),
-            };
-        }
-    };
-    match verify::verify(&settings, head, parts, body, span) {
-        Verdict::Failed(Failed {
-            request,
-            unchecked: Unchecked { refusal, url },
-        }) => refuse_or_report(inner, request, None, refusal, Some(&url), &settings, span),
-        Verdict::Accepted(accepted) => match (&settings.replay, accepted.keys) {
-            (Some(replay_settings), Some(keys)) => {
-                let (reserve, guard) = replay::reserve(replay_settings, keys);
-                State::Reserving {
-                    reserve,
-                    waiting: Some(WaitingForReservation {
-                        accepted,
-                        inner,
-                        settings,
-                        guard,
-                    }),
+    /// Where the head step leads: the tenant's lookup, the body (or, for a stream upgrade, the
+    /// body step at once), or the refusal.
+    fn after_head(&mut self, step: HeadStep, span: &Span) -> State<S, B> {
+        match step {
+            HeadStep::LookUp(looking_up) => State::LookingUp {
+                looking_up: Some(looking_up),
+            },
+            HeadStep::Read(reading) if reading.reads_body() => {
+                let settings = self.settings();
+                let (limit, timeout) = (settings.body_limit, settings.body_timeout);
+                let body = self.body.take().expect(POLLED_AFTER_COMPLETION);
+                State::Reading {
+                    read: ReadBody::new(body, limit, timeout),
+                    reading: Some(reading),
                 }
             }
-            _ => accept(inner, accepted, None, &settings, span),
-        },
-    }
-}
-
-/// From the body read for the doctor: its examination, then the refusal the head made (the
-/// answer is the one the request would have had without the doctor).
-fn after_body_for_doctor<S, B>(
-    waiting: WaitingForDoctor<S>,
-    body: Result<Bytes, Rejection>,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let WaitingForDoctor {
-        mut refusal,
-        parts,
-        inner,
-        settings,
-    } = waiting;
-    let request = RequestHead::from(&parts);
-    let read = body.as_ref().map_err(|rejection| *rejection);
-    span.in_scope(|| {
-        diagnose::after_body(&settings, &mut refusal, &request, request.peer_addr(), read)
-    });
-    let request = Request::from_parts(parts, body.unwrap_or_default());
-    refuse_or_report(inner, request, None, refusal, None, &settings, span)
-}
-
-/// From the store's answer: call the inner service holding the reservation, or refuse.
-fn after_reservation<S, B>(
-    waiting: WaitingForReservation<S>,
-    answer: Result<Reservation, StoreError>,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let WaitingForReservation {
-        accepted,
-        inner,
-        settings,
-        guard,
-    } = waiting;
-    match replay::settle(settings.replay.as_ref(), &accepted.verified, answer, guard) {
-        Ok(guard) => accept(inner, accepted, Some(guard), &settings, span),
-        Err(refusal) => {
-            let Accepted {
-                request, verified, ..
-            } = accepted;
-            let url = verified.url().to_owned();
-            refuse_or_report(
-                inner,
-                request,
-                Some(verified),
-                refusal,
-                Some(&url),
-                &settings,
-                span,
-            )
+            HeadStep::Read(reading) => self.after_body(reading, Ok(Bytes::new()), span),
+            HeadStep::Refused(refused) => self.conclude(Verdict::Refused(refused), span),
         }
     }
-}
 
-/// Hands a verified request to the inner service.
-fn accept<S, B>(
-    inner: S,
-    accepted: Accepted,
-    guard: Option<ReleaseGuard>,
-    settings: &Settings,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let Accepted {
-        mut request,
-        verified,
-        ..
-    } = accepted;
-    events::accepted(
-        span,
-        settings.metrics.as_deref(),
-        &verified,
-        request.body().len(),
-    );
-    let stream = verified.stream_url_form().is_some();
-    request.extensions_mut().insert(verified);
-    call(inner, request, guard, stream)
-}
+    /// Where the body step leads: the replay store, or the verdict.
+    fn after_body(
+        &mut self,
+        reading: Reading,
+        body: Result<Bytes, Rejection>,
+        span: &Span,
+    ) -> State<S, B> {
+        let timed = wants_verify_time(span);
+        let step = flow::body_read(
+            self.settings(),
+            reading,
+            &self.head(),
+            body.as_ref().map_err(|rejection| *rejection),
+            timed,
+        );
+        self.read = body.ok();
+        match step {
+            BodyStep::Reserve(reserving, unreserved) => State::Reserving {
+                reserving,
+                unreserved: Some(unreserved),
+            },
+            BodyStep::Done(verdict) => self.conclude(verdict, span),
+        }
+    }
 
-/// Answers the rejection, or in report-only mode hands the request on with it (and with its
-/// verification, when it verified).
-fn refuse_or_report<S, B>(
-    inner: S,
-    mut request: Request<Bytes>,
-    verified: Option<PlivoVerified>,
-    refusal: Refusal,
-    url: Option<&str>,
-    settings: &Settings,
-    span: &Span,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let rejection = refusal.rejection;
-    let disposition =
-        logged_disposition(settings, &refusal, &RequestHead::from(&request), url, span);
-    match disposition {
-        Disposition::Answer(response) => State::Refused {
-            response: Some(response),
-        },
-        Disposition::HandOn => {
-            request.extensions_mut().insert(rejection);
-            if let Some(verified) = verified {
-                request.extensions_mut().insert(verified);
+    /// Reports the verdict at the exits, then calls the inner service (verified, or refused in
+    /// report-only mode) or answers the refusal.
+    fn conclude(&mut self, verdict: Verdict, span: &Span) -> State<S, B> {
+        let guard = self.guard.take().expect(POLLED_AFTER_COMPLETION);
+        let (settings, observers) = (&guard.shared.settings, &guard.shared.observers);
+        let mut parts = self.parts.take().expect(POLLED_AFTER_COMPLETION);
+        match verdict {
+            Verdict::Passed(passed) => {
+                let body = self.read.take().unwrap_or_default();
+                exits::passed(span, observers, &passed, body.len());
+                let stream = passed.verified.stream_url_form().is_some();
+                parts.extensions.insert(passed.verified);
+                let request = Request::from_parts(parts, RequestBody::buffered(body));
+                self.call(request, passed.reservation, stream)
             }
-            call(inner, request, None, false)
+            Verdict::Refused(refused) => {
+                let rejection = refused.refusal.rejection;
+                let disposition = respond::dispose(settings, rejection, &parts.headers);
+                let reported_only = matches!(disposition, Disposition::HandOn);
+                let head = RequestHead::from(&parts);
+                exits::refused(span, settings, observers, &refused, &head, reported_only);
+                match disposition {
+                    Disposition::Answer(response) => State::Refused {
+                        response: Some(response),
+                    },
+                    // Report-only: on, with the rejection it would have had (and what
+                    // verified, when it did), its body as read or still unread.
+                    Disposition::HandOn => {
+                        parts.extensions.insert(rejection);
+                        if let Some(verified) = refused.verified {
+                            parts.extensions.insert(verified);
+                        }
+                        let body = match (self.read.take(), self.body.take()) {
+                            (Some(read), _) => RequestBody::buffered(read),
+                            (None, Some(unread)) => RequestBody::passthrough(unread),
+                            (None, None) => RequestBody::buffered(Bytes::new()),
+                        };
+                        let request = Request::from_parts(parts, body);
+                        span.in_scope(|| self.call(request, None, false))
+                    }
+                }
+            }
         }
     }
-}
 
-/// What becomes of a refused request (answered, or handed on in report-only mode), logged and
-/// counted.
-fn logged_disposition(
-    settings: &Settings,
-    refusal: &Refusal,
-    request: &RequestHead<'_>,
-    url: Option<&str>,
-    span: &Span,
-) -> Disposition {
-    let disposition = dispose(settings, refusal.rejection, request.headers);
-    let event = Rejected {
-        refusal,
-        request: Some(request),
-        peer: request.peer_addr(),
-        url,
-        reported_only: matches!(disposition, Disposition::HandOn),
-    };
-    events::rejected(span, settings, event);
-    disposition
-}
-
-fn call<S, B>(
-    mut inner: S,
-    request: Request<Bytes>,
-    guard: Option<ReleaseGuard>,
-    stream: bool,
-) -> State<S, B>
-where
-    S: Service<Request<RequestBody<B>>>,
-    B: Body,
-{
-    let future = inner.call(request.map(RequestBody::buffered));
-    State::Calling {
-        future,
-        guard,
-        stream,
+    fn call(
+        &mut self,
+        request: Request<RequestBody<B>>,
+        reservation: Option<ReleaseGuard>,
+        stream: bool,
+    ) -> State<S, B> {
+        let mut inner = self.inner.take().expect(POLLED_AFTER_COMPLETION);
+        State::Calling {
+            future: inner.call(request),
+            reservation,
+            stream,
+        }
     }
 }

@@ -57,8 +57,8 @@ impl Resolver {
 
     /// The client address the source-network check would compare: `source::Client::of`.
     pub fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-        match Client::of(peer, self.proxies.as_ref(), headers) {
-            Client::Peer(ip) | Client::TrustedPeer(ip) => Some(ip),
+        match Client::of(None, peer, self.proxies.as_ref(), headers) {
+            Client::Peer(ip) | Client::TrustedPeer(ip) | Client::Platform(ip) => Some(ip),
             Client::BehindProxy { client, .. } => Some(client),
             Client::NoPeerAddress | Client::Unreadable { .. } => None,
         }

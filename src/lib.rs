@@ -13,7 +13,7 @@
 //! - **V2** (messaging, verify, legacy voice): `X-Plivo-Signature-V2` (and `-Ma-V2`) over the
 //!   base URL and `X-Plivo-Signature-V2-Nonce` only: neither the body nor the query is signed.
 //!   The layer accepts it only where
-//!   [`accept_v2`](PlivoSignatureLayerBuilder::accept_v2) says so (messaging routes).
+//!   [`accept_v2`](PlivoGuardBuilder::accept_v2) says so (messaging routes).
 //!
 //! The signature covers the URL **as Plivo called it** (`https://hooks.example.com/answer`),
 //! which behind a TLS-terminating proxy is not what your server sees
@@ -72,8 +72,8 @@
 //! Serve axum with `into_make_service_with_connect_info::<SocketAddr>()` so the layer knows the
 //! TCP peer; without it, forwarding headers are never believed. Other forwarding headers are
 //! believed only when named with
-//! [`proxy_headers`](PlivoSignatureLayerBuilder::proxy_headers); an optional
-//! [`source_networks`](PlivoSignatureLayerBuilder::source_networks) list refuses clients outside
+//! [`proxy_headers`](PlivoGuardBuilder::proxy_headers); an optional
+//! [`source_networks`](PlivoGuardBuilder::source_networks) list refuses clients outside
 //! Plivo's networks.
 //!
 //! ## Audio streams
@@ -81,8 +81,16 @@
 //! Plivo's `<Stream>` opens a WebSocket to your server; the layer verifies the upgrade before
 //! the `101`, over the stream URL with its scheme replaced by `http` (as Plivo signs it), so an
 //! unsigned socket is never opened. axum's `WebSocketUpgrade` works behind it. Servers that
-//! upgrade without tower use [`PlivoSignatureLayer::upgrade_check`] or
-//! [`PlivoSignatureLayer::sync_upgrade_check`] on the request head.
+//! upgrade without tower call [`PlivoGuard::check_upgrade`] (or, in a synchronous callback,
+//! [`SyncPlivoGuard::check_upgrade`]) on the request head.
+//!
+//! ## Without tower
+//!
+//! The layer is a [`PlivoGuard`] around a service. Any other host (actix-web, AWS Lambda, a CLI)
+//! builds the guard with the same builder and calls its two steps:
+//! [`check_head`](PlivoGuard::check_head) before reading the body (refuse now, or read at most
+//! [`body_limit`](HeadChecked::body_limit) bytes), then [`check_body`](PlivoGuard::check_body),
+//! with the whole policy (URL policy, replay protection, tenants, V3 only by default).
 //!
 //! ## Many accounts
 //!
@@ -96,9 +104,9 @@
 //! - [`replay`]: a request whose signed message was already accepted is refused (in memory by
 //!   default; shared through Redis with the `redis` feature for several replicas, or through a
 //!   Redis Cluster with `redis-cluster`).
-//! - [`report_only`](PlivoSignatureLayerBuilder::report_only): verify and log without refusing,
+//! - [`report_only`](PlivoGuardBuilder::report_only): verify and log without refusing,
 //!   to roll out on a live endpoint.
-//! - [`diagnose`](PlivoSignatureLayerBuilder::diagnose) (on by default): when a refusal could be
+//! - [`diagnose`](PlivoGuardBuilder::diagnose) (on by default): when a refusal could be
 //!   a configuration mistake, log what Plivo actually signed and the change that fixes it.
 //! - Every guarded request gets a `plivo_webhook` tracing span (its fields named after
 //!   OpenTelemetry's HTTP conventions); [`Metrics`] counts verdicts, and with the `metrics`
@@ -142,6 +150,7 @@ mod future;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod guard;
 mod layer;
 mod observe;
 mod pipeline;
@@ -151,7 +160,6 @@ mod request_info;
 pub mod service;
 pub mod signature;
 pub mod tenants;
-pub mod upgrade;
 mod url_policy;
 mod verified;
 
@@ -202,8 +210,9 @@ pub mod guide {
     pub mod performance {}
 }
 
-pub use builder::PlivoSignatureLayerBuilder;
+pub use builder::PlivoGuardBuilder;
 pub use config_error::ConfigError;
+pub use guard::{Accepted, HeadChecked, PlivoGuard, Refused, SyncPlivoGuard};
 pub use layer::PlivoSignatureLayer;
 pub use observe::Metrics;
 pub use rejection::Rejection;

@@ -58,7 +58,7 @@ pub enum Rejection {
     UntrustedHost,
     /// A V2 signature on a route that accepts only V3 (V2 signs neither the body nor the
     /// query; enable it with
-    /// [`accept_v2`](crate::PlivoSignatureLayerBuilder::accept_v2) on messaging and Verify
+    /// [`accept_v2`](crate::PlivoGuardBuilder::accept_v2) on messaging and Verify
     /// routes only).
     SignatureVersionNotAccepted,
     /// The client address is not in the configured source networks (or cannot be known).

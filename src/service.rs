@@ -4,10 +4,9 @@
 //! [`ResponseBody`] back). A handler never names them; a stack that writes its types out
 //! (a plain hyper or tonic server, a `tower::ServiceBuilder` bound) does.
 //!
-//! `PlivoSignature::call` routes the request, checks its head, resolves its tokens, and starts
-//! the [`ResponseFuture`] that reads, verifies and calls.
+//! `PlivoSignature::call` routes the request (guarded, or passed through unread) and starts the
+//! [`ResponseFuture`] that runs the guard's flow and calls the inner service.
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -17,12 +16,9 @@ use tower_service::Service;
 
 pub use crate::body::{RequestBody, ResponseBody};
 pub use crate::future::ResponseFuture;
-use crate::observe::span::request_span;
+use crate::guard::PlivoGuard;
 use crate::pipeline::read_body::BoxError;
-use crate::pipeline::settings::Settings;
-use crate::pipeline::tokens::{self, Resolution};
-use crate::pipeline::{diagnose, head, route};
-use crate::request_info::RequestHead;
+use crate::pipeline::route;
 
 /// Verifies Plivo signatures before calling the inner service. Made by
 /// [`PlivoSignatureLayer`](crate::PlivoSignatureLayer).
@@ -50,12 +46,12 @@ use crate::request_info::RequestHead;
 #[derive(Clone, Debug)]
 pub struct PlivoSignature<S> {
     inner: S,
-    settings: Arc<Settings>,
+    guard: PlivoGuard,
 }
 
 impl<S> PlivoSignature<S> {
-    pub(crate) fn new(inner: S, settings: Arc<Settings>) -> Self {
-        Self { inner, settings }
+    pub(crate) fn new(inner: S, guard: PlivoGuard) -> Self {
+        Self { inner, guard }
     }
 
     /// The inner service.
@@ -89,45 +85,18 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let settings = &self.settings;
         let (parts, body) = request.into_parts();
-        if route::skips(&settings.skipped_prefixes, parts.uri.path()) {
+        if route::skips(
+            &self.guard.shared.settings.skipped_prefixes,
+            parts.uri.path(),
+        ) {
             let request = Request::from_parts(parts, RequestBody::passthrough(body));
             return ResponseFuture::passthrough(self.inner.call(request));
         }
-        let (span, resolution) = {
-            let request = RequestHead::from(&parts);
-            let peer = request.peer_addr();
-            let span = request_span(&parts.method, request.original_uri(), peer);
-            let resolution = match head::check(settings, &request, peer) {
-                Ok(mut head) => Ok((tokens::resolve(settings, &mut head, &request), head)),
-                Err(mut refusal) => {
-                    let read_body = span.in_scope(|| {
-                        diagnose::head_refusal(settings, &mut refusal, &request, peer)
-                    });
-                    Err((refusal, read_body))
-                }
-            };
-            (span, resolution)
-        };
         // The instance `poll_ready` prepared goes with this request; a fresh clone stays for
         // the next one.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let settings = settings.clone();
-        match resolution {
-            Ok((Resolution::Ready(Ok(())), head)) => {
-                ResponseFuture::after_head(head, parts, body, inner, settings, span)
-            }
-            Err((refusal, true)) => {
-                ResponseFuture::refused_after_body(refusal, parts, body, inner, settings, span)
-            }
-            Err((refusal, false)) | Ok((Resolution::Ready(Err(refusal)), _)) => {
-                ResponseFuture::refused_unread(refusal, parts, body, inner, &settings, span)
-            }
-            Ok((Resolution::Pending(pending), head)) => {
-                ResponseFuture::resolving(head, pending, parts, body, inner, settings, span)
-            }
-        }
+        ResponseFuture::guarded(self.guard.clone(), parts, body, inner)
     }
 }

@@ -119,7 +119,7 @@ impl PlivoVerified {
 
     /// For an audio-stream upgrade (a WebSocket), the stream URL form its signature matched:
     /// [`StreamUrlForm::HttpScheme`] unless another form was opted into with
-    /// [`also_accept_stream_url_form`](crate::PlivoSignatureLayerBuilder::also_accept_stream_url_form)
+    /// [`also_accept_stream_url_form`](crate::PlivoGuardBuilder::also_accept_stream_url_form)
     /// and matched instead. `None` for a webhook.
     ///
     /// A request carrying WebSocket upgrade headers is verified by the stream rule on any

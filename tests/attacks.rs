@@ -37,9 +37,7 @@ use axum::Router;
 use axum::routing::post;
 use tower_plivo::replay::MemoryNonceStore;
 use tower_plivo::signature::Signer;
-use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
-};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
 use support::logs::Captured;
 use support::vectors::{ORIGIN, P13, PATH_B, V3_NONCE, V3_TOKEN, V3_VECTORS};
@@ -49,14 +47,14 @@ const TOKEN: &str = "MAattacksTOKENaaaaaaaaaaaaaaaaaaaaa";
 const MAIN: &str = "MAattacksMAINbbbbbbbbbbbbbbbbbbbbbb";
 const HOOKS: &str = "https://hooks.example.com";
 
-fn builder() -> PlivoSignatureLayerBuilder {
+fn builder() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .main_account_token(MAIN)
         .url_policy(UrlPolicy::public_base(HOOKS).unwrap())
 }
 
-async fn server(builder: PlivoSignatureLayerBuilder) -> SocketAddr {
+async fn server(builder: PlivoGuardBuilder<PlivoSignatureLayer>) -> SocketAddr {
     serve(Router::new().fallback(echo).layer(builder.build().unwrap())).await
 }
 
@@ -359,7 +357,7 @@ async fn stripping_the_v3_headers_does_not_downgrade_a_voice_route() {
 /// The test client plays an AWS ALB or a Cloudflare edge on 127.0.0.1: trusted, it sets
 /// `X-Forwarded-Proto` and `X-Forwarded-For`, and passes `Host`, `X-Forwarded-Host` and
 /// `Forwarded` through as the client sent them.
-fn behind_a_load_balancer() -> PlivoSignatureLayerBuilder {
+fn behind_a_load_balancer() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(

@@ -14,9 +14,7 @@ use axum::routing::post;
 use tower_plivo::signature::{
     Signer, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE,
 };
-use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
-};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
 use support::logs::Captured;
 use support::websocket::{connect, stream_routes, upgrade_request, with_headers};
@@ -57,7 +55,7 @@ enum Sign {
 /// and what the operator must be told.
 struct Row {
     name: &'static str,
-    configure: fn(PlivoSignatureLayerBuilder) -> PlivoSignatureLayerBuilder,
+    configure: fn(PlivoGuardBuilder<PlivoSignatureLayer>) -> PlivoGuardBuilder<PlivoSignatureLayer>,
     serve: Serve,
     method: &'static str,
     target: &'static str,
@@ -528,7 +526,7 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-fn tokens() -> PlivoSignatureLayerBuilder {
+fn tokens() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .main_account_token(MAIN)

@@ -157,7 +157,7 @@ const X_FORWARDED: [ProxyHeader; 3] = [
 fn builder_behind(
     proxies: &str,
     headers: &[ProxyHeader],
-) -> tower_plivo::PlivoSignatureLayerBuilder {
+) -> tower_plivo::PlivoGuardBuilder<tower_plivo::PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .main_account_token(MAIN)
@@ -167,7 +167,7 @@ fn builder_behind(
         .body_limit(1024 * 1024)
 }
 
-fn builder() -> tower_plivo::PlivoSignatureLayerBuilder {
+fn builder() -> tower_plivo::PlivoGuardBuilder<tower_plivo::PlivoSignatureLayer> {
     builder_behind("10.0.0.0/8", &X_FORWARDED)
 }
 

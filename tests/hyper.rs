@@ -13,9 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
-};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
 use support::hyper_app::serve;
 use support::{FORM, Reply, send};
@@ -25,14 +23,14 @@ const MAIN_TOKEN: &str = "MAhyperMAINtokenBBBBBBBBBBBBBBBBBBB";
 const NONCE: &str = "12345678901234567890";
 
 /// The layer as `examples/hyper.rs` configures it: the request's own host, over plain http.
-fn direct() -> PlivoSignatureLayerBuilder {
+fn direct() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::from_request(Scheme::Http))
 }
 
 /// Behind TLS-terminating proxies at `networks` that set `X-Forwarded-Proto` and `-Host`.
-fn behind(networks: &[&str]) -> PlivoSignatureLayerBuilder {
+fn behind(networks: &[&str]) -> PlivoGuardBuilder<PlivoSignatureLayer> {
     direct()
         .trusted_proxies(networks.iter().copied())
         .proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedHost])

@@ -22,7 +22,7 @@ const MAIN: &str = "MAMAINTOKENcccccccccccccccccccccccc";
 const ORIGIN: &str = "https://hooks.example.com";
 const NONCE: &str = "05429567804466091622";
 
-fn layer() -> tower_plivo::PlivoSignatureLayerBuilder {
+fn layer() -> tower_plivo::PlivoGuardBuilder<tower_plivo::PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_tokens([TOKEN, OLD_TOKEN])
         .main_account_token(MAIN)

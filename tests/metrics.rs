@@ -42,7 +42,7 @@ async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
     TURN.lock().await
 }
 
-fn layer(report_only: bool) -> tower_plivo::PlivoSignatureLayerBuilder {
+fn layer(report_only: bool) -> tower_plivo::PlivoGuardBuilder<tower_plivo::PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())

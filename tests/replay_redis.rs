@@ -197,7 +197,7 @@ async fn redis_stopped_mid_test_gives_503_then_recovers() {
 #[tokio::test]
 async fn the_async_upgrade_check_reserves_stream_nonces_in_redis() {
     use support::websocket::plivo_stream_url;
-    use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
+    use tower_plivo::{PlivoSignatureLayer, Rejection, RequestHead, UrlPolicy};
 
     let redis = Redis::start();
     let layer = || {
@@ -208,11 +208,8 @@ async fn the_async_upgrade_check_reserves_stream_nonces_in_redis() {
             .build()
             .unwrap()
     };
-    assert!(layer().sync_upgrade_check().is_err());
-    let (replica_a, replica_b) = (
-        layer().upgrade_check().unwrap(),
-        layer().upgrade_check().unwrap(),
-    );
+    assert!(layer().guard().synchronous().is_err());
+    let (replica_a, replica_b) = (layer(), layer());
     let nonce = support::fresh_nonce();
     let signature = tower_plivo::signature::Signer::new(TOKEN)
         .sign_v3_get(
@@ -230,14 +227,13 @@ async fn the_async_upgrade_check_reserves_stream_nonces_in_redis() {
         .body(())
         .unwrap();
     let verified = replica_a
-        .check(&upgrade, None)
+        .guard()
+        .check_upgrade(RequestHead::from(&upgrade))
         .await
         .expect("Plivo's upgrade");
     assert_eq!(verified.url(), "http://hooks.example.com/stream?call=1");
-    assert_eq!(
-        replica_b.check(&upgrade, None).await,
-        Err(Rejection::Replayed)
-    );
+    let refused = replica_b.guard().check_upgrade(RequestHead::from(&upgrade));
+    assert_eq!(refused.await.unwrap_err().rejection(), Rejection::Replayed);
 }
 
 /// The commands Redis ran since the last `CONFIG RESETSTAT`, as (command, calls), without the

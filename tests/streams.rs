@@ -19,19 +19,19 @@ use support::websocket::{
 use support::{fresh_nonce, serve};
 use tower_plivo::signature::{Signer, V3_NONCE, V3_SIGNATURE};
 use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, StreamUrlForm, UrlPolicy,
+    PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, StreamUrlForm, UrlPolicy,
 };
 
 const TOKEN: &str = "streamTESTtokenNOTaSECRET0000000";
 const PUBLIC: &str = "hooks.example.com";
 
-fn builder() -> PlivoSignatureLayerBuilder {
+fn builder() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::public_base(&format!("https://{PUBLIC}")).unwrap())
 }
 
-async fn server(builder: PlivoSignatureLayerBuilder) -> SocketAddr {
+async fn server(builder: PlivoGuardBuilder<PlivoSignatureLayer>) -> SocketAddr {
     serve(stream_routes().layer(builder.build().unwrap())).await
 }
 

@@ -361,7 +361,7 @@ async fn a_sender_cannot_tell_a_known_tenant_from_an_unknown_one() {
         TokenId::Account(0),
     );
     // The oracle a refusal before the body would give: 413 for a known tenant, 403 else.
-    let oversized = vec![b'a'; tower_plivo::PlivoSignatureLayerBuilder::DEFAULT_BODY_LIMIT + 1];
+    let oversized = vec![b'a'; tower_plivo::PlivoGuardBuilder::DEFAULT_BODY_LIMIT + 1];
     for body in [&oversized[..], b"CallUUID=1"] {
         let known = send_raw(addr, made_up(addr, "acme", body)).await;
         let unknown = send_raw(addr, made_up(addr, "initech", body)).await;
@@ -444,13 +444,12 @@ async fn an_audio_stream_is_verified_with_its_tenants_tokens_before_the_101() {
 async fn the_async_upgrade_check_looks_the_tenant_up() {
     let store = Store::with(&[("acme", ACME)]);
     store.delay_ms.store(20, Ordering::SeqCst);
-    let check = PlivoSignatureLayer::builder()
+    let check = tower_plivo::PlivoGuard::builder()
         .tenants(cache(&store).build().unwrap())
         .url_policy(UrlPolicy::public_base("https://hooks.example.com").unwrap())
         .build()
-        .unwrap()
-        .upgrade_check()
         .unwrap();
+
     let request = |token: &str, path: &str| {
         let nonce = fresh_nonce();
         let signature = tower_plivo::signature::Signer::new(token)
@@ -467,18 +466,27 @@ async fn the_async_upgrade_check_looks_the_tenant_up() {
             .body(())
             .unwrap()
     };
-    let verified = check
-        .check(&request(ACME, "/acme/stream"), None)
-        .await
-        .unwrap();
+    let [acme, globex, initech] = [
+        request(ACME, "/acme/stream"),
+        request(GLOBEX, "/acme/stream"),
+        request(ACME, "/initech/stream"),
+    ];
+    let upgrade = |request| check.check_upgrade(tower_plivo::RequestHead::from(request));
+    let verified = upgrade(&acme).await.unwrap();
     assert_eq!(verified.tenant(), Some("acme"));
     assert_eq!(
-        check.check(&request(GLOBEX, "/acme/stream"), None).await,
-        Err(tower_plivo::Rejection::SignatureMismatch)
+        upgrade(&globex)
+            .await
+            .err()
+            .map(|refused| refused.rejection()),
+        Some(tower_plivo::Rejection::SignatureMismatch)
     );
     assert_eq!(
-        check.check(&request(ACME, "/initech/stream"), None).await,
-        Err(tower_plivo::Rejection::UnknownTenant)
+        upgrade(&initech)
+            .await
+            .err()
+            .map(|refused| refused.rejection()),
+        Some(tower_plivo::Rejection::UnknownTenant)
     );
     assert_eq!(store.lookups(), 2);
 }
@@ -504,9 +512,9 @@ fn configurations_that_cannot_work_are_build_errors() {
         .build()
         .unwrap();
     assert!(matches!(
-        layer.sync_upgrade_check(),
+        layer.guard().synchronous(),
         Err(ConfigError::Ineffective {
-            setting: "sync_upgrade_check",
+            setting: "synchronous",
             ..
         })
     ));

@@ -29,14 +29,14 @@ use tower_plivo::signature::Signer;
 
 use support::FORM;
 use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, PlivoVerified, ProxyHeader, Scheme, UrlPolicy,
+    PlivoGuardBuilder, PlivoSignatureLayer, PlivoVerified, ProxyHeader, Scheme, UrlPolicy,
 };
 
 const TOKEN: &str = "MAtonicTESTtokenDDDDDDDDDDDDDDDDDDD";
 const NONCE: &str = "55555555554444444444";
 const ANSWER_XML: &str = "<Response><Speak>Hello, from Plivo</Speak></Response>";
 
-fn layer() -> PlivoSignatureLayerBuilder {
+fn layer() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         // 127.0.0.1 is the "proxy" here, so one test can show tonic's `TcpConnectInfo`

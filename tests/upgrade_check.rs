@@ -1,7 +1,7 @@
-//! The tower-free checks of audio-stream upgrades, in front of servers that upgrade without
-//! tower: a bare tokio-tungstenite server calling [`SyncUpgradeCheck`] in its handshake
-//! callback, and a plain hyper server calling [`UpgradeCheck`] before it answers `101` and
-//! hands the upgraded connection to tungstenite. Real TCP, a real WebSocket client.
+//! The guard's upgrade check outside tower, in front of servers that upgrade without tower: a
+//! bare tokio-tungstenite server calling [`SyncPlivoGuard::check_upgrade`] in its handshake
+//! callback, and a plain hyper server awaiting [`PlivoGuard::check_upgrade`] before it answers
+//! `101` and hands the upgraded connection to tungstenite. Real TCP, a real WebSocket client.
 
 mod support;
 
@@ -26,19 +26,20 @@ use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HandshakeRequest, Response as HandshakeResponse,
 };
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tower_plivo::upgrade::{SyncUpgradeCheck, UpgradeCheck};
-use tower_plivo::{PlivoSignatureLayer, Rejection, UrlPolicy};
+use tower_plivo::{
+    PlivoGuard, PlivoGuardBuilder, Rejection, RequestHead, SyncPlivoGuard, UrlPolicy,
+};
 
 const TOKEN: &str = "upgradeTESTtokenNOTaSECRET000000";
 const PUBLIC: &str = "hooks.example.com";
 
-fn builder() -> tower_plivo::PlivoSignatureLayerBuilder {
-    PlivoSignatureLayer::builder()
+fn builder() -> PlivoGuardBuilder {
+    PlivoGuard::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::public_base(&format!("https://{PUBLIC}")).unwrap())
 }
 
-fn layer() -> PlivoSignatureLayer {
+fn guard() -> PlivoGuard {
     builder().build().unwrap()
 }
 
@@ -53,7 +54,7 @@ fn forbidden(rejection: Rejection) -> Response<Option<String>> {
 
 /// A bare tokio-tungstenite server: the check runs in the synchronous handshake callback,
 /// with the peer address captured from `accept()`.
-async fn tungstenite_server(check: SyncUpgradeCheck) -> SocketAddr {
+async fn tungstenite_server(check: SyncPlivoGuard) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -65,13 +66,13 @@ async fn tungstenite_server(check: SyncUpgradeCheck) -> SocketAddr {
                 // tungstenite's callback type returns its (large) error response by value.
                 #[allow(clippy::result_large_err)]
                 let callback = |request: &HandshakeRequest, response: HandshakeResponse| match check
-                    .check(request, Some(peer))
+                    .check_upgrade(RequestHead::from(request).with_peer(Some(peer)))
                 {
                     Ok(verified) => {
                         greeting = Some(hello(&verified));
                         Ok(response)
                     }
-                    Err(rejection) => Err::<_, ErrorResponse>(forbidden(rejection)),
+                    Err(refused) => Err::<_, ErrorResponse>(forbidden(refused.rejection())),
                 };
                 if let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, callback).await {
                     echo_tungstenite(socket, greeting.expect("verified before the 101")).await;
@@ -102,7 +103,7 @@ async fn opens_once(addr: SocketAddr, target: &str, signed: &str) {
 
 #[tokio::test]
 async fn the_sync_check_guards_a_bare_tungstenite_server() {
-    let addr = tungstenite_server(layer().sync_upgrade_check().unwrap()).await;
+    let addr = tungstenite_server(guard().synchronous().unwrap()).await;
     let target = "/stream?call=1";
     let signed = plivo_stream_url(PUBLIC, target);
     opens_once(addr, target, &signed).await;
@@ -124,7 +125,7 @@ async fn the_sync_check_guards_a_bare_tungstenite_server() {
 
 /// A plain hyper server: the async check runs on the request head before the `101`; only then
 /// is the connection upgraded and handed to tungstenite.
-async fn hyper_server(check: UpgradeCheck) -> SocketAddr {
+async fn hyper_server(check: PlivoGuard) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -147,14 +148,15 @@ async fn hyper_server(check: UpgradeCheck) -> SocketAddr {
 }
 
 async fn answer(
-    check: UpgradeCheck,
+    check: PlivoGuard,
     mut request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
-    let verified = match check.check(&request, Some(peer)).await {
+    let head = RequestHead::from(&request).with_peer(Some(peer));
+    let verified = match check.check_upgrade(head).await {
         Ok(verified) => verified,
-        Err(rejection) => {
-            return forbidden(rejection)
+        Err(refused) => {
+            return forbidden(refused.rejection())
                 .map(|body| Full::new(Bytes::from(body.unwrap_or_default())));
         }
     };
@@ -179,7 +181,7 @@ async fn answer(
 
 #[tokio::test]
 async fn the_async_check_guards_a_hyper_upgrade() {
-    let addr = hyper_server(layer().upgrade_check().unwrap()).await;
+    let addr = hyper_server(guard()).await;
     let target = "/stream?call=2";
     let signed = plivo_stream_url(PUBLIC, target);
     opens_once(addr, target, &signed).await;
@@ -187,11 +189,33 @@ async fn the_async_check_guards_a_hyper_upgrade() {
     assert_refused(connect(tampered).await, "signature_mismatch");
 }
 
-#[test]
-fn checks_that_could_not_do_what_they_say_are_errors() {
+#[tokio::test]
+async fn a_report_only_guard_returns_its_refusals_unenforced() {
     let report_only = builder().report_only(true).build().unwrap();
-    assert!(report_only.upgrade_check().is_err());
-    assert!(report_only.sync_upgrade_check().is_err());
+    let unsigned = Request::get("/stream")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    let refused = report_only
+        .check_upgrade(RequestHead::from(&unsigned))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.rejection(), Rejection::MissingSignature);
+    assert!(!refused.enforced());
+    let sync = report_only.synchronous().unwrap();
+    let refused = sync
+        .check_upgrade(RequestHead::from(&unsigned))
+        .unwrap_err();
+    assert!(!refused.enforced());
+    let enforcing = guard().check_upgrade(RequestHead::from(&unsigned)).await;
+    assert!(enforcing.unwrap_err().enforced());
+}
+
+#[test]
+fn a_synchronous_guard_over_a_store_that_needs_io_is_an_error() {
     // A store that answers later cannot serve a synchronous callback.
     struct Later;
     impl tower_plivo::replay::NonceStore for Later {
@@ -212,16 +236,15 @@ fn checks_that_could_not_do_what_they_say_are_errors() {
         }
     }
     let later = builder().replay_store(Later).build().unwrap();
-    assert!(later.sync_upgrade_check().is_err());
-    assert!(later.upgrade_check().is_ok());
+    assert!(later.synchronous().is_err());
 }
 
 /// The check takes what tungstenite's callback sees and what hyper's service sees, and refuses
 /// a request that is not an upgrade whatever it carries.
 #[tokio::test]
 async fn the_checks_refuse_a_plain_request() {
-    let check = layer().upgrade_check().unwrap();
-    let sync = layer().sync_upgrade_check().unwrap();
+    let check = guard();
+    let sync = guard().synchronous().unwrap();
     let nonce = fresh_nonce();
     let signature = tower_plivo::signature::Signer::new(TOKEN)
         .sign_v3_get(&format!("https://{PUBLIC}/stream"), &nonce)
@@ -231,10 +254,15 @@ async fn the_checks_refuse_a_plain_request() {
         .header("x-plivo-signature-v3-nonce", nonce)
         .body(())
         .unwrap();
+    let refused = check.check_upgrade(RequestHead::from(&plain)).await;
     assert_eq!(
-        check.check(&plain, None).await,
-        Err(Rejection::UnsupportedUpgrade)
+        refused.unwrap_err().rejection(),
+        Rejection::UnsupportedUpgrade
     );
     let (parts, ()) = plain.into_parts();
-    assert_eq!(sync.check(&parts, None), Err(Rejection::UnsupportedUpgrade));
+    let refused = sync.check_upgrade(RequestHead::from(&parts));
+    assert_eq!(
+        refused.unwrap_err().rejection(),
+        Rejection::UnsupportedUpgrade
+    );
 }

@@ -9,23 +9,21 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use tower_plivo::signature::Signer;
-use tower_plivo::{
-    PlivoSignatureLayer, PlivoSignatureLayerBuilder, ProxyHeader, Scheme, UrlPolicy,
-};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
 use support::{FORM, echo, fresh_nonce, send, serve_on};
 
 const TOKEN: &str = "MAURLPOLICYTOKENdddddddddddddddddd";
 const BODY: &str = "CallUUID=u-1&Event=Hangup";
 
-fn builder(policy: UrlPolicy) -> PlivoSignatureLayerBuilder {
+fn builder(policy: UrlPolicy) -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(policy)
 }
 
 /// Proxies at these networks that set these headers, under `from_request(Http)`.
-fn behind(networks: &[&str], headers: &[ProxyHeader]) -> PlivoSignatureLayerBuilder {
+fn behind(networks: &[&str], headers: &[ProxyHeader]) -> PlivoGuardBuilder<PlivoSignatureLayer> {
     builder(UrlPolicy::from_request(Scheme::Http))
         .trusted_proxies(networks.iter().copied())
         .proxy_headers(headers.iter().copied())
@@ -37,7 +35,7 @@ const URL_HEADERS: [ProxyHeader; 3] = [
     ProxyHeader::XForwardedPort,
 ];
 
-async fn server(builder: PlivoSignatureLayerBuilder, bind: &str) -> SocketAddr {
+async fn server(builder: PlivoGuardBuilder<PlivoSignatureLayer>, bind: &str) -> SocketAddr {
     let layer = builder.build().unwrap();
     serve_on(bind, Router::new().fallback(echo).layer(layer)).await
 }

@@ -221,9 +221,13 @@ macro_rules! refusal_line {
 }
 
 /// A request was refused, or would have been in report-only mode: its line, then the span's
-/// fields and the counters; the doctor gets the refusal, if it is to examine it, after its
-/// line (the doctor's line comes from its own thread).
-pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
+/// fields and the counters.
+pub(crate) fn rejected(
+    span: &Span,
+    settings: &Settings,
+    metrics: Option<&dyn Metrics>,
+    event: Rejected<'_>,
+) {
     let rejection = event.refusal.rejection;
     // In the span, wherever the refusal is made (a head refusal is logged before the future
     // first enters it).
@@ -242,9 +246,6 @@ pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
         | Rejection::SourceNotAllowed => refusal_line!(Level::WARN, span, settings, &event),
         _ => refusal_line!(Level::INFO, span, settings, &event),
     }
-    if let Some(referral) = event.refusal.referral.take() {
-        referral.send();
-    }
     let verdict = if event.reported_only {
         "rejected (report-only)"
     } else {
@@ -255,7 +256,7 @@ pub(crate) fn rejected(span: &Span, settings: &Settings, event: Rejected<'_>) {
     if let Some(url) = event.url {
         span.record("url.full", url);
     }
-    if let Some(metrics) = &settings.metrics {
+    if let Some(metrics) = metrics {
         metrics.rejected(rejection);
     }
     #[cfg(feature = "metrics")]

@@ -16,9 +16,30 @@
 
 pub(crate) mod doctor;
 pub(crate) mod events;
+pub(crate) mod exits;
 #[cfg(feature = "metrics")]
 pub(crate) mod facade;
 mod metrics;
 pub(crate) mod span;
 
 pub use metrics::Metrics;
+
+use std::sync::Arc;
+
+/// What reports on verdicts, apart from the policy: read at the exits only, never by a stage.
+#[derive(Clone, Default)]
+pub(crate) struct Observers {
+    /// The signature doctor, when on.
+    pub(crate) doctor: Option<Arc<doctor::Doctor>>,
+    /// The user's counters.
+    pub(crate) metrics: Option<Arc<dyn Metrics>>,
+}
+
+impl std::fmt::Debug for Observers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observers")
+            .field("doctor", &self.doctor.is_some())
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}

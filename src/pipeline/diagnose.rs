@@ -1,30 +1,35 @@
-//! Which refusals the signature doctor is shown, and what of them: a mismatch (from the verify
-//! stage), and a refusal made from the head that a configuration mistake could explain (an
-//! untrusted host, an unknown origin, a V2 signature where only V3 is accepted). The doctor
-//! examines an owned copy on its own thread; the request is answered at once, whatever the
-//! doctor does.
+//! Which refusals are kept for the signature doctor, and what of them: a mismatch (from the
+//! verify stage), and a refusal made from the head that a configuration mistake could explain
+//! (an untrusted host, an unknown origin, a V2 signature where only V3 is accepted). These are
+//! decisions only: the refusal carries an [`Examination`] in its verdict, and the doctor (in
+//! `observe/`) reads it at the exit, after the refusal's own line, within its budget.
 //!
 //! A POST refused from its head under V3 carries a signature over its body: with diagnosis on,
 //! its body is read (within the body limit and timeout, as a forgery's is) before it is refused,
 //! whether or not the doctor's budget then admits it, so that the time taken says nothing about
 //! the budget. The answer stays the head's refusal.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Method;
 
 use super::head::{Head, claim_of};
-use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
-use crate::capture::ReceivedRequestLine;
-use crate::observe::doctor::Case;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::SignatureVersion;
 use crate::tenants::Tenant;
+
+/// What the doctor is given of a refused request, besides its head: its kind, its tenant when
+/// one was resolved, and its body (empty when the signature covers none).
+#[derive(Debug)]
+pub(crate) struct Examination {
+    pub(crate) kind: RequestKind,
+    pub(crate) tenant: Option<Arc<Tenant>>,
+    pub(crate) body: Bytes,
+}
 
 /// Whether the doctor examines refusals for this reason made from the head.
 pub(crate) fn explained_by_configuration(rejection: Rejection) -> bool {
@@ -36,85 +41,59 @@ pub(crate) fn explained_by_configuration(rejection: Rejection) -> bool {
     )
 }
 
-/// Shows a head refusal to the doctor now when its signature covers no body (a GET, a stream
-/// upgrade, a V2 signature); returns `true` when the body must be read first (a V3 POST).
-///
-/// Not examined: with tenants (no tenant's tokens are known before the origin is), a V2
-/// signature on a stream upgrade (Plivo signs streams with V3: no configuration enables it),
-/// and, in report-only mode, a V3 POST (its body goes on to the service unread).
-pub(crate) fn head_refusal(
-    settings: &Arc<Settings>,
-    refusal: &mut Refusal,
+/// What becomes of a head refusal for the doctor.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AtHead {
+    /// Not examined.
+    No,
+    /// Examined as it is: its signature covers no body (a GET, a stream upgrade, V2).
+    Now(RequestKind),
+    /// Examined once its body is read: a V3 POST's signature covers it.
+    AfterBody,
+}
+
+/// Whether a refusal made from the head is examined, and whether its body is read first (not
+/// in report-only mode, where the request goes on unread).
+pub(crate) fn at_head(
+    settings: &Settings,
+    rejection: Rejection,
     request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
-) -> bool {
-    let Some((kind, version)) = examinable(settings, refusal.rejection, request) else {
-        return false;
+) -> AtHead {
+    let Some((kind, version)) = examinable(settings, rejection, request) else {
+        return AtHead::No;
     };
     let needs_body = request.method == Method::POST
         && kind == RequestKind::Webhook
         && version == SignatureVersion::V3;
-    if needs_body {
-        return !settings.report_only;
-    }
-    refer(settings, None, refusal, kind, request, peer, Bytes::new());
-    false
-}
-
-/// Shows a head refusal whose body was read to the doctor (a body that could not be read
-/// whole is not examined: its signature cannot be checked).
-pub(crate) fn after_body(
-    settings: &Arc<Settings>,
-    refusal: &mut Refusal,
-    request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
-    body: Result<&Bytes, Rejection>,
-) {
-    // Only a webhook's body is ever read for the doctor.
-    if let Ok(body) = body {
-        refer(
-            settings,
-            None,
-            refusal,
-            RequestKind::Webhook,
-            request,
-            peer,
-            body.clone(),
-        );
+    match (needs_body, settings.report_only) {
+        (false, _) => AtHead::Now(kind),
+        (true, false) => AtHead::AfterBody,
+        (true, true) => AtHead::No,
     }
 }
 
-/// Shows a signature mismatch to the doctor, with the tokens it was verified with.
-pub(crate) fn mismatch(
-    settings: &Arc<Settings>,
-    head: &Head,
-    refusal: &mut Refusal,
-    request: &RequestHead<'_>,
-    body: &Bytes,
-) {
-    let tenant = head.tenant.known_ref();
-    refer(
-        settings,
-        tenant,
-        refusal,
-        head.kind,
-        request,
-        head.peer,
-        body.clone(),
-    );
+/// A mismatch, examined with its body and tenant, when diagnosis is on.
+pub(crate) fn mismatch(settings: &Settings, head: &Head, body: &Bytes) -> Option<Examination> {
+    settings.diagnose.then(|| Examination {
+        kind: head.kind,
+        tenant: head.tenant.known_ref().cloned(),
+        body: body.clone(),
+    })
 }
 
-/// The request's kind and signature version when the doctor would examine a head refusal for
-/// `rejection`.
+/// The request kind and signature version of a head refusal the doctor can examine: diagnosis
+/// on, a reason a configuration could explain, the layer's own tokens (a tenant's are not
+/// known before its lookup), readable signature headers, and not a V2 stream (which no
+/// configuration makes valid).
 fn examinable(
     settings: &Settings,
     rejection: Rejection,
     request: &RequestHead<'_>,
 ) -> Option<(RequestKind, SignatureVersion)> {
-    // Whether the body is read depends on the configuration only, never on the log filter
-    // or the budget (`Doctor::refer` checks those).
-    settings.doctor.as_ref()?;
-    if !explained_by_configuration(rejection) || !matches!(settings.tokens, Tokens::Static(_)) {
+    if !settings.diagnose
+        || !explained_by_configuration(rejection)
+        || !matches!(settings.tokens, Tokens::Static(_))
+    {
         return None;
     }
     let kind = upgrade::classify(request.method, request.version, request.headers).ok()?;
@@ -122,42 +101,4 @@ fn examinable(
         kind == RequestKind::StreamUpgrade && rejection == Rejection::SignatureVersionNotAccepted;
     let version = claim_of(request.headers)?.version;
     (!stream_v2).then_some((kind, version))
-}
-
-/// The target as captured in front of the layer, when its path or query differs from the one
-/// the layer verified.
-fn rewritten_in_front(request: &RequestHead<'_>) -> Option<http::Uri> {
-    let line = request.extensions.get::<ReceivedRequestLine>()?;
-    line.rewritten_to(request.original_uri()).cloned()
-}
-
-/// Gives the refusal an owned copy of what the doctor needs, within its budget (sent once the
-/// refusal's line is logged).
-fn refer(
-    settings: &Arc<Settings>,
-    tenant: Option<&Arc<Tenant>>,
-    refusal: &mut Refusal,
-    kind: RequestKind,
-    request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
-    body: Bytes,
-) {
-    let Some(doctor) = &settings.doctor else {
-        return;
-    };
-    let rejection = refusal.rejection;
-    let referral = doctor.refer(|| Case {
-        settings: settings.clone(),
-        tenant: tenant.cloned(),
-        rejection,
-        kind,
-        post: request.method == Method::POST,
-        target: request.original_uri().clone(),
-        inner_path: request.uri.path().to_owned(),
-        received: rewritten_in_front(request),
-        headers: request.headers.clone(),
-        peer,
-        body,
-    });
-    refusal.referral.set(referral);
 }

@@ -3,7 +3,6 @@
 //! size and type), and which URL is verified.
 
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -11,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
 use super::source::{self, Client};
-use super::upgrade::{self, RequestKind};
+use super::upgrade::RequestKind;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::{
@@ -45,8 +44,6 @@ pub(crate) struct Head {
     v2_half: Option<ClaimValues>,
     /// Whose tokens verify the request, as the `tokens` stage found.
     pub(crate) tenant: TenantState,
-    /// The TCP peer, when known (for the log line and the doctor).
-    pub(crate) peer: Option<SocketAddr>,
 }
 
 /// One family's three header values, as the request holds them (a reference count each, not a
@@ -100,14 +97,6 @@ impl TenantState {
             TenantState::Layer | TenantState::Unknown(_) => None,
         }
     }
-
-    /// The tenant, if one was resolved.
-    pub(crate) fn known(self) -> Option<Arc<Tenant>> {
-        match self {
-            TenantState::Known(tenant) => Some(tenant),
-            TenantState::Layer | TenantState::Unknown(_) => None,
-        }
-    }
 }
 
 /// The log line's explanation of a V2 request on a V3-only route.
@@ -120,33 +109,27 @@ const V2_NOT_ACCEPTED: &str = "a V2 signature on a route that accepts only V3: V
 const V2_STREAM: &str = "a V2 signature on a WebSocket upgrade: Plivo signs audio streams with V3, \
      and V2 would bind neither the query nor the stream";
 
-/// Checks everything the head decides, in order: webhook or stream upgrade, method, client
-/// network, signature headers and version, declared body size and type, then resolves the
-/// origin. `peer` is the TCP peer address, when known.
-pub(crate) fn check(
-    settings: &Settings,
-    request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
-) -> Result<Head, Refusal> {
-    let kind = upgrade::classify(request.method, request.version, request.headers)?;
-    check_classified(settings, kind, request, peer)
-}
-
-/// [`check`] for a request already classified (the upgrade check classifies first, to refuse
-/// anything but an upgrade before its signature headers are read).
+/// Checks everything the head decides for a request already classified (webhook or stream
+/// upgrade), in order: method, client network, signature headers and version, declared body
+/// size and type, then resolves the origin.
 pub(crate) fn check_classified(
     settings: &Settings,
     kind: RequestKind,
     request: &RequestHead<'_>,
-    peer: Option<SocketAddr>,
 ) -> Result<Head, Refusal> {
+    let peer = request.peer_addr();
     let method = match request.method.as_str() {
         "GET" => SignedMethod::Get,
         "POST" => SignedMethod::Post,
         _ => return Err(Rejection::MethodNotAllowed.into()),
     };
     if let Some(networks) = &settings.source_networks {
-        let client = Client::of(peer, settings.proxies.as_ref(), request.headers);
+        let client = Client::of(
+            request.platform_client,
+            peer,
+            settings.proxies.as_ref(),
+            request.headers,
+        );
         source::check(networks, client)
             .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
@@ -203,7 +186,6 @@ pub(crate) fn check_classified(
         claimed,
         v2_half,
         tenant: TenantState::Layer,
-        peer,
     })
 }
 

@@ -16,6 +16,7 @@
 //! [`settings`] is the plain data every stage reads.
 
 pub(crate) mod diagnose;
+pub(crate) mod flow;
 pub(crate) mod head;
 pub(crate) mod read_body;
 pub(crate) mod replay;
@@ -25,4 +26,5 @@ pub(crate) mod settings;
 pub(crate) mod source;
 pub(crate) mod tokens;
 pub(crate) mod upgrade;
+pub(crate) mod verdict;
 pub(crate) mod verify;

@@ -3,9 +3,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 
-use crate::observe::events;
 use crate::rejection::Rejection;
 use crate::replay::{
     NonceStore, ReleaseGuard, ReplayKeys, Reservation, ReservationId, StoreError, StoreFuture,
@@ -13,7 +12,6 @@ use crate::replay::{
 
 use super::respond::Refusal;
 use super::settings::ReplaySettings;
-use crate::verified::PlivoVerified;
 
 /// Asks the store to reserve `keys`, with the guard that undoes them if the request ends before
 /// the handler could act (armed from before the store is asked, so a request dropped while the
@@ -53,8 +51,9 @@ pub(crate) struct Reserving {
 impl Reserving {
     /// The answer, if every store call answers at once (for synchronous checks; a store that
     /// does not is unavailable there).
+    #[cfg(test)]
     pub(crate) fn now(mut self) -> Option<Result<Reservation, StoreError>> {
-        match Pin::new(&mut self).poll(&mut Context::from_waker(Waker::noop())) {
+        match Pin::new(&mut self).poll(&mut Context::from_waker(std::task::Waker::noop())) {
             Poll::Ready(answer) => Some(answer),
             Poll::Pending => None,
         }
@@ -129,26 +128,19 @@ pub(crate) fn decide(answer: &Result<Reservation, StoreError>, fail_open: bool) 
     }
 }
 
-/// Carries out the decision for a verified request: the guard to hold while it goes on, or its
-/// refusal (the guard released or kept, as the decision says). A store failure is logged: by
-/// its own line when failing open, by the refusal's line (its detail) when failing closed.
+/// Acts on the store's answer: the reservation's guard to hold while the handler runs, with
+/// the store's error when it failed and the request goes on unprotected (fail-open: the exit
+/// logs it); or the refusal, the guard released or kept as [`decide`] says.
 pub(crate) fn settle(
     settings: Option<&ReplaySettings>,
-    verified: &PlivoVerified,
     answer: Result<Reservation, StoreError>,
     guard: ReleaseGuard,
-) -> Result<ReleaseGuard, Refusal> {
+) -> Result<(ReleaseGuard, Option<StoreError>), Refusal> {
     let fail_open = settings.is_some_and(|replay| replay.fail_open);
-    let decision = decide(&answer, fail_open);
-    match decision {
-        Decision::Call => Ok(guard),
-        Decision::CallUnprotected => {
-            if let Err(error) = &answer {
-                events::store_unavailable_fail_open(verified, error);
-            }
-            Ok(guard)
-        }
-        Decision::Refuse { rejection, release } => {
+    match (decide(&answer, fail_open), answer) {
+        (Decision::Call, _) => Ok((guard, None)),
+        (Decision::CallUnprotected, answer) => Ok((guard, answer.err())),
+        (Decision::Refuse { rejection, release }, answer) => {
             if release {
                 drop(guard);
             } else {

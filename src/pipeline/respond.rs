@@ -5,28 +5,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use std::cell::Cell;
-
 use super::settings::Settings;
-use crate::observe::doctor::Referral;
 use crate::rejection::Rejection;
 
 /// A refusal, and what its log line adds to the reason.
+#[derive(Debug)]
 pub(crate) struct Refusal {
     pub(crate) rejection: Rejection,
     /// Why, when the reason alone does not say (how to enable V2, which client was refused).
     pub(crate) detail: Option<String>,
-    /// For the signature doctor, sent once the refusal's line is logged (taken then).
-    pub(crate) referral: Cell<Option<Referral>>,
-}
-
-impl std::fmt::Debug for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Refusal")
-            .field("rejection", &self.rejection)
-            .field("detail", &self.detail)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Refusal {
@@ -35,7 +22,6 @@ impl Refusal {
         Self {
             rejection,
             detail: Some(detail.into()),
-            referral: Cell::new(None),
         }
     }
 }
@@ -45,7 +31,6 @@ impl From<Rejection> for Refusal {
         Self {
             rejection,
             detail: None,
-            referral: Cell::new(None),
         }
     }
 }

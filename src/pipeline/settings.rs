@@ -1,5 +1,6 @@
-//! The settings one layer shares with every service and future it makes: plain data, checked
-//! by the builder. Behaviour lives in the stage that uses each setting.
+//! The policy a [`PlivoGuard`](crate::PlivoGuard) holds: plain data, checked by the builder.
+//! Behaviour lives in the stage that uses each setting. What reports on verdicts (the doctor,
+//! the counters) is not here: it is `observe::Observers`, read at the exits only.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,8 +10,6 @@ use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
 
-use crate::observe::Metrics;
-use crate::observe::doctor::Doctor;
 use crate::rejection::Rejection;
 use crate::replay::NonceStore;
 use crate::signature::{StreamUrlForm, Verifier};
@@ -39,9 +38,9 @@ pub(crate) struct Settings {
     pub(crate) replay: Option<ReplaySettings>,
     /// Verify and record, but let every request through (a body the layer reads still meets its limit and timeout).
     pub(crate) report_only: bool,
-    /// The signature doctor, when on.
-    pub(crate) doctor: Option<Doctor>,
-    pub(crate) metrics: Option<Arc<dyn Metrics>>,
+    /// Whether refusals a configuration could explain are kept for the signature doctor (a
+    /// head refusal whose signature covers a body then has that body read first).
+    pub(crate) diagnose: bool,
 }
 
 /// Whose tokens verify a request.
@@ -86,8 +85,7 @@ impl fmt::Debug for Settings {
                 }),
             )
             .field("report_only", &self.report_only)
-            .field("diagnose", &self.doctor.is_some())
-            .field("metrics", &self.metrics.is_some())
+            .field("diagnose", &self.diagnose)
             .finish()
     }
 }

@@ -18,6 +18,9 @@ pub(crate) enum Client {
     TrustedPeer(IpAddr),
     /// Found behind the trusted peer in a named client header.
     BehindProxy { client: IpAddr, peer: IpAddr },
+    /// Given by the platform that delivered the request (AWS Lambda's `sourceIp`), from
+    /// outside the request.
+    Platform(IpAddr),
     /// No peer address is known (no `ConnectInfo`, `TcpConnectInfo` or `PeerAddr`).
     NoPeerAddress,
     /// The trusted peer's client header could not be read (an unparseable entry, an
@@ -26,13 +29,17 @@ pub(crate) enum Client {
 }
 
 impl Client {
-    /// Finds the client of a request from its TCP peer and, when the peer is trusted, the
-    /// client headers named for the user's proxies.
+    /// Finds the client of a request: the address its platform gave, else its TCP peer and,
+    /// when the peer is trusted, the client headers named for the user's proxies.
     pub(crate) fn of(
+        platform: Option<IpAddr>,
         peer: Option<SocketAddr>,
         proxies: Option<&TrustedProxies>,
         headers: &HeaderMap,
     ) -> Self {
+        if let Some(client) = platform {
+            return Client::Platform(client.to_canonical());
+        }
         let Some(peer) = peer.map(|p| p.ip().to_canonical()) else {
             return Client::NoPeerAddress;
         };
@@ -48,9 +55,10 @@ impl Client {
 
     fn address(self) -> Option<IpAddr> {
         match self {
-            Client::Peer(ip) | Client::TrustedPeer(ip) | Client::BehindProxy { client: ip, .. } => {
-                Some(ip)
-            }
+            Client::Peer(ip)
+            | Client::TrustedPeer(ip)
+            | Client::Platform(ip)
+            | Client::BehindProxy { client: ip, .. } => Some(ip),
             Client::NoPeerAddress | Client::Unreadable { .. } => None,
         }
     }
@@ -66,6 +74,9 @@ pub(crate) fn check(networks: &[Cidr], client: Client) -> Result<(), String> {
     }
     Err(match client {
         Client::Peer(ip) => format!("client {ip} (the TCP peer) is not in source_networks"),
+        Client::Platform(ip) => {
+            format!("client {ip} (as the platform gave it) is not in source_networks")
+        }
         Client::BehindProxy { client, peer } => {
             format!("client {client} (behind trusted proxy {peer}) is not in source_networks")
         }
@@ -115,22 +126,32 @@ mod tests {
         let named = proxies(&[ProxyHeader::XForwardedFor]);
         let forged = xff("203.0.113.9");
         // An untrusted peer's X-Forwarded-For is not believed.
-        let client = Client::of(peer("198.51.100.7:1"), Some(&named), &forged);
+        let client = Client::of(None, peer("198.51.100.7:1"), Some(&named), &forged);
         assert_eq!(client, Client::Peer("198.51.100.7".parse().unwrap()));
         assert!(check(&networks(), client).is_err());
         // A trusted peer's is.
-        let client = Client::of(peer("10.0.0.2:1"), Some(&named), &forged);
+        let client = Client::of(None, peer("10.0.0.2:1"), Some(&named), &forged);
         assert!(matches!(client, Client::BehindProxy { .. }));
         assert_eq!(check(&networks(), client), Ok(()));
         // IPv4-mapped peers count as the IPv4 address.
-        let client = Client::of(peer("[::ffff:203.0.113.4]:1"), None, &HeaderMap::new());
+        let client = Client::of(
+            None,
+            peer("[::ffff:203.0.113.4]:1"),
+            None,
+            &HeaderMap::new(),
+        );
         assert_eq!(check(&networks(), client), Ok(()));
     }
 
     #[test]
     fn a_trusted_peer_without_a_named_client_header_is_the_client() {
         let default = TrustedProxies::new(["10.0.0.0/8"], ProxyHeaders::DEFAULT).unwrap();
-        let client = Client::of(peer("10.0.0.2:1"), Some(&default), &xff("203.0.113.9"));
+        let client = Client::of(
+            None,
+            peer("10.0.0.2:1"),
+            Some(&default),
+            &xff("203.0.113.9"),
+        );
         assert_eq!(client, Client::TrustedPeer("10.0.0.2".parse().unwrap()));
         let why = check(&networks(), client).unwrap_err();
         assert!(
@@ -143,10 +164,41 @@ mod tests {
     fn an_unknown_client_is_refused() {
         let named = proxies(&[ProxyHeader::XForwardedFor]);
         let every = parse_networks("source_networks", ["0.0.0.0/0", "::/0"]).unwrap();
-        let client = Client::of(None, Some(&named), &xff("203.0.113.9"));
+        let client = Client::of(None, None, Some(&named), &xff("203.0.113.9"));
         assert!(check(&every, client).unwrap_err().contains("connect_info"));
-        let client = Client::of(peer("10.0.0.2:1"), Some(&named), &xff("bogus, 10.0.0.1"));
+        let client = Client::of(
+            None,
+            peer("10.0.0.2:1"),
+            Some(&named),
+            &xff("bogus, 10.0.0.1"),
+        );
         assert!(matches!(client, Client::Unreadable { .. }));
         assert!(check(&every, client).is_err());
+    }
+
+    #[test]
+    fn the_platforms_client_is_believed_before_the_peer_and_any_header() {
+        let named = proxies(&[ProxyHeader::XForwardedFor]);
+        let platform = Some("203.0.113.5".parse().unwrap());
+        // A forged header through a trusted peer changes nothing: the platform said who it is.
+        let client = Client::of(
+            platform,
+            peer("10.0.0.2:1"),
+            Some(&named),
+            &xff("198.51.100.1"),
+        );
+        assert_eq!(client, Client::Platform("203.0.113.5".parse().unwrap()));
+        assert!(check(&networks(), client).is_ok());
+        let outside = Client::of(
+            Some("198.51.100.1".parse().unwrap()),
+            None,
+            None,
+            &xff("203.0.113.9"),
+        );
+        assert!(
+            check(&networks(), outside)
+                .unwrap_err()
+                .contains("platform")
+        );
     }
 }

@@ -112,7 +112,7 @@ mod tests {
     fn a_known_tenant_is_its_own() {
         let known = tenant();
         let settled = settle(Resolved::Known(known.clone()), "acme").unwrap();
-        assert!(Arc::ptr_eq(&settled.known().unwrap(), &known));
+        assert!(Arc::ptr_eq(settled.known_ref().unwrap(), &known));
     }
 
     #[test]

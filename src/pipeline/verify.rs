@@ -1,114 +1,66 @@
 //! Stage 4, verify: the signature over the URL and the whole body (an empty one for a stream
 //! upgrade, verified from its head alone).
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::HeaderValue;
 use http::header::CONTENT_TYPE;
-use http::request::Parts;
-use http::{HeaderValue, Request};
-use tracing::Span;
 
-use super::diagnose;
+use super::diagnose::{self, Examination};
 use super::head::{Head, SignedMethod};
 use super::respond::Refusal;
 use super::settings::Settings;
 use super::upgrade::RequestKind;
-use crate::observe::span::{record_verify_time, wants_verify_time};
 use crate::rejection::Rejection;
 use crate::replay::{ReplayKey, ReplayKeys};
 use crate::request_info::RequestHead;
 use crate::signature::{SignedRequest, SignedUrl, StreamUrlForm, Verifier, VerifyError};
 use crate::verified::PlivoVerified;
 
-/// What verification made of a request.
-pub(crate) enum Verdict {
-    Accepted(Accepted),
-    Failed(Failed),
-}
-
-/// A request whose signature verified.
-pub(crate) struct Accepted {
-    pub(crate) request: Request<Bytes>,
-    pub(crate) verified: PlivoVerified,
-    /// The replay keys of its signed messages, when replay protection is on.
-    pub(crate) keys: Option<ReplayKeys>,
-}
-
-/// A request whose signature did not verify. The request comes back, so report-only mode can
-/// still hand it on.
-pub(crate) struct Failed {
-    pub(crate) request: Request<Bytes>,
-    pub(crate) unchecked: Unchecked,
-}
-
-/// Verifies the request whose head is `head` over its whole `body`, and gives the request
-/// back with the verdict.
-pub(crate) fn verify(
-    settings: &Arc<Settings>,
-    head: Head,
-    parts: Parts,
-    body: Bytes,
-    span: &Span,
-) -> Verdict {
-    match check(settings, &head, &RequestHead::from(&parts), &body, span) {
-        Ok(Checked { mut verified, keys }) => {
-            // Moved, not cloned: the request keeps its tenant for as long as it lives.
-            verified.set_tenant(head.tenant.known());
-            Verdict::Accepted(Accepted {
-                request: Request::from_parts(parts, body),
-                verified,
-                keys,
-            })
-        }
-        Err(unchecked) => Verdict::Failed(Failed {
-            request: Request::from_parts(parts, body),
-            unchecked,
-        }),
-    }
-}
-
-/// A signature that verified (its tenant, if any, is for the caller to move in).
+/// A request that verified: what the handler is told, and the replay keys to reserve (none
+/// when replay protection is off).
 pub(crate) struct Checked {
     pub(crate) verified: PlivoVerified,
     pub(crate) keys: Option<ReplayKeys>,
 }
 
-/// A signature that did not verify: the refusal (with the doctor's findings, when it looked),
-/// and the URL verified.
+/// A request that did not verify: why, the URL that was verified (for the log line), and what
+/// the doctor is given, when it examines the refusal.
 pub(crate) struct Unchecked {
     pub(crate) refusal: Refusal,
     pub(crate) url: String,
+    pub(crate) examination: Option<Examination>,
 }
 
-/// Checks the signature of a request (its head and its whole body); on a mismatch, shows it to
-/// the signature doctor (when on, and within its budget; the answer does not wait for it).
+/// Verifies the signature over the URL and `body` with the request's tokens (its tenant's, or
+/// the layer's). A stream upgrade is tried in the stream URL form Plivo signs, then in the one
+/// extra form opted into, if any. `timed`: how long the signature check took is measured (the
+/// second value), for the span and the counters.
 pub(crate) fn check(
-    settings: &Arc<Settings>,
+    settings: &Settings,
     head: &Head,
     request: &RequestHead<'_>,
     body: &Bytes,
-    span: &Span,
-) -> Result<Checked, Unchecked> {
+    timed: bool,
+) -> (Result<Checked, Unchecked>, Option<Duration>) {
     let url = head.signed_url(request);
-    // No tenant: one the store does not know (refused here, after the body was read like a
-    // forgery's, so the sender cannot tell a known tenant from an unknown one).
     let verifier = match head.verifier(settings) {
         Ok(verifier) => verifier,
         Err(why) => {
-            return Err(Unchecked {
+            let unchecked = Unchecked {
                 refusal: Refusal::explained(Rejection::UnknownTenant, why),
                 url: url.url_text(),
-            });
+                examination: None,
+            };
+            return (Err(unchecked), None);
         }
     };
     let default_form =
         (head.kind == RequestKind::StreamUpgrade).then_some(StreamUrlForm::HttpScheme);
-    let started = wants_verify_time(span).then(Instant::now);
+    let started = timed.then(Instant::now);
     let mut outcome = check_url(settings, verifier, head, request, url, body)
         .map(|matched| (matched, default_form));
-    // The one other stream form the user opted into, tried only after the default failed.
     if let (Err(VerifyError::SignatureMismatch), RequestKind::StreamUpgrade, Some(form)) =
         (&outcome, head.kind, settings.extra_stream_url_form)
     {
@@ -118,40 +70,41 @@ pub(crate) fn check(
             outcome = Ok((matched, Some(form)));
         }
     }
-    if let Some(started) = started {
-        let elapsed = started.elapsed();
-        record_verify_time(span, elapsed, body.len());
-        #[cfg(feature = "metrics")]
-        crate::observe::facade::verify_time(head.version, elapsed);
-    }
-    match outcome {
-        Ok((matched, stream_url_form)) => Ok(Checked {
-            keys: matched.digest.map(|digest| {
-                let decided = ReplayKey::from_digest(digest);
-                match v2_half_key(verifier, head, url) {
-                    Some(v2_half) => ReplayKeys::with_v2_half(decided, v2_half),
-                    None => ReplayKeys::one(decided),
-                }
-            }),
-            verified: PlivoVerified::new(
+    let elapsed = started.map(|started| started.elapsed());
+    let checked = match outcome {
+        Ok((matched, stream_url_form)) => {
+            let mut verified = PlivoVerified::new(
                 head.version,
                 matched.token,
                 head.nonce_text(),
                 matched.url,
                 stream_url_form,
-            ),
-        }),
-        Err(error) => {
-            let mut refusal = Refusal::from(Rejection::from(error));
-            if refusal.rejection == Rejection::SignatureMismatch {
-                diagnose::mismatch(settings, head, &mut refusal, request, body);
-            }
-            Err(Unchecked {
-                refusal,
-                url: url.url_text(),
+            );
+            verified.set_tenant(head.tenant.known_ref().cloned());
+            Ok(Checked {
+                keys: matched.digest.map(|digest| {
+                    let decided = ReplayKey::from_digest(digest);
+                    match v2_half_key(verifier, head, url) {
+                        Some(v2_half) => ReplayKeys::with_v2_half(decided, v2_half),
+                        None => ReplayKeys::one(decided),
+                    }
+                }),
+                verified,
             })
         }
-    }
+        Err(error) => {
+            let rejection = Rejection::from(error);
+            let examination = (rejection == Rejection::SignatureMismatch)
+                .then(|| diagnose::mismatch(settings, head, body))
+                .flatten();
+            Err(Unchecked {
+                refusal: Refusal::from(rejection),
+                url: url.url_text(),
+                examination,
+            })
+        }
+    };
+    (checked, elapsed)
 }
 
 /// The replay key the same request would reserve without its V3 headers: the key of its V2

@@ -30,6 +30,14 @@ pub(crate) struct ReleaseGuard {
     release_on_drop_after_start: bool,
 }
 
+impl std::fmt::Debug for ReleaseGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseGuard")
+            .field("keys", &self.keys.as_slice().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReleaseGuard {
     pub(crate) fn new(
         store: Arc<dyn NonceStore>,

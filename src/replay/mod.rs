@@ -14,7 +14,7 @@
 //!    request was dropped before the inner service's future was first polled. A request
 //!    dropped after that (the client disconnected, an outer timeout fired) keeps its
 //!    reservation until the TTL, so disconnecting early cannot free a nonce for another copy;
-//!    [`replay_release_on_drop`](crate::PlivoSignatureLayerBuilder::replay_release_on_drop) is
+//!    [`replay_release_on_drop`](crate::PlivoGuardBuilder::replay_release_on_drop) is
 //!    the explicit opt-in to the opposite trade-off;
 //! 3. answers 503 when the store cannot answer (Plivo retries later), or lets the request
 //!    through when configured to fail open. Both are logged.

@@ -16,7 +16,7 @@ pub(crate) const SIGNED_STREAM_SCHEME: &str = "http";
 /// Plivo's own stream SDKs compute other forms; they are named here so that the signature
 /// doctor can say which one a request matched, and so that a user whose traffic provably
 /// differs can opt into one of them with
-/// [`also_accept_stream_url_form`](crate::PlivoSignatureLayerBuilder::also_accept_stream_url_form).
+/// [`also_accept_stream_url_form`](crate::PlivoGuardBuilder::also_accept_stream_url_form).
 ///
 /// ```
 /// use tower_plivo::signature::StreamUrlForm;

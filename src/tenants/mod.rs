@@ -8,7 +8,7 @@
 //! [`TenantCache`] keeps the answers (keyed HMAC states, never the token text) for a TTL, so a
 //! request costs one lookup per tenant per TTL, and concurrent first requests share one
 //! lookup. Give it to the layer with
-//! [`tenants`](crate::PlivoSignatureLayerBuilder::tenants).
+//! [`tenants`](crate::PlivoGuardBuilder::tenants).
 //!
 //! A request is refused before any lookup if it carries no signature headers. A tenant the
 //! store does not know is refused with [`Rejection::UnknownTenant`](crate::Rejection::UnknownTenant)

@@ -49,9 +49,9 @@ pub(crate) use report::{Ignored, OriginReport, Peer};
 /// | [`from_request`](Self::from_request) alone | development, or hosts you cannot list | the host: a request Plivo signed for another of your hosts on the same token verifies |
 ///
 /// With [`from_request`](Self::from_request), the forwarding headers named with
-/// [`proxy_headers`](crate::PlivoSignatureLayerBuilder::proxy_headers) correct the scheme,
+/// [`proxy_headers`](crate::PlivoGuardBuilder::proxy_headers) correct the scheme,
 /// host and port when the TCP peer is one of the
-/// [`trusted_proxies`](crate::PlivoSignatureLayerBuilder::trusted_proxies).
+/// [`trusted_proxies`](crate::PlivoGuardBuilder::trusted_proxies).
 ///
 /// ```
 /// use tower_plivo::{Scheme, UrlPolicy};

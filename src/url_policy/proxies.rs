@@ -19,7 +19,7 @@ use crate::rejection::Rejection;
 /// believe when such a proxy is the TCP peer.
 ///
 /// Only headers named with
-/// [`proxy_headers`](crate::PlivoSignatureLayerBuilder::proxy_headers) are read; the default is
+/// [`proxy_headers`](crate::PlivoGuardBuilder::proxy_headers) are read; the default is
 /// [`XForwardedProto`](Self::XForwardedProto) alone, the header TLS termination changes. Most
 /// load balancers (AWS ALB, Google Cloud Load Balancing, Cloudflare, Heroku, Fly) pass the
 /// client's `Host` through and never set `X-Forwarded-Host` or `Forwarded`: a value of those

@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tower::Service;
-use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder, PlivoVerified, UrlPolicy};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, PlivoVerified, UrlPolicy};
 
 use super::{FORM, Reply, fresh_nonce, send, serve};
 
@@ -27,7 +27,7 @@ pub const ORIGIN: &str = "https://hooks.example.com";
 pub const BODY: &str =
     "CallUUID=6b2b4b5e-composition&From=14155550100&To=14155550199&Event=StartApp";
 
-pub fn plivo() -> PlivoSignatureLayerBuilder {
+pub fn plivo() -> PlivoGuardBuilder<PlivoSignatureLayer> {
     PlivoSignatureLayer::builder()
         .auth_token(TOKEN)
         .url_policy(UrlPolicy::public_base(ORIGIN).unwrap())

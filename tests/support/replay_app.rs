@@ -13,7 +13,7 @@ use axum::routing::post;
 use tower_plivo::UrlPolicy;
 use tower_plivo::replay::NonceStore;
 use tower_plivo::signature::Signer;
-use tower_plivo::{PlivoSignatureLayer, PlivoSignatureLayerBuilder};
+use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer};
 
 use super::{FORM, Reply, echo, send, serve};
 
@@ -65,7 +65,9 @@ pub async fn replay_server(store: impl NonceStore, fail_open: bool) -> (SocketAd
 /// `configure`.
 pub async fn replay_server_with(
     store: impl NonceStore,
-    configure: impl FnOnce(PlivoSignatureLayerBuilder) -> PlivoSignatureLayerBuilder,
+    configure: impl FnOnce(
+        PlivoGuardBuilder<PlivoSignatureLayer>,
+    ) -> PlivoGuardBuilder<PlivoSignatureLayer>,
 ) -> (SocketAddr, Calls) {
     let calls = Calls::default();
     let builder = PlivoSignatureLayer::builder()

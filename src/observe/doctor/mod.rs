@@ -122,7 +122,7 @@ impl Doctor {
     /// A referral of a refusal to the doctor, when the budget allows (`case` is made only
     /// then); otherwise the refusal is counted as skipped. It is sent once the refusal's own
     /// line is logged, so the doctor's line comes after it.
-    pub(crate) fn refer(&self, case: impl FnOnce() -> Case) -> Option<Referral> {
+    pub(crate) fn refer(self: &Arc<Self>, case: impl FnOnce() -> Case) -> Option<Referral> {
         if !Self::listened_to() {
             return None;
         }
@@ -130,16 +130,17 @@ impl Doctor {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(Referral(Box::new(Job {
+        let job = Job {
             case: case(),
             skipped: self.skipped.swap(0, Ordering::Relaxed),
             dispatch: tracing::dispatcher::get_default(Clone::clone),
-        })))
+        };
+        Some(Referral(Box::new(job), self.clone()))
     }
 }
 
 /// A refusal on its way to the doctor's thread.
-pub(crate) struct Referral(Box<Job>);
+pub(crate) struct Referral(Box<Job>, Arc<Doctor>);
 
 impl std::fmt::Debug for Referral {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,10 +151,8 @@ impl std::fmt::Debug for Referral {
 impl Referral {
     /// Queues it for the doctor's thread (a full queue counts it as skipped). Returns at once.
     pub(crate) fn send(self) {
-        let settings = self.0.case.settings.clone();
-        if !worker::send(self.0)
-            && let Some(doctor) = &settings.doctor
-        {
+        let Referral(job, doctor) = self;
+        if !worker::send(job) {
             doctor.skipped.fetch_add(1, Ordering::Relaxed);
         }
     }
