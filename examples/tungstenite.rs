@@ -1,5 +1,5 @@
 //! Plivo audio streams on a bare `tokio-tungstenite` server, without tower: the
-//! [`SyncPlivoGuard::check_upgrade`](tower_plivo::SyncPlivoGuard::check_upgrade) runs inside `accept_hdr_async`'s
+//! [`SyncPlivoGuard::check_upgrade`](tower_plivo::guard::SyncPlivoGuard::check_upgrade) runs inside `accept_hdr_async`'s
 //! handshake callback, so an upgrade Plivo did not sign is answered 403 and never becomes a
 //! socket. A verified socket gets every text and binary message echoed back.
 //!
@@ -37,7 +37,8 @@ mod serving;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tower_plivo::{PlivoGuard, RequestHead, SyncPlivoGuard, UrlPolicy};
+use tower_plivo::guard::SyncPlivoGuard;
+use tower_plivo::{PlivoGuard, RequestHead, UrlPolicy};
 
 use serving::{Admitted, Gate, Limits};
 

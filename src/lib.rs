@@ -82,14 +82,14 @@
 //! the `101`, over the stream URL with its scheme replaced by `http` (as Plivo signs it), so an
 //! unsigned socket is never opened. axum's `WebSocketUpgrade` works behind it. Servers that
 //! upgrade without tower call [`PlivoGuard::check_upgrade`] (or, in a synchronous callback,
-//! [`SyncPlivoGuard::check_upgrade`]) on the request head.
+//! [`SyncPlivoGuard::check_upgrade`](guard::SyncPlivoGuard::check_upgrade)) on the request head.
 //!
 //! ## Without tower
 //!
 //! The layer is a [`PlivoGuard`] around a service. Any other host (actix-web, AWS Lambda, a CLI)
 //! builds the guard with the same builder and calls its two steps:
 //! [`check_head`](PlivoGuard::check_head) before reading the body (refuse now, or read at most
-//! [`body_limit`](HeadChecked::body_limit) bytes), then [`check_body`](PlivoGuard::check_body),
+//! [`body_limit`](guard::HeadChecked::body_limit) bytes), then [`check_body`](PlivoGuard::check_body),
 //! with the whole policy (URL policy, replay protection, tenants, V3 only by default).
 //!
 //! ## Many accounts
@@ -150,7 +150,7 @@ mod future;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod guard;
+pub mod guard;
 mod layer;
 mod observe;
 mod pipeline;
@@ -212,7 +212,7 @@ pub mod guide {
 
 pub use builder::PlivoGuardBuilder;
 pub use config_error::ConfigError;
-pub use guard::{Accepted, HeadChecked, PlivoGuard, Refused, SyncPlivoGuard};
+pub use guard::PlivoGuard;
 pub use layer::PlivoSignatureLayer;
 pub use observe::Metrics;
 pub use rejection::Rejection;

@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 };
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tower_plivo::{
-    PlivoGuard, PlivoGuardBuilder, Rejection, RequestHead, SyncPlivoGuard, UrlPolicy,
+    PlivoGuard, PlivoGuardBuilder, Rejection, RequestHead, UrlPolicy, guard::SyncPlivoGuard,
 };
 
 const TOKEN: &str = "upgradeTESTtokenNOTaSECRET000000";

@@ -1,7 +1,7 @@
-//! [`PlivoGuard`]: the verification core. It holds the whole policy and answers for one request
-//! in two steps, for any host: the [`PlivoSignatureLayer`](crate::PlivoSignatureLayer) wraps
-//! one, and any other server (actix-web, AWS Lambda, a bare WebSocket accept loop, a CLI) calls
-//! it directly.
+//! [`PlivoGuard`], the verification core, and what its steps hand back: it holds the whole
+//! policy and answers for one request in two steps, for any host. The
+//! [`PlivoSignatureLayer`](crate::PlivoSignatureLayer) wraps one; any other server (actix-web,
+//! AWS Lambda, a bare WebSocket accept loop, a CLI) calls it directly.
 
 mod outcome;
 mod sync;

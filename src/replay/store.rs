@@ -52,7 +52,7 @@ pub trait NonceStore: Send + Sync + 'static {
 
     /// Whether [`reserve`](Self::reserve) always answers at once ([`StoreFuture::ready`]),
     /// without I/O, so the store can serve a synchronous check such as
-    /// [`SyncPlivoGuard`](crate::SyncPlivoGuard). `false` unless a store says otherwise;
+    /// [`SyncPlivoGuard`](crate::guard::SyncPlivoGuard). `false` unless a store says otherwise;
     /// a store that says `true` and then answers later is treated as unavailable there.
     fn answers_synchronously(&self) -> bool {
         false
