@@ -36,7 +36,7 @@ use tower::{ServiceExt, service_fn};
 use tower_layer::Layer;
 use tower_plivo::service::RequestBody;
 use tower_plivo::signature::{AuthTokens, Signer};
-use tower_plivo::tenants::{TenantCache, TenantRequest, TokenLookup, TokenSource};
+use tower_plivo::tenants::{StoreFuture, TenantCache, TenantRequest, TokenSource};
 use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, UrlPolicy};
 
 const ORIGIN: &str = "https://hooks.example.com";
@@ -58,12 +58,14 @@ impl TokenSource for Tenants {
         request.path_segment(0).map(Cow::Borrowed)
     }
 
-    fn tokens(&self, tenant: &str) -> TokenLookup {
+    fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>> {
         let token = match tenant {
             "acme" => V3_TOKEN.to_owned(),
             other => format!("{other}-token"),
         };
-        Box::pin(async move { Ok(Some(AuthTokens::new([token], None::<&str>).unwrap())) })
+        StoreFuture::pending(
+            async move { Ok(Some(AuthTokens::new([token], None::<&str>).unwrap())) },
+        )
     }
 }
 

@@ -368,8 +368,8 @@ impl Outgoing {
     /// Sends the request to the plain-http server `to` over one HTTP/1.1 connection and reads
     /// its answer (for a stream, the upgrade's answer only, then the connection is closed).
     fn send(&self, to: &str) -> Result<Response, String> {
-        let signed = SignedUrl::parse(&self.url).map_err(|e| format!("--url: {e}"))?;
-        let server = SignedUrl::parse(to).map_err(|e| format!("--to: {e}"))?;
+        let signed = SignedUrl::parse(&self.url).map_err(|e| format!("--url: {}", e.as_str()))?;
+        let server = SignedUrl::parse(to).map_err(|e| format!("--to: {}", e.as_str()))?;
         // The target Plivo would request: the signed URL's path and query, unless `--to` names
         // another path (a proxy that rewrites it). A bare `/` is taken as no path: a habit when
         // writing an address, not a request for the root.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::signature::{TokenError, TokenId};
+use crate::signature::TokenId;
 
 /// Why a [`PlivoSignatureLayer`](crate::PlivoSignatureLayer) (or one of its parts) could not be
 /// built. Never contains a token.
@@ -133,15 +133,6 @@ impl fmt::Debug for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-impl From<TokenError> for ConfigError {
-    fn from(error: TokenError) -> Self {
-        match error {
-            TokenError::None => ConfigError::NoAuthToken,
-            TokenError::Invalid(id) => ConfigError::InvalidAuthToken(id),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

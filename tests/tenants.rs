@@ -18,7 +18,7 @@ use axum::routing::{any, post};
 use axum::{Extension, Router};
 use tower_plivo::signature::AuthTokens;
 use tower_plivo::tenants::{
-    LookupError, TenantCache, TenantCacheBuilder, TenantRequest, TokenLookup, TokenSource,
+    StoreError, StoreFuture, TenantCache, TenantCacheBuilder, TenantRequest, TokenSource,
 };
 use tower_plivo::{ConfigError, PlivoSignatureLayer, PlivoVerified, Scheme, TokenId, UrlPolicy};
 
@@ -66,19 +66,19 @@ impl TokenSource for Source {
         request.path_segment(0).map(Cow::Borrowed)
     }
 
-    fn tokens(&self, tenant: &str) -> TokenLookup {
+    fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>> {
         let store = self.0.clone();
         let tenant = tenant.to_owned();
-        Box::pin(async move {
+        StoreFuture::pending(async move {
             store.lookups.fetch_add(1, Ordering::SeqCst);
             let delay = store.delay_ms.load(Ordering::SeqCst) as u64;
             tokio::time::sleep(Duration::from_millis(delay)).await;
             if store.down.load(Ordering::SeqCst) {
-                return Err(LookupError::new("the store is down"));
+                return Err(StoreError::new("the store is down"));
             }
             let tokens = store.tenants.lock().unwrap().get(&tenant).cloned();
             tokens
-                .map(|tokens| AuthTokens::new(tokens, None::<&str>).map_err(LookupError::new))
+                .map(|tokens| AuthTokens::new(tokens, None::<&str>).map_err(StoreError::new))
                 .transpose()
         })
     }

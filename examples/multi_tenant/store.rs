@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tower_plivo::signature::AuthTokens;
-use tower_plivo::tenants::{LookupError, TenantRequest, TokenLookup, TokenSource};
+use tower_plivo::tenants::{StoreError, StoreFuture, TenantRequest, TokenSource};
 
 /// Tenants by the first path segment (`/acme/answer` is `acme`'s), tokens from the database.
 pub struct SqliteTenants {
@@ -20,26 +20,26 @@ impl TokenSource for SqliteTenants {
         request.path_segment(0).map(Cow::Borrowed)
     }
 
-    fn tokens(&self, tenant: &str) -> TokenLookup {
+    fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>> {
         // One line per lookup: the cache makes it one per tenant per cache time.
         tracing::info!(tenant, "looking tenant up in the database");
         let path = self.path.clone();
         let tenant = tenant.to_owned();
         // rusqlite blocks: off the async workers.
-        Box::pin(async move {
+        StoreFuture::pending(async move {
             tokio::task::spawn_blocking(move || read_tokens(&path, &tenant))
                 .await
-                .map_err(LookupError::new)?
+                .map_err(StoreError::new)?
         })
     }
 }
 
 /// The row of `tenant`, as tokens: `None` if there is none.
-fn read_tokens(path: &PathBuf, tenant: &str) -> Result<Option<AuthTokens>, LookupError> {
+fn read_tokens(path: &PathBuf, tenant: &str) -> Result<Option<AuthTokens>, StoreError> {
     // Opened per lookup (a lookup happens once per tenant per TTL): a file replaced or restored
     // is seen at once, and a missing one is an error rather than a new empty database.
     let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(LookupError::new)?;
+        .map_err(StoreError::new)?;
     let row: Option<(String, Option<String>)> = db
         .query_row(
             "SELECT auth_tokens, main_auth_tokens FROM tenants WHERE name = ?1",
@@ -47,7 +47,7 @@ fn read_tokens(path: &PathBuf, tenant: &str) -> Result<Option<AuthTokens>, Looku
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()
-        .map_err(LookupError::new)?;
+        .map_err(StoreError::new)?;
     let Some((account, main)) = row else {
         return Ok(None);
     };
@@ -55,14 +55,14 @@ fn read_tokens(path: &PathBuf, tenant: &str) -> Result<Option<AuthTokens>, Looku
     if account.is_empty() {
         // The request gets 503 and this reason is logged at ERROR: a misconfigured row is for
         // the operator to fix, not a tenant that does not exist.
-        return Err(LookupError::new(format!(
+        return Err(StoreError::new(format!(
             "the row of tenant {tenant:?} has no usable auth token"
         )));
     }
     let main: Vec<&str> = main.as_deref().map(items).into_iter().flatten().collect();
     AuthTokens::new(account, main)
         .map(Some)
-        .map_err(LookupError::new)
+        .map_err(StoreError::new)
 }
 
 /// The items of a comma-separated list, trimmed, empty ones left out.

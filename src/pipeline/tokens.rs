@@ -97,8 +97,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::replay::StoreError;
     use crate::signature::{AuthTokens, Verifier};
-    use crate::tenants::LookupError;
     use crate::tenants::Tenant;
 
     fn tenant() -> Arc<Tenant> {
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_store_error_is_503_never_a_pass() {
-        let error = Arc::new(LookupError::new("database is locked"));
+        let error = Arc::new(StoreError::new("database is locked"));
         let refusal = settle(Resolved::Unavailable(error), "acme").unwrap_err();
         assert_eq!(refusal.rejection, Rejection::TenantStoreUnavailable);
         assert_eq!(

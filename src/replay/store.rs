@@ -90,7 +90,9 @@ pub enum Reservation {
     AlreadySeen,
 }
 
-/// The store could not answer (unreachable, timed out, failed).
+/// A store could not answer (unreachable, timed out, failed): a replay store's
+/// [`NonceStore`] call, or a [`TokenSource`](crate::tenants::TokenSource)'s lookup. The request
+/// gets 503 and Plivo retries. Its text is logged: never put a token in it.
 #[derive(Debug)]
 pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
 
@@ -99,7 +101,7 @@ impl StoreError {
     ///
     /// ```
     /// let error = tower_plivo::replay::StoreError::new("connection refused");
-    /// assert_eq!(error.to_string(), "nonce store unavailable: connection refused");
+    /// assert_eq!(error.to_string(), "store unavailable: connection refused");
     /// ```
     pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self(error.into())
@@ -108,7 +110,7 @@ impl StoreError {
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "nonce store unavailable: {}", self.0)
+        write!(f, "store unavailable: {}", self.0)
     }
 }
 
@@ -118,8 +120,9 @@ impl std::error::Error for StoreError {
     }
 }
 
-/// The answer of a store: ready at once (an in-memory store) or a boxed future (a network
-/// store), so in-memory stores cost no allocation.
+/// The answer of a store ([`NonceStore`], [`TokenSource`](crate::tenants::TokenSource)): ready
+/// at once (an in-memory store) or a boxed future (a network store), so in-memory stores cost
+/// no allocation.
 ///
 /// ```
 /// use tower_plivo::replay::{Reservation, StoreFuture};

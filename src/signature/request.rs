@@ -15,7 +15,7 @@ use super::url::SignedUrl;
 ///     Some(b"application/x-www-form-urlencoded"),
 ///     b"CallUUID=1",
 /// );
-/// # Ok::<(), tower_plivo::signature::UrlError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct SignedRequest<'a> {

@@ -6,6 +6,7 @@ use super::mac::KeyedMac;
 use super::message::{V3Message, v2_parts};
 use super::stream::StreamUrlForm;
 use super::url::{SignedUrl, UrlError};
+use crate::config_error::ConfigError;
 
 /// Produces Plivo signatures with one auth token, through the same canonicalisation the
 /// verifier uses. `Debug` never shows the token.
@@ -25,7 +26,7 @@ use super::url::{SignedUrl, UrlError};
 /// let url = "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml";
 /// let signature = signer.sign_v3_post(url, body.as_bytes(), "31627761595286130198")?;
 /// assert_eq!(signature, "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0=");
-/// # Ok::<(), tower_plivo::signature::UrlError>(())
+/// # Ok::<(), tower_plivo::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct Signer {
@@ -49,9 +50,9 @@ impl Signer {
     /// let signer = Signer::new("token");
     /// let get = signer.sign_v3_get("https://h.example/cb?CallUUID=1", "123")?;
     /// assert_eq!(get.len(), 44);
-    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
-    pub fn sign_v3_get(&self, url: &str, nonce: &str) -> Result<String, UrlError> {
+    pub fn sign_v3_get(&self, url: &str, nonce: &str) -> Result<String, ConfigError> {
         self.sign_v3(url, None, nonce)
     }
 
@@ -62,7 +63,7 @@ impl Signer {
         url: &str,
         form_body: &[u8],
         nonce: &str,
-    ) -> Result<String, UrlError> {
+    ) -> Result<String, ConfigError> {
         self.sign_v3(url, Some(form_body), nonce)
     }
 
@@ -71,8 +72,8 @@ impl Signer {
         url: &str,
         form_body: Option<&[u8]>,
         nonce: &str,
-    ) -> Result<String, UrlError> {
-        let url = SignedUrl::parse(url)?;
+    ) -> Result<String, ConfigError> {
+        let url = parsed(url)?;
         Ok(self
             .mac
             .tag(V3Message::build(&url, form_body, nonce.as_bytes()).bytes())
@@ -90,17 +91,17 @@ impl Signer {
     /// let stream = signer.sign_stream("wss://hooks.example.com/stream?call=1", "123")?;
     /// assert_eq!(stream, signer.sign_v3_get("http://hooks.example.com/stream?call=1", "123")?);
     /// assert!(signer.sign_stream("https://hooks.example.com/stream", "123").is_err());
-    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
-    pub fn sign_stream(&self, url: &str, nonce: &str) -> Result<String, UrlError> {
-        let dialled = SignedUrl::parse(url)?;
+    pub fn sign_stream(&self, url: &str, nonce: &str) -> Result<String, ConfigError> {
+        let dialled = parsed(url)?;
         let scheme = dialled.scheme();
         let tls = if scheme.eq_ignore_ascii_case("wss") {
             true
         } else if scheme.eq_ignore_ascii_case("ws") {
             false
         } else {
-            return Err(UrlError::NotAWebSocketUrl);
+            return Err(invalid(UrlError::NotAWebSocketUrl, url));
         };
         let pieces = StreamUrlForm::HttpScheme.pieces(tls, dialled.path(), dialled.query());
         let signed = pieces.signed_url(dialled.authority());
@@ -119,14 +120,27 @@ impl Signer {
     /// // A public vector (docs/wire-format.md).
     /// let signature = Signer::new("my_auth_token").sign_v2("https://answer.url/", "12345")?;
     /// assert_eq!(signature, "do1CXv+k99A6+B+eTcyqbxWlezFIxJ/1vz72787r37g=");
-    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
-    pub fn sign_v2(&self, url: &str, nonce: &str) -> Result<String, UrlError> {
-        let url = SignedUrl::parse(url)?;
+    pub fn sign_v2(&self, url: &str, nonce: &str) -> Result<String, ConfigError> {
+        let url = parsed(url)?;
         Ok(self
             .mac
             .tag_parts(&v2_parts(&url, nonce.as_bytes()))
             .to_base64())
+    }
+}
+
+/// The URL to sign, or why it cannot be signed (a [`ConfigError::InvalidValue`] naming the
+/// problem).
+fn parsed(url: &str) -> Result<SignedUrl<'_>, ConfigError> {
+    SignedUrl::parse(url).map_err(|error| invalid(error, url))
+}
+
+fn invalid(error: UrlError, url: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        setting: error.as_str(),
+        value: url.to_owned(),
     }
 }
 

@@ -5,66 +5,8 @@
 use std::fmt;
 
 use super::mac::KeyedMac;
-
-/// Which configured token verified a request (shown as `account:N` or `main:N`), and so which
-/// header carried the signature: an account token matches `X-Plivo-Signature-V3` / `-V2`, a
-/// main account's matches the `-Ma-` headers.
-///
-/// ```
-/// use tower_plivo::TokenId;
-/// assert_eq!(TokenId::Account(1).to_string(), "account:1");
-/// assert_eq!(TokenId::MainAccount(0).to_string(), "main:0");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenId {
-    /// The account or sub-account token at this index, in the order they were configured.
-    Account(usize),
-    /// The main account's token at this index, in the order they were configured (matched
-    /// through an `-Ma-` header).
-    MainAccount(usize),
-}
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenId::Account(index) => write!(f, "account:{index}"),
-            TokenId::MainAccount(index) => write!(f, "main:{index}"),
-        }
-    }
-}
-
-/// Why a set of [`AuthTokens`] could not be made. Never contains a token.
-///
-/// ```
-/// use tower_plivo::TokenId;
-/// use tower_plivo::signature::{AuthTokens, TokenError};
-///
-/// assert_eq!(AuthTokens::new([" padded"], None::<&str>).unwrap_err(), TokenError::Invalid(TokenId::Account(0)));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TokenError {
-    /// No token at all.
-    None,
-    /// This token is empty or has whitespace around it (a copy-paste slip that would make every
-    /// signature fail).
-    Invalid(TokenId),
-}
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenError::None => f.write_str("no Plivo auth token configured"),
-            TokenError::Invalid(id) => write!(
-                f,
-                "the {id} auth token is empty or has whitespace around it (check how it was copied)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for TokenError {}
+use super::token_id::TokenId;
+use crate::config_error::ConfigError;
 
 /// The auth tokens a verifier accepts.
 ///
@@ -76,7 +18,7 @@ impl std::error::Error for TokenError {}
 /// // Rotating the main account's token too:
 /// let rotating = AuthTokens::new(["current-token"], ["main-new", "main-old"])?;
 /// assert!(AuthTokens::new([" padded "], None::<&str>).is_err());
-/// # Ok::<(), tower_plivo::signature::TokenError>(())
+/// # Ok::<(), tower_plivo::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct AuthTokens {
@@ -90,8 +32,9 @@ impl AuthTokens {
     /// each, an `Option` included (`Some("main-token")`, or `None::<&str>` for none).
     ///
     /// An empty token, or one with whitespace around it (a copy-paste slip that would make
-    /// every signature fail), is an error; so is configuring no token at all.
-    pub fn new<I, T, M, U>(account_tokens: I, main_account_tokens: M) -> Result<Self, TokenError>
+    /// every signature fail), is a [`ConfigError::InvalidAuthToken`]; configuring no token at
+    /// all is [`ConfigError::NoAuthToken`].
+    pub fn new<I, T, M, U>(account_tokens: I, main_account_tokens: M) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
@@ -109,7 +52,7 @@ impl AuthTokens {
             .map(|(index, token)| checked(token.as_ref(), TokenId::MainAccount(index)))
             .collect::<Result<Vec<_>, _>>()?;
         if account.is_empty() && main_account.is_empty() {
-            return Err(TokenError::None);
+            return Err(ConfigError::NoAuthToken);
         }
         Ok(Self {
             account,
@@ -118,9 +61,9 @@ impl AuthTokens {
     }
 }
 
-fn checked(token: &str, id: TokenId) -> Result<KeyedMac, TokenError> {
+fn checked(token: &str, id: TokenId) -> Result<KeyedMac, ConfigError> {
     if token.is_empty() || token.trim() != token {
-        return Err(TokenError::Invalid(id));
+        return Err(ConfigError::InvalidAuthToken(id));
     }
     Ok(KeyedMac::new(token))
 }
@@ -142,15 +85,15 @@ mod tests {
     fn rejects_bad_tokens() {
         assert_eq!(
             AuthTokens::new(["ok", ""], None::<&str>).unwrap_err(),
-            TokenError::Invalid(TokenId::Account(1))
+            ConfigError::InvalidAuthToken(TokenId::Account(1))
         );
         assert_eq!(
             AuthTokens::new(["ok"], Some("tok\n")).unwrap_err(),
-            TokenError::Invalid(TokenId::MainAccount(0))
+            ConfigError::InvalidAuthToken(TokenId::MainAccount(0))
         );
         assert_eq!(
             AuthTokens::new(Vec::<String>::new(), None::<&str>).unwrap_err(),
-            TokenError::None
+            ConfigError::NoAuthToken
         );
     }
 

@@ -15,7 +15,7 @@ use std::fmt;
 /// assert_eq!(url.path(), "/answer/");
 /// assert_eq!(url.query(), Some("a=b"));
 /// assert_eq!(url.base(), "https://Hooks.example.com:443/answer/");
-/// # Ok::<(), tower_plivo::signature::UrlError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedUrl<'a> {
@@ -57,7 +57,7 @@ impl<'a> SignedUrl<'a> {
     ///
     /// assert!(SignedUrl::parse("hooks.example.com/answer").is_err());
     /// assert_eq!(SignedUrl::parse("https://answer.url")?.path(), "");
-    /// # Ok::<(), tower_plivo::signature::UrlError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(url: &'a str) -> Result<Self, UrlError> {
         let (scheme, rest) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
@@ -167,7 +167,6 @@ impl fmt::Display for SignedUrl<'_> {
 
 /// Why a URL given to the [`Signer`](super::Signer) could not be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum UrlError {
     /// The URL does not start with `scheme://`.
     MissingScheme,
@@ -179,15 +178,22 @@ pub enum UrlError {
 
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UrlError::MissingScheme => "the URL must start with `scheme://`",
-            UrlError::MissingHost => "the URL has no host",
-            UrlError::NotAWebSocketUrl => "a stream URL starts with `wss://` or `ws://`",
-        })
+        f.write_str(self.as_str())
     }
 }
 
 impl std::error::Error for UrlError {}
+
+impl UrlError {
+    /// What is wrong, as a sentence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlError::MissingScheme => "a URL to sign must start with `scheme://`",
+            UrlError::MissingHost => "a URL to sign must have a host",
+            UrlError::NotAWebSocketUrl => "a stream URL to sign starts with `wss://` or `ws://`",
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

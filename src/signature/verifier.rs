@@ -5,7 +5,8 @@ use super::headers::{Claim, SignatureHeaders};
 use super::mac::{KeyedMac, ReceivedSignatures, Tag, message_digest};
 use super::message::{V3Message, v2_parts};
 use super::request::SignedRequest;
-use super::tokens::{AuthTokens, TokenId};
+use super::token_id::TokenId;
+use super::tokens::AuthTokens;
 use super::version::SignatureVersion;
 
 /// Verifies Plivo signatures against a set of [`AuthTokens`]. Pure: no HTTP types, no I/O.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use super::{LookupError, TenantRequest, TokenSource};
+use super::{StoreError, TenantRequest, TokenSource};
 use crate::config_error::ConfigError;
 use crate::signature::Verifier;
 
@@ -33,7 +33,7 @@ pub(crate) enum Resolved {
     Known(Arc<Tenant>),
     Unknown,
     /// The store could not answer (never cached: the next request asks again).
-    Unavailable(Arc<LookupError>),
+    Unavailable(Arc<StoreError>),
 }
 
 /// A lookup on its way (shared with every concurrent miss for the same tenant).
@@ -58,15 +58,15 @@ pub(crate) type PendingLookup = Pin<Box<dyn Future<Output = Resolved> + Send + '
 /// use std::borrow::Cow;
 /// use std::time::Duration;
 /// use tower_plivo::signature::AuthTokens;
-/// use tower_plivo::tenants::{TenantCache, TenantRequest, TokenLookup, TokenSource};
+/// use tower_plivo::tenants::{StoreFuture, TenantCache, TenantRequest, TokenSource};
 ///
 /// struct OneTenant;
 /// impl TokenSource for OneTenant {
 ///     fn tenant<'a>(&self, request: &TenantRequest<'a>) -> Option<Cow<'a, str>> {
 ///         Some(Cow::Borrowed(request.host()))
 ///     }
-///     fn tokens(&self, _tenant: &str) -> TokenLookup {
-///         Box::pin(async { Ok(Some(AuthTokens::new(["token"], None::<&str>).unwrap())) })
+///     fn tokens(&self, _tenant: &str) -> StoreFuture<Option<AuthTokens>> {
+///         StoreFuture::ready(Ok(Some(AuthTokens::new(["token"], None::<&str>).unwrap())))
 ///     }
 /// }
 ///
@@ -409,7 +409,7 @@ mod tests {
 
     use super::*;
     use crate::signature::AuthTokens;
-    use crate::tenants::{TenantRequest, TokenLookup};
+    use crate::tenants::{StoreFuture, TenantRequest};
 
     /// Answers `known` for the tenant `known` after `delay`, unknown for anything else; counts.
     struct Slow {
@@ -422,10 +422,10 @@ mod tests {
             request.path_segment(0).map(Cow::Borrowed)
         }
 
-        fn tokens(&self, tenant: &str) -> TokenLookup {
+        fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>> {
             self.lookups.fetch_add(1, Ordering::SeqCst);
             let (delay, known) = (self.delay, tenant == "known");
-            Box::pin(async move {
+            StoreFuture::pending(async move {
                 tokio::time::sleep(delay).await;
                 Ok(known.then(|| AuthTokens::new(["t"], None::<&str>).unwrap()))
             })

@@ -22,7 +22,7 @@
 //! use std::borrow::Cow;
 //! use std::collections::HashMap;
 //! use tower_plivo::signature::AuthTokens;
-//! use tower_plivo::tenants::{LookupError, TenantCache, TenantRequest, TokenLookup, TokenSource};
+//! use tower_plivo::tenants::{StoreError, StoreFuture, TenantCache, TenantRequest, TokenSource};
 //! use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
 //!
 //! /// Tenants named by the first path segment (`/acme/answer`), tokens from a map (your
@@ -34,15 +34,13 @@
 //!         request.path_segment(0).map(Cow::Borrowed)
 //!     }
 //!
-//!     fn tokens(&self, tenant: &str) -> TokenLookup {
-//!         let tokens = self.0.get(tenant).cloned();
-//!         Box::pin(async move {
-//!             match tokens {
-//!                 None => Ok(None),
-//!                 Some(tokens) => AuthTokens::new(tokens, None::<&str>)
-//!                     .map(Some)
-//!                     .map_err(LookupError::new),
-//!             }
+//!     fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>> {
+//!         // A map answers at once; a database client would use `StoreFuture::pending`.
+//!         StoreFuture::ready(match self.0.get(tenant) {
+//!             None => Ok(None),
+//!             Some(tokens) => AuthTokens::new(tokens, None::<&str>)
+//!                 .map(Some)
+//!                 .map_err(StoreError::new),
 //!         })
 //!     }
 //! }
@@ -58,9 +56,6 @@
 mod cache;
 
 use std::borrow::Cow;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 mod request;
 
@@ -68,6 +63,7 @@ pub(crate) use cache::{PendingLookup, Resolved, Tenant};
 pub use cache::{TenantCache, TenantCacheBuilder};
 pub use request::TenantRequest;
 
+pub use crate::replay::{StoreError, StoreFuture};
 use crate::signature::AuthTokens;
 
 /// Where each request's auth tokens come from, when one endpoint serves many Plivo accounts.
@@ -87,50 +83,12 @@ pub trait TokenSource: Send + Sync + 'static {
 
     /// The tokens of `tenant` from your store: `Ok(Some(tokens))` (account and sub-account
     /// tokens, main-account tokens, several of each during a rotation), `Ok(None)` if there is
-    /// no such tenant, or an error if the store cannot answer. Bound it with a timeout of your
+    /// no such tenant, or a [`StoreError`] if the store cannot answer (503: Plivo retries).
+    /// [`StoreFuture::ready`] for an answer known at once, [`StoreFuture::pending`] for one
+    /// still to come. Bound it with a timeout of your
     /// own (your database client's): the requests waiting for a lookup wait as long as it takes.
     /// Each distinct name a signed-looking request carries costs one lookup per unknown TTL,
     /// so a flood of made-up names reaches your store: keep lookups cheap, or refuse names
     /// your rule knows cannot exist in `tenant`.
-    fn tokens(&self, tenant: &str) -> TokenLookup;
-}
-
-/// The answer of a [`TokenSource`] lookup, still to come.
-pub type TokenLookup =
-    Pin<Box<dyn Future<Output = Result<Option<AuthTokens>, LookupError>> + Send + 'static>>;
-
-/// Why a [`TokenSource`] could not answer (the request gets 503 and Plivo retries). Its text is
-/// logged: never put a token in it.
-///
-/// ```
-/// let error = tower_plivo::tenants::LookupError::new("database is locked");
-/// assert_eq!(error.to_string(), "tenant store unavailable: database is locked");
-/// ```
-pub struct LookupError(Box<dyn std::error::Error + Send + Sync>);
-
-impl LookupError {
-    /// Wraps the underlying error.
-    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(error.into())
-    }
-}
-
-impl fmt::Display for LookupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tenant store unavailable: {}", self.0)
-    }
-}
-
-impl fmt::Debug for LookupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("LookupError")
-            .field(&self.0.to_string())
-            .finish()
-    }
-}
-
-impl std::error::Error for LookupError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
+    fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>>;
 }
