@@ -12,6 +12,7 @@ use http_body_util::Full;
 use crate::config_error::ConfigError;
 use crate::guard::PlivoGuard;
 use crate::layer::PlivoSignatureLayer;
+#[cfg(feature = "diagnosis")]
 use crate::observe::doctor::Doctor;
 use crate::observe::{Metrics, Observers, events};
 use crate::pipeline::route::is_skippable_prefix;
@@ -579,6 +580,11 @@ impl<Built> PlivoGuardBuilder<Built> {
     ///     .build()?;
     /// # Ok::<(), tower_plivo::ConfigError>(())
     /// ```
+    ///
+    /// Only with the `diagnosis` feature (on by default): without it the doctor is compiled
+    /// out, and a call to this method does not compile rather than doing nothing.
+    #[cfg(feature = "diagnosis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnosis")))]
     pub fn diagnose(mut self, diagnose: bool) -> Self {
         self.diagnose = diagnose;
         self
@@ -673,9 +679,10 @@ impl<Built> PlivoGuardBuilder<Built> {
                 release_on_drop: self.replay_release_on_drop,
             }),
             report_only: self.report_only,
-            diagnose: self.diagnose,
+            diagnose: cfg!(feature = "diagnosis") && self.diagnose,
         };
         let observers = Observers {
+            #[cfg(feature = "diagnosis")]
             doctor: self.diagnose.then(|| Arc::new(Doctor::new())),
             metrics: self.metrics,
         };

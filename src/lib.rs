@@ -118,6 +118,9 @@
 //!
 //! ## Features
 //!
+//! - `diagnosis` (default): the signature doctor ([`diagnose`](PlivoGuardBuilder::diagnose)),
+//!   the origin report in a refusal's log line, and [`capture`]. Without it all three are
+//!   compiled out, the doctor's thread included.
 //! - `axum` (default): reads the peer address from `ConnectInfo<SocketAddr>` and the path from
 //!   `OriginalUri`, so `Router::nest` does not change what is verified.
 //! - `tonic`: reads the peer address from tonic's `TcpConnectInfo`.
@@ -144,6 +147,8 @@
 
 mod body;
 mod builder;
+#[cfg(feature = "diagnosis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diagnosis")))]
 pub mod capture;
 mod config_error;
 mod future;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use tracing::{Level, Span};
 
 use super::Metrics;
+#[cfg(feature = "diagnosis")]
 use crate::capture::ReceivedRequestLine;
 use crate::pipeline::respond::Refusal;
 use crate::pipeline::settings::Settings;
@@ -12,6 +13,7 @@ use crate::rejection::Rejection;
 use crate::replay::StoreError;
 use crate::request_info::RequestHead;
 use crate::signature::{SHOWN_NAMES, StreamUrlForm};
+#[cfg(feature = "diagnosis")]
 use crate::url_policy::OriginReport;
 use crate::verified::PlivoVerified;
 
@@ -98,18 +100,9 @@ impl Line {
         } = *event;
         let rejection = refusal.rejection;
         let spanless = span.is_disabled();
-        let origin_related = shows_origin(rejection);
-        let report = request.map(|request| {
-            OriginReport::new(
-                &settings.url_policy,
-                settings.proxies.as_ref(),
-                settings.source_networks.is_some(),
-                request.original_uri(),
-                request.headers,
-                peer,
-            )
-        });
-        let origin = report.as_ref().filter(|_| origin_related);
+        let origin = request
+            .map(|request| origin_fields(settings, request, peer, shows_origin(rejection)))
+            .unwrap_or_default();
         let clip = |text: String| clipped(text, FIELD_BYTES);
         Self {
             verdict: if reported_only {
@@ -118,26 +111,16 @@ impl Line {
                 "rejected"
             },
             reason: rejection.code(),
-            detail: refusal
-                .detail
-                .clone()
-                .or_else(|| origin.and_then(|r| r.problem.clone()))
-                .map(clip),
+            detail: refusal.detail.clone().or(origin.problem).map(clip),
             method: request.filter(|_| spanless).map(|r| r.method.to_string()),
             target: request
                 .filter(|_| spanless)
                 .map(|r| clip(r.original_uri().to_string())),
-            received: request
-                .and_then(|r| {
-                    r.extensions
-                        .get::<ReceivedRequestLine>()?
-                        .changed_from(r.method, r.original_uri())
-                })
-                .map(clip),
+            received: request.and_then(received_line).map(clip),
             url: url.map(|url| clip(url.to_owned())),
-            peer: report.as_ref().map(|r| r.peer.to_string()),
-            host: origin.and_then(|r| r.host.clone()).map(clip),
-            forwarded: origin.and_then(OriginReport::forwarding_field).map(clip),
+            peer: origin.peer,
+            host: origin.host.map(clip),
+            forwarded: origin.forwarded.map(clip),
             signature: request.map(|r| signature_headers_seen(r.headers)),
             message: if reported_only {
                 "Plivo request rejected (report-only: let through)"
@@ -146,6 +129,76 @@ impl Line {
             },
         }
     }
+}
+
+/// What a refusal's line says of how the origin came about: the origin report's problem, peer
+/// (with its trust), `Host` and forwarding headers (the last three only for the reasons that
+/// concern the origin).
+#[derive(Default)]
+struct OriginFields {
+    problem: Option<String>,
+    peer: Option<String>,
+    host: Option<String>,
+    forwarded: Option<String>,
+}
+
+#[cfg(feature = "diagnosis")]
+fn origin_fields(
+    settings: &Settings,
+    request: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+    origin_related: bool,
+) -> OriginFields {
+    let report = OriginReport::new(
+        &settings.url_policy,
+        settings.proxies.as_ref(),
+        settings.source_networks.is_some(),
+        request.original_uri(),
+        request.headers,
+        peer,
+    );
+    let peer = Some(report.peer.to_string());
+    if !origin_related {
+        return OriginFields {
+            peer,
+            ..OriginFields::default()
+        };
+    }
+    OriginFields {
+        forwarded: report.forwarding_field(),
+        problem: report.problem,
+        peer,
+        host: report.host,
+    }
+}
+
+/// Without the `diagnosis` feature: the peer only, as the connection gave it.
+#[cfg(not(feature = "diagnosis"))]
+fn origin_fields(
+    _: &Settings,
+    _: &RequestHead<'_>,
+    peer: Option<SocketAddr>,
+    _: bool,
+) -> OriginFields {
+    OriginFields {
+        peer: Some(peer.map_or_else(|| "unknown".to_owned(), |peer| peer.to_string())),
+        ..OriginFields::default()
+    }
+}
+
+/// The request line as the outermost capture layer received it, when a layer in between
+/// changed it.
+#[cfg(feature = "diagnosis")]
+fn received_line(request: &RequestHead<'_>) -> Option<String> {
+    request
+        .extensions
+        .get::<ReceivedRequestLine>()?
+        .changed_from(request.method, request.original_uri())
+}
+
+#[cfg(not(feature = "diagnosis"))]
+fn received_line(_: &RequestHead<'_>) -> Option<String> {
+    None
 }
 
 /// Bytes of a field a refusal's line shows at most: a request cannot make its line huge (with

@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "diagnosis")]
 use http::Method;
 use tracing::Span;
 
 use super::Observers;
-use super::doctor::Case;
+#[cfg(feature = "diagnosis")]
+use super::doctor::{Case, Referral};
 use super::events::{self, Rejected};
 use super::span::record_verify_time;
+#[cfg(feature = "diagnosis")]
 use crate::capture::ReceivedRequestLine;
 use crate::pipeline::settings::Settings;
 use crate::pipeline::verdict::{Passed, Refused, VerifyTime};
@@ -47,21 +50,8 @@ pub(crate) fn refused(
     if let Some(time) = refused.verify_time {
         verify_time(span, time);
     }
-    let referral = refused.examination.as_ref().and_then(|examination| {
-        observers.doctor.as_ref()?.refer(|| Case {
-            settings: settings.clone(),
-            tenant: examination.tenant.clone(),
-            rejection: refused.refusal.rejection,
-            kind: examination.kind,
-            post: request.method == Method::POST,
-            target: request.original_uri().clone(),
-            inner_path: request.uri.path().to_owned(),
-            received: rewritten_in_front(request),
-            headers: request.headers.clone(),
-            peer: request.peer_addr(),
-            body: examination.body.clone(),
-        })
-    });
+    #[cfg(feature = "diagnosis")]
+    let referral = refer(settings, observers, refused, request);
     let event = Rejected {
         refusal: &refused.refusal,
         request: Some(request),
@@ -70,9 +60,35 @@ pub(crate) fn refused(
         reported_only,
     };
     events::rejected(span, settings, observers.metrics.as_deref(), event);
+    #[cfg(feature = "diagnosis")]
     if let Some(referral) = referral {
         referral.send();
     }
+}
+
+/// The refusal's case for the doctor, when the verdict carries an examination and the budget
+/// allows (sent after the refusal's line, so the doctor's line comes after it).
+#[cfg(feature = "diagnosis")]
+fn refer(
+    settings: &Arc<Settings>,
+    observers: &Observers,
+    refused: &Refused,
+    request: &RequestHead<'_>,
+) -> Option<Referral> {
+    let examination = refused.examination.as_ref()?;
+    observers.doctor.as_ref()?.refer(|| Case {
+        settings: settings.clone(),
+        tenant: examination.tenant.clone(),
+        rejection: refused.refusal.rejection,
+        kind: examination.kind,
+        post: request.method == Method::POST,
+        target: request.original_uri().clone(),
+        inner_path: request.uri.path().to_owned(),
+        received: rewritten_in_front(request),
+        headers: request.headers.clone(),
+        peer: request.peer_addr(),
+        body: examination.body.clone(),
+    })
 }
 
 /// The signature check's time, in the span (and, with the `metrics` feature, the facade).
@@ -84,6 +100,7 @@ fn verify_time(span: &Span, time: VerifyTime) {
 
 /// The request line as the outermost capture layer received it, when a layer in between
 /// rewrote it.
+#[cfg(feature = "diagnosis")]
 fn rewritten_in_front(request: &RequestHead<'_>) -> Option<http::Uri> {
     let line = request.extensions.get::<ReceivedRequestLine>()?;
     line.rewritten_to(request.original_uri()).cloned()

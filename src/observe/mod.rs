@@ -14,6 +14,7 @@
 //!
 //! The per-request span `plivo_webhook` is at `DEBUG`.
 
+#[cfg(feature = "diagnosis")]
 pub(crate) mod doctor;
 pub(crate) mod events;
 pub(crate) mod exits;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 #[derive(Clone, Default)]
 pub(crate) struct Observers {
     /// The signature doctor, when on.
+    #[cfg(feature = "diagnosis")]
     pub(crate) doctor: Option<Arc<doctor::Doctor>>,
     /// The user's counters.
     pub(crate) metrics: Option<Arc<dyn Metrics>>,
@@ -38,8 +40,18 @@ pub(crate) struct Observers {
 impl std::fmt::Debug for Observers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observers")
-            .field("doctor", &self.doctor.is_some())
+            .field("doctor", &self.has_doctor())
             .field("metrics", &self.metrics.is_some())
             .finish()
+    }
+}
+
+impl Observers {
+    /// Whether the signature doctor is on.
+    fn has_doctor(&self) -> bool {
+        #[cfg(feature = "diagnosis")]
+        return self.doctor.is_some();
+        #[cfg(not(feature = "diagnosis"))]
+        return false;
     }
 }

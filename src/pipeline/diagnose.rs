@@ -25,6 +25,7 @@ use crate::tenants::Tenant;
 /// What the doctor is given of a refused request, besides its head: its kind, its tenant when
 /// one was resolved, and its body (empty when the signature covers none).
 #[derive(Debug)]
+#[cfg_attr(not(feature = "diagnosis"), allow(dead_code))] // read by the doctor only
 pub(crate) struct Examination {
     pub(crate) kind: RequestKind,
     pub(crate) tenant: Option<Arc<Tenant>>,

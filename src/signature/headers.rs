@@ -28,6 +28,7 @@ pub(crate) const SHOWN_NAMES: [(&str, &str); 6] = [
 ];
 
 /// A signature header's name as shown to operators.
+#[cfg(feature = "diagnosis")]
 pub(crate) fn shown_name(name: &str) -> &'static str {
     SHOWN_NAMES
         .iter()

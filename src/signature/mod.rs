@@ -22,7 +22,9 @@ mod verifier;
 mod version;
 
 pub use error::VerifyError;
-pub(crate) use headers::{Claim, SHOWN_NAMES, shown_name};
+pub(crate) use headers::{Claim, SHOWN_NAMES};
+#[cfg(feature = "diagnosis")]
+pub(crate) use headers::shown_name;
 pub use headers::{
     SignatureHeaders, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE,
     V3_NONCE, V3_SIGNATURE,

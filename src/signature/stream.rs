@@ -45,6 +45,7 @@ pub enum StreamUrlForm {
 
 impl StreamUrlForm {
     /// Every form, the default first.
+    #[cfg(feature = "diagnosis")]
     pub(crate) const ALL: [StreamUrlForm; 4] = [
         StreamUrlForm::HttpScheme,
         StreamUrlForm::WebSocketScheme,

@@ -96,6 +96,7 @@ impl Verifier {
     }
 
     /// Whether a main-account token is configured (the `-Ma-` headers are checked).
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn has_main_account_token(&self) -> bool {
         !self.tokens.main_account.is_empty()
     }

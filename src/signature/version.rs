@@ -31,6 +31,7 @@ impl SignatureVersion {
     }
 
     /// The other version.
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn other(self) -> Self {
         match self {
             SignatureVersion::V3 => SignatureVersion::V2,

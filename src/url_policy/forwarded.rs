@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use http::header::FORWARDED;
 
+#[cfg(feature = "diagnosis")]
 use super::ProxyHeader;
 use crate::rejection::Rejection;
 
@@ -65,12 +66,14 @@ pub(crate) fn client_in_x_forwarded_for(
 /// Only refusals' descriptions read these (the doctor tries the URLs they name); nothing is
 /// verified with them.
 #[derive(Debug, Default, PartialEq, Eq)]
+#[cfg(feature = "diagnosis")]
 pub(crate) struct Claimed {
     pub(crate) schemes: Vec<String>,
     pub(crate) hosts: Vec<String>,
     pub(crate) ports: Vec<String>,
 }
 
+#[cfg(feature = "diagnosis")]
 pub(crate) fn claimed(headers: &HeaderMap) -> Claimed {
     let mut all = Claimed::default();
     for header in [
@@ -96,6 +99,7 @@ pub(crate) fn claimed(headers: &HeaderMap) -> Claimed {
 }
 
 /// What one forwarding header says about the URL, whoever sent it.
+#[cfg(feature = "diagnosis")]
 pub(crate) fn claimed_by(headers: &HeaderMap, header: ProxyHeader) -> Claimed {
     let last = || {
         rightmost(headers, header.name())

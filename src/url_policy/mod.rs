@@ -7,6 +7,7 @@ mod authority;
 mod cidr;
 mod forwarded;
 mod proxies;
+#[cfg(feature = "diagnosis")]
 mod report;
 mod scheme;
 
@@ -18,8 +19,11 @@ use http::{HeaderMap, Uri, header::HOST};
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
 use authority::{AllowedHost, host_of, same_authority};
-pub(crate) use authority::{is_authority, split_authority};
+pub(crate) use authority::is_authority;
+#[cfg(feature = "diagnosis")]
+pub(crate) use authority::split_authority;
 pub(crate) use cidr::Cidr;
+#[cfg(feature = "diagnosis")]
 pub(crate) use forwarded::{Claimed, claimed as claimed_by_forwarding, claimed_by};
 pub use scheme::Scheme;
 
@@ -34,6 +38,7 @@ pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 }
 pub use proxies::ProxyHeader;
 pub(crate) use proxies::{ProxyHeaders, TrustedProxies, parse_networks};
+#[cfg(feature = "diagnosis")]
 pub(crate) use report::{Ignored, OriginReport, Peer};
 
 /// Where the scheme and authority of the URL Plivo called come from. There is no default: the
@@ -197,6 +202,7 @@ impl UrlPolicy {
     }
 
     /// The scheme the policy names (the fixed one, or the one assumed for the request's `Host`).
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn scheme(&self) -> Scheme {
         match &self.mode {
             Mode::PublicBase { scheme, .. } | Mode::FromRequest { scheme, .. } => *scheme,
@@ -204,6 +210,7 @@ impl UrlPolicy {
     }
 
     /// This policy without its allow-list (to tell operators which host it refused).
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn without_allow_list(&self) -> Self {
         match &self.mode {
             Mode::FromRequest { scheme, .. } => Self::from_request(*scheme),
@@ -212,6 +219,7 @@ impl UrlPolicy {
     }
 
     /// Whether the allow-list (if any) admits this authority.
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn admits(&self, authority: &str) -> bool {
         match &self.mode {
             Mode::FromRequest {

@@ -179,6 +179,7 @@ impl TrustedProxies {
 
     /// `proxies` (if any) with `peer` trusted too, believed for `headers` (to check a fix the
     /// doctor would print before printing it).
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn extended(
         proxies: Option<&TrustedProxies>,
         peer: IpAddr,
@@ -197,6 +198,7 @@ impl TrustedProxies {
     }
 
     /// The headers these proxies are believed for.
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn named(&self) -> ProxyHeaders {
         self.headers
     }
@@ -245,6 +247,7 @@ impl TrustedProxies {
     /// reads it (for the log line, which must not call a header it refused "believed").
     ///
     /// [`forwarded_url`]: Self::forwarded_url
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn can_read(&self, header: ProxyHeader, headers: &HeaderMap) -> bool {
         let alone = Self {
             networks: self.networks.clone(),

@@ -33,6 +33,7 @@ impl Scheme {
     }
 
     /// The other scheme.
+    #[cfg(feature = "diagnosis")]
     pub(crate) fn other(self) -> Self {
         match self {
             Scheme::Http => Scheme::Https,
