@@ -11,7 +11,9 @@ use http::{HeaderMap, Uri};
 
 use crate::pipeline::source::Client;
 use crate::rejection::Rejection;
-use crate::signature::{SignatureHeaders, SignatureVersion, VerifyError};
+use crate::signature::{
+    SHOWN_NAMES, SignatureHeaders, SignatureVersion, SignedRequest, SignedUrl, TokenId, Verifier,
+};
 use crate::url_policy::{ProxyHeader, TrustedProxies, UrlPolicy, origin_of};
 
 /// How many pieces of a signature header the verifier keeps (those that decode to a 32-byte
@@ -20,11 +22,38 @@ pub fn signature_pieces(header: &[u8]) -> usize {
     crate::signature::mac::parse_signature_list(header).count()
 }
 
-/// The version and nonce the headers claim: `SignatureHeaders::claim`.
-pub fn claim<'a>(
-    headers: &SignatureHeaders<'a>,
-) -> Result<(SignatureVersion, &'a [u8]), VerifyError> {
-    headers.claim().map(|claim| (claim.version, claim.nonce))
+/// The six signature header names, in the order of the `values` below: V3's signature,
+/// main-account signature and nonce, then V2's.
+pub const HEADER_NAMES: [&str; 6] = [
+    SHOWN_NAMES[0].0,
+    SHOWN_NAMES[1].0,
+    SHOWN_NAMES[2].0,
+    SHOWN_NAMES[3].0,
+    SHOWN_NAMES[4].0,
+    SHOWN_NAMES[5].0,
+];
+
+/// The version and nonce six header values claim (any bytes, as a fuzzer makes them):
+/// `SignatureHeaders::claim`.
+pub fn claim(values: [Option<&[u8]>; 6]) -> Result<(SignatureVersion, &[u8]), Rejection> {
+    let claim = SignatureHeaders::from_slots(values).claim()?;
+    Ok((claim.version, claim.nonce))
+}
+
+/// Verifies six header values (any bytes) over a GET of `url` (`post` `None`) or a POST with
+/// this `Content-Type` and body: `Verifier::verify` once the headers are read.
+pub fn verify(
+    verifier: &Verifier,
+    values: [Option<&[u8]>; 6],
+    url: &str,
+    post: Option<(Option<&[u8]>, &[u8])>,
+) -> Result<(SignatureVersion, TokenId), Rejection> {
+    let url = SignedUrl::parse(url).map_err(|_| Rejection::UnknownOrigin)?;
+    let request = match post {
+        None => SignedRequest::get(url),
+        Some((content_type, body)) => SignedRequest::post(url, content_type, body),
+    };
+    verifier.verify_read(SignatureHeaders::from_slots(values), &request)
 }
 
 /// A URL policy with trusted proxies, as the layer holds them.

@@ -140,11 +140,11 @@ impl From<VerifyError> for Rejection {
     fn from(error: VerifyError) -> Self {
         match error {
             VerifyError::MissingSignature => Rejection::MissingSignature,
+            VerifyError::ConflictingHeaders => Rejection::ConflictingHeaders,
             VerifyError::MissingNonce => Rejection::MissingNonce,
             VerifyError::InvalidNonce => Rejection::InvalidNonce,
             VerifyError::UnsupportedBody => Rejection::UnsupportedBody,
             VerifyError::SignatureMismatch => Rejection::SignatureMismatch,
-            VerifyError::VersionNotAccepted => Rejection::SignatureVersionNotAccepted,
         }
     }
 }

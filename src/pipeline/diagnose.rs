@@ -14,12 +14,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Method;
 
-use super::head::{Head, claim_of};
+use super::head::Head;
 use super::settings::{Settings, Tokens};
 use super::upgrade::{self, RequestKind};
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::SignatureVersion;
+use crate::signature::claim_of;
 use crate::tenants::Tenant;
 
 /// What the doctor is given of a refused request, besides its head: its kind, its tenant when

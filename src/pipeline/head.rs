@@ -14,8 +14,8 @@ use super::upgrade::RequestKind;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
 use crate::signature::{
-    Claim, SHOWN_NAMES, SIGNED_STREAM_SCHEME, SignatureHeaders, SignatureVersion, SignedUrl,
-    StreamUrlForm, StreamUrlPieces, Verifier, is_form_content_type,
+    Claim, SIGNED_STREAM_SCHEME, SignatureHeaders, SignatureVersion, SignedUrl, StreamUrlForm,
+    StreamUrlPieces, Verifier, header_values, is_form_content_type,
 };
 use crate::tenants::{Tenant, TenantRequest};
 use crate::url_policy::{Origin, origin_of};
@@ -133,9 +133,9 @@ pub(crate) fn check_classified(
         source::check(networks, client)
             .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
-    let values = signature_values(request.headers)?;
+    let values = header_values(request.headers).map_err(Rejection::from)?;
     check_single_content_type(request.headers)?;
-    let headers = as_signature_headers(&values);
+    let headers = SignatureHeaders::from_values(&values);
     let claim = headers.claim().map_err(Rejection::from)?;
     if claim.version == SignatureVersion::V2 {
         let detail = match kind {
@@ -335,56 +335,6 @@ impl Head {
     }
 }
 
-/// What the signature headers of a refused request claim, when they are readable (for the
-/// doctor, which examines refusals made before the claim was kept).
-pub(crate) fn claim_of(headers: &HeaderMap) -> Option<Claim<'_>> {
-    signature_headers(headers).ok()?.claim().ok()
-}
-
-/// What every signature header name starts with.
-const SIGNATURE_HEADER_PREFIX: &str = "x-plivo-signature-";
-
-/// Reads the six signature headers. A header sent several times must repeat the same value:
-/// otherwise which one a proxy or framework would pick is anyone's guess.
-///
-/// One pass over the headers rather than six lookups: a `HeaderMap` lookup hashes the name (and
-/// a lookup by `&str` also parses it), which measured as a tenth of the layer's own time; a
-/// request carries a dozen headers, most of them rejected by the prefix alone.
-fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders<'_>, Rejection> {
-    signature_values(headers).map(|values| as_signature_headers(&values))
-}
-
-/// The values' bytes, as the claim reads them.
-fn as_signature_headers<'a>(values: &[Option<&'a HeaderValue>; 6]) -> SignatureHeaders<'a> {
-    SignatureHeaders::from_slots(values.map(|value| value.map(HeaderValue::as_bytes)))
-}
-
-/// [`signature_headers`]' values as the request holds them (the layer keeps the claimed
-/// version's three: a reference count each, no copy and no second lookup), one slot per name
-/// in `SHOWN_NAMES`' order.
-fn signature_values(headers: &HeaderMap) -> Result<[Option<&HeaderValue>; 6], Rejection> {
-    let mut found: [Option<&HeaderValue>; 6] = [None; 6];
-    let mut conflict = false;
-    // Each value of a repeated header is its own item.
-    for (name, value) in headers {
-        let name = name.as_str();
-        if !name.starts_with(SIGNATURE_HEADER_PREFIX) {
-            continue;
-        }
-        let Some(slot) = SHOWN_NAMES.iter().position(|&(n, _)| n == name) else {
-            continue;
-        };
-        match found[slot] {
-            None => found[slot] = Some(value),
-            Some(first) => conflict |= first.as_bytes() != value.as_bytes(),
-        }
-    }
-    if conflict {
-        return Err(Rejection::ConflictingHeaders);
-    }
-    Ok(found)
-}
-
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(CONTENT_LENGTH)?
@@ -398,56 +348,6 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_slots_kept_for_each_version_are_its_signature_main_account_and_nonce() {
-        use crate::signature::{
-            V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE,
-            V3_SIGNATURE,
-        };
-        let names = SHOWN_NAMES.map(|(name, _)| name);
-        assert_eq!(
-            names[..3],
-            [V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE]
-        );
-        assert_eq!(
-            names[3..],
-            [V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE]
-        );
-    }
-
-    #[test]
-    fn signature_headers_are_read_in_one_pass_as_by_lookup() {
-        // Each of the six, in any case, once, repeated with the same value, or in conflict.
-        for (slot, (name, _)) in SHOWN_NAMES.into_iter().enumerate() {
-            assert!(name.starts_with(SIGNATURE_HEADER_PREFIX));
-            let mut headers = HeaderMap::new();
-            headers.append("x-plivo-signature-v4", HeaderValue::from_static("other"));
-            headers.append(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            let shouted = name.to_ascii_uppercase();
-            let value = HeaderValue::from_str(&format!("value-{slot}")).unwrap();
-            headers.append(
-                HeaderName::from_bytes(shouted.as_bytes()).unwrap(),
-                value.clone(),
-            );
-            let read = signature_headers(&headers).ok().unwrap();
-            for (other, (other_name, _)) in SHOWN_NAMES.into_iter().enumerate() {
-                let expected = (other == slot).then_some(value.as_bytes());
-                assert_eq!(read.get(other_name), expected, "{name}: {other_name}");
-            }
-            headers.append(HeaderName::from_static(name), value.clone());
-            assert!(
-                signature_headers(&headers).is_ok(),
-                "{name} repeated, same value"
-            );
-            headers.append(HeaderName::from_static(name), HeaderValue::from_static("x"));
-            assert_eq!(
-                signature_headers(&headers).err(),
-                Some(Rejection::ConflictingHeaders),
-                "{name} in conflict"
-            );
-        }
-    }
 
     fn encoded(values: &[&str]) -> HeaderMap {
         with(CONTENT_ENCODING, values)

@@ -1,20 +1,22 @@
 //! The six signature headers, and which version a request claims.
 
+use http::{HeaderMap, HeaderValue};
+
 use super::error::VerifyError;
 use super::version::SignatureVersion;
 
 /// `X-Plivo-Signature-V3`: V3 signature(s) made with the account or sub-account token.
-pub const V3_SIGNATURE: &str = "x-plivo-signature-v3";
+pub(crate) const V3_SIGNATURE: &str = "x-plivo-signature-v3";
 /// `X-Plivo-Signature-Ma-V3`: V3 signature(s) made with the main account's token.
-pub const V3_MAIN_ACCOUNT_SIGNATURE: &str = "x-plivo-signature-ma-v3";
+pub(crate) const V3_MAIN_ACCOUNT_SIGNATURE: &str = "x-plivo-signature-ma-v3";
 /// `X-Plivo-Signature-V3-Nonce`: the nonce both V3 headers sign.
-pub const V3_NONCE: &str = "x-plivo-signature-v3-nonce";
+pub(crate) const V3_NONCE: &str = "x-plivo-signature-v3-nonce";
 /// `X-Plivo-Signature-V2`: V2 signature made with the account or sub-account token.
-pub const V2_SIGNATURE: &str = "x-plivo-signature-v2";
+pub(crate) const V2_SIGNATURE: &str = "x-plivo-signature-v2";
 /// `X-Plivo-Signature-Ma-V2`: V2 signature made with the main account's token.
-pub const V2_MAIN_ACCOUNT_SIGNATURE: &str = "x-plivo-signature-ma-v2";
+pub(crate) const V2_MAIN_ACCOUNT_SIGNATURE: &str = "x-plivo-signature-ma-v2";
 /// `X-Plivo-Signature-V2-Nonce`: the nonce both V2 headers sign.
-pub const V2_NONCE: &str = "x-plivo-signature-v2-nonce";
+pub(crate) const V2_NONCE: &str = "x-plivo-signature-v2-nonce";
 
 /// The six signature headers, as received (lower case) and as shown to operators (Plivo's
 /// spelling), V3 first.
@@ -27,6 +29,46 @@ pub(crate) const SHOWN_NAMES: [(&str, &str); 6] = [
     (V2_NONCE, "X-Plivo-Signature-V2-Nonce"),
 ];
 
+/// What every signature header name starts with.
+const SIGNATURE_HEADER_PREFIX: &str = "x-plivo-signature-";
+
+/// The six signature headers' values as the request holds them, one slot per name in
+/// [`SHOWN_NAMES`]' order (the layer keeps the claimed version's three: a reference count each,
+/// no copy and no second lookup). A header sent several times must repeat the same value:
+/// otherwise which one a proxy or framework would pick is anyone's guess.
+///
+/// One pass over the headers rather than six lookups: a `HeaderMap` lookup hashes the name (and
+/// a lookup by `&str` also parses it), which measured as a tenth of the layer's own time; a
+/// request carries a dozen headers, most of them rejected by the prefix alone.
+pub(crate) fn header_values(headers: &HeaderMap) -> Result<[Option<&HeaderValue>; 6], VerifyError> {
+    let mut found: [Option<&HeaderValue>; 6] = [None; 6];
+    let mut conflict = false;
+    // Each value of a repeated header is its own item.
+    for (name, value) in headers {
+        let name = name.as_str();
+        if !name.starts_with(SIGNATURE_HEADER_PREFIX) {
+            continue;
+        }
+        let Some(slot) = SHOWN_NAMES.iter().position(|&(n, _)| n == name) else {
+            continue;
+        };
+        match found[slot] {
+            None => found[slot] = Some(value),
+            Some(first) => conflict |= first.as_bytes() != value.as_bytes(),
+        }
+    }
+    if conflict {
+        return Err(VerifyError::ConflictingHeaders);
+    }
+    Ok(found)
+}
+
+/// What the signature headers of a request claim, when they are readable (for the doctor,
+/// which examines refusals made before the claim was kept).
+pub(crate) fn claim_of(headers: &HeaderMap) -> Option<Claim<'_>> {
+    SignatureHeaders::read(headers).ok()?.claim().ok()
+}
+
 /// A signature header's name as shown to operators.
 #[cfg(feature = "diagnosis")]
 pub(crate) fn shown_name(name: &str) -> &'static str {
@@ -37,22 +79,8 @@ pub(crate) fn shown_name(name: &str) -> &'static str {
 }
 
 /// The raw values of the six signature headers of one request (each absent unless set).
-///
-/// The layer fills this from the request; to verify outside a tower stack, fill it from your
-/// framework's headers with [`from_lookup`](Self::from_lookup).
-///
-/// ```
-/// use tower_plivo::signature::{SignatureHeaders, V3_NONCE, V3_SIGNATURE};
-///
-/// let headers = SignatureHeaders::from_lookup(|name| match name {
-///     V3_SIGNATURE => Some(&b"k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="[..]),
-///     V3_NONCE => Some(&b"31627761595286130198"[..]),
-///     _ => None,
-/// });
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SignatureHeaders<'a> {
+pub(crate) struct SignatureHeaders<'a> {
     v3_signature: Option<&'a [u8]>,
     v3_main_account_signature: Option<&'a [u8]>,
     v3_nonce: Option<&'a [u8]>,
@@ -62,12 +90,20 @@ pub struct SignatureHeaders<'a> {
 }
 
 impl<'a> SignatureHeaders<'a> {
-    /// Reads the six headers by name: `lookup` is called once with each of the lower-case
-    /// names [`V3_SIGNATURE`], [`V3_MAIN_ACCOUNT_SIGNATURE`], [`V3_NONCE`], [`V2_SIGNATURE`],
-    /// [`V2_MAIN_ACCOUNT_SIGNATURE`] and [`V2_NONCE`], and returns the header's value if the
-    /// request has it (header names are case-insensitive: look them up that way).
-    pub fn from_lookup(mut lookup: impl FnMut(&'static str) -> Option<&'a [u8]>) -> Self {
+    /// Reads the six headers by name: `lookup` is called once with each lower-case name.
+    #[cfg(test)]
+    pub(crate) fn from_lookup(mut lookup: impl FnMut(&'static str) -> Option<&'a [u8]>) -> Self {
         Self::from_slots(SHOWN_NAMES.map(|(name, _)| lookup(name)))
+    }
+
+    /// Reads the six headers of a request in one pass (see [`header_values`]).
+    pub(crate) fn read(headers: &'a HeaderMap) -> Result<Self, VerifyError> {
+        header_values(headers).map(|values| Self::from_values(&values))
+    }
+
+    /// The values' bytes, as the claim reads them.
+    pub(crate) fn from_values(values: &[Option<&'a HeaderValue>; 6]) -> Self {
+        Self::from_slots(values.map(|value| value.map(HeaderValue::as_bytes)))
     }
 
     /// The six values in [`SHOWN_NAMES`]' order (the layer reads them in one pass over the
@@ -204,6 +240,7 @@ pub(crate) struct Claim<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderName;
 
     /// Headers with these (name, value) pairs.
     fn headers<'a>(pairs: &[(&'static str, &'a [u8])]) -> SignatureHeaders<'a> {
@@ -282,6 +319,55 @@ mod tests {
         for nonce in [&b"31627761595286130198"[..], b"12345", b"nonce-\xc3\xa9_x"] {
             let v2 = headers(&[(V2_SIGNATURE, b"sig"), (V2_NONCE, nonce)]).claim();
             assert_eq!(v2.map(|c| c.nonce), Ok(nonce));
+        }
+    }
+
+    #[test]
+    fn the_slots_kept_for_each_version_are_its_signature_main_account_and_nonce() {
+        let names = SHOWN_NAMES.map(|(name, _)| name);
+        assert_eq!(
+            names[..3],
+            [V3_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE]
+        );
+        assert_eq!(
+            names[3..],
+            [V2_SIGNATURE, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE]
+        );
+    }
+
+    #[test]
+    fn signature_headers_are_read_in_one_pass_as_by_lookup() {
+        // Each of the six, in any case, once, repeated with the same value, or in conflict.
+        for (slot, (name, _)) in SHOWN_NAMES.into_iter().enumerate() {
+            assert!(name.starts_with(SIGNATURE_HEADER_PREFIX));
+            let mut headers = HeaderMap::new();
+            headers.append("x-plivo-signature-v4", HeaderValue::from_static("other"));
+            headers.append(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain"),
+            );
+            let shouted = name.to_ascii_uppercase();
+            let value = HeaderValue::from_str(&format!("value-{slot}")).unwrap();
+            headers.append(
+                HeaderName::from_bytes(shouted.as_bytes()).unwrap(),
+                value.clone(),
+            );
+            let read = SignatureHeaders::read(&headers).ok().unwrap();
+            for (other, (other_name, _)) in SHOWN_NAMES.into_iter().enumerate() {
+                let expected = (other == slot).then_some(value.as_bytes());
+                assert_eq!(read.get(other_name), expected, "{name}: {other_name}");
+            }
+            headers.append(HeaderName::from_static(name), value.clone());
+            assert!(
+                SignatureHeaders::read(&headers).is_ok(),
+                "{name} repeated, same value"
+            );
+            headers.append(HeaderName::from_static(name), HeaderValue::from_static("x"));
+            assert_eq!(
+                SignatureHeaders::read(&headers).err(),
+                Some(VerifyError::ConflictingHeaders),
+                "{name} in conflict"
+            );
         }
     }
 }

@@ -5,20 +5,8 @@ use super::url::SignedUrl;
 /// The request a signature covers: the URL Plivo called and, for a POST, the body and its
 /// `Content-Type`. Plivo signs only GET and POST requests: for a GET its parameters are in the
 /// query; for a POST, in a form body.
-///
-/// ```
-/// use tower_plivo::signature::{SignedRequest, SignedUrl};
-///
-/// let get = SignedRequest::get(SignedUrl::parse("https://hooks.example.com/answer?CallUUID=1")?);
-/// let post = SignedRequest::post(
-///     SignedUrl::parse("https://hooks.example.com/answer")?,
-///     Some(b"application/x-www-form-urlencoded"),
-///     b"CallUUID=1",
-/// );
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
 #[derive(Clone, Copy, Debug)]
-pub struct SignedRequest<'a> {
+pub(crate) struct SignedRequest<'a> {
     url: SignedUrl<'a>,
     post: Option<Post<'a>>,
 }
@@ -32,13 +20,13 @@ struct Post<'a> {
 
 impl<'a> SignedRequest<'a> {
     /// A GET to `url` (its parameters are in the query).
-    pub fn get(url: SignedUrl<'a>) -> Self {
+    pub(crate) fn get(url: SignedUrl<'a>) -> Self {
         Self { url, post: None }
     }
 
     /// A POST to `url` with this body and `Content-Type` header (if any). Under V3 a body that
     /// is not empty must be `application/x-www-form-urlencoded`, the only body V3 signs.
-    pub fn post(url: SignedUrl<'a>, content_type: Option<&'a [u8]>, body: &'a [u8]) -> Self {
+    pub(crate) fn post(url: SignedUrl<'a>, content_type: Option<&'a [u8]>, body: &'a [u8]) -> Self {
         Self {
             url,
             post: Some(Post { content_type, body }),
@@ -46,7 +34,7 @@ impl<'a> SignedRequest<'a> {
     }
 
     /// The URL Plivo called.
-    pub fn url(&self) -> &SignedUrl<'a> {
+    pub(crate) fn url(&self) -> &SignedUrl<'a> {
         &self.url
     }
 

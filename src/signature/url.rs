@@ -5,20 +5,8 @@ use std::fmt;
 /// The URL Plivo called, as the pieces that are signed: `scheme://authority path` and the raw
 /// query. Nothing is normalised: host case, an explicit port, a trailing slash and
 /// percent-escapes all stay as written.
-///
-/// ```
-/// use tower_plivo::signature::SignedUrl;
-///
-/// let url = SignedUrl::parse("https://user:pw@Hooks.example.com:443/answer/?a=b#frag")?;
-/// assert_eq!(url.scheme(), "https");
-/// assert_eq!(url.authority(), "Hooks.example.com:443"); // userinfo dropped, rest as written
-/// assert_eq!(url.path(), "/answer/");
-/// assert_eq!(url.query(), Some("a=b"));
-/// assert_eq!(url.base(), "https://Hooks.example.com:443/answer/");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignedUrl<'a> {
+pub(crate) struct SignedUrl<'a> {
     scheme: &'a str,
     authority: &'a str,
     path: &'a str,
@@ -28,14 +16,7 @@ pub struct SignedUrl<'a> {
 impl<'a> SignedUrl<'a> {
     /// Builds the pieces directly (the layer does this from its URL policy and the request
     /// target). `query` is the raw query string without its `?`.
-    ///
-    /// ```
-    /// use tower_plivo::signature::SignedUrl;
-    ///
-    /// let url = SignedUrl::from_parts("https", "hooks.example.com", "/answer", Some("x=1"));
-    /// assert_eq!(url.base(), "https://hooks.example.com/answer");
-    /// ```
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         scheme: &'a str,
         authority: &'a str,
         path: &'a str,
@@ -51,15 +32,7 @@ impl<'a> SignedUrl<'a> {
 
     /// Parses an absolute URL such as `https://hooks.example.com/answer?x=1`. The fragment and
     /// any userinfo (`user:pw@`) are dropped: neither reaches a server in a request.
-    ///
-    /// ```
-    /// use tower_plivo::signature::SignedUrl;
-    ///
-    /// assert!(SignedUrl::parse("hooks.example.com/answer").is_err());
-    /// assert_eq!(SignedUrl::parse("https://answer.url")?.path(), "");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn parse(url: &'a str) -> Result<Self, UrlError> {
+    pub(crate) fn parse(url: &'a str) -> Result<Self, UrlError> {
         let (scheme, rest) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
         let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme
@@ -90,27 +63,28 @@ impl<'a> SignedUrl<'a> {
     }
 
     /// The scheme, without `://`.
-    pub fn scheme(&self) -> &'a str {
+    pub(crate) fn scheme(&self) -> &'a str {
         self.scheme
     }
 
     /// The authority (`host[:port]`) as written, without userinfo.
-    pub fn authority(&self) -> &'a str {
+    pub(crate) fn authority(&self) -> &'a str {
         self.authority
     }
 
     /// The path as written (may be empty).
-    pub fn path(&self) -> &'a str {
+    pub(crate) fn path(&self) -> &'a str {
         self.path
     }
 
     /// The raw query string, without `?`.
-    pub fn query(&self) -> Option<&'a str> {
+    pub(crate) fn query(&self) -> Option<&'a str> {
         self.query
     }
 
     /// `scheme://authority path`: the part of the URL both versions sign verbatim.
-    pub fn base(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn base(&self) -> String {
         self.text_pieces()[..4].concat()
     }
 
@@ -167,7 +141,7 @@ impl fmt::Display for SignedUrl<'_> {
 
 /// Why a URL given to the [`Signer`](super::Signer) could not be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UrlError {
+pub(crate) enum UrlError {
     /// The URL does not start with `scheme://`.
     MissingScheme,
     /// The URL has no host.
@@ -186,7 +160,7 @@ impl std::error::Error for UrlError {}
 
 impl UrlError {
     /// What is wrong, as a sentence.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UrlError::MissingScheme => "a URL to sign must start with `scheme://`",
             UrlError::MissingHost => "a URL to sign must have a host",

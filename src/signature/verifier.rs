@@ -1,5 +1,8 @@
 //! Checking a claimed signature against the configured tokens.
 
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Method};
+
 use super::error::VerifyError;
 use super::headers::{Claim, SignatureHeaders};
 use super::mac::{KeyedMac, ReceivedSignatures, Tag, message_digest};
@@ -7,34 +10,31 @@ use super::message::{V3Message, v2_parts};
 use super::request::SignedRequest;
 use super::token_id::TokenId;
 use super::tokens::AuthTokens;
+use super::url::SignedUrl;
 use super::version::SignatureVersion;
+use crate::rejection::Rejection;
 
-/// Verifies Plivo signatures against a set of [`AuthTokens`]. Pure: no HTTP types, no I/O.
+/// Verifies Plivo signatures against a set of [`AuthTokens`], for one request at a time:
+/// the signature check alone, with no URL policy, replay protection, tenants or body reading
+/// (a [`PlivoGuard`](crate::PlivoGuard) adds those). No I/O.
 ///
 /// It accepts **V3 only** unless told otherwise with [`accept_v2`](Self::accept_v2), as the
-/// layer does, and says which version verified.
+/// guard does, and says which version verified.
 ///
 /// ```
+/// use http::{HeaderMap, Method};
 /// use tower_plivo::{SignatureVersion, TokenId};
-/// use tower_plivo::signature::{
-///     AuthTokens, SignatureHeaders, SignedRequest, SignedUrl, Signer, V3_NONCE, V3_SIGNATURE, Verifier,
-/// };
+/// use tower_plivo::signature::{AuthTokens, Signer, Verifier};
 ///
 /// let verifier = Verifier::new(AuthTokens::new(["my_auth_token"], None::<&str>)?);
 /// let url = "https://hooks.example.com/answer";
 /// let signature = Signer::new("my_auth_token").sign_v3_post(url, b"From=1555", "42")?;
 ///
-/// let headers = SignatureHeaders::from_lookup(|name| match name {
-///     V3_SIGNATURE => Some(signature.as_bytes()),
-///     V3_NONCE => Some(&b"42"[..]),
-///     _ => None,
-/// });
-/// let request = SignedRequest::post(
-///     SignedUrl::parse(url)?,
-///     Some(b"application/x-www-form-urlencoded"),
-///     b"From=1555",
-/// );
-/// let (version, token) = verifier.verify(&headers, &request)?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-plivo-signature-v3", signature.parse()?);
+/// headers.insert("x-plivo-signature-v3-nonce", "42".parse()?);
+/// headers.insert("content-type", "application/x-www-form-urlencoded".parse()?);
+/// let (version, token) = verifier.verify(&Method::POST, url, &headers, b"From=1555")?;
 /// assert_eq!((version, token), (SignatureVersion::V3, TokenId::Account(0)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -66,28 +66,24 @@ impl Verifier {
     ///
     /// **V2 signs neither the body nor the query**: anyone holding one V2-signed request for a
     /// URL can send any body under its signature. Accept it only where Plivo sends V2, and
-    /// refuse a second use of its message (the layer's replay protection does). A V2 request
-    /// where V2 is not accepted gets [`VerifyError::VersionNotAccepted`].
+    /// refuse a second use of its message (the guard's replay protection does). A V2 request
+    /// where V2 is not accepted gets [`Rejection::SignatureVersionNotAccepted`].
     ///
     /// ```
-    /// use tower_plivo::signature::{
-    ///     AuthTokens, SignatureHeaders, SignedRequest, SignedUrl, Signer, V2_NONCE, V2_SIGNATURE,
-    ///     Verifier, VerifyError,
-    /// };
-    /// use tower_plivo::SignatureVersion;
+    /// use http::{HeaderMap, Method};
+    /// use tower_plivo::{Rejection, SignatureVersion};
+    /// use tower_plivo::signature::{AuthTokens, Signer, Verifier};
     ///
     /// let url = "https://hooks.example.com/sms";
     /// let signature = Signer::new("token").sign_v2(url, "42")?;
-    /// let headers = SignatureHeaders::from_lookup(|name| match name {
-    ///     V2_SIGNATURE => Some(signature.as_bytes()),
-    ///     V2_NONCE => Some(&b"42"[..]),
-    ///     _ => None,
-    /// });
-    /// let request = SignedRequest::get(SignedUrl::parse(url)?);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-plivo-signature-v2", signature.parse()?);
+    /// headers.insert("x-plivo-signature-v2-nonce", "42".parse()?);
     /// let v3_only = Verifier::new(AuthTokens::new(["token"], None::<&str>)?);
-    /// assert_eq!(v3_only.verify(&headers, &request), Err(VerifyError::VersionNotAccepted));
+    /// let refused = v3_only.verify(&Method::GET, url, &headers, b"");
+    /// assert_eq!(refused, Err(Rejection::SignatureVersionNotAccepted));
     /// let with_v2 = v3_only.accept_v2(true);
-    /// assert_eq!(with_v2.verify(&headers, &request)?.0, SignatureVersion::V2);
+    /// assert_eq!(with_v2.verify(&Method::GET, url, &headers, b"")?.0, SignatureVersion::V2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn accept_v2(mut self, accept: bool) -> Self {
@@ -101,25 +97,50 @@ impl Verifier {
         !self.tokens.main_account.is_empty()
     }
 
-    /// Checks the headers' signature against the request. On success, says which version
-    /// verified and which token matched (the plain header's account tokens are tried before the
-    /// `-Ma-` header's main-account token). A V2 signature is refused with
-    /// [`VerifyError::VersionNotAccepted`] unless [`accept_v2`](Self::accept_v2) said otherwise.
+    /// Verifies one request: its `method` (Plivo signs GET and POST), the `url` Plivo called
+    /// (scheme, host, path and query exactly as configured in Plivo: behind a proxy, not the
+    /// URL your server sees), its `headers` (the six signature headers and `Content-Type`) and
+    /// its whole `body`. On success, says which version verified and which token matched (the
+    /// plain header's account tokens are tried before the `-Ma-` header's main-account token).
     ///
     /// A request to the root path `/` is also checked as if the URL had an empty path: on the
     /// wire `https://example.com` and `https://example.com/` are the same request line, and
     /// Plivo signs whichever of the two was configured.
+    ///
+    /// A `url` that is not absolute (`scheme://host...`) is refused as
+    /// [`Rejection::UnknownOrigin`]: the URL Plivo called is not known.
     pub fn verify(
         &self,
-        headers: &SignatureHeaders<'_>,
+        method: &Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(SignatureVersion, TokenId), Rejection> {
+        let url = SignedUrl::parse(url).map_err(|_| Rejection::UnknownOrigin)?;
+        let request = match *method {
+            Method::GET if body.is_empty() => SignedRequest::get(url),
+            Method::GET => return Err(Rejection::UnsupportedBody),
+            Method::POST => {
+                let content_type = headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+                SignedRequest::post(url, content_type, body)
+            }
+            _ => return Err(Rejection::MethodNotAllowed),
+        };
+        self.verify_read(SignatureHeaders::read(headers)?, &request)
+    }
+
+    /// [`verify`](Self::verify) once the headers are read and the request is known.
+    pub(crate) fn verify_read(
+        &self,
+        headers: SignatureHeaders<'_>,
         request: &SignedRequest<'_>,
-    ) -> Result<(SignatureVersion, TokenId), VerifyError> {
+    ) -> Result<(SignatureVersion, TokenId), Rejection> {
         let claim = headers.claim()?;
         if claim.version == SignatureVersion::V2 && !self.accept_v2 {
-            return Err(VerifyError::VersionNotAccepted);
+            return Err(Rejection::SignatureVersionNotAccepted);
         }
-        self.verify_claim(&claim, request, false)
-            .map(|verified| (claim.version, verified.token))
+        let verified = self.verify_claim(&claim, request, false)?;
+        Ok((claim.version, verified.token))
     }
 
     /// Checks a claim already made (the layer makes it before reading the body), and computes

@@ -18,10 +18,10 @@ use http::{HeaderMap, Uri, header::HOST};
 
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
-use authority::{AllowedHost, host_of, same_authority};
 pub(crate) use authority::is_authority;
 #[cfg(feature = "diagnosis")]
 pub(crate) use authority::split_authority;
+use authority::{AllowedHost, host_of, same_authority};
 pub(crate) use cidr::Cidr;
 #[cfg(feature = "diagnosis")]
 pub(crate) use forwarded::{Claimed, claimed as claimed_by_forwarding, claimed_by};

@@ -27,10 +27,10 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Uri};
 
-use crate::pipeline::head::claim_of;
 use crate::pipeline::settings::{Settings, Tokens};
 use crate::pipeline::upgrade::RequestKind;
 use crate::rejection::Rejection;
+use crate::signature::claim_of;
 use crate::signature::{Claim, SignedRequest, Verifier};
 use crate::tenants::Tenant;
 use crate::url_policy::{OriginReport, claimed_by_forwarding};
