@@ -26,10 +26,15 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tower_plivo::signature::{
-    SignedUrl, Signer, V2_MAIN_ACCOUNT_SIGNATURE, V2_NONCE, V2_SIGNATURE,
-    V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE,
-};
+use tower_plivo::signature::Signer;
+
+// The six signature headers (wire format §1), as Plivo spells them on the wire.
+const V3_SIGNATURE: &str = "X-Plivo-Signature-V3";
+const V3_MAIN_ACCOUNT_SIGNATURE: &str = "X-Plivo-Signature-Ma-V3";
+const V3_NONCE: &str = "X-Plivo-Signature-V3-Nonce";
+const V2_SIGNATURE: &str = "X-Plivo-Signature-V2";
+const V2_MAIN_ACCOUNT_SIGNATURE: &str = "X-Plivo-Signature-Ma-V2";
+const V2_NONCE: &str = "X-Plivo-Signature-V2-Nonce";
 
 use try_it::quote;
 
@@ -230,8 +235,8 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
 /// `--to` must name a plain-http server: `sign` has no TLS (the standard library has none).
 fn check_to(to: &str, stream: bool) -> Result<(), String> {
     let printed = if stream { "websocat" } else { "curl" };
-    let parsed = SignedUrl::parse(to)
-        .map_err(|_| format!("--to must be an http://HOST:PORT address, not {to:?}"))?;
+    let parsed = Url::parse(to)
+        .ok_or_else(|| format!("--to must be an http://HOST:PORT address, not {to:?}"))?;
     match parsed.scheme().to_ascii_lowercase().as_str() {
         "http" => {}
         "https" | "wss" => {
@@ -327,8 +332,8 @@ fn sign(options: &Options) -> Result<Outgoing, String> {
         url,
         body: body.to_owned(),
         headers: [
-            (canonical_case(signature_header), signature),
-            (canonical_case(nonce_header), options.nonce.clone()),
+            (signature_header.to_owned(), signature),
+            (nonce_header.to_owned(), options.nonce.clone()),
         ],
         stream,
     })
@@ -368,8 +373,8 @@ impl Outgoing {
     /// Sends the request to the plain-http server `to` over one HTTP/1.1 connection and reads
     /// its answer (for a stream, the upgrade's answer only, then the connection is closed).
     fn send(&self, to: &str) -> Result<Response, String> {
-        let signed = SignedUrl::parse(&self.url).map_err(|e| format!("--url: {}", e.as_str()))?;
-        let server = SignedUrl::parse(to).map_err(|e| format!("--to: {}", e.as_str()))?;
+        let signed = Url::parse(&self.url).ok_or("--url: not an absolute URL (scheme://host...)")?;
+        let server = Url::parse(to).ok_or("--to: not an absolute URL (scheme://host...)")?;
         // The target Plivo would request: the signed URL's path and query, unless `--to` names
         // another path (a proxy that rewrites it). A bare `/` is taken as no path: a habit when
         // writing an address, not a request for the root.
@@ -602,22 +607,52 @@ fn with_query(url: &str, data: Option<&str>) -> String {
     out
 }
 
-/// `X-Plivo-Signature-V3` rather than the lower-case constant: what Plivo's own requests show,
-/// and easier to read in a terminal. Header names are case-insensitive on the wire.
-fn canonical_case(name: &str) -> String {
-    name.split('-')
-        .map(|word| match word {
-            "ma" => "Ma".to_owned(),
-            word if word.len() == 2 && word.starts_with('v') => word.to_ascii_uppercase(),
-            word => {
-                let mut chars = word.chars();
-                chars.next().map_or_else(String::new, |first| {
-                    first.to_ascii_uppercase().to_string() + chars.as_str()
-                })
-            }
+/// An absolute URL's pieces as written: `scheme://authority path ?query` (userinfo and
+/// fragment dropped; nothing normalised).
+struct Url<'a> {
+    scheme: &'a str,
+    authority: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> Url<'a> {
+    fn parse(url: &'a str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        let rest = rest.split('#').next().unwrap_or_default();
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = rest[..end].rsplit('@').next().unwrap_or_default();
+        let (path, query) = match rest[end..].split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (&rest[end..], None),
+        };
+        (valid_scheme && !authority.is_empty()).then_some(Self {
+            scheme,
+            authority,
+            path,
+            query,
         })
-        .collect::<Vec<_>>()
-        .join("-")
+    }
+
+    fn scheme(&self) -> &'a str {
+        self.scheme
+    }
+
+    fn authority(&self) -> &'a str {
+        self.authority
+    }
+
+    fn path(&self) -> &'a str {
+        self.path
+    }
+
+    fn query(&self) -> Option<&'a str> {
+        self.query
+    }
 }
 
 /// 20 decimal digits, like Plivo's nonces, mixed from the clock and the process id. Not
