@@ -36,7 +36,7 @@ use http_body_util::Full;
 use tower::{ServiceExt, service_fn};
 use tower_layer::Layer;
 use tower_plivo::service::RequestBody;
-use tower_plivo::signature::{AuthTokens, SignedRequest, SignedUrl, Signer, Verifier};
+use tower_plivo::signature::{AuthTokens, Signer, Verifier};
 use tower_plivo::{PlivoSignatureLayer, UrlPolicy};
 
 const ORIGIN: &str = "https://hooks.example.com";
@@ -129,13 +129,8 @@ fn benches(c: &mut Criterion) {
 
     let verifier = Verifier::new(AuthTokens::new([V3_TOKEN], None::<&str>).unwrap());
     let url = format!("{ORIGIN}{PATH}");
-    let headers = signature_headers(true, &fixture.signature, NONCE);
-    let signed = SignedRequest::post(
-        SignedUrl::parse(&url).unwrap(),
-        Some(b"application/x-www-form-urlencoded"),
-        &fixture.body,
-    );
-    assert!(verifier.verify(&headers, &signed).is_ok());
+    let signed = Signed::new(true, &url, Some(&fixture.body), &fixture.signature, NONCE);
+    assert!(signed.verifies(&verifier));
 
     let mut group = c.benchmark_group("layer_1kib_post");
     group.bench_function("bare_inner", |b| {
@@ -164,11 +159,7 @@ fn benches(c: &mut Criterion) {
         )
     });
     group.bench_function("verify_only", |b| {
-        b.iter(|| {
-            verifier
-                .verify(black_box(&headers), black_box(&signed))
-                .is_ok()
-        })
+        b.iter(|| black_box(&signed).verifies(black_box(&verifier)))
     });
     group.finish();
 }

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use common::vectors::V3_TOKEN;
 use common::*;
 use criterion::{Criterion, Throughput, criterion_group};
-use tower_plivo::signature::{AuthTokens, SignedRequest, SignedUrl, Signer, Verifier};
+use tower_plivo::signature::{AuthTokens, Signer, Verifier};
 
 const URL: &str = "https://hooks.example.com/plivo/hangup";
 const NONCE: &str = "05429567804466091622";
@@ -61,18 +61,13 @@ fn benches(c: &mut Criterion) {
             .unwrap();
         let message = reference_v3_message(URL, Some(&size.body), NONCE);
         assert_eq!(reference::sign(V3_TOKEN, &message), signature);
-        let headers = signature_headers(true, &signature, NONCE);
-        let request = SignedRequest::post(
-            SignedUrl::parse(URL).unwrap(),
-            Some(b"application/x-www-form-urlencoded"),
-            size.body.as_bytes(),
-        );
-        assert!(verifier.verify(&headers, &request).is_ok());
+        let signed = Signed::new(true, URL, Some(size.body.as_bytes()), &signature, NONCE);
+        assert!(signed.verifies(&verifier));
         group.throughput(Throughput::Bytes(size.body.len() as u64));
         group.bench_function("raw_hmac", |b| {
             b.iter(|| raw_hmac(black_box(V3_TOKEN), black_box(&message)))
         });
-        bench_verify(&mut group, &verifier, &headers, &request);
+        bench_verify(&mut group, &verifier, &signed);
         group.finish();
     }
 }

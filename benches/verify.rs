@@ -23,7 +23,7 @@ use common::*;
 use criterion::{Criterion, criterion_group};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use tower_plivo::signature::{AuthTokens, SignedRequest, SignedUrl, Verifier};
+use tower_plivo::signature::{AuthTokens, Verifier};
 
 struct Case {
     id: &'static str,
@@ -101,21 +101,9 @@ fn benches(c: &mut Criterion) {
         let message = case.message();
         let verifier =
             Verifier::new(AuthTokens::new([case.token], None::<&str>).unwrap()).accept_v2(!case.v3);
-        let headers = signature_headers(case.v3, case.signature, case.nonce);
-        let url = SignedUrl::parse(&case.url).unwrap();
-        let request = match case.post {
-            true => SignedRequest::post(
-                url,
-                Some(b"application/x-www-form-urlencoded"),
-                case.body.as_bytes(),
-            ),
-            false => SignedRequest::get(url),
-        };
-        assert!(
-            verifier.verify(&headers, &request).is_ok(),
-            "{} must verify",
-            case.label
-        );
+        let body = case.post.then_some(case.body.as_bytes());
+        let signed = Signed::new(case.v3, &case.url, body, case.signature, case.nonce);
+        assert!(signed.verifies(&verifier), "{} must verify", case.label);
         let prekeyed = Hmac::<Sha256>::new_from_slice(case.token.as_bytes()).unwrap();
 
         let mut group = c.benchmark_group(case.id);
@@ -129,7 +117,7 @@ fn benches(c: &mut Criterion) {
                 mac.finalize()
             })
         });
-        bench_verify(&mut group, &verifier, &headers, &request);
+        bench_verify(&mut group, &verifier, &signed);
         group.finish();
     }
 }
