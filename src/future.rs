@@ -22,7 +22,7 @@ use crate::observe::span::{self, request_span, wants_verify_time};
 use crate::observe::{events, exits};
 use crate::pipeline::flow::{self, BodyStep, Expect, HeadStep, LookingUp, Reading, Unreserved};
 use crate::pipeline::read_body::{BoxError, ReadBody};
-use crate::pipeline::replay::Reserving;
+use crate::pipeline::reserve::Reserving;
 use crate::pipeline::respond::{self, Disposition};
 use crate::pipeline::verdict::Verdict;
 use crate::rejection::Rejection;

@@ -17,10 +17,10 @@ use bytes::Bytes;
 
 use super::diagnose::{self, AtHead, Examination};
 use super::head::{self, Head};
-use super::replay::{self, Reserving};
+use super::reserve::{self, Reserving};
 use super::respond::Refusal;
 use super::settings::Settings;
-use super::tokens::{self, Pending, Resolution};
+use super::tenant::{self, Pending, Resolution};
 use super::upgrade::{self, RequestKind};
 use super::verdict::{Passed, Refused, Verdict, VerifyTime};
 use super::verify::{self, Checked, Unchecked};
@@ -114,7 +114,7 @@ pub(crate) fn start(settings: &Settings, request: &RequestHead<'_>, expect: Expe
         Ok(head) => head,
         Err(refusal) => return refused_at_head(settings, refusal, request),
     };
-    match tokens::resolve(settings, &mut head, request) {
+    match tenant::resolve(settings, &mut head, request) {
         Resolution::Ready(Ok(())) => read(head),
         Resolution::Ready(Err(refusal)) => HeadStep::Refused(Refused::plain(refusal)),
         Resolution::Pending(pending) => HeadStep::LookUp(LookingUp { head, pending }),
@@ -126,7 +126,7 @@ pub(crate) fn start(settings: &Settings, request: &RequestHead<'_>, expect: Expe
 #[allow(clippy::result_large_err)]
 pub(crate) fn looked_up(looking_up: LookingUp, resolved: Resolved) -> Result<Reading, Refused> {
     let LookingUp { mut head, pending } = looking_up;
-    match tokens::after_lookup(&mut head, &pending, resolved) {
+    match tenant::after_lookup(&mut head, &pending, resolved) {
         Ok(()) => Ok(Reading::verify(head)),
         Err(refusal) => Err(Refused::plain(refusal)),
     }
@@ -157,7 +157,7 @@ pub(crate) fn body_read(
             return BodyStep::Done(Verdict::Refused(refused));
         }
     };
-    let (checked, elapsed) = verify::check(settings, &head, request, body, timed);
+    let (checked, elapsed) = verify::signature(settings, &head, request, body, timed);
     let verify_time = elapsed.map(|elapsed| VerifyTime {
         elapsed,
         version: head.version,
@@ -177,7 +177,7 @@ pub(crate) fn body_read(
         })),
         Ok(Checked { verified, keys }) => match (&settings.replay, keys) {
             (Some(replay_settings), Some(keys)) => {
-                let (reserving, guard) = replay::reserve(replay_settings, keys);
+                let (reserving, guard) = reserve::reserve(replay_settings, keys);
                 let unreserved = Unreserved {
                     verified,
                     guard,
@@ -206,7 +206,7 @@ pub(crate) fn reserved(
         guard,
         verify_time,
     } = unreserved;
-    match replay::settle(settings.replay.as_ref(), answer, guard) {
+    match reserve::settle(settings.replay.as_ref(), answer, guard) {
         Ok((guard, unprotected)) => Verdict::Passed(Passed {
             verified,
             reservation: Some(guard),

@@ -130,7 +130,7 @@ pub(crate) fn check_classified(
             settings.proxies.as_ref(),
             request.headers,
         );
-        source::check(networks, client)
+        source::admits(networks, client)
             .map_err(|why| Refusal::explained(Rejection::SourceNotAllowed, why))?;
     }
     let values = header_values(request.headers).map_err(Rejection::from)?;

@@ -65,7 +65,7 @@ impl Client {
 }
 
 /// Whether the client is in `networks`; `Err` carries the sentence the log line gives.
-pub(crate) fn check(networks: &[Cidr], client: Client) -> Result<(), String> {
+pub(crate) fn admits(networks: &[Cidr], client: Client) -> Result<(), String> {
     if client
         .address()
         .is_some_and(|ip| networks.iter().any(|network| network.contains(ip)))
@@ -128,11 +128,11 @@ mod tests {
         // An untrusted peer's X-Forwarded-For is not believed.
         let client = Client::of(None, peer("198.51.100.7:1"), Some(&named), &forged);
         assert_eq!(client, Client::Peer("198.51.100.7".parse().unwrap()));
-        assert!(check(&networks(), client).is_err());
+        assert!(admits(&networks(), client).is_err());
         // A trusted peer's is.
         let client = Client::of(None, peer("10.0.0.2:1"), Some(&named), &forged);
         assert!(matches!(client, Client::BehindProxy { .. }));
-        assert_eq!(check(&networks(), client), Ok(()));
+        assert_eq!(admits(&networks(), client), Ok(()));
         // IPv4-mapped peers count as the IPv4 address.
         let client = Client::of(
             None,
@@ -140,7 +140,7 @@ mod tests {
             None,
             &HeaderMap::new(),
         );
-        assert_eq!(check(&networks(), client), Ok(()));
+        assert_eq!(admits(&networks(), client), Ok(()));
     }
 
     #[test]
@@ -153,7 +153,7 @@ mod tests {
             &xff("203.0.113.9"),
         );
         assert_eq!(client, Client::TrustedPeer("10.0.0.2".parse().unwrap()));
-        let why = check(&networks(), client).unwrap_err();
+        let why = admits(&networks(), client).unwrap_err();
         assert!(
             why.contains("trusted proxy") && why.contains("x-forwarded-for"),
             "{why}"
@@ -165,7 +165,7 @@ mod tests {
         let named = proxies(&[ProxyHeader::XForwardedFor]);
         let every = parse_networks("source_networks", ["0.0.0.0/0", "::/0"]).unwrap();
         let client = Client::of(None, None, Some(&named), &xff("203.0.113.9"));
-        assert!(check(&every, client).unwrap_err().contains("connect_info"));
+        assert!(admits(&every, client).unwrap_err().contains("connect_info"));
         let client = Client::of(
             None,
             peer("10.0.0.2:1"),
@@ -173,7 +173,7 @@ mod tests {
             &xff("bogus, 10.0.0.1"),
         );
         assert!(matches!(client, Client::Unreadable { .. }));
-        assert!(check(&every, client).is_err());
+        assert!(admits(&every, client).is_err());
     }
 
     #[test]
@@ -188,7 +188,7 @@ mod tests {
             &xff("198.51.100.1"),
         );
         assert_eq!(client, Client::Platform("203.0.113.5".parse().unwrap()));
-        assert!(check(&networks(), client).is_ok());
+        assert!(admits(&networks(), client).is_ok());
         let outside = Client::of(
             Some("198.51.100.1".parse().unwrap()),
             None,
@@ -196,7 +196,7 @@ mod tests {
             &xff("203.0.113.9"),
         );
         assert!(
-            check(&networks(), outside)
+            admits(&networks(), outside)
                 .unwrap_err()
                 .contains("platform")
         );

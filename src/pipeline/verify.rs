@@ -37,7 +37,7 @@ pub(crate) struct Unchecked {
 /// the layer's). A stream upgrade is tried in the stream URL form Plivo signs, then in the one
 /// extra form opted into, if any. `timed`: how long the signature check took is measured (the
 /// second value), for the span and the counters.
-pub(crate) fn check(
+pub(crate) fn signature(
     settings: &Settings,
     head: &Head,
     request: &RequestHead<'_>,

@@ -1,4 +1,4 @@
-//! Stage 5, replay: whether a verified request's signed messages were already accepted.
+//! Stage 5, reserve: whether a verified request's signed messages were already accepted.
 
 use std::future::Future;
 use std::pin::Pin;

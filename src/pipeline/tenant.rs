@@ -1,4 +1,4 @@
-//! Stage 2b, tokens: whose tokens verify the request. With a static list, the layer's own;
+//! Stage 2b, tenant: whose tokens verify the request. With a static list, the layer's own;
 //! with [tenants](crate::tenants), those of the tenant the request's URL names, from the cache
 //! or (on a miss) from the store, before the body is read.
 
@@ -38,7 +38,7 @@ pub(crate) fn resolve(
         match cache.tenant_of(&target) {
             Some(name) if name.len() <= TenantCache::MAX_TENANT_NAME_LEN => {
                 match cache.cached(&name) {
-                    Some(resolved) => Ok(settle(resolved, &name)),
+                    Some(resolved) => Ok(state_of(resolved, &name)),
                     None => Err(name.into_owned().into_boxed_str()),
                 }
             }
@@ -60,7 +60,7 @@ pub(crate) fn after_lookup(
     pending: &Pending,
     resolved: Resolved,
 ) -> Result<(), Refusal> {
-    head.tenant = settle(resolved, &pending.tenant)?;
+    head.tenant = state_of(resolved, &pending.tenant)?;
     Ok(())
 }
 
@@ -69,7 +69,7 @@ pub(crate) fn after_lookup(
 /// is not refused yet: its body is read and the verify stage refuses it, as it refuses a
 /// forgery, so that a sender cannot tell a known tenant from an unknown one (by a body over
 /// the limit, a slow body, or the time taken).
-pub(crate) fn settle(resolved: Resolved, tenant: &str) -> Result<TenantState, Refusal> {
+pub(crate) fn state_of(resolved: Resolved, tenant: &str) -> Result<TenantState, Refusal> {
     match resolved {
         Resolved::Known(known) => Ok(TenantState::Known(known)),
         Resolved::Unknown => Ok(TenantState::Unknown(unknown(Some(tenant)))),
@@ -111,13 +111,13 @@ mod tests {
     #[test]
     fn a_known_tenant_is_its_own() {
         let known = tenant();
-        let settled = settle(Resolved::Known(known.clone()), "acme").unwrap();
+        let settled = state_of(Resolved::Known(known.clone()), "acme").unwrap();
         assert!(Arc::ptr_eq(settled.known_ref().unwrap(), &known));
     }
 
     #[test]
     fn unknown_is_403_and_names_the_tenant_in_the_log_only() {
-        let TenantState::Unknown(why) = settle(Resolved::Unknown, "acme").unwrap() else {
+        let TenantState::Unknown(why) = state_of(Resolved::Unknown, "acme").unwrap() else {
             panic!("an unknown tenant is refused by the verify stage, after its body");
         };
         assert_eq!(
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn a_store_error_is_503_never_a_pass() {
         let error = Arc::new(StoreError::new("database is locked"));
-        let refusal = settle(Resolved::Unavailable(error), "acme").unwrap_err();
+        let refusal = state_of(Resolved::Unavailable(error), "acme").unwrap_err();
         assert_eq!(refusal.rejection, Rejection::TenantStoreUnavailable);
         assert_eq!(
             refusal.rejection.status(),
