@@ -11,9 +11,9 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Payload};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
-use support::{FORM, fresh_nonce, send, sign_v3};
+use support::{FORM, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, fresh_nonce, send, sign_v3};
 use tower_plivo::guard::{Accepted, Refused};
-use tower_plivo::signature::{Signer, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE};
+use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoGuard, RequestHead, UrlPolicy};
 
 const TOKEN: &str = "actixTESTtokenNOTaSECRET00000000";

@@ -11,14 +11,15 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::post;
-use tower_plivo::signature::{
-    Signer, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE,
-};
+use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, UrlPolicy};
 
 use support::logs::Captured;
 use support::websocket::{connect, stream_routes, upgrade_request, with_headers};
-use support::{FORM, echo, fresh_nonce, send, serve, serve_service, serve_without_peer};
+use support::{
+    FORM, V2_NONCE, V2_SIGNATURE, V3_MAIN_ACCOUNT_SIGNATURE, V3_NONCE, V3_SIGNATURE, echo,
+    fresh_nonce, send, serve, serve_service, serve_without_peer,
+};
 
 const TOKEN: &str = "MADIAGNOSEtokenSECRETmmmmmmmmmmmmm";
 const MAIN: &str = "MADIAGNOSEmainSECRETnnnnnnnnnnnnnnn";

@@ -25,11 +25,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tower_plivo::signature::{Signer, V3_NONCE, V3_SIGNATURE};
+use tower_plivo::signature::Signer;
 
 use support::examples::Running;
 use support::websocket::{assert_echoes, connect, next_text, plivo_stream_url, upgrade_request};
-use support::{FORM, Reply, fresh_nonce, send};
+use support::{FORM, Reply, V3_NONCE, V3_SIGNATURE, fresh_nonce, send};
 
 const TOKEN: &str = "servingTESTtokenNOTaSECRET000000";
 const CALL: &str = "CallUUID=5f0c2d7e-serving&From=14155550100&To=14155550199&Direction=inbound";

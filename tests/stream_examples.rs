@@ -15,9 +15,9 @@ use support::examples::Running;
 use support::websocket::{
     assert_echoes, connect, next_text, request_from_websocat, upgrade_request,
 };
-use support::{FORM, fresh_nonce, send};
+use support::{FORM, V3_NONCE, V3_SIGNATURE, fresh_nonce, send};
 use tokio_tungstenite::tungstenite::Message;
-use tower_plivo::signature::{Signer, V3_NONCE, V3_SIGNATURE};
+use tower_plivo::signature::Signer;
 
 const TOKEN: &str = "exampleSTREAMtokenNOTaSECRET0000";
 const PUBLIC: &str = "https://hooks.example.com";

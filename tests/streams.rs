@@ -16,8 +16,8 @@ use support::websocket::{
     Refused, assert_echoes, assert_refused, connect, next_text, plivo_stream_url, status_line_of,
     stream_routes, upgrade_request, with_headers,
 };
-use support::{fresh_nonce, serve};
-use tower_plivo::signature::{Signer, V3_NONCE, V3_SIGNATURE};
+use support::{V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, fresh_nonce, serve};
+use tower_plivo::signature::Signer;
 use tower_plivo::{
     PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, StreamUrlForm, UrlPolicy,
 };
@@ -201,10 +201,7 @@ async fn a_v2_signed_upgrade_is_refused_even_where_v2_is_accepted() {
             "ws://{addr}/stream"
         ))
         .unwrap(),
-        &[
-            (tower_plivo::signature::V2_SIGNATURE, &signature),
-            (tower_plivo::signature::V2_NONCE, &nonce),
-        ],
+        &[(V2_SIGNATURE, &signature), (V2_NONCE, &nonce)],
     );
     assert_refused(connect(request).await, "signature_version_not_accepted");
 }
@@ -562,8 +559,8 @@ async fn an_upgrade_that_axum_would_switch_is_never_verified_as_a_webhook() {
         .sign_v2(&format!("https://{PUBLIC}/stream"), &nonce)
         .unwrap();
     let head = handshake("/stream?call=chosen-by-attacker", "Upgraded")
-        .header(tower_plivo::signature::V2_SIGNATURE, v2)
-        .header(tower_plivo::signature::V2_NONCE, &nonce);
+        .header(V2_SIGNATURE, v2)
+        .header(V2_NONCE, &nonce);
     let reply = send_raw(addr, head.head()).await;
     assert_eq!(
         (reply.status, reply.reason().as_deref()),

@@ -4,14 +4,14 @@
 mod support;
 
 use axum::Router;
-use tower_plivo::signature::{
-    AuthTokens, SignedUrl, Signer, V2_NONCE as V2_NONCE_HEADER, V2_SIGNATURE,
-    V3_NONCE as V3_NONCE_HEADER, V3_SIGNATURE, Verifier, VerifyError,
-};
-use tower_plivo::{PlivoSignatureLayer, SignatureVersion, TokenId, UrlPolicy};
+use tower_plivo::signature::{AuthTokens, Signer, Verifier};
+use tower_plivo::{PlivoSignatureLayer, Rejection, SignatureVersion, TokenId, UrlPolicy};
 
 use support::vectors::{ORIGIN, V2_NONCE, V2_TOKEN, V2_VECTORS, V3_NONCE, V3_TOKEN, V3_VECTORS};
-use support::{FORM, echo, send, serve};
+use support::{
+    FORM, V2_NONCE as V2_NONCE_HEADER, V2_SIGNATURE, V3_NONCE as V3_NONCE_HEADER, V3_SIGNATURE,
+    echo, send, serve,
+};
 
 #[test]
 fn signer_reproduces_every_v3_vector() {
@@ -55,19 +55,18 @@ fn pure_verify(
     body: &str,
     signature: &str,
     nonce: &str,
-) -> Result<TokenId, VerifyError> {
+) -> Result<TokenId, Rejection> {
     let verifier = Verifier::new(AuthTokens::new(tokens, None::<&str>).unwrap()).accept_v2(true);
     let (signature_header, nonce_header) = if version_v3 {
         (V3_SIGNATURE, V3_NONCE_HEADER)
     } else {
         (V2_SIGNATURE, V2_NONCE_HEADER)
     };
-    let headers = support::signature_headers(&[
+    let pairs = [
         (signature_header, signature.as_bytes()),
         (nonce_header, nonce.as_bytes()),
-    ]);
-    let request = support::signed_request(method, SignedUrl::parse(url).unwrap(), body.as_bytes());
-    let (version, token) = verifier.verify(&headers, &request)?;
+    ];
+    let (version, token) = support::pure_verify(&verifier, method, url, &pairs, body.as_bytes())?;
     let expected = if version_v3 {
         SignatureVersion::V3
     } else {
@@ -82,19 +81,18 @@ fn pure_verify(
 #[test]
 fn the_pure_verifier_accepts_v2_only_when_told() {
     let (url, signature) = V2_VECTORS[1];
-    let headers = support::signature_headers(&[
+    let pairs = [
         (V2_SIGNATURE, signature.as_bytes()),
         (V2_NONCE_HEADER, V2_NONCE.as_bytes()),
-    ]);
-    let request = support::signed_request("POST", SignedUrl::parse(url).unwrap(), b"");
+    ];
     let tokens = AuthTokens::new([V2_TOKEN], None::<&str>).unwrap();
     let v3_only = Verifier::new(tokens);
     assert_eq!(
-        v3_only.verify(&headers, &request),
-        Err(VerifyError::VersionNotAccepted)
+        support::pure_verify(&v3_only, "POST", url, &pairs, b""),
+        Err(Rejection::SignatureVersionNotAccepted)
     );
     assert_eq!(
-        v3_only.accept_v2(true).verify(&headers, &request),
+        support::pure_verify(&v3_only.accept_v2(true), "POST", url, &pairs, b""),
         Ok((SignatureVersion::V2, TokenId::Account(0)))
     );
 }
@@ -111,7 +109,7 @@ fn pure_verifier_accepts_vectors_and_refuses_each_mutation() {
             verify(V3_TOKEN, &url, body, vector.signature, V3_NONCE),
             Ok(TokenId::Account(0))
         );
-        let mismatch = Err(VerifyError::SignatureMismatch);
+        let mismatch = Err(Rejection::SignatureMismatch);
         assert_eq!(
             verify(
                 "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc5",
@@ -203,7 +201,7 @@ fn pure_verifier_v2_vectors() {
                 signature,
                 V2_NONCE
             ),
-            Err(VerifyError::SignatureMismatch)
+            Err(Rejection::SignatureMismatch)
         );
     }
 }

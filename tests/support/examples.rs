@@ -25,6 +25,7 @@ fn build(name: &str) -> PathBuf {
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let features: Vec<&str> = [
         ("axum", cfg!(feature = "axum")),
+        ("diagnosis", cfg!(feature = "diagnosis")),
         ("tonic", cfg!(feature = "tonic")),
         ("redis", cfg!(feature = "redis")),
         ("redis-cluster", cfg!(feature = "redis-cluster")),

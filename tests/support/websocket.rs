@@ -15,7 +15,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, handshake::client::Request as ClientRequest};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tower_plivo::PlivoVerified;
-use tower_plivo::signature::{Signer, V3_NONCE, V3_SIGNATURE};
+use tower_plivo::signature::Signer;
+
+use super::{V3_NONCE, V3_SIGNATURE};
 
 use super::REASON;
 
