@@ -11,7 +11,10 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Payload};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
-use support::{FORM, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, fresh_nonce, send, sign_v3};
+use support::{
+    FORM, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, fresh_nonce, send, sign_v3,
+    signed_form_post,
+};
 use tower_plivo::guard::{Accepted, Refused};
 use tower_plivo::signature::Signer;
 use tower_plivo::{PlivoGuard, RequestHead, UrlPolicy};
@@ -126,20 +129,8 @@ async fn an_actix_handler_verifies_plivo_once_v3_only() {
     assert_eq!(v2_reply.status, 403);
     // A body over the limit, refused from its declared length before it is read.
     let huge = "a=".to_owned() + &"b".repeat(tower_plivo::PlivoGuardBuilder::DEFAULT_BODY_LIMIT);
-    let nonce = fresh_nonce();
-    let signature = sign_v3(
-        TOKEN,
-        "POST",
-        &format!("{PUBLIC}/answer"),
-        huge.as_bytes(),
-        &nonce,
-    );
-    let headers = [
-        (V3_SIGNATURE, signature.as_str()),
-        (V3_NONCE, nonce.as_str()),
-        FORM,
-    ];
-    let oversized = send(addr, "POST", "/answer", &headers, huge).await;
+    let url = format!("{PUBLIC}/answer");
+    let oversized = signed_form_post(addr, TOKEN, &url, "/answer", &huge).await;
     assert_eq!(oversized.status, 413);
 }
 
