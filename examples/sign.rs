@@ -373,7 +373,8 @@ impl Outgoing {
     /// Sends the request to the plain-http server `to` over one HTTP/1.1 connection and reads
     /// its answer (for a stream, the upgrade's answer only, then the connection is closed).
     fn send(&self, to: &str) -> Result<Response, String> {
-        let signed = Url::parse(&self.url).ok_or("--url: not an absolute URL (scheme://host...)")?;
+        let signed =
+            Url::parse(&self.url).ok_or("--url: not an absolute URL (scheme://host...)")?;
         let server = Url::parse(to).ok_or("--to: not an absolute URL (scheme://host...)")?;
         // The target Plivo would request: the signed URL's path and query, unless `--to` names
         // another path (a proxy that rewrites it). A bare `/` is taken as no path: a habit when

@@ -3,10 +3,11 @@
 //! borrows, once the thread has verified a request of that size (V3 reuses the thread's
 //! message and pairs buffers; the first V3 request on a thread allocates those two).
 //!
-//! The counting allocator is `support/counting_allocator.rs`.
+//! The counting allocator is `it/support/counting_allocator.rs`.
 
-#[path = "support/counting_allocator.rs"]
+#[path = "it/support/counting_allocator.rs"]
 mod counting_allocator;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use tower_plivo::signature::{AuthTokens, Signer, Verifier};

@@ -9,10 +9,10 @@
 //! does not read the body (what the server holds without the layer), and one that reads the
 //! whole body first (the body held, as the layer holds it).
 //!
-//! The whole process is counted (`support/counting_allocator.rs`), so the tests of this binary
+//! The whole process is counted (`it/support/counting_allocator.rs`), so the tests of this binary
 //! take turns (`SERIAL`): nothing else runs beside a measurement.
 
-#[path = "support/counting_allocator.rs"]
+#[path = "it/support/counting_allocator.rs"]
 mod counting_allocator;
 
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@
 //! The recorder is global to the test binary, so the tests take turns ([`turn`]) and assert on
 //! what each one added to every series it touches.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::sync::atomic::Ordering;

@@ -1,6 +1,6 @@
 //! Shared by the benches: the public vectors and the reference implementation (the tests'
-//! own, one copy in `tests/support/`), request generators, and reading criterion's estimates
-//! back to print ratios measured in the same run.
+//! own, one copy each: `tests/it/support/vectors.rs`, `tests/support/reference.rs`), request
+//! generators, and reading criterion's estimates back to print ratios measured in the same run.
 
 #![allow(dead_code)] // each bench uses a different part
 
@@ -15,7 +15,7 @@ use tower_plivo::signature::Verifier;
 
 #[path = "../../tests/support/reference.rs"]
 pub mod reference;
-#[path = "../../tests/support/vectors.rs"]
+#[path = "../../tests/it/support/vectors.rs"]
 pub mod vectors;
 
 /// HMAC-SHA256 keyed from scratch, as a one-off computation does it: the floor.

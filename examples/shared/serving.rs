@@ -44,7 +44,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// (`X-PH-…`: a name of at most 24 characters, a value of at most 120, alphanumeric or `%`)
 /// adds at most 386 bytes, a value of all `%` encoded; add three signature headers with
 /// ~44-byte values, a 20-digit nonce, `Host` and `User-Agent` (~300 bytes). Ten SIP headers at
-/// their longest make 5.3 KiB; 16 KiB holds 30 (`tests/serving.rs` sends that, signed). hyper's
+/// their longest make 5.3 KiB; 16 KiB holds 30 (`tests/it/serving.rs` sends that, signed). hyper's
 /// floor is 8 KiB (`max_buf_size` panics below 8192); its default buffer ~400 KiB.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 

@@ -339,7 +339,7 @@ impl LazyCluster {
     /// Drops the connection of `generation` (unless another already replaced it), so that the
     /// next operation connects afresh. Why: redis-rs 1.8's cluster connection can stay wedged
     /// after a primary dies with many requests in flight, every later command timing out even
-    /// once a replica was promoted (`tests/replay_redis_cluster.rs`); a new connection reads
+    /// once a replica was promoted (`tests/it/replay_redis_cluster.rs`); a new connection reads
     /// the topology again and finds the new primary.
     fn discard(&self, generation: u64) {
         let mut current = self
