@@ -226,3 +226,38 @@ impl Verifier {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Signer;
+
+    /// A GET to `url` signed (V3) for `signed`, with its headers.
+    fn signed_get(signed: &str) -> HeaderMap {
+        let signature = Signer::new("token").sign_v3_get(signed, "42").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-plivo-signature-v3", signature.parse().unwrap());
+        headers.insert("x-plivo-signature-v3-nonce", HeaderValue::from_static("42"));
+        headers
+    }
+
+    #[test]
+    fn what_the_call_itself_refuses_next_to_the_genuine_request() {
+        let verifier = Verifier::new(AuthTokens::new(["token"], None::<&str>).unwrap());
+        let url = "https://hooks.example.com/answer?CallUUID=1";
+        let headers = signed_get(url);
+        assert!(verifier.verify(&Method::GET, url, &headers, b"").is_ok());
+        // The same signed GET, with a URL the verifier cannot split, another method, a body a
+        // GET cannot carry, or a signature header sent twice differently.
+        let relative = verifier.verify(&Method::GET, "/answer?CallUUID=1", &headers, b"");
+        assert_eq!(relative, Err(Rejection::UnknownOrigin));
+        let put = verifier.verify(&Method::PUT, url, &headers, b"");
+        assert_eq!(put, Err(Rejection::MethodNotAllowed));
+        let with_body = verifier.verify(&Method::GET, url, &headers, b"CallUUID=2");
+        assert_eq!(with_body, Err(Rejection::UnsupportedBody));
+        let mut twice = headers.clone();
+        twice.append("x-plivo-signature-v3", HeaderValue::from_static("other"));
+        let conflicting = verifier.verify(&Method::GET, url, &twice, b"");
+        assert_eq!(conflicting, Err(Rejection::ConflictingHeaders));
+    }
+}
