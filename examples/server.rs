@@ -8,9 +8,9 @@
 //! |---|---|
 //! | `PLIVO_AUTH_TOKEN` | comma-separated account/sub-account tokens; unset: the demo token, printed with ready-to-run `sign`, `curl` and `websocat` commands aimed at this server |
 //! | `PLIVO_MAIN_AUTH_TOKEN` | main-account token (checks the `-Ma-` headers) |
-//! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls; when set, always the origin verified |
+//! | `PLIVO_PUBLIC_URL` | `scheme://host[:port]` Plivo calls, optionally with the path prefix a proxy in front strips (`https://hooks.example.com/plivo`: a request for `/answer` is verified as `https://hooks.example.com/plivo/answer`); when set, always the origin verified |
 //! | `PLIVO_TRUSTED_PROXIES` | comma-separated CIDRs of your proxies; without `PLIVO_PUBLIC_URL` their `PLIVO_PROXY_HEADERS` correct the request's origin, with it they serve only to find the client for `PLIVO_SOURCE_NETWORKS` |
-//! | `PLIVO_PROXY_HEADERS` | comma list of the headers those proxies set: `x-forwarded-proto`, `x-forwarded-host`, `x-forwarded-port`, `forwarded`, `x-forwarded-for` (default `x-forwarded-proto`; a list replaces the default; needs `PLIVO_TRUSTED_PROXIES`) |
+//! | `PLIVO_PROXY_HEADERS` | comma list of the headers those proxies set: `x-forwarded-proto`, `x-forwarded-host`, `x-forwarded-port`, `forwarded`, `x-forwarded-for`, `x-forwarded-prefix` (the path prefix the proxy stripped) (default `x-forwarded-proto`; a list replaces the default; needs `PLIVO_TRUSTED_PROXIES`) |
 //! | `PLIVO_SOURCE_NETWORKS` | comma-separated CIDRs the client must be in (in addition to the signature) |
 //! | `PLIVO_SIGNATURE_VERSIONS` | `v3` (default) or `v3,v2` (messaging and Verify callbacks; V2 signs neither body nor query) |
 //! | `BIND` | listen address, default `127.0.0.1:3000` |

@@ -732,10 +732,12 @@ fn trusted_proxies(
     let headers: ProxyHeaders = match &named {
         Some(named) => {
             let named: ProxyHeaders = named.iter().copied().collect();
-            if named.contains(ProxyHeader::Forwarded) && named.any(|h| h != ProxyHeader::Forwarded)
-            {
+            // `Forwarded` has no path prefix: `X-Forwarded-Prefix` may stand beside it.
+            let overlaps_forwarded =
+                |h| !matches!(h, ProxyHeader::Forwarded | ProxyHeader::XForwardedPrefix);
+            if named.contains(ProxyHeader::Forwarded) && named.any(overlaps_forwarded) {
                 return Err(ConfigError::InvalidValue {
-                    setting: "proxy headers (name Forwarded or the X-Forwarded-* headers, whichever your proxy sets, not both)",
+                    setting: "proxy headers (name Forwarded or the X-Forwarded-* headers, whichever your proxy sets, not both; X-Forwarded-Prefix may go with either)",
                     value: format!("{named:?}"),
                 });
             }

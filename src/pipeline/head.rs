@@ -282,6 +282,7 @@ impl Head {
             RequestKind::StreamUpgrade => SIGNED_STREAM_SCHEME,
         };
         SignedUrl::from_parts(scheme, &self.origin.authority, uri.path(), uri.query())
+            .with_prefix(&self.origin.prefix)
     }
 
     /// A stream upgrade's URL pieces in `form` (the default form is [`signed_url`](Self::signed_url)'s).
@@ -316,6 +317,7 @@ impl Head {
             uri.path(),
             request.headers,
         )
+        .with_prefix(&self.origin.prefix)
     }
 
     /// The tokens that verify this request: its tenant's, else the layer's list; or, when no

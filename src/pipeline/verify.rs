@@ -65,7 +65,7 @@ pub(crate) fn signature(
         (&outcome, head.kind, settings.extra_stream_url_form)
     {
         let pieces = head.stream_url_pieces(form, request);
-        let extra = pieces.signed_url(&head.origin.authority);
+        let extra = pieces.signed_url(&head.origin.authority, &head.origin.prefix);
         if let Ok(matched) = check_url(settings, verifier, head, request, extra, body) {
             outcome = Ok((matched, Some(form)));
         }

@@ -167,9 +167,9 @@ pub(crate) fn v3_message(url: &SignedUrl<'_>, form_body: Option<&[u8]>, nonce: &
 
 /// The V2 message, `scheme://authority path` immediately followed by the nonce, as the pieces
 /// to hash in order (no buffer: neither the query nor the body is signed).
-pub(crate) fn v2_parts<'a>(url: &SignedUrl<'a>, nonce: &'a [u8]) -> [&'a [u8]; 5] {
-    let [scheme, separator, authority, path] = url.base_parts();
-    [scheme, separator, authority, path, nonce]
+pub(crate) fn v2_parts<'a>(url: &SignedUrl<'a>, nonce: &'a [u8]) -> [&'a [u8]; 6] {
+    let [scheme, separator, authority, prefix, path] = url.base_parts();
+    [scheme, separator, authority, prefix, path, nonce]
 }
 
 /// The V2 message as one `Vec`.

@@ -104,7 +104,7 @@ impl Signer {
             return Err(invalid(UrlError::NotAWebSocketUrl, url));
         };
         let pieces = StreamUrlForm::HttpScheme.pieces(tls, dialled.path(), dialled.query());
-        let signed = pieces.signed_url(dialled.authority());
+        let signed = pieces.signed_url(dialled.authority(), "");
         Ok(self
             .mac
             .tag(V3Message::build(&signed, None, nonce.as_bytes()).bytes())

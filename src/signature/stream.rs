@@ -97,7 +97,7 @@ impl StreamUrlForm {
     /// The whole URL in this form: for documentation and the doctor's log lines.
     pub fn url(self, tls: bool, authority: &str, path: &str, query: Option<&str>) -> String {
         self.pieces(tls, path, query)
-            .signed_url(authority)
+            .signed_url(authority, "")
             .to_string()
     }
 }
@@ -117,9 +117,10 @@ pub(crate) struct StreamUrlPieces<'a> {
 }
 
 impl StreamUrlPieces<'_> {
-    /// The URL of these pieces at `authority`.
-    pub(crate) fn signed_url<'b>(&'b self, authority: &'b str) -> SignedUrl<'b> {
+    /// The URL of these pieces at `authority`, under the path `prefix` a proxy removed.
+    pub(crate) fn signed_url<'b>(&'b self, authority: &'b str, prefix: &'b str) -> SignedUrl<'b> {
         SignedUrl::from_parts(self.scheme, authority, &self.path, self.query.as_deref())
+            .with_prefix(prefix)
     }
 }
 

@@ -2,13 +2,15 @@
 
 use std::fmt;
 
-/// The URL Plivo called, as the pieces that are signed: `scheme://authority path` and the raw
-/// query. Nothing is normalised: host case, an explicit port, a trailing slash and
+/// The URL Plivo called, as the pieces that are signed: `scheme://authority`, the path prefix a
+/// proxy removed (empty unless one is configured or forwarded), the path as received, and the
+/// raw query. Nothing is normalised: host case, an explicit port, a trailing slash and
 /// percent-escapes all stay as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SignedUrl<'a> {
     scheme: &'a str,
     authority: &'a str,
+    prefix: &'a str,
     path: &'a str,
     query: Option<&'a str>,
 }
@@ -25,38 +27,54 @@ impl<'a> SignedUrl<'a> {
         Self {
             scheme,
             authority,
+            prefix: "",
             path,
             query,
         }
     }
 
+    /// The same URL with `prefix` (a path prefix a proxy removed, such as `/plivo`) before the
+    /// path as received.
+    pub(crate) fn with_prefix(self, prefix: &'a str) -> Self {
+        Self { prefix, ..self }
+    }
+
     /// Parses an absolute URL such as `https://hooks.example.com/answer?x=1`. The fragment and
     /// any userinfo (`user:pw@`) are dropped: neither reaches a server in a request.
     pub(crate) fn parse(url: &'a str) -> Result<Self, UrlError> {
-        let (scheme, rest) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
-        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        if !scheme_ok {
-            return Err(UrlError::MissingScheme);
-        }
-        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, rest) = rest.split_at(authority_end);
-        let authority = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host);
+        // One pass over bytes, left to right: each piece ends at the first byte that can end
+        // it (the pure verifier parses its URL on every call, so this is on the hot path).
+        let scheme_len = url
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+            .unwrap_or(url.len());
+        let (scheme, rest) = url.split_at(scheme_len);
+        let starts_alphabetic = scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic());
+        let rest = match rest.strip_prefix("://") {
+            Some(rest) if starts_alphabetic => rest,
+            _ => return Err(UrlError::MissingScheme),
+        };
+        let (authority, rest) = rest.split_at(first_of(rest, |b| matches!(b, b'/' | b'?' | b'#')));
+        let authority = match authority.bytes().rposition(|b| b == b'@') {
+            Some(at) => &authority[at + 1..],
+            None => authority,
+        };
         if authority.is_empty() {
             return Err(UrlError::MissingHost);
         }
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (rest, None),
-        };
+        let (path, rest) = rest.split_at(first_of(rest, |b| matches!(b, b'?' | b'#')));
+        // A query can be long (a GET's parameters): `split_once` on one `char` searches with
+        // `memchr`.
+        let query = rest
+            .strip_prefix('?')
+            .map(|query| query.split_once('#').map_or(query, |(query, _)| query));
         Ok(Self {
             scheme,
             authority,
+            prefix: "",
             path,
             query,
         })
@@ -72,7 +90,7 @@ impl<'a> SignedUrl<'a> {
         self.authority
     }
 
-    /// The path as written (may be empty).
+    /// The path as received, after the prefix (may be empty).
     pub(crate) fn path(&self) -> &'a str {
         self.path
     }
@@ -82,20 +100,20 @@ impl<'a> SignedUrl<'a> {
         self.query
     }
 
-    /// `scheme://authority path`: the part of the URL both versions sign verbatim.
+    /// `scheme://authority prefix path`: the part of the URL both versions sign verbatim.
     #[cfg(test)]
     pub(crate) fn base(&self) -> String {
-        self.text_pieces()[..4].concat()
+        self.text_pieces()[..5].concat()
     }
 
     pub(crate) fn base_len(&self) -> usize {
-        self.scheme.len() + 3 + self.authority.len() + self.path.len()
+        self.scheme.len() + 3 + self.authority.len() + self.prefix.len() + self.path.len()
     }
 
-    /// The base as the pieces to hash in order: scheme, `://`, authority, path.
-    pub(crate) fn base_parts(&self) -> [&'a [u8]; 4] {
-        let [scheme, separator, authority, path, ..] = self.text_pieces();
-        [scheme, separator, authority, path].map(str::as_bytes)
+    /// The base as the pieces to hash in order: scheme, `://`, authority, prefix, path.
+    pub(crate) fn base_parts(&self) -> [&'a [u8]; 5] {
+        let [scheme, separator, authority, prefix, path, ..] = self.text_pieces();
+        [scheme, separator, authority, prefix, path].map(str::as_bytes)
     }
 
     pub(crate) fn write_base(&self, out: &mut Vec<u8>) {
@@ -107,7 +125,7 @@ impl<'a> SignedUrl<'a> {
 
 impl<'a> SignedUrl<'a> {
     /// The URL's text as pieces in order (the `Display` form).
-    fn text_pieces(&self) -> [&'a str; 6] {
+    fn text_pieces(&self) -> [&'a str; 7] {
         let (question, query) = match self.query {
             Some(query) => ("?", query),
             None => ("", ""),
@@ -116,6 +134,7 @@ impl<'a> SignedUrl<'a> {
             self.scheme,
             "://",
             self.authority,
+            self.prefix,
             self.path,
             question,
             query,
@@ -128,6 +147,11 @@ impl<'a> SignedUrl<'a> {
     pub(crate) fn url_text(&self) -> String {
         self.text_pieces().concat()
     }
+}
+
+/// Where the first byte that `ends` sits in `text`, or its length.
+fn first_of(text: &str, ends: impl Fn(u8) -> bool) -> usize {
+    text.bytes().position(ends).unwrap_or(text.len())
 }
 
 impl fmt::Display for SignedUrl<'_> {
@@ -199,6 +223,16 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_goes_between_the_authority_and_the_path_as_received() {
+        let url = SignedUrl::from_parts("https", "h", "/answer", Some("x=1")).with_prefix("/plivo");
+        assert_eq!(url.base(), "https://h/plivo/answer");
+        assert_eq!(url.url_text(), "https://h/plivo/answer?x=1");
+        assert_eq!(url.to_string(), url.url_text());
+        assert_eq!(url.base_len(), url.base().len());
+        assert_eq!(url.path(), "/answer");
+    }
+
+    #[test]
     fn query_without_path() {
         let url = SignedUrl::parse("https://answer.url?x=1").unwrap();
         assert_eq!((url.path(), url.query()), ("", Some("x=1")));
@@ -215,5 +249,30 @@ mod tests {
         assert_eq!(SignedUrl::parse("/answer"), Err(UrlError::MissingScheme));
         assert_eq!(SignedUrl::parse("1http://x"), Err(UrlError::MissingScheme));
         assert_eq!(SignedUrl::parse("https:///x"), Err(UrlError::MissingHost));
+        assert_eq!(SignedUrl::parse("://x/"), Err(UrlError::MissingScheme));
+        assert_eq!(
+            SignedUrl::parse("/x?u=http://y"),
+            Err(UrlError::MissingScheme)
+        );
+        assert_eq!(SignedUrl::parse("ht tp://x/"), Err(UrlError::MissingScheme));
+        assert_eq!(SignedUrl::parse("https:/x"), Err(UrlError::MissingScheme));
+        assert_eq!(SignedUrl::parse("https://u@/x"), Err(UrlError::MissingHost));
+    }
+
+    #[test]
+    fn userinfo_fragment_and_query_end_where_a_server_ends_them() {
+        for (written, scheme, authority, path, query) in [
+            ("https://u:p@h:1/a?b#c", "https", "h:1", "/a", Some("b")),
+            ("https://a@b@h/p", "https", "h", "/p", None),
+            ("https://h#f/p?q", "https", "h", "", None),
+            ("https://h/p#f?q", "https", "h", "/p", None),
+            ("https://h?q/r#f", "https", "h", "", Some("q/r")),
+            ("wss://h/s?a=http://x", "wss", "h", "/s", Some("a=http://x")),
+            ("svn+ssh.x-y://h", "svn+ssh.x-y", "h", "", None),
+        ] {
+            let url = SignedUrl::parse(written).unwrap();
+            let got = (url.scheme(), url.authority(), url.path(), url.query());
+            assert_eq!(got, (scheme, authority, path, query), "{written}");
+        }
     }
 }

@@ -168,8 +168,10 @@ impl Verifier {
         }
         let signatures = (&account, &main_account);
         let url = request.url();
+        // A received path `/` is also tried without it: `https://h/` and `https://h` (or, under
+        // a prefix, `https://h/plivo/` and `https://h/plivo`) reach a server alike.
         let root = url.path() == "/";
-        let [scheme, separator, authority, _] = url.base_parts();
+        let [scheme, separator, authority, prefix, _] = url.base_parts();
         // Each message is tried as the pieces it is made of; the one that matched is the one
         // the digest is taken of.
         let attempt = |parts: &[&[u8]]| {
@@ -184,16 +186,18 @@ impl Verifier {
                 let message = V3Message::build(url, form_body, claim.nonce);
                 attempt(&[message.bytes()]).or_else(|| {
                     // The same message with an empty path: same rest, another base.
-                    root.then(|| attempt(&[scheme, separator, authority, message.after_base()]))
-                        .flatten()
+                    root.then(|| {
+                        attempt(&[scheme, separator, authority, prefix, message.after_base()])
+                    })
+                    .flatten()
                 })
             }
             SignatureVersion::V2 => {
                 let parts = v2_parts(url, claim.nonce);
                 attempt(&parts).or_else(|| {
                     // The same message without the path `/`.
-                    let [scheme, separator, authority, _, nonce] = parts;
-                    root.then(|| attempt(&[scheme, separator, authority, nonce]))
+                    let [scheme, separator, authority, prefix, _, nonce] = parts;
+                    root.then(|| attempt(&[scheme, separator, authority, prefix, nonce]))
                         .flatten()
                 })
             }

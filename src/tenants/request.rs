@@ -1,6 +1,8 @@
 //! [`TenantRequest`]: what a [`TokenSource`](super::TokenSource) sees of a request to choose
 //! its tenant.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, Method};
 
 /// A signed request as a [`TokenSource`](super::TokenSource) sees it, before its body is read:
@@ -24,6 +26,8 @@ use http::{HeaderMap, Method};
 pub struct TenantRequest<'a> {
     method: &'a Method,
     host: &'a str,
+    /// The path prefix a proxy removed (`""`: none), before `path`.
+    prefix: &'a str,
     path: &'a str,
     headers: &'a HeaderMap,
 }
@@ -35,9 +39,16 @@ impl<'a> TenantRequest<'a> {
         Self {
             method,
             host,
+            prefix: "",
             path,
             headers,
         }
+    }
+
+    /// The same request under the path prefix a proxy removed (`/plivo`, from the URL policy's
+    /// public base or a trusted `X-Forwarded-Prefix`).
+    pub(crate) fn with_prefix(self, prefix: &'a str) -> Self {
+        Self { prefix, ..self }
     }
 
     /// The method (`GET` or `POST`).
@@ -55,17 +66,38 @@ impl<'a> TenantRequest<'a> {
         self.host
     }
 
-    /// The path as received (before any router stripped a prefix), not percent-decoded.
-    pub fn path(&self) -> &'a str {
-        self.path
+    /// The path of the URL verified, not percent-decoded: the path prefix a proxy in front
+    /// removed, if one is configured ([`UrlPolicy::public_base`](crate::UrlPolicy::public_base)
+    /// with a path) or forwarded ([`ProxyHeader::XForwardedPrefix`](crate::ProxyHeader::XForwardedPrefix)),
+    /// then the path as the app received it (before any router stripped a prefix of its own).
+    /// It is borrowed when there is no prefix.
+    ///
+    /// ```
+    /// # let headers = http::HeaderMap::new();
+    /// let request = tower_plivo::tenants::TenantRequest::new(&http::Method::GET, "h", "/acme/answer", &headers);
+    /// assert_eq!(request.path(), "/acme/answer");
+    /// ```
+    pub fn path(&self) -> Cow<'a, str> {
+        match self.prefix {
+            "" => Cow::Borrowed(self.path),
+            prefix => Cow::Owned([prefix, self.path].concat()),
+        }
     }
 
-    /// The `index`th segment of the path (`0` is `acme` in `/acme/answer`), not decoded;
-    /// `None` if there is none or it is empty.
+    /// The `index`th segment of [`path`](Self::path) (`0` is `acme` in `/acme/answer`), not
+    /// decoded; `None` if there is none or it is empty. Under a path prefix, the prefix's
+    /// segments come first (`0` is `plivo` in `/plivo` + `/acme/answer`).
     pub fn path_segment(&self, index: usize) -> Option<&'a str> {
-        self.path
-            .strip_prefix('/')?
-            .split('/')
+        // The prefix never ends in `/` and the path starts with one, so no segment spans both.
+        [self.prefix, self.path]
+            .into_iter()
+            .filter(|piece| !piece.is_empty())
+            .flat_map(|piece| {
+                piece
+                    .strip_prefix('/')
+                    .into_iter()
+                    .flat_map(|rest| rest.split('/'))
+            })
             .nth(index)
             .filter(|segment| !segment.is_empty())
     }
@@ -74,5 +106,31 @@ impl<'a> TenantRequest<'a> {
     /// [`TokenSource::tenant`](super::TokenSource::tenant) before choosing a tenant from one.
     pub fn headers(&self) -> &'a HeaderMap {
         self.headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_a_prefix_the_path_and_its_segments_are_the_url_verified() {
+        let headers = HeaderMap::new();
+        let request = TenantRequest::new(&Method::POST, "h", "/acme/answer", &headers);
+        let prefixed = request.with_prefix("/plivo");
+        assert_eq!(prefixed.path(), "/plivo/acme/answer");
+        let segments: Vec<_> = (0..4).map(|i| prefixed.path_segment(i)).collect();
+        assert_eq!(
+            segments,
+            [Some("plivo"), Some("acme"), Some("answer"), None]
+        );
+        assert_eq!(request.path(), "/acme/answer");
+        assert_eq!(request.path_segment(0), Some("acme"));
+        let root = TenantRequest::new(&Method::GET, "h", "/", &headers).with_prefix("/a/b");
+        assert_eq!(root.path(), "/a/b/");
+        assert_eq!(
+            (root.path_segment(1), root.path_segment(2)),
+            (Some("b"), None)
+        );
     }
 }

@@ -9,6 +9,8 @@ use http::header::FORWARDED;
 
 #[cfg(feature = "diagnosis")]
 use super::ProxyHeader;
+#[cfg(feature = "diagnosis")]
+use super::prefix::path_prefix;
 use crate::rejection::Rejection;
 
 /// The rightmost non-empty comma-separated value of `name` across all its lines (the nearest
@@ -30,6 +32,21 @@ pub(crate) fn rightmost<'a>(
         }
     }
     Ok(last)
+}
+
+/// The one value of `name`: `None` when it is absent; refused when it arrives on several lines
+/// or as a comma-separated list (which of several a proxy meant cannot be known), or is not
+/// visible ASCII.
+pub(crate) fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Rejection> {
+    let mut lines = headers.get_all(name).iter();
+    let Some(value) = lines.next() else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| Rejection::UnknownOrigin)?;
+    if lines.next().is_some() || value.contains(',') {
+        return Err(Rejection::UnknownOrigin);
+    }
+    Ok(Some(value.trim()))
 }
 
 /// The client in `X-Forwarded-For`: walking from the right, the first address that is not a
@@ -62,7 +79,8 @@ pub(crate) fn client_in_x_forwarded_for(
 }
 
 /// What the URL forwarding headers say, whoever sent them: the rightmost `X-Forwarded-Proto`,
-/// `X-Forwarded-Host` and `X-Forwarded-Port`, and each `Forwarded` element's `proto` and `host`.
+/// `X-Forwarded-Host` and `X-Forwarded-Port`, each `Forwarded` element's `proto` and `host`,
+/// and a readable `X-Forwarded-Prefix` (as verified, without its trailing `/`).
 /// Only refusals' descriptions read these (the doctor tries the URLs they name); nothing is
 /// verified with them.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -71,6 +89,7 @@ pub(crate) struct Claimed {
     pub(crate) schemes: Vec<String>,
     pub(crate) hosts: Vec<String>,
     pub(crate) ports: Vec<String>,
+    pub(crate) prefixes: Vec<String>,
 }
 
 #[cfg(feature = "diagnosis")]
@@ -81,12 +100,14 @@ pub(crate) fn claimed(headers: &HeaderMap) -> Claimed {
         ProxyHeader::XForwardedHost,
         ProxyHeader::XForwardedPort,
         ProxyHeader::Forwarded,
+        ProxyHeader::XForwardedPrefix,
     ] {
         let one = claimed_by(headers, header);
         for (values, more) in [
             (&mut all.schemes, one.schemes),
             (&mut all.hosts, one.hosts),
             (&mut all.ports, one.ports),
+            (&mut all.prefixes, one.prefixes),
         ] {
             for value in more {
                 if !values.contains(&value) {
@@ -132,6 +153,16 @@ pub(crate) fn claimed_by(headers: &HeaderMap, header: ProxyHeader) -> Claimed {
             }
             claimed
         }
+        ProxyHeader::XForwardedPrefix => Claimed {
+            prefixes: single(headers, header.name())
+                .ok()
+                .flatten()
+                .and_then(path_prefix)
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            ..Claimed::default()
+        },
         ProxyHeader::XForwardedFor => Claimed::default(),
     }
 }

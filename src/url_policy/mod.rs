@@ -6,6 +6,7 @@
 mod authority;
 mod cidr;
 mod forwarded;
+mod prefix;
 mod proxies;
 #[cfg(feature = "diagnosis")]
 mod report;
@@ -77,6 +78,8 @@ enum Mode {
     PublicBase {
         scheme: Scheme,
         authority: String,
+        /// The path prefix a proxy in front removes (`""`: none).
+        prefix: String,
     },
     FromRequest {
         scheme: Scheme,
@@ -86,14 +89,26 @@ enum Mode {
 
 impl UrlPolicy {
     /// Always verify against this origin, `scheme://host[:port]` exactly as configured in Plivo
-    /// (an explicit port such as `:443` is kept, as Plivo signs it). A trailing `/` is allowed;
-    /// a longer path, a query, a fragment or userinfo is an error.
+    /// (an explicit port such as `:443` is kept, as Plivo signs it), optionally followed by the
+    /// path prefix that a proxy or gateway in front of the app removes (nginx
+    /// `proxy_pass http://app/;` under `location /plivo/`, Traefik's `StripPrefix`, an API
+    /// Gateway base-path mapping).
+    ///
+    /// The URL verified is this base, then the path exactly as the app received it, then the
+    /// query: with `https://hooks.example.com/plivo`, a request for `/answer?x=1` is verified as
+    /// `https://hooks.example.com/plivo/answer?x=1`. A trailing `/` on the base is ignored, and
+    /// a received `/` is also tried as the bare base (`https://hooks.example.com/plivo`), since
+    /// Plivo may have been configured with either. A request whose path still carries the prefix
+    /// (a proxy that does not strip it) is verified with the prefix twice, which Plivo did not
+    /// sign, and refused; the signature doctor says when the URL without the configured prefix
+    /// would have matched. A query, a fragment or userinfo is an error.
     ///
     /// ```
     /// use tower_plivo::UrlPolicy;
     ///
     /// assert!(UrlPolicy::public_base("https://hooks.example.com:8443/").is_ok());
-    /// assert!(UrlPolicy::public_base("https://hooks.example.com/plivo").is_err());
+    /// assert!(UrlPolicy::public_base("https://hooks.example.com/plivo").is_ok());
+    /// assert!(UrlPolicy::public_base("https://hooks.example.com/plivo?x=1").is_err());
     /// assert!(UrlPolicy::public_base("ftp://hooks.example.com").is_err());
     /// ```
     pub fn public_base(url: &str) -> Result<Self, ConfigError> {
@@ -103,23 +118,27 @@ impl UrlPolicy {
         };
         let (scheme, rest) = url.split_once("://").ok_or(error("no scheme"))?;
         let scheme = Scheme::parse(scheme).ok_or(error("the scheme must be http or https"))?;
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.contains('/') {
-            return Err(error("it has a path (the path comes from each request)"));
-        }
-        if authority.contains(['?', '#']) {
+        if rest.contains(['?', '#']) {
             return Err(error("it has a query or fragment"));
         }
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         if authority.contains('@') {
             return Err(error("it has userinfo"));
         }
         if !is_authority(authority) {
             return Err(error("the host is missing or malformed"));
         }
+        let prefix = match path {
+            "" => "",
+            path => prefix::path_prefix(path).ok_or(error(
+                "its path is not a path prefix (printable, ending in at most one `/`)",
+            ))?,
+        };
         Ok(Self {
             mode: Mode::PublicBase {
                 scheme,
                 authority: authority.to_owned(),
+                prefix: prefix.to_owned(),
             },
         })
     }
@@ -239,10 +258,15 @@ impl UrlPolicy {
         trusted: Option<&TrustedProxies>,
     ) -> Result<Origin, Rejection> {
         let (scheme, allowed_hosts) = match &self.mode {
-            Mode::PublicBase { scheme, authority } => {
+            Mode::PublicBase {
+                scheme,
+                authority,
+                prefix,
+            } => {
                 return Ok(Origin {
                     scheme: *scheme,
                     authority: authority.clone(),
+                    prefix: prefix.clone(),
                 });
             }
             Mode::FromRequest {
@@ -259,10 +283,14 @@ impl UrlPolicy {
             Some(host) if is_authority(&host) => Origin {
                 scheme,
                 authority: host,
+                prefix: String::new(),
             },
             Some(_) => return Err(Rejection::UnknownOrigin),
             None => request_origin(scheme, uri, headers)?,
         };
+        if let Some(prefix) = forwarded.prefix {
+            origin.prefix = prefix;
+        }
         if let Some(port) = forwarded.port {
             let host = host_of(&origin.authority).to_owned();
             origin.authority = if port == scheme.default_port() {
@@ -293,16 +321,30 @@ pub(crate) fn origin_of(
     policy.resolve(uri, headers, trusted_peer)
 }
 
-/// The scheme and authority of a resolved URL.
+/// The scheme and authority of a resolved URL, and the path prefix a proxy removed (`""`:
+/// none): what goes before the path as received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Origin {
     pub(crate) scheme: Scheme,
     pub(crate) authority: String,
+    pub(crate) prefix: String,
+}
+
+impl Origin {
+    /// This origin without a path prefix.
+    pub(crate) fn new(scheme: Scheme, authority: String) -> Self {
+        Self {
+            scheme,
+            authority,
+            prefix: String::new(),
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.scheme.as_str(), self.authority)
+        let (scheme, authority, prefix) = (self.scheme.as_str(), &self.authority, &self.prefix);
+        write!(f, "{scheme}://{authority}{prefix}")
     }
 }
 
@@ -324,10 +366,7 @@ pub(crate) fn request_origin(
     if !is_authority(authority) || authority.contains('@') {
         return Err(Rejection::UnknownOrigin);
     }
-    Ok(Origin {
-        scheme,
-        authority: authority.to_owned(),
-    })
+    Ok(Origin::new(scheme, authority.to_owned()))
 }
 
 /// The `Host` header (its lines joined) and the request target's authority, when the target
@@ -412,15 +451,33 @@ mod tests {
         for bad in [
             "hooks.example.com",
             "https://",
-            "https://h/p",
+            "https://h/p?x",
             "https://h?x",
+            "https://h/p#f",
             "https://u@h",
+            "https://u@h/p",
             "https://h:x",
+            "https://h/p//",
+            "https://h/a b",
             "ws://h",
         ] {
             assert!(UrlPolicy::public_base(bad).is_err(), "{bad}");
         }
         assert!(UrlPolicy::public_base("http://[::1]:8080").is_ok());
+    }
+
+    #[test]
+    fn public_base_keeps_a_path_prefix_without_its_trailing_slash() {
+        for (base, origin) in [
+            ("https://h.example/plivo", "https://h.example/plivo"),
+            ("https://h.example/plivo/", "https://h.example/plivo"),
+            ("https://h.example:8443/a/b/", "https://h.example:8443/a/b"),
+            ("https://h.example/", "https://h.example"),
+            ("https://h.example", "https://h.example"),
+        ] {
+            let policy = UrlPolicy::public_base(base).unwrap();
+            assert_eq!(resolve(&policy, &[], None), Ok(origin.into()), "{base}");
+        }
     }
 
     #[test]

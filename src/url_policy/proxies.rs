@@ -12,6 +12,7 @@ use http::header::FORWARDED;
 use super::Scheme;
 use super::cidr::Cidr;
 use super::forwarded;
+use super::prefix::path_prefix;
 use crate::config_error::ConfigError;
 use crate::rejection::Rejection;
 
@@ -52,15 +53,23 @@ pub enum ProxyHeader {
     Forwarded,
     /// `X-Forwarded-For`: the client address, the rightmost entry that is not a trusted proxy.
     XForwardedFor,
+    /// `X-Forwarded-Prefix`: the path prefix the proxy removed (Traefik's `StripPrefix` sets
+    /// it; nginx does with `proxy_set_header X-Forwarded-Prefix /plivo;`). The URL verified is
+    /// then the origin, this prefix, and the path as received. It must be one value that starts
+    /// with `/` (one trailing `/` is dropped): several values or lines, or any other value,
+    /// refuse the request with [`Rejection::UnknownOrigin`](crate::Rejection::UnknownOrigin).
+    /// It may be named beside [`Forwarded`](Self::Forwarded), which has no prefix of its own.
+    XForwardedPrefix,
 }
 
 impl ProxyHeader {
-    pub(crate) const ALL: [ProxyHeader; 5] = [
+    pub(crate) const ALL: [ProxyHeader; 6] = [
         ProxyHeader::XForwardedProto,
         ProxyHeader::XForwardedHost,
         ProxyHeader::XForwardedPort,
         ProxyHeader::Forwarded,
         ProxyHeader::XForwardedFor,
+        ProxyHeader::XForwardedPrefix,
     ];
 
     /// The header's name, in lower case.
@@ -71,6 +80,7 @@ impl ProxyHeader {
             ProxyHeader::XForwardedPort => "x-forwarded-port",
             ProxyHeader::Forwarded => "forwarded",
             ProxyHeader::XForwardedFor => "x-forwarded-for",
+            ProxyHeader::XForwardedPrefix => "x-forwarded-prefix",
         }
     }
 
@@ -105,7 +115,7 @@ impl FromStr for ProxyHeader {
             .into_iter()
             .find(|header| header.name().eq_ignore_ascii_case(text))
             .ok_or_else(|| ConfigError::InvalidValue {
-                setting: "proxy header (x-forwarded-proto, x-forwarded-host, x-forwarded-port, forwarded or x-forwarded-for)",
+                setting: "proxy header (x-forwarded-proto, x-forwarded-host, x-forwarded-port, forwarded, x-forwarded-for or x-forwarded-prefix)",
                 value: text.to_owned(),
             })
     }
@@ -164,6 +174,8 @@ pub(crate) struct ForwardedUrl {
     pub(crate) scheme: Option<Scheme>,
     pub(crate) host: Option<String>,
     pub(crate) port: Option<u16>,
+    /// The path prefix the proxy removed, as verified (`""` for a forwarded `/`).
+    pub(crate) prefix: Option<String>,
 }
 
 impl TrustedProxies {
@@ -239,6 +251,12 @@ impl TrustedProxies {
             && let Some(port) = forwarded::rightmost(headers, ProxyHeader::XForwardedPort.name())?
         {
             url.port = Some(parse_port(port).ok_or(Rejection::UnknownOrigin)?);
+        }
+        if self.headers.contains(ProxyHeader::XForwardedPrefix)
+            && let Some(value) = forwarded::single(headers, ProxyHeader::XForwardedPrefix.name())?
+        {
+            let prefix = path_prefix(value).ok_or(Rejection::UnknownOrigin)?;
+            url.prefix = Some(prefix.to_owned());
         }
         Ok(url)
     }
@@ -362,12 +380,49 @@ mod tests {
                 scheme: Some(Scheme::Https),
                 host: Some("forged.example".into()),
                 port: None,
+                prefix: None,
             })
         );
         assert_eq!(
             proxies(&[ProxyHeader::XForwardedFor]).forwarded_url(&sent),
             Ok(ForwardedUrl::default())
         );
+    }
+
+    #[test]
+    fn a_prefix_is_one_path_from_one_line() {
+        let prefix = |lines: &[&str]| {
+            let pairs: Vec<(&'static str, &str)> = lines
+                .iter()
+                .map(|line| ("x-forwarded-prefix", *line))
+                .collect();
+            proxies(&[ProxyHeader::XForwardedPrefix])
+                .forwarded_url(&headers(&pairs))
+                .map(|url| url.prefix)
+        };
+        assert_eq!(prefix(&[]), Ok(None));
+        assert_eq!(prefix(&["/plivo"]), Ok(Some("/plivo".into())));
+        assert_eq!(prefix(&["/plivo/"]), Ok(Some("/plivo".into())));
+        assert_eq!(prefix(&[" /plivo "]), Ok(Some("/plivo".into())));
+        assert_eq!(prefix(&["/"]), Ok(Some(String::new())));
+        for refused in [
+            &["/a", "/a"][..],
+            &["/a,/b"],
+            &["a"],
+            &[""],
+            &["/a//"],
+            &["/a?b"],
+        ] {
+            assert_eq!(
+                prefix(refused),
+                Err(Rejection::UnknownOrigin),
+                "{refused:?}"
+            );
+        }
+        // Not named: never read.
+        let sent = headers(&[("x-forwarded-prefix", "/plivo")]);
+        let url = proxies(&[ProxyHeader::XForwardedProto]).forwarded_url(&sent);
+        assert_eq!(url.map(|url| url.prefix), Ok(None));
     }
 
     #[test]

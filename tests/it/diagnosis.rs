@@ -159,6 +159,37 @@ fn rows() -> Vec<Row> {
             fix: "Plivo's is https://hooks.example.com/answer/",
         },
         Row {
+            name: "a proxy that does not strip the prefix in the public base",
+            configure: |b| {
+                b.url_policy(UrlPolicy::public_base("https://hooks.example.com/plivo").unwrap())
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/plivo/answer",
+            headers: &[],
+            signed_url: "https://hooks.example.com/plivo/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "prefix_not_stripped",
+            fix: "UrlPolicy::public_base(\"https://hooks.example.com\") (without /plivo)",
+        },
+        Row {
+            name: "prefix stripped by a trusted proxy whose X-Forwarded-Prefix is not named",
+            configure: |b| {
+                b.url_policy(UrlPolicy::from_request(Scheme::Https))
+                    .trusted_proxies(["127.0.0.1"])
+            },
+            serve: Serve::WithPeer,
+            method: "POST",
+            target: "/answer",
+            headers: &[HOST, ("x-forwarded-prefix", "/plivo")],
+            signed_url: "https://hooks.example.com/plivo/answer",
+            sign: Sign::V3(TOKEN),
+            reason: "signature_mismatch",
+            finding: "header_not_named",
+            fix: ".proxy_headers([ProxyHeader::XForwardedProto, ProxyHeader::XForwardedPrefix])",
+        },
+        Row {
             name: "host behind an untrusted proxy (allow_hosts refuses the internal Host)",
             configure: |b| {
                 b.url_policy(

@@ -39,6 +39,7 @@ mod layer;
 mod multi_tenant;
 mod observability;
 mod opentelemetry;
+mod path_prefix;
 mod properties;
 #[cfg(feature = "redis-cluster")]
 mod redis_cluster_store;

@@ -80,11 +80,12 @@ impl Candidate<'_> {
                 &self.origin.authority,
                 &self.path,
                 self.query,
-            )),
+            )
+            .with_prefix(&self.origin.prefix)),
             Some(form) => {
                 let tls = self.origin.scheme == Scheme::Https;
                 let pieces = form.pieces(tls, &self.path, self.query);
-                f(pieces.signed_url(&self.origin.authority))
+                f(pieces.signed_url(&self.origin.authority, &self.origin.prefix))
             }
         }
     }
@@ -174,8 +175,36 @@ impl std::fmt::Write for HashWriter<'_> {
 
 /// The origins to try: the one verified first, then every authority the request names (its
 /// `Host`, the forwarding headers' hosts, whoever sent them) under both schemes, each also with
-/// the default port added or removed and with a forwarded port.
+/// the default port added or removed and with a forwarded port; each under the path prefix
+/// verified, then without it (a proxy that did not strip it), then under each prefix a
+/// forwarding header names.
 fn origins(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> Vec<Origin> {
+    let mut prefixes: Vec<&str> = Vec::new();
+    let verified_prefix = report.considered.as_ref().map_or("", |o| o.prefix.as_str());
+    for prefix in [verified_prefix, ""]
+        .into_iter()
+        .chain(claimed.prefixes.iter().map(String::as_str))
+    {
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    let bases = bases(report, claimed, policy_scheme);
+    let mut origins = Vec::new();
+    for prefix in prefixes {
+        for (scheme, authority) in &bases {
+            origins.push(Origin {
+                scheme: *scheme,
+                authority: authority.clone(),
+                prefix: prefix.to_owned(),
+            });
+        }
+    }
+    origins
+}
+
+/// The schemes and authorities to try (see [`origins`]), at most [`MAX_ORIGINS`].
+fn bases(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> Vec<(Scheme, String)> {
     let mut authorities: Vec<String> = Vec::new();
     let mut add = |authority: &str| {
         if is_authority(authority) && !authorities.iter().any(|a| a == authority) {
@@ -195,9 +224,9 @@ fn origins(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> V
         .considered
         .as_ref()
         .map_or(policy_scheme, |o| o.scheme);
-    let mut origins: Vec<Origin> = Vec::new();
+    let mut origins: Vec<(Scheme, String)> = Vec::new();
     let mut push = |scheme: Scheme, authority: String| {
-        let origin = Origin { scheme, authority };
+        let origin = (scheme, authority);
         if !origins.contains(&origin) {
             origins.push(origin);
         }

@@ -37,6 +37,9 @@ pub(crate) fn findings(
     candidate: &Candidate<'_>,
     token: TokenId,
 ) -> Vec<Finding> {
+    if let Some(finding) = undoubled(context, candidate) {
+        return vec![finding];
+    }
     let mut findings = origin_findings(context, &candidate.origin);
     // Under an allow-list, Plivo's host must be on it too, or the other fixes would not do;
     // unless the origin's fix is `public_base`, which has no allow-list.
@@ -104,6 +107,13 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
     }
     let (verified_host, verified_port) = split_authority(&verified.authority);
     let (matched_host, matched_port) = split_authority(&matched.authority);
+    let only_the_prefix_differs =
+        verified.scheme == matched.scheme && verified.authority == matched.authority;
+    if only_the_prefix_differs
+        && let Some(finding) = prefix_not_stripped(context, verified, matched)
+    {
+        return vec![finding];
+    }
     if !context.policy.reads_the_request() {
         return vec![Finding::Origin {
             configured: verified.clone(),
@@ -173,6 +183,14 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
             not_believed.push((header, why));
         }
     }
+    if verified.prefix != matched.prefix {
+        match carrier(context, |claimed| {
+            claimed.prefixes.contains(&matched.prefix)
+        }) {
+            Carrier::Ignored(header, why) => not_believed.push((header, why)),
+            Carrier::None => unexplained = true,
+        }
+    }
     if unexplained {
         findings.push(Finding::Origin {
             configured: verified.clone(),
@@ -195,6 +213,47 @@ fn origin_findings(context: &Context<'_>, matched: &Origin) -> Vec<Finding> {
         }];
     }
     findings
+}
+
+/// A candidate under the prefix verified whose path is the received path without that prefix
+/// signs the same URL as the origin without a prefix over the path as received: the prefix was
+/// not stripped, whichever way the candidate was made.
+fn undoubled(context: &Context<'_>, candidate: &Candidate<'_>) -> Option<Finding> {
+    let verified = context.report.considered.as_ref()?;
+    let prefix = verified.prefix.as_str();
+    let dropped = matches!(
+        candidate.path_change,
+        PathChange::ProxyPrefix | PathChange::RouterPath
+    );
+    let received = context.target.path();
+    let same_origin = candidate.origin == *verified;
+    let undone = received.strip_prefix(prefix) == Some(&*candidate.path);
+    (dropped && same_origin && !prefix.is_empty() && undone && candidate.reading == Reading::AsSent)
+        .then(|| Finding::PrefixNotStripped {
+            prefix: prefix.to_owned(),
+            received: received.to_owned(),
+            matched: Origin::new(verified.scheme, verified.authority.clone()),
+        })
+}
+
+/// The request's path still starts with the prefix verified before it, and Plivo signed the
+/// URL without that prefix added again: the proxy in front does not strip it.
+fn prefix_not_stripped(
+    context: &Context<'_>,
+    verified: &Origin,
+    matched: &Origin,
+) -> Option<Finding> {
+    let received = context.target.path();
+    let still_there = received
+        .strip_prefix(verified.prefix.as_str())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    (matched.prefix.is_empty() && !verified.prefix.is_empty() && still_there).then(|| {
+        Finding::PrefixNotStripped {
+            prefix: verified.prefix.clone(),
+            received: received.to_owned(),
+            matched: matched.clone(),
+        }
+    })
 }
 
 /// Which forwarding header carried a piece of Plivo's URL.
@@ -284,12 +343,17 @@ fn group_not_believed(
     }
 }
 
-/// The complete `proxy_headers` list that names `needed` too: `Forwarded` alone when it is
-/// needed (it cannot be named with the `X-Forwarded-*` headers), else the named ones without
-/// `Forwarded`, and the needed ones.
+/// The complete `proxy_headers` list that names `needed` too: `Forwarded` when it is needed
+/// (it cannot be named with the `X-Forwarded-*` headers, except `X-Forwarded-Prefix`, kept if
+/// named or needed), else the named ones without `Forwarded`, and the needed ones.
 fn headers_to_name(named: Vec<ProxyHeader>, needed: &[ProxyHeader]) -> Vec<ProxyHeader> {
     if needed.contains(&ProxyHeader::Forwarded) {
-        return vec![ProxyHeader::Forwarded];
+        let prefix = ProxyHeader::XForwardedPrefix;
+        let with_prefix = named.contains(&prefix) || needed.contains(&prefix);
+        return [Some(ProxyHeader::Forwarded), with_prefix.then_some(prefix)]
+            .into_iter()
+            .flatten()
+            .collect();
     }
     let mut all: Vec<ProxyHeader> = named
         .into_iter()

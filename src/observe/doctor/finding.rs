@@ -44,6 +44,14 @@ pub(crate) enum Finding {
     /// Plivo signed a shorter path than the app receives: something in front of it adds a
     /// prefix.
     ProxyPrefix { signed: String, received: String },
+    /// The path received already starts with the path prefix verified before it (`prefix`),
+    /// and Plivo signed it once (`matched`, without the prefix): the proxy in front does not
+    /// strip the prefix.
+    PrefixNotStripped {
+        prefix: String,
+        received: String,
+        matched: Origin,
+    },
     /// The plain header signed with a main-account token, or the `-Ma-` header with an account
     /// token.
     TokenFamily {
@@ -82,6 +90,7 @@ impl Finding {
             Finding::TrailingSlash => "trailing_slash",
             Finding::RewrittenInFront { .. } => "rewritten_in_front",
             Finding::ProxyPrefix { .. } => "proxy_prefix",
+            Finding::PrefixNotStripped { .. } => "prefix_not_stripped",
             Finding::TokenFamily { .. } => "token_family",
             Finding::SignatureVersion { .. } => "signature_version",
             Finding::V2NotAccepted => "v2_not_enabled",
@@ -98,7 +107,9 @@ impl Finding {
             } => format!(
                 "the layer verified the origin {configured}, and Plivo called {matched} \
                  (another {})",
-                differing_parts(configured, matched).join(" and ")
+                differing_parts(configured, matched)
+                    .join(" and ")
+                    .replace('_', " ")
             ),
             Finding::PolicyScheme { matched } => format!(
                 "Plivo called {matched}; the URL policy assumes {} and no forwarding header \
@@ -162,6 +173,13 @@ impl Finding {
             Finding::ProxyPrefix { signed, received } => format!(
                 "Plivo signed the path {signed}, and the app receives {received}: something in \
                  front of the app adds the prefix"
+            ),
+            Finding::PrefixNotStripped {
+                prefix, received, ..
+            } => format!(
+                "the app received {received}, which already starts with the path prefix \
+                 {prefix} that the layer puts before it, and Plivo signed the path once: the \
+                 proxy in front does not strip {prefix}"
             ),
             Finding::TokenFamily {
                 matched: TokenId::MainAccount(_),
@@ -278,6 +296,13 @@ impl Finding {
             Finding::ProxyPrefix { .. } => "make the proxy pass the path unchanged, or configure \
                  Plivo with the URL the app receives"
                 .to_owned(),
+            Finding::PrefixNotStripped {
+                prefix, matched, ..
+            } => format!(
+                "if the proxy passes the path unchanged, {} (without {prefix}); or make the \
+                 proxy strip {prefix} (nginx: proxy_pass http://app/; under location {prefix}/)",
+                public_base(matched)
+            ),
             Finding::TokenFamily {
                 matched: TokenId::MainAccount(_),
                 ..
@@ -315,6 +340,9 @@ fn differing_parts(configured: &Origin, matched: &Origin) -> Vec<&'static str> {
     }
     if configured.scheme != matched.scheme {
         parts.push("scheme");
+    }
+    if configured.prefix != matched.prefix {
+        parts.push("path_prefix");
     }
     parts
 }
