@@ -15,7 +15,12 @@
 //!
 //! `GET|POST /{tenant}/answer` (V3) and `GET|POST /{tenant}/sms` (V3 or V2, as Plivo signs
 //! messaging callbacks) answer `tenant=<name>` once verified with that tenant's tokens; the
-//! tenant is the first path segment as received. Other paths are 404. An unknown tenant gets
+//! tenant is the first path segment as received. `GET|POST /messages` (V3 only) names its tenant
+//! in the message instead, as a platform that knows its customer by the number called does: the
+//! signed parameter `To` (the form body of a POST, the query of a GET) is the tenant's row name,
+//! read once the body is, and only that row's `auth_tokens` verify it (its `main_auth_tokens`,
+//! which sub-accounts share, never do; see `TenantCacheBuilder::tenant_from_signed_parameter`).
+//! Other paths are 404. An unknown tenant gets
 //! 403 like any forgery; a tenant the database cannot answer for (the file unreadable, or a row
 //! without a usable token) gets 503 so Plivo retries, and an ERROR line. While the database is
 //! down, a tenant already cached is served until its cache time runs out. Replay protection is
@@ -102,7 +107,7 @@ async fn run() -> Result<(), String> {
         None => UrlPolicy::from_request(Scheme::Http),
     };
     let cache_time = Duration::from_secs(secs);
-    let tenants = TenantCache::builder(SqliteTenants { path: db })
+    let tenants = TenantCache::builder(SqliteTenants { path: db.clone() })
         .ttl(cache_time)
         .unknown_ttl(cache_time.min(Duration::from_secs(10)))
         .build()
@@ -116,6 +121,18 @@ async fn run() -> Result<(), String> {
             .build()
             .map_err(|e| e.to_string())
     };
+    // Tenants named by the number called: a cache of their own over the same database.
+    let by_number = TenantCache::builder(SqliteTenants { path: db.clone() })
+        .ttl(cache_time)
+        .unknown_ttl(cache_time.min(Duration::from_secs(10)))
+        .tenant_from_signed_parameter("To")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let by_number = PlivoSignatureLayer::builder()
+        .tenants(by_number)
+        .url_policy(policy.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
     let app = Router::new()
         .route("/{tenant}/answer", get(answer).post(answer))
         .route_layer(layer(false)?)
@@ -123,6 +140,11 @@ async fn run() -> Result<(), String> {
             Router::new()
                 .route("/{tenant}/sms", get(answer).post(answer))
                 .route_layer(layer(true)?),
+        )
+        .merge(
+            Router::new()
+                .route("/messages", get(answer).post(answer))
+                .route_layer(by_number),
         );
 
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".to_owned());

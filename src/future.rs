@@ -28,6 +28,7 @@ use crate::pipeline::verdict::Verdict;
 use crate::rejection::Rejection;
 use crate::replay::ReleaseGuard;
 use crate::request_info::RequestHead;
+use crate::tenants::Resolved;
 
 pin_project! {
     /// The response future of [`PlivoSignature`](crate::service::PlivoSignature): reads the body,
@@ -72,6 +73,8 @@ pin_project! {
             read: ReadBody<B>,
             reading: Option<Reading>,
         },
+        // A tenant named in the body, looked up before the body is verified.
+        LookingUpAfterBody { looking_up: Option<LookingUp> },
         Reserving {
             reserving: Reserving,
             unreserved: Option<Unreserved>,
@@ -173,6 +176,12 @@ where
                     let reading = reading.take().expect(POLLED_AFTER_COMPLETION);
                     held.after_body(reading, body, this.span)
                 }
+                StateProj::LookingUpAfterBody { looking_up } => {
+                    let waiting = looking_up.as_mut().expect(POLLED_AFTER_COMPLETION);
+                    let resolved = ready!(waiting.pending.lookup.as_mut().poll(cx));
+                    let looking_up = looking_up.take().expect(POLLED_AFTER_COMPLETION);
+                    held.after_tenant(looking_up, resolved, this.span)
+                }
                 StateProj::Reserving {
                     reserving,
                     unreserved,
@@ -264,7 +273,35 @@ where
             timed,
         );
         self.read = body.ok();
+        self.after_body_step(step, span)
+    }
+
+    /// Verifies the body read with the tokens of the tenant it named, once looked up.
+    fn after_tenant(
+        &mut self,
+        looking_up: LookingUp,
+        resolved: Resolved,
+        span: &Span,
+    ) -> State<S, B> {
+        let timed = wants_verify_time(span);
+        let body = self.read.as_ref().expect(POLLED_AFTER_COMPLETION);
+        let step = flow::looked_up_after_body(
+            self.settings(),
+            looking_up,
+            resolved,
+            &self.head(),
+            body,
+            timed,
+        );
+        self.after_body_step(step, span)
+    }
+
+    /// Where the body step leads: the tenant's lookup, the replay store, or the verdict.
+    fn after_body_step(&mut self, step: BodyStep, span: &Span) -> State<S, B> {
         match step {
+            BodyStep::LookUp(looking_up) => State::LookingUpAfterBody {
+                looking_up: Some(looking_up),
+            },
             BodyStep::Reserve(reserving, unreserved) => State::Reserving {
                 reserving,
                 unreserved: Some(unreserved),

@@ -111,13 +111,24 @@ impl PlivoGuard {
         let HeadChecked { reading, span, .. } = checked;
         let settings = &self.shared.settings;
         let timed = wants_verify_time(&span);
-        let step = span.in_scope(|| flow::body_read(settings, reading, &head, Ok(&body), timed));
-        let verdict = match step {
-            BodyStep::Done(verdict) => verdict,
-            BodyStep::Reserve(reserving, unreserved) => {
-                let answer = reserving.await;
-                flow::reserved(settings, unreserved, answer)
-            }
+        let mut step =
+            span.in_scope(|| flow::body_read(settings, reading, &head, Ok(&body), timed));
+        let verdict = loop {
+            step = match step {
+                BodyStep::Done(verdict) => break verdict,
+                BodyStep::Reserve(reserving, unreserved) => {
+                    let answer = reserving.await;
+                    break flow::reserved(settings, unreserved, answer);
+                }
+                BodyStep::LookUp(mut looking_up) => {
+                    let resolved = (&mut looking_up.pending.lookup).await;
+                    span.in_scope(|| {
+                        flow::looked_up_after_body(
+                            settings, looking_up, resolved, &head, &body, timed,
+                        )
+                    })
+                }
+            };
         };
         self.conclude(verdict, &span, &head, body.len())
     }

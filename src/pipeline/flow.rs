@@ -8,15 +8,17 @@
 //! start ──► LookUp ──► looked_up ──┐        (tenants, on a cache miss)
 //!   │                              ▼
 //!   ├──────────────────────────► Read ──► body_read ──► Reserve ──► reserved ──► Verdict
-//!   │                          (reads_body: no        │                              ▲
-//!   │                           for an upgrade)       └──────────────────────────────┤
+//!   │                          (reads_body: no        │  ▲ │                           ▲
+//!   │                           for an upgrade)       │  │ └───────────────────────────┤
+//!   │                        LookUp ◄─────────────────┘  │  (a tenant named in the body,
+//!   │                          └──► looked_up_after_body ┘   on a cache miss)
 //!   └──► Refused (from the head) ────────────────────────────────────────────────────┘
 //! ```
 
 use bytes::Bytes;
 
 use super::diagnose::{self, AtHead, Examination};
-use super::head::{self, Head};
+use super::head::{self, Head, TenantState};
 use super::reserve::{self, Reserving};
 use super::respond::Refusal;
 use super::settings::Settings;
@@ -91,6 +93,9 @@ impl Reading {
 
 /// What the body step leads to.
 pub(crate) enum BodyStep {
+    /// With a tenant named by a signed parameter, on a cache miss: its tokens, from the store,
+    /// then [`looked_up_after_body`] with the same body.
+    LookUp(LookingUp),
     /// The replay store's answer for the request's keys.
     Reserve(Reserving, Unreserved),
     Done(Verdict),
@@ -152,11 +157,57 @@ pub(crate) fn body_read(
         Ok(body) => body,
         // A body not read whole is never handed on (`respond::enforces`).
         Err(rejection) => {
-            let mut refused = Refused::plain(rejection);
-            refused.url = Some(head.signed_url(request).url_text());
+            let refused = refused_with_url(rejection.into(), &head, request);
             return BodyStep::Done(Verdict::Refused(refused));
         }
     };
+    let mut head = head;
+    if matches!(head.tenant, TenantState::AfterBody) {
+        match tenant::after_body(settings, &mut head, request, body) {
+            Resolution::Ready(Ok(())) => {}
+            Resolution::Ready(Err(refusal)) => {
+                return BodyStep::Done(Verdict::Refused(refused_with_url(refusal, &head, request)));
+            }
+            Resolution::Pending(pending) => return BodyStep::LookUp(LookingUp { head, pending }),
+        }
+    }
+    verify_and_reserve(settings, head, request, body, timed)
+}
+
+/// From the store's answer about a tenant named in the body: verify the same body with its
+/// tokens, or refuse.
+pub(crate) fn looked_up_after_body(
+    settings: &Settings,
+    looking_up: LookingUp,
+    resolved: Resolved,
+    request: &RequestHead<'_>,
+    body: &Bytes,
+    timed: bool,
+) -> BodyStep {
+    let LookingUp { mut head, pending } = looking_up;
+    match tenant::after_lookup(&mut head, &pending, resolved) {
+        Ok(()) => verify_and_reserve(settings, head, request, body, timed),
+        Err(refusal) => BodyStep::Done(Verdict::Refused(refused_with_url(refusal, &head, request))),
+    }
+}
+
+/// A refusal of a request whose head was checked, with the URL it would have been verified
+/// against.
+fn refused_with_url(refusal: Refusal, head: &Head, request: &RequestHead<'_>) -> Refused {
+    let mut refused = Refused::plain(refusal);
+    refused.url = Some(head.signed_url(request).url_text());
+    refused
+}
+
+/// The signature over the URL and `body` with the request's tokens, then its replay keys'
+/// reservation.
+fn verify_and_reserve(
+    settings: &Settings,
+    head: Head,
+    request: &RequestHead<'_>,
+    body: &Bytes,
+    timed: bool,
+) -> BodyStep {
     let (checked, elapsed) = verify::signature(settings, &head, request, body, timed);
     let verify_time = elapsed.map(|elapsed| VerifyTime {
         elapsed,

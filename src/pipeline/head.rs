@@ -82,6 +82,8 @@ impl ClaimValues {
 pub(crate) enum TenantState {
     /// The layer's static list (or, with tenants, not resolved yet).
     Layer,
+    /// Named by a signed parameter of the body or query: chosen once the body is read.
+    AfterBody,
     /// This tenant's.
     Known(Arc<Tenant>),
     /// Nobody's: the tenant is unknown (why, for the log line). The request is refused once
@@ -94,7 +96,7 @@ impl TenantState {
     pub(crate) fn known_ref(&self) -> Option<&Arc<Tenant>> {
         match self {
             TenantState::Known(tenant) => Some(tenant),
-            TenantState::Layer | TenantState::Unknown(_) => None,
+            TenantState::Layer | TenantState::AfterBody | TenantState::Unknown(_) => None,
         }
     }
 }
@@ -296,6 +298,14 @@ impl Head {
         form.pieces(tls, uri.path(), uri.query())
     }
 
+    /// The tenant is chosen from a signed parameter once the body is read, and verified with
+    /// its own account tokens only: the `-Ma-` header is dropped, since a main-account token is
+    /// shared by every tenant under it and a re-split body could name another of them.
+    pub(crate) fn choose_tenant_after_body(&mut self) {
+        self.tenant = TenantState::AfterBody;
+        self.claimed.main_account = None;
+    }
+
     /// The claim the headers make, borrowed from the kept header values.
     pub(crate) fn claim(&self) -> Claim<'_> {
         self.claimed.claim(self.version)
@@ -327,7 +337,10 @@ impl Head {
             (TenantState::Known(tenant), _) => Ok(&tenant.verifier),
             (TenantState::Layer, Tokens::Static(verifier)) => Ok(verifier),
             (TenantState::Unknown(why), _) => Err(why),
-            (TenantState::Layer, Tokens::Tenants(_)) => Err("no tenant was resolved"),
+            (TenantState::Layer | TenantState::AfterBody, Tokens::Tenants(_)) => {
+                Err("no tenant was resolved")
+            }
+            (TenantState::AfterBody, Tokens::Static(_)) => Err("no tenant was resolved"),
         }
     }
 

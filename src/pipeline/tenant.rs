@@ -1,13 +1,20 @@
 //! Stage 2b, tenant: whose tokens verify the request. With a static list, the layer's own;
 //! with [tenants](crate::tenants), those of the tenant the request's URL names, from the cache
-//! or (on a miss) from the store, before the body is read.
+//! or (on a miss) from the store, before the body is read; or, when the tenant is chosen from a
+//! signed parameter, once the body is read.
 
-use super::head::{Head, TenantState};
+use super::head::{Head, SignedMethod, TenantState};
 use super::respond::Refusal;
 use super::settings::{Settings, Tokens};
+use super::upgrade::RequestKind;
 use crate::rejection::Rejection;
 use crate::request_info::RequestHead;
+use crate::signature::{SignatureVersion, values_of};
 use crate::tenants::{PendingLookup, Resolved, TenantCache};
+
+/// The log line's explanation of a V2 request on a route whose tenant a signed parameter names.
+const V2_PARAMETER: &str = "a V2 signature on a route whose tenant is chosen from a signed \
+     parameter: V2 signs neither the body nor the query, so the parameter is not signed";
 
 /// Where a request's tokens stand once its head is checked.
 pub(crate) enum Resolution {
@@ -33,6 +40,15 @@ pub(crate) fn resolve(
     let Tokens::Tenants(cache) = &settings.tokens else {
         return Resolution::Ready(Ok(()));
     };
+    // A webhook's tenant named by a signed parameter is chosen once the body is read.
+    if cache.signed_parameter().is_some() && head.kind == RequestKind::Webhook {
+        if head.version == SignatureVersion::V2 {
+            let refusal = Refusal::explained(Rejection::SignatureVersionNotAccepted, V2_PARAMETER);
+            return Resolution::Ready(Err(refusal));
+        }
+        head.choose_tenant_after_body();
+        return Resolution::Ready(Ok(()));
+    }
     let looked_up = {
         let target = head.tenant_request(request);
         match cache.tenant_of(&target) {
@@ -50,6 +66,58 @@ pub(crate) fn resolve(
         Err(tenant) => Resolution::Pending(Pending {
             lookup: cache.lookup(&tenant),
             tenant,
+        }),
+    }
+}
+
+/// Chooses the tenant of a request whose head left it to the body: the one value of the signed
+/// parameter (the query of a GET, the form body of a POST), from the cache or (on a miss) the
+/// store. A parameter missing, repeated, empty, not UTF-8 or too long names no tenant: the
+/// request is refused once verified, as an unknown tenant is.
+pub(crate) fn after_body(
+    settings: &Settings,
+    head: &mut Head,
+    request: &RequestHead<'_>,
+    body: &[u8],
+) -> Resolution {
+    let Tokens::Tenants(cache) = &settings.tokens else {
+        return Resolution::Ready(Ok(()));
+    };
+    let Some(parameter) = cache.signed_parameter() else {
+        return Resolution::Ready(Ok(()));
+    };
+    let signed = match head.method {
+        SignedMethod::Get => request
+            .original_uri()
+            .query()
+            .unwrap_or_default()
+            .as_bytes(),
+        SignedMethod::Post => body,
+    };
+    let values = values_of(signed, parameter.as_bytes());
+    let tenant = match values.as_slice() {
+        [one] => std::str::from_utf8(one)
+            .ok()
+            .filter(|name| !name.is_empty() && name.len() <= TenantCache::MAX_TENANT_NAME_LEN),
+        _ => None,
+    };
+    let Some(tenant) = tenant else {
+        let why = format!(
+            "the signed parameter {parameter:?} appears {} times (once is needed), or its value \
+             is empty, not UTF-8 or longer than {} bytes",
+            values.len(),
+            TenantCache::MAX_TENANT_NAME_LEN
+        );
+        head.tenant = TenantState::Unknown(why);
+        return Resolution::Ready(Ok(()));
+    };
+    match cache.cached(tenant) {
+        Some(resolved) => {
+            Resolution::Ready(state_of(resolved, tenant).map(|state| head.tenant = state))
+        }
+        None => Resolution::Pending(Pending {
+            lookup: cache.lookup(tenant),
+            tenant: tenant.into(),
         }),
     }
 }

@@ -66,6 +66,16 @@ pub(crate) struct Pair {
     value: Span,
 }
 
+/// The decoded values of the pairs of `raw` (a query or form body, parsed as the signature
+/// parses it) whose decoded key is exactly `key`, in the order sent.
+pub(crate) fn values_of(raw: &[u8], key: &[u8]) -> Vec<Vec<u8>> {
+    let (mut scratch, mut pairs) = (Vec::new(), Vec::new());
+    let form = FormPairs::scan(raw, &mut scratch, &mut pairs);
+    form.values_of(&scratch, &pairs, key)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// A first guess at the pairs in `bytes` of input, for sizing the shared `Vec` once (Plivo's
 /// pairs average 40 to 50 bytes; a body of shorter pairs grows the `Vec` as usual).
 pub(crate) fn pairs_estimate(bytes: usize) -> usize {
@@ -316,6 +326,23 @@ impl<'a> FormPairs<'a> {
         }
     }
 
+    /// The decoded values of every pair whose decoded key is `key`, in the order sent.
+    pub(crate) fn values_of<'s>(
+        &'s self,
+        scratch: &'s [u8],
+        pairs: &'s [Pair],
+        key: &'s [u8],
+    ) -> impl Iterator<Item = &'s [u8]> + 's {
+        let source = Source {
+            raw: self.raw,
+            scratch,
+        };
+        pairs[self.pairs.clone()]
+            .iter()
+            .filter(move |pair| source.bytes(pair.key) == key)
+            .map(move |pair| source.bytes(pair.value))
+    }
+
     /// The decoded pairs in their current order, for tests.
     #[cfg(test)]
     pub(crate) fn decoded(&self, scratch: &[u8], pairs: &[Pair]) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -385,20 +412,21 @@ impl Level {
 }
 
 /// Where the pairs' bytes are.
+#[derive(Clone, Copy)]
 struct Source<'s> {
     raw: &'s [u8],
     scratch: &'s [u8],
 }
 
-impl Source<'_> {
+impl<'s> Source<'s> {
     #[inline]
-    fn bytes(&self, span: Span) -> &[u8] {
+    fn bytes(&self, span: Span) -> &'s [u8] {
         &self.holding(span)[span.range()]
     }
 
     /// The buffer `span` is a range of.
     #[inline]
-    fn holding(&self, span: Span) -> &[u8] {
+    fn holding(&self, span: Span) -> &'s [u8] {
         if span.is_decoded() {
             self.scratch
         } else {
@@ -511,6 +539,26 @@ mod tests {
         list.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn values_of_a_key_are_found_as_the_signature_decodes_them() {
+        let values = |raw: &str, key: &str| -> Vec<String> {
+            values_of(raw.as_bytes(), key.as_bytes())
+                .into_iter()
+                .map(|v| String::from_utf8(v).unwrap())
+                .collect()
+        };
+        assert_eq!(values("To=1415&Text=hi", "To"), ["1415"]);
+        assert_eq!(
+            values("T%6F=1415", "To"),
+            ["1415"],
+            "an escaped key is the key"
+        );
+        assert_eq!(values("To=%2B1415+x", "To"), ["+1415 x"]);
+        assert_eq!(values("To=1&to=2&To1=3&To=4", "To"), ["1", "4"]);
+        assert_eq!(values("To&Text=hi", "To"), [""]);
+        assert!(values("Text=To%3D1", "To").is_empty());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod verifier;
 mod version;
 
 pub(crate) use error::VerifyError;
+pub(crate) use form::values_of;
 #[cfg(feature = "diagnosis")]
 pub(crate) use headers::shown_name;
 pub(crate) use headers::{Claim, SHOWN_NAMES, SignatureHeaders, claim_of, header_values};

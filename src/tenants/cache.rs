@@ -92,6 +92,8 @@ struct Inner {
     ttl: Duration,
     unknown_ttl: Duration,
     max_tenants: usize,
+    /// The signed parameter that names a webhook's tenant, if the tenant is chosen from it.
+    signed_parameter: Option<Box<str>>,
 }
 
 struct Entry {
@@ -108,6 +110,7 @@ pub struct TenantCacheBuilder {
     ttl: Duration,
     unknown_ttl: Duration,
     max_tenants: usize,
+    signed_parameter: Option<Box<str>>,
 }
 
 impl TenantCache {
@@ -138,6 +141,7 @@ impl TenantCache {
             ttl: TenantCache::DEFAULT_TTL,
             unknown_ttl: TenantCache::DEFAULT_UNKNOWN_TTL,
             max_tenants: TenantCache::DEFAULT_MAX_TENANTS,
+            signed_parameter: None,
         }
     }
 
@@ -150,6 +154,7 @@ impl TenantCache {
                 ttl: builder.ttl,
                 unknown_ttl: builder.unknown_ttl,
                 max_tenants: builder.max_tenants,
+                signed_parameter: builder.signed_parameter,
             }),
         }
     }
@@ -180,6 +185,12 @@ impl TenantCache {
         request: &TenantRequest<'a>,
     ) -> Option<std::borrow::Cow<'a, str>> {
         self.inner.source.tenant(request)
+    }
+
+    /// The signed parameter that names a webhook's tenant, when the tenant is chosen from the
+    /// body (see [`tenant_from_signed_parameter`](TenantCacheBuilder::tenant_from_signed_parameter)).
+    pub(crate) fn signed_parameter(&self) -> Option<&str> {
+        self.inner.signed_parameter.as_deref()
     }
 
     /// What the cache holds for `tenant`, if it has not expired: the hit path.
@@ -366,9 +377,72 @@ impl TenantCacheBuilder {
         self
     }
 
+    /// Choose a webhook's tenant from one of its signed parameters, as a messaging platform
+    /// knows its customer by the number called (`To`): the query of a GET, the form body of a
+    /// POST, the key matched exactly once after decoding (as the signature and your form
+    /// extractor decode it), its decoded value the tenant's name. A missing or repeated
+    /// parameter is refused as an unknown tenant. [`TokenSource::tenant`] is then asked only
+    /// for audio-stream upgrades, which have no body: it is their rule (return `None` to refuse
+    /// them).
+    ///
+    /// The tenant is known only once the body is read, so:
+    ///
+    /// - **V3 only.** V2 signs neither the body nor the query: a request with V2 alone is
+    ///   refused (`signature_version_not_accepted`), whatever `accept_v2` says.
+    /// - **Only the tenant's own account tokens verify it; its main-account tokens never do**
+    ///   (its `-Ma-` header is not read). V3's body string has no separators, so a body can be
+    ///   re-split so that the parameter names another value (`Text=hi` + `To=19998887777` +
+    ///   an empty key `To14155550199` signs like the genuine `Text=hiTo19998887777` +
+    ///   `To=14155550199`); such a request verifies for the other tenant only under a token both
+    ///   share, and a main-account token is shared by every sub-account under it. **Give each
+    ///   tenant chosen this way tokens no other tenant has**: two names that return the same
+    ///   account token are, to the signature, one tenant, and a request for one can be re-split
+    ///   to name the other (name your tenants by account, or accept that).
+    /// - **A flood of made-up names costs a body read each** (up to the layer's
+    ///   [`body_limit`](crate::PlivoGuardBuilder::body_limit), within its body timeout) before
+    ///   the store is asked, then one lookup per name per [`unknown_ttl`](Self::unknown_ttl),
+    ///   as for any tenant rule.
+    ///
+    /// Several routes with different rules: give each its own layer (axum's `route_layer`).
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use tower_plivo::signature::AuthTokens;
+    /// use tower_plivo::tenants::{StoreFuture, TenantCache, TenantRequest, TokenSource};
+    ///
+    /// /// Each number's own (sub-account) tokens; streams have no tenant here.
+    /// struct Numbers;
+    /// impl TokenSource for Numbers {
+    ///     fn tenant<'a>(&self, _request: &TenantRequest<'a>) -> Option<Cow<'a, str>> {
+    ///         None
+    ///     }
+    ///     fn tokens(&self, number: &str) -> StoreFuture<Option<AuthTokens>> {
+    ///         let tokens = (number == "14155550199").then(|| AuthTokens::new(["sub-token"], None::<&str>));
+    ///         StoreFuture::ready(tokens.transpose().map_err(tower_plivo::tenants::StoreError::new))
+    ///     }
+    /// }
+    ///
+    /// let cache = TenantCache::builder(Numbers).tenant_from_signed_parameter("To").build()?;
+    /// # Ok::<(), tower_plivo::ConfigError>(())
+    /// ```
+    pub fn tenant_from_signed_parameter(mut self, name: &str) -> Self {
+        self.signed_parameter = Some(name.into());
+        self
+    }
+
     /// The cache. A bound of zero tenants is an error (it could remember nothing: use a zero
     /// TTL to ask the store every time).
     pub fn build(self) -> Result<TenantCache, ConfigError> {
+        if self
+            .signed_parameter
+            .as_deref()
+            .is_some_and(|name| name.is_empty() || name.len() > TenantCache::MAX_TENANT_NAME_LEN)
+        {
+            return Err(ConfigError::InvalidValue {
+                setting: "TenantCacheBuilder::tenant_from_signed_parameter (a parameter name of 1 to 255 bytes)",
+                value: self.signed_parameter.unwrap_or_default().into(),
+            });
+        }
         if self.max_tenants == 0 {
             return Err(ConfigError::Ineffective {
                 setting: "TenantCacheBuilder::max_tenants",
@@ -388,6 +462,7 @@ impl fmt::Debug for TenantCache {
             .field("ttl", &inner.ttl)
             .field("unknown_ttl", &inner.unknown_ttl)
             .field("max_tenants", &inner.max_tenants)
+            .field("signed_parameter", &inner.signed_parameter)
             .finish_non_exhaustive()
     }
 }
@@ -398,6 +473,7 @@ impl fmt::Debug for TenantCacheBuilder {
             .field("ttl", &self.ttl)
             .field("unknown_ttl", &self.unknown_ttl)
             .field("max_tenants", &self.max_tenants)
+            .field("signed_parameter", &self.signed_parameter)
             .finish_non_exhaustive()
     }
 }

@@ -8,51 +8,21 @@ use crate::support;
 
 use std::net::{SocketAddr, TcpListener};
 
-use actix_web::http::StatusCode;
-use actix_web::web::{self, Payload};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::web;
+use actix_web::{App, HttpServer};
 use support::{
     FORM, V2_NONCE, V2_SIGNATURE, V3_NONCE, V3_SIGNATURE, fresh_nonce, send, sign_v3,
     signed_form_post,
 };
-use tower_plivo::guard::{Accepted, Refused};
 use tower_plivo::signature::Signer;
-use tower_plivo::{PlivoGuard, RequestHead, UrlPolicy};
+use tower_plivo::{PlivoGuard, UrlPolicy};
+
+/// The example's glue and handler, one copy: `examples/actix.rs`.
+#[path = "../../examples/actix.rs"]
+mod example;
 
 const TOKEN: &str = "actixTESTtokenNOTaSECRET00000000";
 const PUBLIC: &str = "https://hooks.example.com";
-
-// glue: begin
-async fn plivo(req: &HttpRequest, body: Payload, guard: &PlivoGuard) -> Result<Accepted, u16> {
-    let mut head = http::Request::get(req.uri().to_string()).method(req.method().as_str());
-    for (name, value) in req.headers() {
-        head = head.header(name.as_str(), value.as_bytes());
-    }
-    let head = head.body(()).map_err(|_| 400u16)?;
-    let request = RequestHead::from(&head).with_peer(req.peer_addr());
-    let status = |refused: Refused| refused.into_response().status().as_u16();
-    let checked = guard.check_head(request).await.map_err(status)?;
-    let body = body.to_bytes_limited(checked.body_limit()).await;
-    let body = body.map_err(|_| 413u16)?.map_err(|_| 400u16)?;
-    let accepted = guard.check_body(checked, request, body).await;
-    accepted.map_err(status)
-}
-// glue: end
-
-/// The application's handler: Plivo's request verified, or the refusal's status.
-async fn answer(req: HttpRequest, body: Payload, guard: web::Data<PlivoGuard>) -> HttpResponse {
-    match plivo(&req, body, &guard).await {
-        Ok(accepted) => {
-            let verified = accepted.finish(http::StatusCode::OK);
-            HttpResponse::Ok().body(format!(
-                "{} {}",
-                verified.version().as_str(),
-                verified.nonce()
-            ))
-        }
-        Err(status) => HttpResponse::new(StatusCode::from_u16(status).unwrap()),
-    }
-}
 
 /// An actix-web server on a free port, on its own thread and runtime, with the guard.
 fn actix_server(guard: PlivoGuard) -> SocketAddr {
@@ -64,7 +34,7 @@ fn actix_server(guard: PlivoGuard) -> SocketAddr {
             HttpServer::new(move || {
                 App::new()
                     .app_data(guard.clone())
-                    .route("/{tail:.*}", web::to(answer))
+                    .route("/{tail:.*}", web::to(example::answer))
             })
             .workers(1)
             .listen(listener)
@@ -104,7 +74,8 @@ async fn an_actix_handler_verifies_plivo_once_v3_only() {
     // Plivo's request: verified, the handler told which version and nonce.
     let genuine = send(addr, "POST", "/answer", &headers, body).await;
     assert_eq!(genuine.status, 200);
-    assert_eq!(genuine.body, format!("v3 {nonce}"));
+    let said = format!("<Response><Speak>verified v3 {nonce}</Speak></Response>");
+    assert_eq!(genuine.body, said);
     // The same request again: a replay.
     let replayed = send(addr, "POST", "/answer", &headers, body).await;
     assert_eq!(replayed.status, 403);
@@ -134,14 +105,28 @@ async fn an_actix_handler_verifies_plivo_once_v3_only() {
     assert_eq!(oversized.status, 413);
 }
 
-#[test]
-fn the_glue_is_at_most_15_lines() {
-    let source = include_str!("actix.rs");
+/// The glue between the markers of `examples/actix.rs`, without its doc comment.
+fn glue() -> &'static str {
+    let source = include_str!("../../examples/actix.rs");
     let begin = source.find("// glue: begin\n").unwrap() + "// glue: begin\n".len();
     let end = source.find("// glue: end").unwrap();
-    let lines = source[begin..end]
+    &source[begin..end]
+}
+
+#[test]
+fn the_glue_is_at_most_15_lines() {
+    let lines = glue()
         .lines()
-        .filter(|line| !line.trim().is_empty())
+        .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with("//"))
         .count();
     assert!(lines <= 15, "the actix-web glue is {lines} lines");
+}
+
+#[test]
+fn the_deployment_guide_shows_the_glue_as_the_example_has_it() {
+    let guide = include_str!("../../docs/guides/deployments.md");
+    assert!(
+        guide.contains(glue()),
+        "docs/guides/deployments.md drifted from examples/actix.rs"
+    );
 }

@@ -55,6 +55,7 @@ mod server_example;
 mod serving;
 mod stream_examples;
 mod streams;
+mod tenant_parameter;
 mod tenants;
 #[cfg(feature = "tonic")]
 mod tonic;

@@ -417,6 +417,74 @@ async fn public_url_and_trusted_proxies() {
     server.stop();
 }
 
+/// A proxy in front strips `/plivo`: the prefix comes back from `PLIVO_PUBLIC_URL`, or from the
+/// trusted proxy's `X-Forwarded-Prefix` named in `PLIVO_PROXY_HEADERS`.
+#[tokio::test]
+async fn a_stripped_path_prefix_from_the_public_url_or_the_proxy() {
+    let token = "MAprefixURLtokenqqqqqqqqqqqqqqqqqqq";
+    let body = "CallUUID=10";
+    let sig = Signer::new(token)
+        .sign_v3_post(
+            "https://hooks.example.com/plivo/answer",
+            body.as_bytes(),
+            NONCE,
+        )
+        .unwrap();
+    let signed = [
+        ("X-Plivo-Signature-V3", sig.as_str()),
+        ("X-Plivo-Signature-V3-Nonce", NONCE),
+        FORM,
+        ("host", "hooks.example.com"),
+    ];
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_PUBLIC_URL", "https://hooks.example.com/plivo/"),
+        ("PLIVO_REPLAY_STORE", "off"),
+    ]);
+    let status = |reply: support::Reply| reply.status;
+    assert_eq!(
+        status(send(server.addr, "POST", "/answer", &signed, body).await),
+        200
+    );
+    let doubled = send(server.addr, "POST", "/plivo/answer", &signed, body).await;
+    assert_eq!(status(doubled), 403);
+    server.stop();
+
+    let server = Server::start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_TRUSTED_PROXIES", "127.0.0.1/32,::1"),
+        (
+            "PLIVO_PROXY_HEADERS",
+            "x-forwarded-proto,x-forwarded-prefix",
+        ),
+        ("PLIVO_REPLAY_STORE", "off"),
+    ]);
+    let mut forwarded = signed.to_vec();
+    forwarded.extend([
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-prefix", "/plivo"),
+    ]);
+    assert_eq!(
+        status(send(server.addr, "POST", "/answer", &forwarded, body).await),
+        200
+    );
+    assert_eq!(
+        status(send(server.addr, "POST", "/answer", &signed, body).await),
+        403
+    );
+    server.stop();
+
+    // With a fixed public URL, nothing reads a forwarded prefix: the server refuses to start.
+    let (code, stderr) = refused_at_start(&[
+        ("PLIVO_AUTH_TOKEN", token),
+        ("PLIVO_PUBLIC_URL", "https://hooks.example.com/plivo"),
+        ("PLIVO_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("PLIVO_PROXY_HEADERS", "x-forwarded-prefix"),
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("PLIVO_PROXY_HEADERS"), "{stderr}");
+}
+
 #[tokio::test]
 async fn signature_versions_source_networks_and_proxies_that_find_the_client() {
     let token = "MAversionsTOKENnnnnnnnnnnnnnnnnnnnn";
