@@ -307,3 +307,21 @@ fn an_empty_parameter_name_is_a_configuration_error() {
         .build();
     assert!(built.is_err());
 }
+
+/// A stream upgrade has no body: the source's head rule names its tenant (here the first path
+/// segment), verified with that tenant's tokens.
+#[tokio::test]
+async fn a_stream_upgrade_has_no_body_so_the_head_rule_names_its_tenant() {
+    use support::websocket::{assert_refused, connect, plivo_stream_url, upgrade_request};
+
+    let app = Router::new()
+        .nest(&format!("/{ALICE}"), support::websocket::stream_routes())
+        .layer(layer(Numbers::default()).build().unwrap());
+    let addr = serve_on("127.0.0.1:0", expose_rejection(app)).await;
+    let target = format!("/{ALICE}/stream");
+    let signed = plivo_stream_url("sms.example.com", &target);
+    let alice = upgrade_request(addr, &target, &signed, ALICE_TOKEN, &fresh_nonce());
+    assert!(connect(alice).await.is_ok(), "Alice's stream opens");
+    let bob = upgrade_request(addr, &target, &signed, BOB_TOKEN, &fresh_nonce());
+    assert_refused(connect(bob).await, "signature_mismatch");
+}
