@@ -31,6 +31,7 @@ mod composition_attacks;
 #[cfg(feature = "tonic")]
 mod composition_tonic;
 mod demo_loop;
+mod deploy_files;
 mod diagnosis;
 mod fixtures;
 mod hostile;
@@ -41,6 +42,8 @@ mod observability;
 mod opentelemetry;
 mod path_prefix;
 mod properties;
+#[cfg(feature = "real-proxies")]
+mod real_proxies;
 #[cfg(feature = "redis-cluster")]
 mod redis_cluster_store;
 #[cfg(feature = "redis-tls")]

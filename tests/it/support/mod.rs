@@ -12,6 +12,9 @@ pub mod curl;
 pub mod examples;
 pub mod hyper_app;
 pub mod logs;
+// Only the real-proxy tests start nginx, HAProxy and Caddy.
+#[cfg(feature = "real-proxies")]
+pub mod proxy;
 pub mod raw;
 // Only the cluster tests start a cluster; without the feature the harness is not built.
 #[cfg(feature = "redis-cluster")]

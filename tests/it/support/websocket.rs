@@ -100,7 +100,10 @@ pub fn assert_refused(outcome: Result<Client, Refused>, reason: &str) {
 }
 
 /// The next text message, with a timeout.
-pub async fn next_text(client: &mut Client) -> String {
+pub async fn next_text<S>(client: &mut WebSocketStream<S>) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     match next(client).await {
         tungstenite::Message::Text(text) => text.to_string(),
         other => panic!("expected a text message, got {other:?}"),
@@ -108,7 +111,10 @@ pub async fn next_text(client: &mut Client) -> String {
 }
 
 /// The next message, with a timeout.
-pub async fn next(client: &mut Client) -> tungstenite::Message {
+pub async fn next<S>(client: &mut WebSocketStream<S>) -> tungstenite::Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
         .await
         .expect("a message within 5 s")
@@ -117,7 +123,10 @@ pub async fn next(client: &mut Client) -> tungstenite::Message {
 }
 
 /// Sends a text and a binary message and asserts that both come back unchanged.
-pub async fn assert_echoes(client: &mut Client) {
+pub async fn assert_echoes<S>(client: &mut WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     client
         .send(tungstenite::Message::text("hello, caller"))
         .await
