@@ -14,6 +14,11 @@
 //! again; the tenant is the first path segment (`/acme/answer`), as in the `multi_tenant`
 //! example.
 //!
+//! Two more benches time refusals: a forgery on a known tenant's route, and a request for a
+//! tenant the store does not know (cached as unknown). Their ratio is printed: an unknown
+//! tenant's refusal must cost what a known tenant's forgery does (target >= 0.9x), or its
+//! timing would tell which names are tenants.
+//!
 //! ```text
 //! cargo bench --bench tenants
 //! ```
@@ -60,12 +65,13 @@ impl TokenSource for Tenants {
 
     fn tokens(&self, tenant: &str) -> StoreFuture<Option<AuthTokens>> {
         let token = match tenant {
-            "acme" => V3_TOKEN.to_owned(),
-            other => format!("{other}-token"),
+            "acme" => Some(V3_TOKEN.to_owned()),
+            "nobody" => None,
+            other => Some(format!("{other}-token")),
         };
-        StoreFuture::pending(
-            async move { Ok(Some(AuthTokens::new([token], None::<&str>).unwrap())) },
-        )
+        StoreFuture::pending(async move {
+            Ok(token.map(|token| AuthTokens::new([token], None::<&str>).unwrap()))
+        })
     }
 }
 
@@ -118,6 +124,16 @@ fn benches(c: &mut Criterion) {
             "another tenant's token does not verify acme's signature"
         );
     }
+    let forged = Signer::new("not-acme-token")
+        .sign_v3_post(&format!("{ORIGIN}{PATH}"), &body, NONCE)
+        .unwrap();
+    for (path, signature) in [(PATH, &forged), ("/nobody/answer", &signature)] {
+        let status = runtime
+            .block_on(tenants.clone().oneshot(request(&body, signature, path)))
+            .unwrap()
+            .status();
+        assert_eq!(status, 403, "{path}: a forgery, an unknown tenant");
+    }
     for service in [&static_list, &tenants] {
         let status = runtime
             .block_on(service.clone().oneshot(request(&body, &signature, PATH)))
@@ -137,6 +153,20 @@ fn benches(c: &mut Criterion) {
     group.bench_function("tenant_cache_hit", |b| {
         b.iter_batched(
             || request(&body, &signature, PATH),
+            |request| runtime.block_on(tenants.clone().oneshot(request)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("forged_known_tenant", |b| {
+        b.iter_batched(
+            || request(&body, &forged, PATH),
+            |request| runtime.block_on(tenants.clone().oneshot(request)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("unknown_tenant", |b| {
+        b.iter_batched(
+            || request(&body, &signature, "/nobody/answer"),
             |request| runtime.block_on(tenants.clone().oneshot(request)),
             BatchSize::SmallInput,
         )
@@ -190,6 +220,16 @@ fn main() {
             ns(fixed),
             ns(hit),
             hit - fixed
+        );
+    }
+    if let (Some(forged), Some(unknown)) = (read("forged_known_tenant"), read("unknown_tenant")) {
+        let ratio = unknown / forged;
+        println!(
+            "refused: a known tenant's forgery {}, an unknown tenant {}: {ratio:.2}x (target >= \
+             0.9x, so timing does not tell tenants apart: {})",
+            ns(forged),
+            ns(unknown),
+            if ratio >= 0.9 { "met" } else { "MISSED" },
         );
     }
     let (fixed, hit, requests) = INTERLEAVED.get();

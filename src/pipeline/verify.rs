@@ -1,6 +1,7 @@
 //! Stage 4, verify: the signature over the URL and the whole body (an empty one for a stream
 //! upgrade, verified from its head alone).
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,7 +16,9 @@ use super::upgrade::RequestKind;
 use crate::rejection::Rejection;
 use crate::replay::{ReplayKey, ReplayKeys};
 use crate::request_info::RequestHead;
-use crate::signature::{SignedRequest, SignedUrl, StreamUrlForm, Verifier, VerifyError};
+use crate::signature::{
+    AuthTokens, SignedRequest, SignedUrl, StreamUrlForm, Verifier, VerifyError,
+};
 use crate::verified::PlivoVerified;
 
 /// A request that verified: what the handler is told, and the replay keys to reserve (none
@@ -48,6 +51,10 @@ pub(crate) fn signature(
     let verifier = match head.verifier(settings) {
         Ok(verifier) => verifier,
         Err(why) => {
+            // The same work as a tenant the store knows, over a key nobody holds (the result
+            // is thrown away): an unknown tenant's refusal must not come back faster than a
+            // known tenant's forgery, or its timing would tell which names are tenants.
+            let _ = check_url(settings, stand_in(), head, request, url, body);
             let unchecked = Unchecked {
                 refusal: Refusal::explained(Rejection::UnknownTenant, why),
                 url: url.url_text(),
@@ -105,6 +112,19 @@ pub(crate) fn signature(
         }
     };
     (checked, elapsed)
+}
+
+/// The verifier an unknown tenant's request is checked with, to cost what a known tenant's
+/// does; its answer is never used, so its key need not be secret.
+fn stand_in() -> &'static Verifier {
+    static STAND_IN: OnceLock<Verifier> = OnceLock::new();
+    STAND_IN.get_or_init(|| {
+        let tokens = AuthTokens::new(
+            ["tower-plivo: the stand-in for an unknown tenant"],
+            None::<&str>,
+        );
+        Verifier::new(tokens.expect("a valid token"))
+    })
 }
 
 /// The replay key the same request would reserve without its V3 headers: the key of its V2

@@ -88,7 +88,8 @@ impl<'a> TenantRequest<'a> {
     /// decoded; `None` if there is none or it is empty. Under a path prefix, the prefix's
     /// segments come first (`0` is `plivo` in `/plivo` + `/acme/answer`).
     pub fn path_segment(&self, index: usize) -> Option<&'a str> {
-        // The prefix never ends in `/` and the path starts with one, so no segment spans both.
+        // The prefix never ends in `/`, and a path either starts with one or (`*`) gives no
+        // segment: no segment spans both.
         [self.prefix, self.path]
             .into_iter()
             .filter(|piece| !piece.is_empty())

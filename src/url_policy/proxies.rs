@@ -59,6 +59,12 @@ pub enum ProxyHeader {
     /// with `/` (one trailing `/` is dropped): several values or lines, or any other value,
     /// refuse the request with [`Rejection::UnknownOrigin`](crate::Rejection::UnknownOrigin).
     /// It may be named beside [`Forwarded`](Self::Forwarded), which has no prefix of its own.
+    ///
+    /// **Name it only if every route of your proxy to the app sets it, replacing what the
+    /// client sent** (`/` on a route that strips nothing). From a proxy that passes the client's
+    /// value on, the client chooses where the signed path splits into prefix and route: one
+    /// captured request for `/plivo/hook` then reaches the app's `/` (with a prefix of
+    /// `/plivo/hook`) or `/plivo/hook` (with `/`), any split at a `/`.
     XForwardedPrefix,
 }
 
