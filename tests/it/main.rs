@@ -36,6 +36,8 @@ mod diagnosis;
 mod fixtures;
 mod hostile;
 mod hyper;
+#[cfg(feature = "lambda")]
+mod lambda;
 mod layer;
 mod multi_tenant;
 mod observability;

@@ -37,6 +37,7 @@ fn build(name: &str) -> PathBuf {
         ("redis-cluster", cfg!(feature = "redis-cluster")),
         ("fuzzing", cfg!(feature = "fuzzing")),
         ("metrics", cfg!(feature = "metrics")),
+        ("lambda", cfg!(feature = "lambda")),
     ]
     .into_iter()
     .filter_map(|(feature, on)| on.then_some(feature))
@@ -149,7 +150,7 @@ impl Running {
 
 /// The variables the examples read; the tests set each one they need and clear the others, so
 /// the environment the tests run in cannot change what they check.
-const CONTRACT_VARIABLES: [&str; 16] = [
+const CONTRACT_VARIABLES: [&str; 17] = [
     "PLIVO_AUTH_TOKEN",
     "PLIVO_MAIN_AUTH_TOKEN",
     "PLIVO_PUBLIC_URL",
@@ -166,6 +167,8 @@ const CONTRACT_VARIABLES: [&str; 16] = [
     "PLIVO_HEADER_READ_TIMEOUT_MS",
     "PLIVO_MAX_CONNECTIONS",
     "RUST_LOG",
+    // Read by `lambda_http` in the `lambda` example.
+    "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
 ];
 
 /// The example `name` with exactly these variables of the examples' contracts set (`BIND`

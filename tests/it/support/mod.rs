@@ -11,6 +11,9 @@ pub mod compose;
 pub mod curl;
 pub mod examples;
 pub mod hyper_app;
+// Only the Lambda tests run the `lambda` example.
+#[cfg(feature = "lambda")]
+pub mod lambda_runtime;
 pub mod logs;
 // Only the real-proxy tests start nginx, HAProxy and Caddy.
 #[cfg(feature = "real-proxies")]
