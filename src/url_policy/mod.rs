@@ -92,7 +92,8 @@ impl UrlPolicy {
     /// (an explicit port such as `:443` is kept, as Plivo signs it), optionally followed by the
     /// path prefix that a proxy or gateway in front of the app removes (nginx
     /// `proxy_pass http://app/;` under `location /plivo/`, Traefik's `StripPrefix`, an API
-    /// Gateway base-path mapping).
+    /// Gateway base-path mapping in front of an HTTP backend; a Lambda integration receives the
+    /// mapping's path, see the deployment guide's "AWS Lambda").
     ///
     /// The URL verified is this base, then the path exactly as the app received it, then the
     /// query: with `https://hooks.example.com/plivo`, a request for `/answer?x=1` is verified as

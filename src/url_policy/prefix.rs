@@ -1,6 +1,6 @@
 //! The path prefix a proxy or gateway removed before the request reached the app (nginx
 //! `proxy_pass http://app/;` under `location /plivo/`, Traefik's `StripPrefix`, an API Gateway
-//! base-path mapping): Plivo signed the prefix followed by the path the app receives.
+//! base-path mapping in front of an HTTP backend): Plivo signed the prefix followed by the path the app receives.
 
 /// The prefix `text` names, as it is verified: it starts with `/`, is printable ASCII without
 /// `?`, `#` or `\` (a path, not a query or fragment), and one trailing `/` is dropped (the
