@@ -97,6 +97,9 @@ async fn a_prefix_in_the_public_base_goes_before_the_path_as_received() {
         "/hook/?leg=a",
         "/livo/hook?leg=a",
         "/?leg=a",
+        "//hook?leg=a",
+        "/%68ook?leg=a",
+        "/hook;?leg=a",
     ] {
         let (status, reason, _) = Captured::of(PLIVO_URL).send(addr, target, &[]).await;
         assert_eq!(

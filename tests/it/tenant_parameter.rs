@@ -207,6 +207,8 @@ async fn a_missing_repeated_or_unsigned_parameter_names_no_tenant() {
         format!("Text=hi&To={ALICE}&To={ALICE}"),
         "Text=hi&To=".to_owned(),
         format!("Text=hi&to={ALICE}"),
+        // The same key twice in two encodings, as a form extractor decodes it.
+        format!("Text=hi&To={ALICE}&T%6F={BOB}"),
     ] {
         let delivery = Delivery::signed(ALICE_TOKEN, &body);
         assert_eq!(
@@ -218,6 +220,9 @@ async fn a_missing_repeated_or_unsigned_parameter_names_no_tenant() {
     // An escaped key is the key, as the signature and a form extractor decode it.
     let escaped = Delivery::signed(ALICE_TOKEN, &format!("Text=hi&T%6F={ALICE}"));
     assert_eq!(escaped.post(addr).await, (200, ALICE.to_owned()));
+    // `To ` (with a space, `+` decoded) is another key.
+    let spaced = Delivery::signed(ALICE_TOKEN, &format!("To+={BOB}&To={ALICE}"));
+    assert_eq!(spaced.post(addr).await, (200, ALICE.to_owned()));
     // A POST's tenant comes from its body: `To` in its query names nobody.
     let nonce = fresh_nonce();
     let url = format!("{ORIGIN}/sms?To={ALICE}");
