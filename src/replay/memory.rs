@@ -13,7 +13,7 @@ const SHARDS: usize = 16;
 /// Remembers verified nonces in this process, for [`DEFAULT_TTL`](Self::DEFAULT_TTL) and up to
 /// [`DEFAULT_MAX_ENTRIES`](Self::DEFAULT_MAX_ENTRIES) unless configured otherwise.
 ///
-/// An entry is 128 bits of the key (a SHA-256 digest of a signed message, so already uniform),
+/// An entry is 128 bits of the key (a SHA-256 digest, so already uniform),
 /// whatever the URL length. Expired entries are reclaimed a few at a time on each reservation (oldest
 /// first, never a full scan), and when the store is full the oldest entry is evicted: memory
 /// stays bounded, at the price of forgetting the oldest nonces early (logged as a warning).

@@ -5,7 +5,8 @@
 //! verifies forever, and under V2 it may even carry another body. After the signature has
 //! verified, the layer:
 //!
-//! 1. **reserves** the request's [`ReplayKey`], a digest of the signed message, atomically
+//! 1. **reserves** the request's [`ReplayKey`], a digest of the signed message without its
+//!    parameters (base URL and nonce), atomically
 //!    before calling the inner service; a key already present is refused with 403
 //!    [`Rejection::Replayed`](crate::Rejection::Replayed). Every request whose signed message
 //!    equals an accepted one has the same key, however its parameters are written;

@@ -212,36 +212,46 @@ fn process_prefix() -> u64 {
         .get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()))
 }
 
-/// What a replay is recognised by: the SHA-256 digest of the signed message.
+/// What a replay is recognised by: the SHA-256 digest of the signed message without its
+/// parameters, i.e. of the URL's base and the nonce (`https://h/answer` + `.` + nonce for V3,
+/// the whole message for V2, which signs no parameters).
 ///
 /// **Invariant: every request whose signed message equals an accepted one has the same key**,
-/// and so is a replay. Plivo's canonical form is many-to-one: body pairs can be re-split across
-/// the missing separator (`ab=c` and `a=bc` both sign as `abc`), `%26`/`%3D` inside a query
-/// value sign as real separators, a GET and an empty-body POST with the same query sign alike,
-/// and under V2 characters can move between the end of the path and the nonce. All of these
-/// are the same signed message, so one key covers them; a key built from the request as
-/// parsed (its nonce header, its URL) would give each variant a fresh key. The key does not
-/// depend on the signature version either, so a V3 message replayed under V2 headers (which
-/// sign the same bytes when the nonce is chosen to hold the rest) is a replay too.
+/// and so is a replay. The key is computed from the bytes of the message that verified, never
+/// from the request as parsed: Plivo's canonical form is many-to-one (body pairs re-split
+/// across the missing separator, `ab=c` and `a=bc` both signing as `abc`; `%26`/`%3D` inside a
+/// query value signing as real separators; a GET and an empty-body POST with the same query
+/// signing alike; under V2, characters moved between the end of the path and the nonce), and
+/// each variant signs the same bytes, so it gets the same key. Nor does the key depend on the
+/// version: a V3 message without parameters and a V2 message of the same bytes (`…/a` + `.123`
+/// and `…/a.1` + `23`) share it.
 ///
-/// Two different messages never share a key (barring a SHA-256 collision). The key is not
-/// secret (it is a digest of what travels in the clear) and contains no token.
+/// Leaving the parameters out makes the key cheap (some 60 bytes to hash, where the message
+/// can be kilobytes) and coarser than the message: two messages to the same URL with the same
+/// nonce share a key even if their parameters differ, so a nonce reused for another message is
+/// refused as a replay too. That is the safe side, and Plivo makes a nonce per request. The key
+/// is not secret (a digest of what travels in the clear) and contains no token.
 ///
 /// ```
 /// use tower_plivo::replay::ReplayKey;
 ///
 /// let key = ReplayKey::of_message(b"https://h.example/answer?From1555.31627761595286130198");
-/// assert_eq!(key, ReplayKey::of_message(b"https://h.example/answer?From1555.31627761595286130198"));
-/// assert_ne!(key, ReplayKey::of_message(b"https://h.example/answer?From1556.31627761595286130198"));
+/// // The same URL and nonce: the same key, whatever the parameters.
+/// assert_eq!(key, ReplayKey::of_message(b"https://h.example/answer?From1556.31627761595286130198"));
+/// assert_eq!(key, ReplayKey::of_message(b"https://h.example/answer.31627761595286130198"));
+/// // Another nonce or another URL: another key.
+/// assert_ne!(key, ReplayKey::of_message(b"https://h.example/answer?From1555.31627761595286130199"));
+/// assert_ne!(key, ReplayKey::of_message(b"https://h.example/hangup?From1555.31627761595286130198"));
 /// assert_eq!(key.to_string().len(), 64); // lowercase hex
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey([u8; 32]);
 
 impl ReplayKey {
-    /// The key of a signed message (the exact bytes the HMAC covers).
+    /// The key of a signed message (the exact bytes the HMAC covers): the digest of its bytes
+    /// without its parameters.
     pub fn of_message(message: &[u8]) -> Self {
-        Self(crate::signature::mac::message_digest(&[message]))
+        Self(crate::signature::mac::replay_digest(&[message]))
     }
 
     /// The key of a message whose digest the verifier already computed.

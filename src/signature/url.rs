@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use memchr::{memchr, memchr2, memchr3, memrchr};
+
 /// The URL Plivo called, as the pieces that are signed: `scheme://authority`, the path prefix a
 /// proxy removed (empty unless one is configured or forwarded), the path as received, and the
 /// raw query. Nothing is normalised: host case, an explicit port, a trailing slash and
@@ -57,20 +59,23 @@ impl<'a> SignedUrl<'a> {
             Some(rest) if starts_alphabetic => rest,
             _ => return Err(UrlError::MissingScheme),
         };
-        let (authority, rest) = rest.split_at(first_of(rest, |b| matches!(b, b'/' | b'?' | b'#')));
-        let authority = match authority.bytes().rposition(|b| b == b'@') {
+        // The searches below are `memchr`'s (vector compares), not a closure per byte: a query
+        // can be long (a GET's parameters).
+        let authority_end = memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(authority_end);
+        let authority = match memrchr(b'@', authority.as_bytes()) {
             Some(at) => &authority[at + 1..],
             None => authority,
         };
         if authority.is_empty() {
             return Err(UrlError::MissingHost);
         }
-        let (path, rest) = rest.split_at(first_of(rest, |b| matches!(b, b'?' | b'#')));
-        // A query can be long (a GET's parameters): `split_once` on one `char` searches with
-        // `memchr`.
-        let query = rest
-            .strip_prefix('?')
-            .map(|query| query.split_once('#').map_or(query, |(query, _)| query));
+        let (path, rest) =
+            rest.split_at(memchr2(b'?', b'#', rest.as_bytes()).unwrap_or(rest.len()));
+        let query = rest.strip_prefix('?').map(|query| {
+            let end = memchr(b'#', query.as_bytes()).unwrap_or(query.len());
+            &query[..end]
+        });
         Ok(Self {
             scheme,
             authority,
@@ -147,11 +152,6 @@ impl<'a> SignedUrl<'a> {
     pub(crate) fn url_text(&self) -> String {
         self.text_pieces().concat()
     }
-}
-
-/// Where the first byte that `ends` sits in `text`, or its length.
-fn first_of(text: &str, ends: impl Fn(u8) -> bool) -> usize {
-    text.bytes().position(ends).unwrap_or(text.len())
 }
 
 impl fmt::Display for SignedUrl<'_> {

@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderValue, Method};
 
 use super::error::VerifyError;
 use super::headers::{Claim, SignatureHeaders};
-use super::mac::{KeyedMac, ReceivedSignatures, Tag, message_digest};
+use super::mac::{KeyedMac, ReceivedSignatures, Tag, replay_digest};
 use super::message::{V3Message, v2_parts};
 use super::request::SignedRequest;
 use super::token_id::TokenId;
@@ -178,7 +178,7 @@ impl Verifier {
             self.check(signatures, |mac| mac.tag_parts(parts))
                 .map(|token| Verified {
                     token,
-                    digest: with_digest.then(|| message_digest(parts)),
+                    digest: with_digest.then(|| replay_digest(parts)),
                 })
         };
         let found = match claim.version {

@@ -65,19 +65,19 @@ async fn post_signed(
 async fn rotation_main_account_and_comma_lists() {
     let addr = echo_server().await;
     let body = "CallUUID=abc&From=1555";
-    // Each accepted request below has a message of its own (its own query): the same signed
-    // message twice is a replay.
-    let old = v3(OLD_TOKEN, "POST", "/answer?x=1", body);
-    let reply = post_signed(addr, "/answer?x=1", &[("x-plivo-signature-v3", &old)], body).await;
+    // Each accepted request below goes to a URL of its own (the replay key is the URL and the
+    // nonce, and all of them share [`NONCE`]): the same signed message twice is a replay.
+    let old = v3(OLD_TOKEN, "POST", "/answer/1", body);
+    let reply = post_signed(addr, "/answer/1", &[("x-plivo-signature-v3", &old)], body).await;
     assert_eq!(
         (reply.status, reply.header("x-verified-token").as_deref()),
         (200, Some("account:1"))
     );
 
-    let main = v3(MAIN, "POST", "/answer?x=2", body);
+    let main = v3(MAIN, "POST", "/answer/2", body);
     let reply = post_signed(
         addr,
-        "/answer?x=2",
+        "/answer/2",
         &[("X-Plivo-Signature-Ma-V3", &main)],
         body,
     )
@@ -88,19 +88,14 @@ async fn rotation_main_account_and_comma_lists() {
     );
 
     // The main token in the plain header, or an account token in the -Ma- header: wrong family.
-    let main = v3(MAIN, "POST", "/answer?x=3", body);
+    let main = v3(MAIN, "POST", "/answer/3", body);
+    post_signed(addr, "/answer/3", &[("X-Plivo-Signature-V3", &main)], body)
+        .await
+        .assert_refused(403, "signature_mismatch");
+    let good = v3(TOKEN, "POST", "/answer/3", body);
     post_signed(
         addr,
-        "/answer?x=3",
-        &[("X-Plivo-Signature-V3", &main)],
-        body,
-    )
-    .await
-    .assert_refused(403, "signature_mismatch");
-    let good = v3(TOKEN, "POST", "/answer?x=3", body);
-    post_signed(
-        addr,
-        "/answer?x=3",
+        "/answer/3",
         &[("X-Plivo-Signature-Ma-V3", &good)],
         body,
     )
@@ -113,24 +108,18 @@ async fn rotation_main_account_and_comma_lists() {
         ("X-Plivo-Signature-V3", good.as_str()),
         ("X-Plivo-Signature-Ma-V3", main.as_str()),
     ];
-    let reply = post_signed(addr, "/answer?x=3", &both, body).await;
+    let reply = post_signed(addr, "/answer/3", &both, body).await;
     assert_eq!(
         (reply.status, reply.header("x-verified-token").as_deref()),
         (200, Some("account:0"))
     );
-    post_signed(addr, "/answer?x=3", &[both[1]], body)
+    post_signed(addr, "/answer/3", &[both[1]], body)
         .await
         .assert_refused(403, "replayed");
 
-    let good = v3(TOKEN, "POST", "/answer?x=4", body);
+    let good = v3(TOKEN, "POST", "/answer/4", body);
     let list = format!(" garbage , {}=,{good} ,", &good[..43]);
-    let reply = post_signed(
-        addr,
-        "/answer?x=4",
-        &[("X-Plivo-Signature-V3", &list)],
-        body,
-    )
-    .await;
+    let reply = post_signed(addr, "/answer/4", &[("X-Plivo-Signature-V3", &list)], body).await;
     assert_eq!(
         reply.status, 200,
         "one valid piece in a comma list is enough"

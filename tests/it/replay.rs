@@ -161,6 +161,56 @@ async fn v2_keys_are_the_signed_message() {
         .assert_refused(403, "replayed");
 }
 
+/// The key is read from the bytes of the message that verified, without its parameters: the
+/// base URL and the nonce. A captured V3 request without parameters resent as V2 with bytes
+/// moved from its nonce into its path (`…/a` + `.123` and `…/a.1` + `23`, one message under
+/// both versions), and the same URL and nonce with other parameters (signed for them: Plivo
+/// never does this, the safe side) are replays; the same nonce on another URL is not.
+#[tokio::test]
+async fn the_key_is_the_base_url_and_nonce_read_from_the_message() {
+    use tower_plivo::signature::Signer;
+    let (addr, calls) = replay_server(MemoryNonceStore::new(), false).await;
+    let nonce = "10000000000000000040";
+    let genuine = signed("/sms", nonce, "Text=a");
+    assert_eq!(
+        post_signed(addr, "/sms", &genuine, "Text=a").await.status,
+        200
+    );
+    let other_body = signed("/sms", nonce, "Text=b");
+    post_signed(addr, "/sms", &other_body, "Text=b")
+        .await
+        .assert_refused(403, "replayed");
+    let other_query = signed("/sms?page=2", nonce, "");
+    post_signed(addr, "/sms?page=2", &other_query, "")
+        .await
+        .assert_refused(403, "replayed");
+    let other_url = signed("/sms/status", nonce, "Text=a");
+    assert_eq!(
+        post_signed(addr, "/sms/status", &other_url, "Text=a")
+            .await
+            .status,
+        200,
+        "same nonce, another URL"
+    );
+
+    // One message under both versions: V3 over `…/a` with nonce 123 signs `…/a.123`, which is
+    // the V2 message of `…/a.1` with nonce 23.
+    let v3 = signed("/a", "123", "");
+    assert_eq!(post_signed(addr, "/a", &v3, "").await.status, 200);
+    let v2_signature = Signer::new(support::replay_app::TOKEN)
+        .sign_v2(&format!("{ORIGIN}/a.1"), "23")
+        .unwrap();
+    assert_eq!(v2_signature, v3[0].1, "one signature covers both");
+    let as_v2 = vec![
+        ("X-Plivo-Signature-V2".to_owned(), v2_signature),
+        ("X-Plivo-Signature-V2-Nonce".to_owned(), "23".to_owned()),
+    ];
+    post_signed(addr, "/a.1", &as_v2, "Text=forged")
+        .await
+        .assert_refused(403, "replayed");
+    assert_eq!(calls.get(), 3);
+}
+
 /// The genuine requests next to the rule: a V2-only delivery, a dual-signed one and a V3-only
 /// one are each accepted once; a dual-signed delivery is a replay of its V3 half too, and its
 /// V2 half with the genuine (empty) body is as much a replay as with a forged one.
