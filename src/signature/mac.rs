@@ -135,6 +135,15 @@ impl ReceivedSignatures {
             len: 0,
             more: Vec::new(),
         };
+        // One signature of 44 characters, as Plivo sends it: no list to split.
+        if let Some(piece) = header
+            .filter(|header| header.len() == 44)
+            .and_then(decode_tag)
+        {
+            decoded.inline[0] = piece;
+            decoded.len = 1;
+            return decoded;
+        }
         for piece in header.into_iter().flat_map(parse_signature_list) {
             if decoded.len < INLINE_SIGNATURES {
                 decoded.inline[decoded.len] = piece;
