@@ -71,6 +71,29 @@ fn benches(c: &mut Criterion) {
         bench_verify(&mut group, &verifier, &signed);
         group.finish();
     }
+    // The three bodies again, in alternating blocks: the slopes printed are these.
+    let bodies: Vec<Signed> = sizes()
+        .into_iter()
+        .filter(|size| size.by_bytes)
+        .map(|size| {
+            let signature = signer
+                .sign_v3_post(URL, size.body.as_bytes(), NONCE)
+                .unwrap();
+            Signed::new(true, URL, Some(size.body.as_bytes()), &signature, NONCE)
+        })
+        .collect();
+    let mut group = c.benchmark_group("scaling_bodies");
+    let workloads: Vec<Workload<'_>> = bodies
+        .iter()
+        .map(|signed| {
+            let verifier = &verifier;
+            timed(move || {
+                black_box(black_box(signed).verifies(black_box(verifier)));
+            })
+        })
+        .collect();
+    bench_alternating(&mut group, "alternating", "bodies", workloads);
+    group.finish();
 }
 
 criterion_group!(group, benches);
@@ -97,8 +120,8 @@ fn main() {
     );
     let mut previous: Option<(usize, f64)> = None;
     let mut within = true;
-    // (body bytes, verify ns) of the bodies of 1, 16 and 64 KiB.
-    let mut per_byte: Vec<(f64, f64)> = Vec::new();
+    // The sizes in bytes of the bodies of 1, 16 and 64 KiB.
+    let mut body_bytes: Vec<f64> = Vec::new();
     for size in sizes() {
         let read = |name: &str| mean_ns(&format!("scaling_{}/{name}", size.id), started);
         let (Some(verify), Some(raw)) = (read("verify"), read("raw_hmac")) else {
@@ -106,7 +129,7 @@ fn main() {
         };
         let n_log_n = |n: usize| n as f64 * (n as f64).log2().max(1.0);
         if size.by_bytes {
-            per_byte.push((size.body.len() as f64, verify));
+            body_bytes.push(size.body.len() as f64);
         }
         let (growth, bound) = match previous {
             Some((n, t)) if !size.by_bytes => (verify / t, n_log_n(size.params) / n_log_n(n)),
@@ -146,14 +169,17 @@ fn main() {
     // The cost per byte as two slopes (what each added byte costs between two sizes), so the
     // fixed cost per request does not weigh on the smallest body; the fixed cost is the line's
     // intercept at zero bytes.
-    if let [(b1, t1), (b16, t16), (b64, t64)] = per_byte[..] {
+    let alternating = alternating_ns("bodies").unwrap_or_default();
+    if let ([b1, b16, b64], [t1, t16, t64]) = (&body_bytes[..], &alternating[..]) {
+        let (b1, b16, b64, t1, t16, t64) = (*b1, *b16, *b64, *t1, *t16, *t64);
         let low = (t16 - t1) / (b16 - b1);
         let high = (t64 - t16) / (b64 - b16);
         let fixed = t1 - low * b1;
         let spread = (high / low - 1.0).abs();
         println!(
-            "cost per byte: {low:.3} ns/B between 1 and 16 KiB, {high:.3} ns/B between 16 and 64 \
-             KiB: {:.2}x (target within 15%: {}); fixed cost per request {}",
+            "cost per byte (alternating blocks, `scaling_bodies/alternating`): {low:.3} ns/B \
+             between 1 and 16 KiB, {high:.3} ns/B between 16 and 64 KiB: {:.2}x (target within \
+             15%: {}); fixed cost per request {}",
             high / low,
             if spread <= 0.15 { "met" } else { "MISSED" },
             ns(fixed),

@@ -193,3 +193,79 @@ pub fn bench_verify(
         b.iter(|| std::hint::black_box(signed).verifies(std::hint::black_box(verifier)))
     });
 }
+
+/// One workload of [`bench_alternating`]: runs `n` iterations and returns the time they took
+/// (inputs can be built before the clock starts).
+pub type Workload<'a> = Box<dyn FnMut(u64) -> std::time::Duration + 'a>;
+
+/// A [`Workload`] that runs `run` once per iteration, all of it timed.
+pub fn timed<'a>(mut run: impl FnMut() + 'a) -> Workload<'a> {
+    Box::new(move |n| {
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            run();
+        }
+        started.elapsed()
+    })
+}
+
+thread_local! {
+    /// The per-iteration totals of each alternating bench run so far: name, the time of each
+    /// workload, iterations.
+    static ALTERNATING: std::cell::RefCell<Vec<(String, Vec<std::time::Duration>, u64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Times several workloads in alternating blocks of 32 iterations within one criterion
+/// benchmark, `<group>/<name>` (its totals kept under `key`), so that the machine's drift (a shared VM's speed moves from
+/// one minute to the next) falls on all of them alike: the ratios a bench is judged by are
+/// read from these totals ([`alternating_ns`]), not from benchmarks run one after the other.
+/// What criterion records for the benchmark is the last workload's time.
+pub fn bench_alternating(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    key: &str,
+    mut workloads: Vec<Workload<'_>>,
+) {
+    let label = key.to_owned();
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut totals = vec![std::time::Duration::ZERO; workloads.len()];
+            let mut done = 0;
+            while done < iters {
+                let block = (iters - done).min(32);
+                for (total, workload) in totals.iter_mut().zip(workloads.iter_mut()) {
+                    *total += workload(block);
+                }
+                done += block;
+            }
+            ALTERNATING.with(|all| {
+                let mut all = all.borrow_mut();
+                match all.iter_mut().find(|(n, _, _)| *n == label) {
+                    Some((_, sums, count)) => {
+                        for (sum, total) in sums.iter_mut().zip(&totals) {
+                            *sum += *total;
+                        }
+                        *count += iters;
+                    }
+                    None => all.push((label.clone(), totals.clone(), iters)),
+                }
+            });
+            *totals.last().expect("at least one workload")
+        })
+    });
+}
+
+/// The nanoseconds per iteration of each workload of the alternating bench kept under `key`,
+/// over every sample it ran (warm-up included), or `None` if it did not run.
+pub fn alternating_ns(key: &str) -> Option<Vec<f64>> {
+    ALTERNATING.with(|all| {
+        let all = all.borrow();
+        let (_, sums, count) = all.iter().find(|(n, _, _)| n == key)?;
+        Some(
+            sums.iter()
+                .map(|sum| sum.as_nanos() as f64 / *count as f64)
+                .collect(),
+        )
+    })
+}
