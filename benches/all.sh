@@ -24,7 +24,7 @@ uname -sr
 
 summary() { # keeps the lines a bench prints after criterion's own
     grep -v -E '^(Benchmarking|Found [0-9]+ outliers|  [0-9]+ \(|Gnuplot|WARNING|$)' |
-        grep -v -E '^[a-z0-9_]+/[a-z0-9_]+ *$|(time|thrpt|change): +\[' |
+        grep -v -E '^[a-z0-9_]+/[a-z0-9_]+ *$|(time|thrpt|change): +\[|^ +(time|thrpt|change):' |
         grep -v -E '^ +(Performance has|No change in|Change within)' || true
 }
 

@@ -48,7 +48,7 @@ impl MemoryNonceStore {
     pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
 
     /// How many nonces are remembered at most by default: 100,000 (about 4 MB: 40 bytes per
-    /// ring record, 36 to 38 bytes per remembered nonce measured by `cargo bench --bench
+    /// ring record, 33 to 38 bytes per remembered nonce measured by `cargo bench --bench
     /// replay`).
     pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 
