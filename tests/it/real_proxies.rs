@@ -46,7 +46,7 @@ use tower_plivo::{PlivoGuardBuilder, PlivoSignatureLayer, ProxyHeader, Scheme, U
 use support::proxy::{
     Kind, PUBLIC_HOST, Proxy, Setup, connect_from, https_headers, open_stream_over, send_over,
 };
-use support::websocket::{Refused, assert_echoes, next_text, stream_routes, with_headers};
+use support::websocket::{assert_echoes, assert_refused, next_text, stream_routes, with_headers};
 use support::{FORM, Reply, V3_NONCE, V3_SIGNATURE, echo, fresh_nonce, serve_on, sign_v3};
 
 const TOKEN: &str = "MAREALPROXIESTOKENrrrrrrrrrrrrrrrr";
@@ -435,20 +435,6 @@ async fn assert_stream_opens(
     assert_echoes(&mut client).await;
 }
 
-#[track_caller]
-fn assert_refused_upgrade<S>(outcome: Result<S, Refused>, reason: &str) {
-    match outcome {
-        Ok(_) => panic!("the upgrade was accepted; expected a 403 {reason}"),
-        Err(refused) => assert_eq!(
-            refused,
-            Refused {
-                status: 403,
-                reason: Some(reason.to_owned()),
-            }
-        ),
-    }
-}
-
 /// (c) An audio stream through the TLS-terminating proxy: the upgrade's `Upgrade` and
 /// `Connection` reach the app, which verifies it before its 101, then frames flow.
 async fn audio_stream_through_tls_termination(kind: Kind) {
@@ -460,9 +446,9 @@ async fn audio_stream_through_tls_termination(kind: Kind) {
     assert_stream_opens(&proxy, plivo, &verified).await;
 
     let forged = stream_request(FORGED, target, target, &[]);
-    assert_refused_upgrade(proxy.open_stream(forged).await, "signature_mismatch");
+    assert_refused(proxy.open_stream(forged).await, "signature_mismatch");
     let tampered = stream_request(TOKEN, target, "/stream?call=other", &[]);
-    assert_refused_upgrade(proxy.open_stream(tampered).await, "signature_mismatch");
+    assert_refused(proxy.open_stream(tampered).await, "signature_mismatch");
 }
 
 /// (c) An audio stream under the stripped prefix, for both app configurations: Plivo dials
@@ -477,12 +463,12 @@ async fn audio_stream_under_the_stripped_prefix(kind: Kind) {
         assert_stream_opens(&proxy, plivo, &verified).await;
 
         let forged = stream_request(FORGED, public_target, public_target, &[]);
-        assert_refused_upgrade(proxy.open_stream(forged).await, "signature_mismatch");
+        assert_refused(proxy.open_stream(forged).await, "signature_mismatch");
 
         // Signed under another prefix, claimed in the header: the proxy replaced it.
         let spoof = [("x-forwarded-prefix", "/other")];
         let other = stream_request(TOKEN, "/other/stream?call=d", public_target, &spoof);
-        assert_refused_upgrade(proxy.open_stream(other).await, "signature_mismatch");
+        assert_refused(proxy.open_stream(other).await, "signature_mismatch");
     }
     // Straight to the app from an address that is not the proxy, claiming the prefix: not
     // believed, so the URL verified has none.
@@ -490,7 +476,7 @@ async fn audio_stream_under_the_stripped_prefix(kind: Kind) {
     let claimed = [("x-forwarded-prefix", "/plivo")];
     let around = stream_request(TOKEN, public_target, app_target, &claimed);
     let connection = connect_from(UNTRUSTED, app).await;
-    assert_refused_upgrade(
+    assert_refused(
         open_stream_over(connection, around).await,
         "signature_mismatch",
     );

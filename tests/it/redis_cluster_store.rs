@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use tower_plivo::replay::{NonceStore, RedisNonceStore, ReplayKey, Reservation, ReservationId};
 
-use redis_node::{ACL_PASSWORD, ACL_USER, RedisNode, free_port};
+use redis_node::{ACL_PASSWORD, ACL_USER, RedisNode};
+use support::free_port;
 use support::replay_app::{concurrent_copies, post_signed, replay_server, signed};
 
 fn key(name: &str) -> ReplayKey {

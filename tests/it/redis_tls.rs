@@ -13,7 +13,8 @@ use crate::support::redis_node;
 use std::path::Path;
 use std::time::Duration;
 
-use redis_node::{RedisNode, free_port};
+use crate::support::free_port;
+use redis_node::RedisNode;
 use tower_plivo::replay::{NonceStore, RedisNonceStore, ReplayKey, Reservation, ReservationId};
 
 /// A CA, and a certificate for `127.0.0.1` and `localhost` it signed, written as PEM files in

@@ -36,7 +36,7 @@ pub mod tenants_db;
 pub mod vectors;
 pub mod websocket;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -189,6 +189,22 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response whole.
+    pub async fn read<B>(response: axum::http::Response<B>) -> Self
+    where
+        B: http_body::Body,
+        B::Error: std::fmt::Debug,
+    {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -238,6 +254,15 @@ pub fn fresh_nonce() -> String {
     format!("{:020}", seed + NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Sends one HTTP/1.1 request with exactly these headers and body to `addr`. `target` is the
 /// request target as it goes on the wire (path and raw query).
 pub async fn send(
@@ -249,28 +274,29 @@ pub async fn send(
 ) -> Reply {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
-    let mut builder = axum::http::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{target}"));
+    let uri = format!("http://{addr}{target}");
+    let response = client
+        .request(request(method, &uri, headers, body.into()))
+        .await
+        .unwrap();
+    Reply::read(response).await
+}
+
+/// A request with exactly these headers and body, for `uri` (absolute, or a target as it goes
+/// on the wire).
+pub fn request(
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> axum::http::Request<Full<Bytes>> {
+    let mut builder = axum::http::Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    let response = client
-        .request(builder.body(Full::new(body.into())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    builder.body(Full::new(body)).unwrap()
 }
 
-/// The V3 signature of a `method` ("GET" or "POST") request to `url` with this body and
-/// nonce (Plivo puts a GET's parameters in the query, so `body` is ignored for a GET).
 /// A form POST of `body` to `path` on `addr`, V3-signed with `token` for the public URL `url`
 /// and a fresh nonce, as Plivo sends a webhook.
 pub async fn signed_form_post(
@@ -290,6 +316,8 @@ pub async fn signed_form_post(
     send(addr, "POST", path, &headers, body.to_owned()).await
 }
 
+/// The V3 signature of a `method` ("GET" or "POST") request to `url` with this body and
+/// nonce (Plivo puts a GET's parameters in the query, so `body` is ignored for a GET).
 pub fn sign_v3(token: &str, method: &str, url: &str, body: &[u8], nonce: &str) -> String {
     let signer = tower_plivo::signature::Signer::new(token);
     match method {

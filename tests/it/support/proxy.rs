@@ -18,7 +18,7 @@
 //! as the test writes them.
 #![allow(dead_code)] // each test uses a different subset
 
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
@@ -35,10 +34,10 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::{self, handshake::client::Request as ClientRequest};
+use tokio_tungstenite::tungstenite::handshake::client::Request as ClientRequest;
 
-use super::websocket::Refused;
-use super::{REASON, Reply};
+use super::websocket::{Refused, handshake_outcome};
+use super::{Reply, free_port, request};
 
 /// The host Plivo calls in these tests: the proxy's certificate is for it, and every request
 /// names it in `Host` (and the TLS server name), as Plivo's do.
@@ -102,15 +101,6 @@ impl Kind {
         }
         self.name().to_owned()
     }
-}
-
-/// A port nothing listens on (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A proxy process owned by one test, listening with TLS on `127.0.0.1:port()`, killed (and
@@ -389,22 +379,11 @@ where
         .await
         .unwrap();
     tokio::spawn(connection);
-    let mut builder = axum::http::Request::builder().method(method).uri(target);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
     let response = sender
-        .send_request(builder.body(Full::new(body)).unwrap())
+        .send_request(request(method, target, headers, body))
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(response).await
 }
 
 /// A TCP connection to `app` from `local` (another loopback address, `127.0.0.2`: a client that
@@ -424,18 +403,5 @@ pub async fn open_stream_over<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match tokio_tungstenite::client_async(request, stream).await {
-        Ok((client, response)) => {
-            assert_eq!(response.status(), 101);
-            Ok(client)
-        }
-        Err(tungstenite::Error::Http(response)) => Err(Refused {
-            status: response.status().as_u16(),
-            reason: response
-                .headers()
-                .get(REASON)
-                .map(|v| v.to_str().unwrap().to_owned()),
-        }),
-        Err(other) => panic!("the handshake failed without an HTTP answer: {other}"),
-    }
+    handshake_outcome(tokio_tungstenite::client_async(request, stream).await)
 }

@@ -5,8 +5,9 @@
 //! Built with the `redis` feature only.
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::net::TcpListener;
 use std::path::PathBuf;
+
+use super::free_port;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,15 +16,6 @@ use std::time::{Duration, Instant};
 pub const ACL_USER: &str = "plivo";
 /// Its password.
 pub const ACL_PASSWORD: &str = "secret";
-
-/// A port nothing listens on (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `redis-server` owned by one test.
 pub struct RedisNode {

@@ -68,7 +68,18 @@ pub struct Refused {
 
 /// Opens the WebSocket: the client's end on `101 Switching Protocols`, else the refusal.
 pub async fn connect(request: ClientRequest) -> Result<Client, Refused> {
-    match tokio_tungstenite::connect_async(request).await {
+    handshake_outcome(tokio_tungstenite::connect_async(request).await)
+}
+
+/// What a client handshake came to: the client's end on `101 Switching Protocols`, else the
+/// server's refusal (a handshake that got no HTTP answer at all fails the test).
+pub fn handshake_outcome<S>(
+    outcome: Result<
+        (WebSocketStream<S>, tungstenite::handshake::client::Response),
+        tungstenite::Error,
+    >,
+) -> Result<WebSocketStream<S>, Refused> {
+    match outcome {
         Ok((client, response)) => {
             assert_eq!(response.status(), 101);
             Ok(client)
@@ -86,7 +97,7 @@ pub async fn connect(request: ClientRequest) -> Result<Client, Refused> {
 
 /// Asserts that the handshake is refused with 403 and this reason: no socket is opened.
 #[track_caller]
-pub fn assert_refused(outcome: Result<Client, Refused>, reason: &str) {
+pub fn assert_refused<S>(outcome: Result<S, Refused>, reason: &str) {
     match outcome {
         Ok(_) => panic!("the upgrade was accepted; expected a 403 {reason}"),
         Err(refused) => assert_eq!(
