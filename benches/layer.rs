@@ -7,11 +7,12 @@
 //! `PlivoVerified` extension, response mapping) can be read off. Target: <= 0.5 µs beyond the
 //! verification; replay protection with the memory store <= 1.15x the same request without it.
 //!
-//! `with_layer` runs without replay protection and `with_layer_and_replay` with the default
+//! Four workloads take turns in blocks of 32 within one bench, `layer_1kib_post/alternating`:
+//! the bare inner service, the layer without replay protection, the layer with the default
 //! in-memory store (full after its first 100,000 requests, after which each reservation also
-//! evicts the oldest), both on the same stream of requests, each with a nonce of its own (signed
-//! outside the measured time): the second also pays for the replay key's digest and its
-//! reservation, and nothing else differs.
+//! evicts the oldest), and the pure verification. The two layers get the same stream of
+//! requests, each with a nonce of its own (signed outside the measured time): the second also
+//! pays for the replay key's digest and its reservation, and nothing else differs.
 //!
 //! ```text
 //! cargo bench --bench layer
@@ -27,12 +28,11 @@ mod common;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::hint::black_box;
-use std::time::Instant;
 
 use bytes::Bytes;
 use common::vectors::V3_TOKEN;
 use common::*;
-use criterion::{BatchSize, Criterion, criterion_group};
+use criterion::{Criterion, criterion_group};
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{ServiceExt, service_fn};
@@ -134,69 +134,17 @@ fn benches(c: &mut Criterion) {
     let signed = Signed::new(true, &url, Some(&fixture.body), &fixture.signature, NONCE);
     assert!(signed.verifies(&verifier));
 
+    // Four workloads timed in alternating blocks, so that the machine's drift falls on all of
+    // them alike. The two layers get the same stream of requests (each its own nonce).
     let mut group = c.benchmark_group("layer_1kib_post");
-    group.bench_function("bare_inner", |b| {
-        b.iter_batched(
-            || fixture.request(),
-            |request| runtime.block_on(bare.oneshot(request)),
-            BatchSize::SmallInput,
-        )
-    });
-    // The same stream of requests as `with_layer_and_replay` (each with a nonce of its own,
-    // signed outside the measured time), so that the two differ by replay protection alone.
-    group.bench_function("with_layer", |b| {
-        b.iter_batched(
-            || fixture.fresh_request(),
-            |request| runtime.block_on(guarded.clone().oneshot(request)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("with_layer_and_replay", |b| {
-        b.iter_batched(
-            || fixture.fresh_request(),
-            |request| {
-                let response = runtime.block_on(replay_guarded.clone().oneshot(request));
-                debug_assert_eq!(response.as_ref().unwrap().status(), 200);
-                response
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("verify_only", |b| {
-        b.iter(|| black_box(&signed).verifies(black_box(&verifier)))
-    });
-    // The four again, in alternating blocks: the figures printed are these. Each block's
-    // requests are built (and signed) before its clock starts.
-    let block =
-        |service: &dyn Fn(Request<Full<Bytes>>), make: &dyn Fn() -> Request<Full<Bytes>>, n| {
-            let requests: Vec<_> = (0..n).map(|_| make()).collect();
-            let started = Instant::now();
-            for request in requests {
-                service(request);
-            }
-            started.elapsed()
-        };
-    let send_bare = |request| {
-        black_box(runtime.block_on(bare.oneshot(request)).ok());
-    };
-    let send_guarded = |request| {
-        black_box(runtime.block_on(guarded.clone().oneshot(request)).ok());
-    };
-    let send_replay_guarded = |request| {
-        let response = runtime.block_on(replay_guarded.clone().oneshot(request));
-        debug_assert_eq!(response.as_ref().unwrap().status(), 200);
-        black_box(response.ok());
-    };
-    let same = || fixture.request();
-    let fresh = || fixture.fresh_request();
     bench_alternating(
         &mut group,
         "alternating",
         "layer",
         vec![
-            Box::new(|n| block(&send_bare, &same, n)),
-            Box::new(|n| block(&send_guarded, &fresh, n)),
-            Box::new(|n| block(&send_replay_guarded, &fresh, n)),
+            requests_through(&runtime, &bare, || fixture.request()),
+            requests_through(&runtime, &guarded, || fixture.fresh_request()),
+            requests_through(&runtime, &replay_guarded, || fixture.fresh_request()),
             timed(|| {
                 black_box(black_box(&signed).verifies(black_box(&verifier)));
             }),

@@ -269,3 +269,24 @@ pub fn alternating_ns(key: &str) -> Option<Vec<f64>> {
         )
     })
 }
+
+/// A [`Workload`] that sends requests made by `make` through `service`, one at a time, on
+/// `runtime`; each block's requests are made (and signed) before its clock starts.
+pub fn requests_through<'a, S, B>(
+    runtime: &'a tokio::runtime::Runtime,
+    service: &'a S,
+    make: impl Fn() -> http::Request<B> + 'a,
+) -> Workload<'a>
+where
+    S: tower::Service<http::Request<B>> + Clone,
+{
+    Box::new(move |n| {
+        let requests: Vec<_> = (0..n).map(|_| make()).collect();
+        let started = std::time::Instant::now();
+        for request in requests {
+            let response = runtime.block_on(tower::ServiceExt::oneshot(service.clone(), request));
+            std::hint::black_box(response.ok());
+        }
+        started.elapsed()
+    })
+}
