@@ -117,26 +117,52 @@ fn signed_request(body: &str, nonce: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sends `requests` on fresh connections, waits until every handler holds its request, lets
-/// them all answer, and reads each answer (a round that warms the server up).
-async fn round(addr: SocketAddr, arrived: &AtomicUsize, gate: &Semaphore, requests: &[Vec<u8>]) {
-    let mut connections = Vec::with_capacity(requests.len());
-    for request in requests {
-        let mut connection = TcpStream::connect(addr).await.unwrap();
-        connection.write_all(request).await.unwrap();
-        connections.push(connection);
+/// `count` fresh connections to `addr`.
+async fn connect(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    let mut connections = Vec::with_capacity(count);
+    for _ in 0..count {
+        connections.push(TcpStream::connect(addr).await.unwrap());
     }
+    connections
+}
+
+/// Writes one request on each connection and waits until every handler holds its request.
+async fn send_until_held(
+    server: Server,
+    connections: &mut [TcpStream],
+    requests: &[Vec<u8>],
+    arrived: &AtomicUsize,
+) {
+    for (connection, request) in connections.iter_mut().zip(requests) {
+        connection.write_all(request).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
     while arrived.load(Ordering::SeqCst) < requests.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{server:?}: {} of {} requests reached the handler",
+            arrived.load(Ordering::SeqCst),
+            requests.len()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    gate.add_permits(requests.len());
-    for connection in &mut connections {
+}
+
+/// Lets every held handler answer, reads each answer, then takes the permits back (each
+/// handler returned its own) so that the next round waits at the gate again.
+async fn release(
+    server: Server,
+    connections: &mut [TcpStream],
+    arrived: &AtomicUsize,
+    gate: &Semaphore,
+) {
+    gate.add_permits(connections.len());
+    for connection in connections.iter_mut() {
         let mut head = [0u8; 12];
         connection.read_exact(&mut head).await.unwrap();
-        assert_eq!(&head, b"HTTP/1.1 200", "warm-up answered");
+        assert_eq!(&head, b"HTTP/1.1 200", "{server:?}: answered");
     }
-    // Each handler gave its permit back: take them all again, so the next round waits.
-    let count = u32::try_from(requests.len()).unwrap();
+    let count = u32::try_from(connections.len()).unwrap();
     gate.acquire_many(count).await.unwrap().forget();
     arrived.store(0, Ordering::SeqCst);
 }
@@ -150,36 +176,20 @@ async fn bytes_per_request(server: Server, size: usize) -> f64 {
     let (addr, arrived, gate) = start(server).await;
     let body = form_body(size);
     let warm_up: Vec<Vec<u8>> = (N..2 * N).map(|i| signed_request(&body, i)).collect();
-    round(addr, &arrived, &gate, &warm_up).await;
+    let mut connections = connect(addr, N).await;
+    send_until_held(server, &mut connections, &warm_up, &arrived).await;
+    release(server, &mut connections, &arrived, &gate).await;
+    drop(connections);
     // Built before the first measurement: the client's buffers are not the server's cost.
     let requests: Vec<Vec<u8>> = (0..N).map(|i| signed_request(&body, i)).collect();
-    let mut connections = Vec::with_capacity(N);
-    for _ in 0..N {
-        connections.push(TcpStream::connect(addr).await.unwrap());
-    }
+    let mut connections = connect(addr, N).await;
     // Let the server accept every connection and park its reader before counting.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = live_bytes();
-    for (connection, request) in connections.iter_mut().zip(&requests) {
-        connection.write_all(request).await.unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while arrived.load(Ordering::SeqCst) < N {
-        assert!(
-            Instant::now() < deadline,
-            "{server:?}: {} of {N} requests reached the handler",
-            arrived.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    send_until_held(server, &mut connections, &requests, &arrived).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let held = live_bytes() - before;
-    gate.add_permits(N);
-    for connection in &mut connections {
-        let mut head = [0u8; 12];
-        connection.read_exact(&mut head).await.unwrap();
-        assert_eq!(&head, b"HTTP/1.1 200", "{server:?}: answered");
-    }
+    release(server, &mut connections, &arrived, &gate).await;
     held as f64 / N as f64
 }
 
