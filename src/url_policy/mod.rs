@@ -14,6 +14,7 @@ mod scheme;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http::{HeaderMap, Uri, header::HOST};
 
@@ -77,7 +78,7 @@ pub struct UrlPolicy {
 enum Mode {
     PublicBase {
         scheme: Scheme,
-        authority: String,
+        authority: Arc<str>,
         /// The path prefix a proxy in front removes (`""`: none).
         prefix: String,
     },
@@ -138,7 +139,7 @@ impl UrlPolicy {
         Ok(Self {
             mode: Mode::PublicBase {
                 scheme,
-                authority: authority.to_owned(),
+                authority: authority.into(),
                 prefix: prefix.to_owned(),
             },
         })
@@ -281,11 +282,7 @@ impl UrlPolicy {
         };
         let scheme = forwarded.scheme.unwrap_or(scheme);
         let mut origin = match forwarded.host {
-            Some(host) if is_authority(&host) => Origin {
-                scheme,
-                authority: host,
-                prefix: String::new(),
-            },
+            Some(host) if is_authority(&host) => Origin::new(scheme, host),
             Some(_) => return Err(Rejection::UnknownOrigin),
             None => request_origin(scheme, uri, headers)?,
         };
@@ -295,9 +292,9 @@ impl UrlPolicy {
         if let Some(port) = forwarded.port {
             let host = host_of(&origin.authority).to_owned();
             origin.authority = if port == scheme.default_port() {
-                host
+                host.into()
             } else {
-                format!("{host}:{port}")
+                format!("{host}:{port}").into()
             };
         }
         if let Some(allowed) = allowed_hosts
@@ -327,16 +324,18 @@ pub(crate) fn origin_of(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Origin {
     pub(crate) scheme: Scheme,
-    pub(crate) authority: String,
+    /// Shared with the policy under a public base: a request's origin is then a reference
+    /// count, not a copy.
+    pub(crate) authority: Arc<str>,
     pub(crate) prefix: String,
 }
 
 impl Origin {
     /// This origin without a path prefix.
-    pub(crate) fn new(scheme: Scheme, authority: String) -> Self {
+    pub(crate) fn new(scheme: Scheme, authority: impl Into<Arc<str>>) -> Self {
         Self {
             scheme,
-            authority,
+            authority: authority.into(),
             prefix: String::new(),
         }
     }
@@ -520,13 +519,16 @@ mod tests {
             let origin = policy
                 .resolve(&uri, &headers(&[("host", agreeing)]), None)
                 .unwrap();
-            assert_eq!(origin.authority, "target.example", "{agreeing}");
+            assert_eq!(&*origin.authority, "target.example", "{agreeing}");
         }
         let https: Uri = "https://target.example:443/answer".parse().unwrap();
         let origin = UrlPolicy::from_request(Scheme::Https)
             .resolve(&https, &headers(&[("host", "target.example")]), None)
             .unwrap();
-        assert_eq!(origin.authority, "target.example:443", "as the target says");
+        assert_eq!(
+            &*origin.authority, "target.example:443",
+            "as the target says"
+        );
         // The default port is the verified scheme's (here http's), not the target's.
         assert_eq!(
             policy.resolve(&https, &headers(&[("host", "target.example")]), None),
@@ -558,7 +560,10 @@ mod tests {
                 .is_ok()
         );
         let origin = policy.resolve(&uri, &headers(&[]), None).unwrap();
-        assert_eq!(origin.authority, "target.example", "no Host: the target's");
+        assert_eq!(
+            &*origin.authority, "target.example",
+            "no Host: the target's"
+        );
     }
 
     #[test]

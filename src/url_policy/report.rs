@@ -250,7 +250,7 @@ fn problem(
         Ok(_) => None,
         Err(Rejection::UntrustedHost) => Some(format!(
             "host {:?} is not in allow_hosts",
-            considered.map_or("", |o| o.authority.as_str())
+            considered.map_or("", |o| &*o.authority)
         )),
         Err(_) => {
             // The scheme verified: a trusted proxy's, else the policy's.

@@ -195,7 +195,7 @@ fn origins(report: &OriginReport, claimed: &Claimed, policy_scheme: Scheme) -> V
         for (scheme, authority) in &bases {
             origins.push(Origin {
                 scheme: *scheme,
-                authority: authority.clone(),
+                authority: authority.as_str().into(),
                 prefix: prefix.to_owned(),
             });
         }

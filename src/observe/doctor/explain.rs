@@ -51,7 +51,7 @@ pub(crate) fn findings(
     });
     if !fixed_by_public_base && !context.policy.admits(&candidate.origin.authority) {
         findings.push(Finding::HostNotAllowed {
-            authority: candidate.origin.authority.clone(),
+            authority: candidate.origin.authority.to_string(),
         });
     }
     match candidate.path_change {
